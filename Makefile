@@ -1,0 +1,38 @@
+# Two commands do the set-up: `make demo` (train, publish, serve) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8080
+PYTEST_ARGS ?=
+
+.PHONY: install compile serve demo test test-fast test-slow clean
+
+install: $(STAMP)
+
+# Reinstall only when a dependency file changes; the project itself is installed editable.
+$(STAMP): requirements-components.txt requirements-webapp.txt requirements-dev.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+compile: install
+	$(BIN)/python compile.py
+
+serve: install
+	PORT=$(PORT) $(BIN)/gunicorn --config webapp/gunicorn.conf.py 'webapp:create_app()'
+
+demo: compile serve
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .dry-run pipeline.yaml model-store .pytest_cache

@@ -1,0 +1,162 @@
+"""Compile the salary pipeline to a Vertex AI Pipelines spec and dry-run it locally with kfp.local."""
+
+import argparse
+import math
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Optional
+
+from components.base import DEFAULT_IMAGE
+
+DEFAULT_OUTPUT = "pipeline.yaml"
+DEFAULT_LOCAL_STORE = "model-store/salary"
+DEFAULT_LOCAL_ROOT = ".dry-run"
+
+
+def _fraction(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
+def _r2(text: str) -> float:
+    """argparse type: a finite R² threshold no greater than 1."""
+    value = float(text)
+    if not math.isfinite(value) or value > 1.0:
+        raise argparse.ArgumentTypeError(f"must be a finite number no greater than 1, got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    """argparse type: a non-negative integer."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
+def _image(text: str) -> str:
+    """argparse type: a container image reference."""
+    if not text or any(char.isspace() for char in text):
+        raise argparse.ArgumentTypeError(f"not a container image reference: {text!r}")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of compile.py."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="where to write the pipeline spec (YAML)")
+    parser.add_argument("--image", type=_image, default=DEFAULT_IMAGE, help="components image URI every task runs")
+    parser.add_argument("--data-uri", default="", help="salary CSV to train on (default: the one shipped in components/data)")
+    parser.add_argument("--model-uri", default=DEFAULT_LOCAL_STORE, help="model store to publish to")
+    parser.add_argument("--test-fraction", type=_fraction, default=0.2, help="share of rows held out for evaluation")
+    parser.add_argument("--seed", type=_seed, default=42, help="seed of the train/test split")
+    parser.add_argument("--min-r2", type=_r2, default=0.8, help="publish only when held-out R² reaches this")
+    parser.add_argument("--git-commit", default=None, help="commit recorded in the manifest (default: git rev-parse HEAD)")
+    parser.add_argument("--local-root", default=DEFAULT_LOCAL_ROOT, help="where the dry run keeps its artifacts")
+    parser.add_argument("--no-dry-run", action="store_true", help="only compile the spec")
+    return parser
+
+
+def git_commit() -> str:
+    """The checked-out commit, or empty outside a git work tree."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def pipeline_arguments(args: argparse.Namespace) -> dict:
+    """Pipeline parameter values from the command line."""
+    model_uri = args.model_uri
+    if "://" not in model_uri:
+        # The dry run's tasks may run in another working directory; pin local paths down.
+        model_uri = str(Path(model_uri).resolve())
+    data_uri = args.data_uri
+    if data_uri and "://" not in data_uri:
+        data_uri = str(Path(data_uri).resolve())
+    return {
+        "data_uri": data_uri,
+        "model_uri": model_uri,
+        "test_fraction": args.test_fraction,
+        "seed": args.seed,
+        "min_r2": args.min_r2,
+        "git_commit": git_commit() if args.git_commit is None else args.git_commit,
+    }
+
+
+def compile_spec(image: str, output: str) -> None:
+    """Write the pipeline spec with every task on `image`."""
+    from kfp import compiler
+
+    from pipeline_def import build_pipeline
+
+    compiler.Compiler().compile(build_pipeline(image), output)
+
+
+def check_data(data_uri: str) -> None:
+    """Fail before the run, with the validator's one-line reason, when the data is bad."""
+    from components.dataset import read_salary_csv, resolve_data_uri
+
+    read_salary_csv(resolve_data_uri(data_uri))
+
+
+def dry_run(image: str, arguments: dict, local_root: str) -> dict:
+    """Run the whole pipeline with kfp.local in this environment; returns its outputs."""
+    from kfp import local
+
+    from pipeline_def import build_pipeline
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(Path(local_root).resolve()))
+    with warnings.catch_warnings():
+        # kfp.local says the display names and the (non-"python") image do not apply to subprocesses;
+        # both are for Vertex, so the notice is noise here.
+        warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
+        warnings.filterwarnings("ignore", message=".*non-Python base image.*")
+        run = build_pipeline(image)(**arguments)
+    return {
+        "metrics": dict(run.outputs["metrics"].metadata),
+        "published": run.outputs["published"],
+        "version": run.outputs["version"],
+        "reason": run.outputs["reason"],
+    }
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Compile, then dry-run unless told not to; the exit code says whether a model was published."""
+    from components.dataset import DataValidationError
+
+    args = build_parser().parse_args(argv)
+    arguments = pipeline_arguments(args)
+    compile_spec(args.image, args.output)
+    print(f"compiled pipeline spec to {args.output} (image {args.image})")
+    if args.no_dry_run:
+        return 0
+    try:
+        check_data(arguments["data_uri"])
+    except DataValidationError as exc:
+        print(f"error: bad training data: {exc}", file=sys.stderr)
+        return 1
+    try:
+        outputs = dry_run(args.image, arguments, args.local_root)
+    except RuntimeError as exc:
+        print(f"error: dry run failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    metrics = ", ".join(f"{name}={value:.4g}" for name, value in outputs["metrics"].items())
+    print(f"metrics: {metrics}")
+    if not outputs["published"]:
+        print(f"error: model rejected, nothing published: {outputs['reason']}", file=sys.stderr)
+        return 1
+    print(f"published model version {outputs['version']} to {arguments['model_uri']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

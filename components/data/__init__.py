@@ -1,0 +1,1 @@
+"""The salary data set shipped with the project and the script that makes it."""

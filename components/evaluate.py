@@ -1,0 +1,35 @@
+"""Component: score the model on held-out rows and decide whether it may be published."""
+
+from typing import NamedTuple
+
+from kfp.dsl import Dataset, Input, Metrics, Model, Output
+
+from components.base import salary_component
+
+
+@salary_component
+def evaluate_model(
+    model: Input[Model],
+    test_data: Input[Dataset],
+    min_r2: float,
+    metrics: Output[Metrics],
+) -> NamedTuple("EvaluationOutputs", blessed=bool, reason=str):
+    """Log r2, rmse, mae and row counts; bless the model when r2 >= min_r2."""
+    import os
+    from collections import namedtuple
+
+    from components.dataset import read_salary_csv
+    from components.model_store import MODEL_FILE, safe_unpickle
+    from components.modeling import bless, score
+
+    with open(os.path.join(model.path, MODEL_FILE), "rb") as handle:
+        estimator = safe_unpickle("candidate", handle.read())
+    held_out = read_salary_csv(test_data.path, min_rows=1)
+    scores = score(estimator, held_out.years, held_out.salary)
+    for name, value in scores.items():
+        metrics.log_metric(name, value)
+    metrics.log_metric("n_train", model.metadata["n_train"])
+    metrics.log_metric("n_test", held_out.rows)
+    blessed, reason = bless(scores["r2"], min_r2)
+    print(f"{'blessed' if blessed else 'rejected'}: {reason}")
+    return namedtuple("EvaluationOutputs", ["blessed", "reason"])(blessed, reason)

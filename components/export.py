@@ -1,0 +1,44 @@
+"""Component: publish a blessed model to the model store."""
+
+from typing import NamedTuple
+
+from kfp.dsl import Dataset, Input, Metrics, Model
+
+from components.base import salary_component
+
+
+@salary_component
+def export_model(
+    model: Input[Model],
+    dataset: Input[Dataset],
+    metrics: Input[Metrics],
+    blessed: bool,
+    reason: str,
+    model_uri: str,
+    git_commit: str,
+    pipeline_run: str,
+) -> NamedTuple("ExportOutputs", published=bool, version=str, reason=str):
+    """Publish model.pkl and its manifest under model_uri when blessed; otherwise publish nothing."""
+    import os
+    from collections import namedtuple
+
+    from components.model_store import MODEL_FILE, open_store
+
+    outputs = namedtuple("ExportOutputs", ["published", "version", "reason"])
+    if not blessed:
+        print(f"not published: {reason}")
+        return outputs(False, "", reason)
+    with open(os.path.join(model.path, MODEL_FILE), "rb") as handle:
+        model_bytes = handle.read()
+    manifest = open_store(model_uri).publish(
+        model_bytes,
+        metrics={"rows": metrics.metadata["n_test"], **metrics.metadata},
+        data={
+            "uri": dataset.metadata["source_uri"],
+            "sha256": dataset.metadata["sha256"],
+            "rows": dataset.metadata["rows"],
+        },
+        source={"git_commit": git_commit, "pipeline_run": pipeline_run},
+    )
+    print(f"published version {manifest['version']} to {model_uri}")
+    return outputs(True, manifest["version"], reason)

@@ -1,0 +1,318 @@
+"""The model store: versioned, create-only model publishing and verified loading.
+
+Layout under a store URI (a folder, or later gs://bucket/prefix):
+    versions/<version>/model.pkl       pickled estimator, written create-only
+    versions/<version>/manifest.json   written create-only, after model.pkl
+    latest.json                        {"version": ...}, swapped compare-and-set
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import io
+import json
+import logging
+import os
+import pickle
+import platform
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional, Protocol
+
+import numpy
+import sklearn
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.pkl"
+MANIFEST_FILE = "manifest.json"
+POINTER_FILE = "latest.json"
+REQUIRED_MANIFEST_FIELDS = (
+    "version", "created_at", "sha256", "size_bytes", "python", "sklearn", "numpy", "metrics", "data",
+)
+# The only globals a pickled, fitted LinearRegression refers to (pickle protocol 5, numpy 2).
+ALLOWED_GLOBALS = frozenset({
+    ("sklearn.linear_model._base", "LinearRegression"),
+    ("numpy", "dtype"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("numpy._core.multiarray", "scalar"),
+})
+# A pointer swap retried this often before giving up on a store that keeps changing under us.
+SWAP_ATTEMPTS = 5
+
+
+class StoreError(Exception):
+    """Base of the model store's errors."""
+
+
+class NoModelPublished(StoreError):
+    """The store has no latest.json yet."""
+
+
+class ModelRejected(StoreError):
+    """A published model failed a check and must not be served."""
+
+    def __init__(self, version: str, reason: str):
+        super().__init__(f"model version {version} refused: {reason}")
+        self.version = version
+        self.reason = reason
+
+
+class ObjectExists(StoreError):
+    """A create-only write found the object already there."""
+
+
+class PointerConflict(StoreError):
+    """latest.json changed between reading it and swapping it."""
+
+
+class Backend(Protocol):
+    """Byte storage with create-only writes and generation-checked replacement."""
+
+    uri: str
+
+    def read(self, key: str) -> tuple[Optional[bytes], Any]:
+        """Content and generation of an object; (None, 0) when it does not exist."""
+
+    def create(self, key: str, data: bytes) -> None:
+        """Write a new object; ObjectExists if one is there already."""
+
+    def replace(self, key: str, data: bytes, generation: Any) -> None:
+        """Write only if the object's generation is still `generation` (0: must not exist)."""
+
+
+class FolderBackend:
+    """A store on a local folder: exclusive create, temp file + os.replace, a file lock."""
+
+    def __init__(self, root: str):
+        self.root = Path(root)
+        self.uri = str(self.root)
+
+    def read(self, key: str) -> tuple[Optional[bytes], Any]:
+        """Content and generation; the generation is the file's identity and change time."""
+        path = self.root / key
+        try:
+            with path.open("rb") as handle:
+                stat = os.fstat(handle.fileno())
+                return handle.read(), (stat.st_ino, stat.st_mtime_ns)
+        except FileNotFoundError:
+            return None, 0
+
+    def create(self, key: str, data: bytes) -> None:
+        """Link a complete temp file into place, so readers never see a partial object."""
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._temp_file(path, data) as temp:
+            try:
+                os.link(temp, path)
+            except FileExistsError:
+                raise ObjectExists(f"{path} already exists; versions are never overwritten") from None
+
+    def replace(self, key: str, data: bytes, generation: Any) -> None:
+        """Compare-and-set under an exclusive lock on the folder."""
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            _, current = self.read(key)
+            if current != generation:
+                raise PointerConflict(f"{path} changed since it was read")
+            with self._temp_file(path, data) as temp:
+                os.replace(temp, path)
+
+    @contextlib.contextmanager
+    def _temp_file(self, path: Path, data: bytes):
+        """A fully written, synced temp file beside `path`, removed if still there afterwards."""
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            yield temp
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+
+
+def open_backend(uri: str) -> Backend:
+    """The backend for a store URI: a gs:// prefix or a local folder."""
+    if uri.startswith("gs://"):
+        raise StoreError(f"{uri}: the gs:// backend is not available in this build")
+    if "://" in uri:
+        raise StoreError(f"{uri}: unsupported model store URI (use a folder path or gs://bucket/prefix)")
+    return FolderBackend(uri)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified model with the manifest it was published with."""
+
+    version: str
+    manifest: dict
+    estimator: Any
+
+
+def make_version(model_bytes: bytes, now: datetime) -> str:
+    """Time-sortable version name: UTC timestamp, then the model's hash prefix."""
+    return f"{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{hashlib.sha256(model_bytes).hexdigest()[:8]}"
+
+
+def build_manifest(
+    model_bytes: bytes, version: str, now: datetime, metrics: dict, data: dict, source: dict
+) -> dict:
+    """The manifest that describes one published version."""
+    return {
+        "version": version,
+        "created_at": now.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "sha256": hashlib.sha256(model_bytes).hexdigest(),
+        "size_bytes": len(model_bytes),
+        "framework": "scikit-learn",
+        "python": platform.python_version(),
+        "sklearn": sklearn.__version__,
+        "numpy": numpy.__version__,
+        "metrics": metrics,
+        "data": data,
+        "source": source,
+    }
+
+
+class ModelStore:
+    """Publish and load models with the store protocol, over any backend."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        self.uri = backend.uri
+
+    def publish(
+        self, model_bytes: bytes, *, metrics: dict, data: dict, source: dict, now: Optional[datetime] = None
+    ) -> dict:
+        """Write a new version create-only, then point latest.json at it; returns its manifest."""
+        now = now or datetime.now(timezone.utc)
+        version = make_version(model_bytes, now)
+        manifest = build_manifest(model_bytes, version, now, metrics, data, source)
+        self.backend.create(f"versions/{version}/{MODEL_FILE}", model_bytes)
+        self.backend.create(f"versions/{version}/{MANIFEST_FILE}", _dump_json(manifest))
+        self.point_latest_at(version)
+        log.info("published model version %s to %s", version, self.uri)
+        return manifest
+
+    def point_latest_at(self, version: str) -> None:
+        """Swap latest.json to `version`; never moves it back to an older version."""
+        for _ in range(SWAP_ATTEMPTS):
+            current, generation = self.read_pointer()
+            if current is not None and current > version:
+                raise PointerConflict(
+                    f"{self.uri}: version {version} is stored but not made latest, "
+                    f"because newer version {current} was published meanwhile"
+                )
+            try:
+                self.backend.replace(POINTER_FILE, _dump_json({"version": version}), generation)
+                return
+            except PointerConflict:
+                continue
+        raise PointerConflict(f"{self.uri}: latest.json kept changing; version {version} is stored but not latest")
+
+    def read_pointer(self) -> tuple[Optional[str], Any]:
+        """The version latest.json names (None when unpublished) and the pointer's generation."""
+        content, generation = self.backend.read(POINTER_FILE)
+        if content is None:
+            return None, 0
+        try:
+            version = json.loads(content)["version"]
+        except (ValueError, KeyError, TypeError):
+            raise StoreError(f"{self.uri}/{POINTER_FILE} is not a valid pointer") from None
+        if not isinstance(version, str) or not version or "/" in version or version.startswith("."):
+            raise StoreError(f"{self.uri}/{POINTER_FILE} names an invalid version {version!r}")
+        return version, generation
+
+    def latest_version(self) -> str:
+        """The version latest.json names; NoModelPublished when there is none."""
+        version, _ = self.read_pointer()
+        if version is None:
+            raise NoModelPublished(f"no model published at {self.uri} yet")
+        return version
+
+    def read_manifest(self, version: str) -> dict:
+        """The manifest of one version, checked for the fields a loader relies on."""
+        content, _ = self.backend.read(f"versions/{version}/{MANIFEST_FILE}")
+        if content is None:
+            raise ModelRejected(version, f"{MANIFEST_FILE} is missing")
+        try:
+            manifest = json.loads(content)
+        except ValueError:
+            raise ModelRejected(version, f"{MANIFEST_FILE} is not valid JSON") from None
+        if not isinstance(manifest, dict):
+            raise ModelRejected(version, f"{MANIFEST_FILE} is not a JSON object")
+        missing = [field for field in REQUIRED_MANIFEST_FIELDS if field not in manifest]
+        if missing:
+            raise ModelRejected(version, f"{MANIFEST_FILE} lacks {', '.join(missing)}")
+        if manifest["version"] != version:
+            raise ModelRejected(version, f"{MANIFEST_FILE} describes version {manifest['version']!r}")
+        return manifest
+
+    def load(self, version: Optional[str] = None) -> LoadedModel:
+        """Load a version (default: latest) after checking size, sha256, versions and globals."""
+        version = version or self.latest_version()
+        try:
+            return self._load_verified(version)
+        except ModelRejected as exc:
+            log.warning("refused model version %s from %s: %s", exc.version, self.uri, exc.reason)
+            raise
+
+    def _load_verified(self, version: str) -> LoadedModel:
+        """Every check a model passes before it may be unpickled, in order."""
+        manifest = self.read_manifest(version)
+        if manifest["sklearn"] != sklearn.__version__:
+            raise ModelRejected(
+                version,
+                f"trained with scikit-learn {manifest['sklearn']}, this process runs {sklearn.__version__}",
+            )
+        content, _ = self.backend.read(f"versions/{version}/{MODEL_FILE}")
+        if content is None:
+            raise ModelRejected(version, f"{MODEL_FILE} is missing")
+        if len(content) != manifest["size_bytes"]:
+            raise ModelRejected(
+                version, f"{MODEL_FILE} has {len(content)} bytes, the manifest says {manifest['size_bytes']}"
+            )
+        digest = hashlib.sha256(content).hexdigest()
+        if digest != manifest["sha256"]:
+            raise ModelRejected(version, f"{MODEL_FILE} sha256 {digest} does not match the manifest")
+        estimator = safe_unpickle(version, content)
+        return LoadedModel(version=version, manifest=manifest, estimator=estimator)
+
+
+class _AllowListUnpickler(pickle.Unpickler):
+    """Resolves only allow-listed globals, so a hostile pickle fails before any of it runs."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
+        return super().find_class(module, name)
+
+
+def safe_unpickle(version: str, content: bytes) -> Any:
+    """Unpickle a model with the allow-list; anything else is a ModelRejected."""
+    from sklearn.linear_model import LinearRegression
+
+    try:
+        estimator = _AllowListUnpickler(io.BytesIO(content)).load()
+    except Exception as exc:  # a corrupt pickle can raise almost anything
+        raise ModelRejected(version, f"{MODEL_FILE} cannot be unpickled safely: {exc}") from None
+    if type(estimator) is not LinearRegression or not hasattr(estimator, "coef_"):
+        raise ModelRejected(version, f"{MODEL_FILE} holds {type(estimator).__name__}, not a fitted LinearRegression")
+    if not (numpy.all(numpy.isfinite(estimator.coef_)) and numpy.all(numpy.isfinite(estimator.intercept_))):
+        raise ModelRejected(version, f"{MODEL_FILE} has non-finite coefficients")
+    return estimator
+
+
+def open_store(uri: str) -> ModelStore:
+    """The model store at a folder path or gs:// URI."""
+    return ModelStore(open_backend(uri))
+
+
+def _dump_json(value: dict) -> bytes:
+    """Stable, readable JSON bytes."""
+    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()

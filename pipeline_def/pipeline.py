@@ -1,0 +1,60 @@
+"""Wire the components into the salary pipeline."""
+
+from typing import Callable, NamedTuple
+
+from kfp import dsl
+from kfp.dsl import Metrics
+
+from components import evaluate_model, export_model, load_data, train_model
+
+PIPELINE_NAME = "salary-training"
+DEFAULT_MODEL_URI = "model-store/salary"
+PipelineOutputs = NamedTuple("PipelineOutputs", metrics=Metrics, published=bool, version=str, reason=str)
+
+
+def build_pipeline(image: str) -> Callable:
+    """The pipeline with every task running the components image `image`."""
+
+    @dsl.pipeline(name=PIPELINE_NAME)
+    def salary_training(
+        data_uri: str = "",
+        model_uri: str = DEFAULT_MODEL_URI,
+        test_fraction: float = 0.2,
+        seed: int = 42,
+        min_r2: float = 0.8,
+        git_commit: str = "",
+    ) -> PipelineOutputs:
+        """Train a linear salary model on years of experience, evaluate it, and publish it when it is good enough."""
+        load_data_task = load_data(data_uri=data_uri)
+        load_data_task.set_display_name("Load and validate data")
+        train_model_task = train_model(
+            dataset=load_data_task.outputs["dataset"], test_fraction=test_fraction, seed=seed
+        )
+        train_model_task.set_display_name("Train linear regression")
+        evaluate_model_task = evaluate_model(
+            model=train_model_task.outputs["model"],
+            test_data=train_model_task.outputs["test_data"],
+            min_r2=min_r2,
+        )
+        evaluate_model_task.set_display_name("Evaluate on held-out rows")
+        export_model_task = export_model(
+            model=train_model_task.outputs["model"],
+            dataset=load_data_task.outputs["dataset"],
+            metrics=evaluate_model_task.outputs["metrics"],
+            blessed=evaluate_model_task.outputs["blessed"],
+            reason=evaluate_model_task.outputs["reason"],
+            model_uri=model_uri,
+            git_commit=git_commit,
+            pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+        )
+        export_model_task.set_display_name("Publish to model store")
+        for task in (load_data_task, train_model_task, evaluate_model_task, export_model_task):
+            task.set_container_image(image)
+        return PipelineOutputs(
+            metrics=evaluate_model_task.outputs["metrics"],
+            published=export_model_task.outputs["published"],
+            version=export_model_task.outputs["version"],
+            reason=export_model_task.outputs["reason"],
+        )
+
+    return salary_training

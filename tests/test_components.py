@@ -1,0 +1,64 @@
+"""The component shells through .python_func, with artifacts on tmp_path."""
+
+import json
+
+import pytest
+from kfp.dsl import Dataset, Metrics, Model
+
+from components import evaluate_model, export_model, load_data, train_model
+from components.dataset import DataValidationError
+from components.model_store import open_store
+
+
+def artifact(kind, tmp_path, name, metadata=None):
+    return kind(name=name, uri=str(tmp_path / name), metadata=dict(metadata or {}))
+
+
+def run_through_evaluation(tmp_path, csv_path, min_r2=0.8):
+    dataset = artifact(Dataset, tmp_path, "dataset")
+    load_data.python_func(data_uri=str(csv_path), dataset=dataset)
+    model = artifact(Model, tmp_path, "model")
+    test_data = artifact(Dataset, tmp_path, "test_data")
+    train_model.python_func(dataset=dataset, test_fraction=0.25, seed=1, model=model, test_data=test_data)
+    metrics = artifact(Metrics, tmp_path, "metrics")
+    decision = evaluate_model.python_func(model=model, test_data=test_data, min_r2=min_r2, metrics=metrics)
+    return dataset, model, metrics, decision
+
+
+def test_load_data_records_facts(tmp_path, salary_csv):
+    dataset = artifact(Dataset, tmp_path, "dataset")
+    load_data.python_func(data_uri=str(salary_csv), dataset=dataset)
+    assert dataset.metadata["rows"] == 40 and dataset.metadata["source_uri"] == str(salary_csv)
+    assert open(dataset.path).readline().strip() == "YearsExperience,Salary"
+
+
+def test_load_data_refuses_bad_data(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("YearsExperience,Salary\n" + "1,x\n" * 12)
+    with pytest.raises(DataValidationError, match="line 2, column Salary"):
+        load_data.python_func(data_uri=str(bad), dataset=artifact(Dataset, tmp_path, "dataset"))
+
+
+def test_train_and_evaluate(tmp_path, salary_csv):
+    _, model, metrics, decision = run_through_evaluation(tmp_path, salary_csv)
+    facts = json.loads((tmp_path / "model" / "metadata.json").read_text())
+    assert facts["framework"] == "scikit-learn" and facts["n_train"] == 30 and facts["n_test"] == 10
+    assert (tmp_path / "model" / "model.pkl").stat().st_size > 0
+    assert facts["coef"] == pytest.approx(2500, rel=0.1)
+    assert set(metrics.metadata) == {"r2", "rmse", "mae", "n_train", "n_test"}
+    assert metrics.metadata["n_test"] == 10
+    assert decision.blessed is True and metrics.metadata["r2"] > 0.9
+
+
+def test_export_publishes_only_blessed(tmp_path, salary_csv, store_uri):
+    dataset, model, metrics, _ = run_through_evaluation(tmp_path, salary_csv)
+    common = dict(model=model, dataset=dataset, metrics=metrics, model_uri=store_uri, git_commit="c0ffee", pipeline_run="run-7")
+    refused = export_model.python_func(blessed=False, reason="r2 0.1 < min_r2 0.8", **common)
+    assert (refused.published, refused.version) == (False, "")
+    assert not (tmp_path / "store").exists()
+    done = export_model.python_func(blessed=True, reason="ok", **common)
+    manifest = open_store(store_uri).load().manifest
+    assert done.published and manifest["version"] == done.version
+    assert manifest["source"] == {"git_commit": "c0ffee", "pipeline_run": "run-7"}
+    assert manifest["data"]["uri"] == str(salary_csv) and manifest["data"]["rows"] == 40
+    assert manifest["metrics"]["rows"] == 10 and manifest["metrics"]["r2"] == metrics.metadata["r2"]

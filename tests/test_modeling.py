@@ -1,0 +1,54 @@
+"""Splitting, fitting, scoring and blessing, with exact numbers."""
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+from components.modeling import bless, dump_model, fit_salary_model, score, split_rows
+
+
+def test_split_is_deterministic_disjoint_and_sized():
+    first = split_rows(100, 0.2, seed=3)
+    assert first.test.size == 20 and first.train.size == 80
+    assert sorted(first.train.tolist() + first.test.tolist()) == list(range(100))
+    again = split_rows(100, 0.2, seed=3)
+    assert first.test.tolist() == again.test.tolist()
+    assert split_rows(100, 0.2, seed=4).test.tolist() != first.test.tolist()
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 0.99])
+def test_split_refuses_fractions_that_leave_no_rows(fraction):
+    with pytest.raises(ValueError, match="test_fraction"):
+        split_rows(10, fraction, seed=0)
+
+
+def test_fit_recovers_an_exact_line():
+    years = np.array([0.0, 1.0, 2.0, 10.0])
+    model = fit_salary_model(years, 30000.0 + 2000.0 * years)
+    assert model.coef_[0] == pytest.approx(2000.0)
+    assert model.intercept_ == pytest.approx(30000.0)
+
+
+def test_score_exact_values(line_model):
+    years = np.array([1.0, 2.0, 3.0, 4.0])
+    truth = 30000.0 + 2000.0 * years + np.array([100.0, -100.0, 300.0, -300.0])
+    scores = score(line_model, years, truth)
+    assert scores["mae"] == pytest.approx(200.0)
+    assert scores["rmse"] == pytest.approx(math.sqrt((100**2 * 2 + 300**2 * 2) / 4))
+    ss_tot = float(np.sum((truth - truth.mean()) ** 2))
+    assert scores["r2"] == pytest.approx(1 - 200000.0 / ss_tot)
+
+
+def test_score_on_constant_target_is_finite(line_model):
+    assert score(line_model, np.array([1.0, 1.0]), np.array([5.0, 5.0]))["r2"] == 0.0
+
+
+def test_bless_threshold_is_inclusive():
+    assert bless(0.8, 0.8) == (True, "r2 0.8000 >= min_r2 0.8000")
+    assert bless(0.79, 0.8) == (False, "r2 0.7900 < min_r2 0.8000")
+
+
+def test_dump_round_trips(line_model):
+    assert pickle.loads(dump_model(line_model)).predict([[5.0]])[0] == pytest.approx(40000.0)

@@ -1,0 +1,135 @@
+"""The web app through the Flask test client."""
+
+import json
+
+import pytest
+
+from webapp import create_app
+
+
+def post_json(client, body):
+    return client.post("/api/predict", data=body if isinstance(body, (bytes, str)) else json.dumps(body),
+                       content_type="application/json")
+
+
+def test_single_prediction(client, published):
+    response = post_json(client, {"years_experience": 5})
+    assert response.status_code == 200
+    assert response.json == {"salary": pytest.approx(40000.0), "model_version": published["version"]}
+
+
+def test_batch_prediction(client, published):
+    response = post_json(client, {"instances": [0, 2.5, 60]})
+    assert response.status_code == 200
+    assert response.json["predictions"] == pytest.approx([30000.0, 35000.0, 150000.0])
+    assert response.json["model_version"] == published["version"]
+
+
+def test_largest_batch_is_accepted(client):
+    response = post_json(client, {"instances": [1.0] * 10_000})
+    assert response.status_code == 200 and len(response.json["predictions"]) == 10_000
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"years_experience": "5"}, "years_experience must be a number, got a string"),
+        ({"years_experience": True}, "years_experience must be a number, got a boolean"),
+        ({"years_experience": None}, "years_experience must be a number, got null"),
+        ('{"years_experience": NaN}', "NaN is not a valid JSON number"),
+        ('{"years_experience": Infinity}', "Infinity is not a valid JSON number"),
+        ('{"years_experience": -Infinity}', "-Infinity is not a valid JSON number"),
+        ('{"years_experience": 1e999}', "years_experience must be a finite number"),
+        ({"years_experience": -0.5}, "years_experience must be between 0 and 60, got -0.5"),
+        ({"years_experience": 60.01}, "years_experience must be between 0 and 60, got 60.01"),
+        ({"years_experience": 10**400}, "years_experience is out of range [0, 60]"),
+        ({}, "give exactly one of years_experience or instances"),
+        ({"years_experience": 1, "instances": [1]}, "give exactly one of years_experience or instances"),
+        ({"years": 1}, "unknown field(s): years"),
+        ([5], "body must be a JSON object, got an array"),
+        ({"instances": []}, "instances must not be empty"),
+        ({"instances": 5}, "instances must be a list, got int"),
+        ({"instances": [1, "2"]}, "instances[1] must be a number, got a string"),
+        ({"instances": [1, False]}, "instances[1] must be a number, got a boolean"),
+        ({"instances": [1.0] * 10_001}, "instances has 10001 items, at most 10000 are allowed"),
+    ],
+)
+def test_bad_input_is_400_with_a_message(client, body, message):
+    response = post_json(client, body)
+    assert response.status_code == 400
+    assert response.json == {"error": message}
+
+
+@pytest.mark.parametrize("body", ['{"years_experience": ', "", "\xff", '{"a":1}{'])
+def test_malformed_json_is_400(client, body):
+    response = post_json(client, body.encode("latin-1"))
+    assert response.status_code == 400
+    assert response.json["error"].startswith("malformed JSON")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_wrong_content_type_is_415(client, content_type):
+    response = client.post("/api/predict", data='{"years_experience": 5}', content_type=content_type)
+    assert response.status_code == 415
+    assert "Content-Type must be application/json" in response.json["error"]
+
+
+def test_body_over_1_mib_is_413(client):
+    response = post_json(client, b" " * (1024 * 1024 + 1))
+    assert response.status_code == 413
+    assert response.json == {"error": "request body is larger than the limit of 1048576 bytes"}
+
+
+def test_api_errors_are_json(client):
+    assert client.get("/api/predict").json == {"error": "The method is not allowed for the requested URL."}
+    assert client.get("/api/nope").status_code == 404 and "error" in client.get("/api/nope").json
+
+
+def test_health_and_readiness(client, published):
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").json == {"status": "ready", "model_version": published["version"]}
+
+
+def test_form_shows_prediction_and_keeps_value(client, published):
+    page = client.get("/")
+    assert page.status_code == 200 and 'name="years"' in page.text and 'min="0"' in page.text
+    result = client.post("/", data={"years": "5"})
+    assert result.status_code == 200
+    assert "$40,000.00" in result.text and published["version"] in result.text and 'value="5"' in result.text
+
+
+@pytest.mark.parametrize(
+    "years, message",
+    [("", "Enter your years of experience."), ("abc", "&#39;abc&#39; is not a number."), ("-1", "between 0 and 60, got -1."), ("nan", "must be a finite number.")],
+)
+def test_form_invalid_input_rerenders_with_message(client, years, message):
+    result = client.post("/", data={"years": years})
+    assert result.status_code == 400
+    assert message in result.text and f'value="{years}"' in result.text and 'aria-invalid="true"' in result.text
+
+
+def test_no_model_yet_still_starts(store_uri):
+    app = create_app({"TESTING": True, "MODEL_URI": store_uri})
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and "no model published" in ready.json["reason"]
+    response = post_json(client, {"years_experience": 5})
+    assert response.status_code == 503 and response.json["error"].startswith("no model available")
+    page = client.get("/")
+    assert "No model is available yet" in page.text and "disabled" in page.text
+    assert client.post("/", data={"years": "5"}).status_code == 503
+
+
+def test_refused_model_is_not_served(store_uri, published):
+    from pathlib import Path
+
+    (Path(store_uri) / "versions" / published["version"] / "model.pkl").write_bytes(b"junk")
+    client = create_app({"TESTING": True, "MODEL_URI": store_uri}).test_client()
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and "refused" in ready.json["reason"]
+
+
+def test_model_uri_comes_from_the_environment(monkeypatch, store_uri, published):
+    monkeypatch.setenv("MODEL_URI", store_uri)
+    assert create_app().test_client().get("/readyz").json["model_version"] == published["version"]

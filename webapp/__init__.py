@@ -1,0 +1,34 @@
+"""Flask web app that serves salary predictions from the published model."""
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from flask import Flask
+
+# Where `python compile.py` publishes when run from the repository root.
+DEFAULT_MODEL_URI = str(Path(__file__).resolve().parent.parent / "model-store" / "salary")
+MAX_BATCH = 10_000
+
+
+def create_app(test_config: Optional[dict] = None) -> Flask:
+    """Application factory: configure, load the model, register the blueprints."""
+    app = Flask(__name__)
+    app.config.from_mapping(
+        MODEL_URI=os.environ.get("MODEL_URI", DEFAULT_MODEL_URI),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        MAX_BATCH=MAX_BATCH,
+    )
+    if test_config is None:
+        app.config.from_prefixed_env()
+    else:
+        app.config.from_mapping(test_config)
+
+    from webapp import api, health, model, pages
+
+    model.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    api.register_error_handlers(app)
+    return app

@@ -1,0 +1,77 @@
+"""Check prediction input: years of experience as finite numbers in range."""
+
+import math
+from typing import Any
+
+from components.dataset import MAX_YEARS, MIN_YEARS
+
+
+class InvalidInput(ValueError):
+    """Input that cannot be predicted on; the message says what is wrong."""
+
+
+def check_years(value: Any, field: str = "years_experience") -> float:
+    """A JSON value as years of experience, or InvalidInput naming the field."""
+    # bool is an int subclass in Python, but true/false is not a number of years.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(f"{field} must be a number, got {_json_type(value)}")
+    try:
+        years = float(value)
+    except OverflowError:
+        raise InvalidInput(f"{field} is out of range [{MIN_YEARS:g}, {MAX_YEARS:g}]") from None
+    if not math.isfinite(years):
+        raise InvalidInput(f"{field} must be a finite number")
+    if not MIN_YEARS <= years <= MAX_YEARS:
+        raise InvalidInput(f"{field} must be between {MIN_YEARS:g} and {MAX_YEARS:g}, got {years:g}")
+    return years
+
+
+def parse_years_text(text: str) -> float:
+    """Years of experience typed into the form."""
+    text = text.strip()
+    if not text:
+        raise InvalidInput("Enter your years of experience.")
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInput(f"{text!r} is not a number.") from None
+    try:
+        return check_years(value, "Years of experience")
+    except InvalidInput as exc:
+        raise InvalidInput(f"{exc}.") from None
+
+
+def parse_predict_body(body: Any, max_batch: int) -> tuple[list[float], bool]:
+    """The years to predict from a JSON body, and whether it was a batch request."""
+    if not isinstance(body, dict):
+        raise InvalidInput(f"body must be a JSON object, got {_json_type(body)}")
+    unknown = sorted(set(body) - {"years_experience", "instances"})
+    if unknown:
+        raise InvalidInput(f"unknown field(s): {', '.join(unknown)}")
+    if ("years_experience" in body) == ("instances" in body):
+        raise InvalidInput("give exactly one of years_experience or instances")
+    if "years_experience" in body:
+        return [check_years(body["years_experience"])], False
+    instances = body["instances"]
+    if not isinstance(instances, list):
+        raise InvalidInput(f"instances must be a list, got {_json_type(instances)}")
+    if not instances:
+        raise InvalidInput("instances must not be empty")
+    if len(instances) > max_batch:
+        raise InvalidInput(f"instances has {len(instances)} items, at most {max_batch} are allowed")
+    return [check_years(value, f"instances[{index}]") for index, value in enumerate(instances)], True
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
