@@ -82,6 +82,9 @@ class Backend(Protocol):
     def replace(self, key: str, data: bytes, generation: Any) -> None:
         """Write only if the object's generation is still `generation` (0: must not exist)."""
 
+    def keys(self, prefix: str) -> list[str]:
+        """Every object key that starts with `prefix`, sorted."""
+
 
 class FolderBackend:
     """A store on a local folder: exclusive create, temp file + os.replace, a file lock."""
@@ -122,6 +125,16 @@ class FolderBackend:
             with self._temp_file(path, data) as temp:
                 os.replace(temp, path)
 
+    def keys(self, prefix: str) -> list[str]:
+        """Files under the root whose relative path starts with `prefix`; temp files excluded."""
+        found = []
+        for folder, _, files in os.walk(self.root):
+            relative = Path(folder).relative_to(self.root)
+            found.extend(
+                (relative / name).as_posix() for name in files if not name.startswith(".")
+            )
+        return sorted(key for key in found if key.startswith(prefix))
+
     @contextlib.contextmanager
     def _temp_file(self, path: Path, data: bytes):
         """A fully written, synced temp file beside `path`, removed if still there afterwards."""
@@ -161,7 +174,13 @@ def make_version(model_bytes: bytes, now: datetime) -> str:
 
 
 def build_manifest(
-    model_bytes: bytes, version: str, now: datetime, metrics: dict, data: dict, source: dict
+    model_bytes: bytes,
+    version: str,
+    now: datetime,
+    metrics: dict,
+    data: dict,
+    source: dict,
+    attachments: Optional[dict[str, bytes]] = None,
 ) -> dict:
     """The manifest that describes one published version."""
     return {
@@ -176,6 +195,10 @@ def build_manifest(
         "metrics": metrics,
         "data": data,
         "source": source,
+        "attachments": {
+            name: {"sha256": hashlib.sha256(content).hexdigest(), "size_bytes": len(content)}
+            for name, content in sorted((attachments or {}).items())
+        },
     }
 
 
@@ -187,13 +210,28 @@ class ModelStore:
         self.uri = backend.uri
 
     def publish(
-        self, model_bytes: bytes, *, metrics: dict, data: dict, source: dict, now: Optional[datetime] = None
+        self,
+        model_bytes: bytes,
+        *,
+        metrics: dict,
+        data: dict,
+        source: dict,
+        attachments: Optional[dict[str, bytes]] = None,
+        now: Optional[datetime] = None,
     ) -> dict:
-        """Write a new version create-only, then point latest.json at it; returns its manifest."""
+        """Write a new version create-only, then point latest.json at it; returns its manifest.
+
+        Attachments (e.g. plot.svg) are extra files of the version, written before the manifest.
+        """
         now = now or datetime.now(timezone.utc)
         version = make_version(model_bytes, now)
-        manifest = build_manifest(model_bytes, version, now, metrics, data, source)
+        for name in attachments or {}:
+            if name in (MODEL_FILE, MANIFEST_FILE) or "/" in name or name.startswith("."):
+                raise StoreError(f"invalid attachment name {name!r}")
+        manifest = build_manifest(model_bytes, version, now, metrics, data, source, attachments)
         self.backend.create(f"versions/{version}/{MODEL_FILE}", model_bytes)
+        for name, content in sorted((attachments or {}).items()):
+            self.backend.create(f"versions/{version}/{name}", content)
         self.backend.create(f"versions/{version}/{MANIFEST_FILE}", _dump_json(manifest))
         self.point_latest_at(version)
         log.info("published model version %s to %s", version, self.uri)
@@ -252,6 +290,23 @@ class ModelStore:
         if manifest["version"] != version:
             raise ModelRejected(version, f"{MANIFEST_FILE} describes version {manifest['version']!r}")
         return manifest
+
+    def versions(self) -> list[str]:
+        """Every version that has a manifest, oldest first."""
+        return sorted(
+            key.split("/")[1] for key in self.backend.keys("versions/")
+            if key.count("/") == 2 and key.endswith(f"/{MANIFEST_FILE}")
+        )
+
+    def read_attachment(self, version: str, name: str) -> Optional[bytes]:
+        """An attachment of a version, checked against the manifest; None when it has none."""
+        expected = self.read_manifest(version).get("attachments", {}).get(name)
+        if expected is None:
+            return None
+        content, _ = self.backend.read(f"versions/{version}/{name}")
+        if content is None or hashlib.sha256(content).hexdigest() != expected["sha256"]:
+            raise ModelRejected(version, f"attachment {name} is missing or does not match the manifest")
+        return content
 
     def load(self, version: Optional[str] = None) -> LoadedModel:
         """Load a version (default: latest) after checking size, sha256, versions and globals."""

@@ -142,3 +142,26 @@ def test_unsupported_uri_scheme():
 
     with pytest.raises(StoreError, match="unsupported model store URI"):
         open_store("s3://bucket/models")
+
+
+def test_attachments_are_stored_checked_and_listed(store_uri, line_model):
+    store = open_store(store_uri)
+    first = publish_at(store, dump_model(line_model), datetime(2026, 1, 1, tzinfo=timezone.utc))
+    second = store.publish(dump_model(line_model), attachments={"plot.svg": b"<svg/>"},
+                           now=datetime(2026, 1, 2, tzinfo=timezone.utc), **FACTS)
+    assert store.versions() == [first["version"], second["version"]]
+    assert second["attachments"] == {"plot.svg": {"sha256": hashlib.sha256(b"<svg/>").hexdigest(), "size_bytes": 6}}
+    assert store.read_attachment(second["version"], "plot.svg") == b"<svg/>"
+    assert store.read_attachment(first["version"], "plot.svg") is None
+    rewrite(store_uri, second["version"], "plot.svg", lambda b: b"<svg>evil</svg>")
+    with pytest.raises(ModelRejected, match="attachment plot.svg"):
+        store.read_attachment(second["version"], "plot.svg")
+
+
+@pytest.mark.parametrize("name", ["model.pkl", "manifest.json", "../x", ".hidden"])
+def test_attachment_names_cannot_shadow_the_protocol(store_uri, line_model, name):
+    from components.model_store import StoreError
+
+    with pytest.raises(StoreError, match="invalid attachment name"):
+        open_store(store_uri).publish(dump_model(line_model), attachments={name: b"x"}, **FACTS)
+    assert open_store(store_uri).versions() == []

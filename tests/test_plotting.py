@@ -1,0 +1,21 @@
+"""The fit plot is a self-contained SVG of the data, the line and the residuals."""
+
+import xml.etree.ElementTree as ElementTree
+
+import numpy as np
+
+from components.plotting import fit_plot_svg
+
+
+def test_fit_plot_is_standalone_svg(line_model):
+    years = np.array([1.0, 5.0, 10.0, 20.0])
+    svg = fit_plot_svg(years, 30000.0 + 2000.0 * years + 500.0, line_model)
+    root = ElementTree.fromstring(svg)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert "Years of experience" in svg and "Residual" in svg and "fitted line" in svg
+    # No external references or scripts: the console and the web app render it offline and safely.
+    for element in root.iter():
+        assert not element.tag.endswith(("script", "image", "foreignObject"))
+        for attribute, value in element.attrib.items():
+            if attribute.endswith("href"):
+                assert value.startswith("#"), value
