@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: install compile serve demo test test-fast test-slow clean
+.PHONY: install compile serve demo demo-gcs test test-fast test-slow clean
 
 install: $(STAMP)
 
@@ -24,6 +24,11 @@ serve: install
 	PORT=$(PORT) $(BIN)/gunicorn --config webapp/gunicorn.conf.py 'webapp:create_app()'
 
 demo: compile serve
+
+# The same, with the model store on a local GCS API server (fake-gcs-server on 127.0.0.1:$(GCS_PORT)).
+GCS_PORT ?= 4443
+demo-gcs: install
+	BIN=$(BIN) GCS_PORT=$(GCS_PORT) PORT=$(PORT) bash scripts/demo_gcs.sh
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -31,6 +31,14 @@ def _r2(text: str) -> float:
     return value
 
 
+def _drop(text: str) -> float:
+    """argparse type: a finite, non-negative R² tolerance."""
+    value = float(text)
+    if not math.isfinite(value) or value < 0.0:
+        raise argparse.ArgumentTypeError(f"must be a finite non-negative number, got {text}")
+    return value
+
+
 def _seed(text: str) -> int:
     """argparse type: a non-negative integer."""
     value = int(text)
@@ -56,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-fraction", type=_fraction, default=0.2, help="share of rows held out for evaluation")
     parser.add_argument("--seed", type=_seed, default=42, help="seed of the train/test split")
     parser.add_argument("--min-r2", type=_r2, default=0.8, help="publish only when held-out R² reaches this")
+    parser.add_argument("--max-r2-drop", type=_drop, default=0.01, help="largest R² drop from the published champion allowed")
+    parser.add_argument("--force", action="store_true", help="publish even when worse than the champion (min_r2 still applies)")
     parser.add_argument("--git-commit", default=None, help="commit recorded in the manifest (default: git rev-parse HEAD)")
     parser.add_argument("--local-root", default=DEFAULT_LOCAL_ROOT, help="where the dry run keeps its artifacts")
     parser.add_argument("--no-dry-run", action="store_true", help="only compile the spec")
@@ -88,6 +98,8 @@ def pipeline_arguments(args: argparse.Namespace) -> dict:
         "test_fraction": args.test_fraction,
         "seed": args.seed,
         "min_r2": args.min_r2,
+        "max_r2_drop": args.max_r2_drop,
+        "force": args.force,
         "git_commit": git_commit() if args.git_commit is None else args.git_commit,
     }
 
@@ -149,7 +161,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     except RuntimeError as exc:
         print(f"error: dry run failed: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
-    metrics = ", ".join(f"{name}={value:.4g}" for name, value in outputs["metrics"].items())
+    metrics = ", ".join(
+        f"{name}={value:.4g}" if isinstance(value, (int, float)) else f"{name}={value}"
+        for name, value in outputs["metrics"].items()
+    )
     print(f"metrics: {metrics}")
     if not outputs["published"]:
         print(f"error: model rejected, nothing published: {outputs['reason']}", file=sys.stderr)

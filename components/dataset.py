@@ -46,7 +46,9 @@ def resolve_data_uri(data_uri: str) -> str:
 
 
 def read_salary_bytes(uri: str) -> bytes:
-    """Read the raw file, turning I/O failures into validation errors that name it."""
+    """Read the raw file (a local path or gs://), turning I/O failures into errors that name it."""
+    if uri.startswith("gs://"):
+        return _read_gcs(uri)
     try:
         return Path(uri).read_bytes()
     except FileNotFoundError:
@@ -55,6 +57,21 @@ def read_salary_bytes(uri: str) -> bytes:
         raise DataValidationError(f"{uri}: is a directory, not a CSV file") from None
     except OSError as exc:
         raise DataValidationError(f"{uri}: cannot be read ({exc.strerror})") from None
+
+
+def _read_gcs(uri: str) -> bytes:
+    """Read a CSV object from Cloud Storage."""
+    from google.api_core.exceptions import GoogleAPIError
+
+    from components.gcs import read_object
+
+    try:
+        content = read_object(uri)
+    except (GoogleAPIError, ValueError) as exc:
+        raise DataValidationError(f"{uri}: cannot be read ({exc})") from None
+    if content is None:
+        raise DataValidationError(f"{uri}: file not found")
+    return content
 
 
 def parse_salary_csv(uri: str, content: bytes, min_rows: int = MIN_ROWS) -> SalaryData:
@@ -120,7 +137,7 @@ def _number(uri: str, line_number: int, column: str, cell: str) -> float:
 
 
 def read_salary_csv(uri: str, min_rows: int = MIN_ROWS) -> SalaryData:
-    """Read and validate a salary CSV from a local path."""
+    """Read and validate a salary CSV from a local path or gs:// URI."""
     return parse_salary_csv(uri, read_salary_bytes(uri), min_rows=min_rows)
 
 

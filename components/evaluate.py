@@ -1,4 +1,4 @@
-"""Component: score the model on held-out rows and decide whether it may be published."""
+"""Component: score the model on held-out rows, against the published champion, and decide."""
 
 from typing import NamedTuple
 
@@ -12,15 +12,18 @@ def evaluate_model(
     model: Input[Model],
     test_data: Input[Dataset],
     min_r2: float,
+    model_uri: str,
+    max_r2_drop: float,
+    force: bool,
     metrics: Output[Metrics],
 ) -> NamedTuple("EvaluationOutputs", blessed=bool, reason=str):
-    """Log r2, rmse, mae and row counts; bless the model when r2 >= min_r2."""
+    """Log r2, rmse, mae, row counts and the champion's scores; bless the model or say why not."""
     import os
     from collections import namedtuple
 
     from components.dataset import read_salary_csv
-    from components.model_store import MODEL_FILE, safe_unpickle
-    from components.modeling import bless, score
+    from components.model_store import MODEL_FILE, latest_or_none, open_store, safe_unpickle
+    from components.modeling import decide, score
 
     with open(os.path.join(model.path, MODEL_FILE), "rb") as handle:
         estimator = safe_unpickle("candidate", handle.read())
@@ -30,6 +33,14 @@ def evaluate_model(
         metrics.log_metric(name, value)
     metrics.log_metric("n_train", model.metadata["n_train"])
     metrics.log_metric("n_test", held_out.rows)
-    blessed, reason = bless(scores["r2"], min_r2)
+    champion = latest_or_none(open_store(model_uri))
+    champion_r2 = None
+    if champion is not None:
+        champion_scores = score(champion.estimator, held_out.years, held_out.salary)
+        for name, value in champion_scores.items():
+            metrics.log_metric(f"champion_{name}", value)
+        metrics.metadata["champion_version"] = champion.version
+        champion_r2 = champion_scores["r2"]
+    blessed, reason = decide(scores["r2"], min_r2, champion_r2, max_r2_drop, force)
     print(f"{'blessed' if blessed else 'rejected'}: {reason}")
     return namedtuple("EvaluationOutputs", ["blessed", "reason"])(blessed, reason)

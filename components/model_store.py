@@ -24,6 +24,8 @@ from typing import Any, Optional, Protocol
 import numpy
 import sklearn
 
+from components import gcs
+
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.pkl"
@@ -68,6 +70,10 @@ class PointerConflict(StoreError):
     """latest.json changed between reading it and swapping it."""
 
 
+class StoreUnavailable(StoreError):
+    """The storage could not be reached (after the client library's own retries)."""
+
+
 class Backend(Protocol):
     """Byte storage with create-only writes and generation-checked replacement."""
 
@@ -102,6 +108,10 @@ class FolderBackend:
                 return handle.read(), (stat.st_ino, stat.st_mtime_ns)
         except FileNotFoundError:
             return None, 0
+        except PermissionError as exc:
+            raise StoreError(f"{path}: permission denied") from exc
+        except OSError as exc:
+            raise StoreUnavailable(f"{path}: cannot be read ({exc.strerror})") from exc
 
     def create(self, key: str, data: bytes) -> None:
         """Link a complete temp file into place, so readers never see a partial object."""
@@ -150,10 +160,105 @@ class FolderBackend:
                 os.unlink(temp)
 
 
-def open_backend(uri: str) -> Backend:
+class GcsBackend:
+    """A store under a gs:// prefix: preconditions on object generations give the guarantees."""
+
+    def __init__(self, uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS, client: Any = None):
+        bucket, prefix = gcs.parse_gs_uri(uri.rstrip("/"))
+        self.uri = f"gs://{bucket}/{prefix}" if prefix else f"gs://{bucket}"
+        self._client = client or gcs.storage_client()
+        self._bucket = self._client.bucket(bucket)
+        self._prefix = f"{prefix}/" if prefix else ""
+        # Library retries: every read, and writes only because each carries a generation
+        # precondition, which makes a retried write safe (the library's own rule).
+        from google.cloud.storage.retry import DEFAULT_RETRY, ConditionalRetryPolicy, is_generation_specified
+
+        self._read_retry = DEFAULT_RETRY.with_timeout(retry_seconds)
+        self._write_retry = ConditionalRetryPolicy(
+            DEFAULT_RETRY.with_timeout(retry_seconds), is_generation_specified, ["query_params"]
+        )
+
+    def read(self, key: str) -> tuple[Optional[bytes], Any]:
+        """Content and generation of an object; (None, 0) when it does not exist."""
+        from google.api_core.exceptions import NotFound
+
+        blob = self._bucket.blob(self._prefix + key)
+        with self._errors(key):
+            try:
+                content = blob.download_as_bytes(timeout=gcs.REQUEST_TIMEOUT_SECONDS, retry=self._read_retry)
+            except NotFound:
+                return None, 0
+        return content, blob.generation
+
+    def create(self, key: str, data: bytes) -> None:
+        """Upload with if_generation_match=0: the object must not exist yet."""
+        self._upload(key, data, 0, ObjectExists(f"{self.uri}/{key} already exists; versions are never overwritten"))
+
+    def replace(self, key: str, data: bytes, generation: Any) -> None:
+        """Upload with if_generation_match=<generation read>: compare-and-set."""
+        self._upload(key, data, generation, PointerConflict(f"{self.uri}/{key} changed since it was read"))
+
+    def keys(self, prefix: str) -> list[str]:
+        """Object keys under the store prefix that start with `prefix`."""
+        with self._errors(prefix):
+            blobs = self._client.list_blobs(
+                self._bucket, prefix=self._prefix + prefix, timeout=gcs.REQUEST_TIMEOUT_SECONDS,
+                retry=self._read_retry,
+            )
+            return sorted(blob.name[len(self._prefix):] for blob in blobs)
+
+    def _upload(self, key: str, data: bytes, generation: int, conflict: StoreError) -> None:
+        """One conditional upload; a failed precondition becomes `conflict`."""
+        from google.api_core.exceptions import PreconditionFailed
+
+        blob = self._bucket.blob(self._prefix + key)
+        with self._errors(key):
+            try:
+                blob.upload_from_string(
+                    data, content_type=_content_type(key), if_generation_match=generation,
+                    timeout=gcs.REQUEST_TIMEOUT_SECONDS, retry=self._write_retry,
+                )
+            except PreconditionFailed:
+                raise conflict from None
+
+    @contextlib.contextmanager
+    def _errors(self, key: str):
+        """Client failures as store errors: unreachable storage is told apart from refusals."""
+        import requests
+        from google.api_core import exceptions
+
+        try:
+            yield
+        except (exceptions.RetryError, exceptions.ServerError, exceptions.TooManyRequests,
+                requests.exceptions.RequestException) as exc:
+            raise StoreUnavailable(f"{self.uri}/{key}: storage unreachable: {_first_line(exc)}") from None
+        except exceptions.Forbidden as exc:
+            raise StoreError(f"{self.uri}/{key}: permission denied: {_first_line(exc)}") from None
+        except exceptions.NotFound as exc:
+            raise StoreError(f"{self.uri}/{key}: not found (does the bucket exist?): {_first_line(exc)}") from None
+
+
+def _content_type(key: str) -> str:
+    """Content type to store an object with, so the console and browsers show it right."""
+    if key.endswith(".json"):
+        return "application/json"
+    if key.endswith(".svg"):
+        return "image/svg+xml"
+    return "application/octet-stream"
+
+
+def _first_line(exc: Exception) -> str:
+    """The first line of an exception's message."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+def open_backend(uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS) -> Backend:
     """The backend for a store URI: a gs:// prefix or a local folder."""
     if uri.startswith("gs://"):
-        raise StoreError(f"{uri}: the gs:// backend is not available in this build")
+        try:
+            return GcsBackend(uri, retry_seconds=retry_seconds)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
     if "://" in uri:
         raise StoreError(f"{uri}: unsupported model store URI (use a folder path or gs://bucket/prefix)")
     return FolderBackend(uri)
@@ -209,7 +314,14 @@ class ModelStore:
         self.backend = backend
         self.uri = backend.uri
 
-    def publish(
+    def publish(self, model_bytes: bytes, **version_facts: Any) -> dict:
+        """Write a new version (write_version's arguments), then point latest.json at it; returns its manifest."""
+        manifest = self.write_version(model_bytes, **version_facts)
+        self.point_latest_at(manifest["version"])
+        log.info("published model version %s to %s", manifest["version"], self.uri)
+        return manifest
+
+    def write_version(
         self,
         model_bytes: bytes,
         *,
@@ -219,10 +331,7 @@ class ModelStore:
         attachments: Optional[dict[str, bytes]] = None,
         now: Optional[datetime] = None,
     ) -> dict:
-        """Write a new version create-only, then point latest.json at it; returns its manifest.
-
-        Attachments (e.g. plot.svg) are extra files of the version, written before the manifest.
-        """
+        """Write a complete version (model, attachments, manifest last) without pointing at it."""
         now = now or datetime.now(timezone.utc)
         version = make_version(model_bytes, now)
         for name in attachments or {}:
@@ -232,16 +341,16 @@ class ModelStore:
         self.backend.create(f"versions/{version}/{MODEL_FILE}", model_bytes)
         for name, content in sorted((attachments or {}).items()):
             self.backend.create(f"versions/{version}/{name}", content)
+        # The manifest goes last: a version without one is incomplete and is never listed or loaded.
         self.backend.create(f"versions/{version}/{MANIFEST_FILE}", _dump_json(manifest))
-        self.point_latest_at(version)
-        log.info("published model version %s to %s", version, self.uri)
         return manifest
 
     def point_latest_at(self, version: str) -> None:
         """Swap latest.json to `version`; never moves it back to an older version."""
         for _ in range(SWAP_ATTEMPTS):
             current, generation = self.read_pointer()
-            if current is not None and current > version:
+            # Compare publication times only: within one second the hash suffix says nothing of order.
+            if current is not None and current.split("-")[0] > version.split("-")[0]:
                 raise PointerConflict(
                     f"{self.uri}: version {version} is stored but not made latest, "
                     f"because newer version {current} was published meanwhile"
@@ -339,6 +448,14 @@ class ModelStore:
         return LoadedModel(version=version, manifest=manifest, estimator=estimator)
 
 
+def latest_or_none(store: ModelStore) -> Optional[LoadedModel]:
+    """The latest model if it passes every check; None when none is published or it is refused."""
+    try:
+        return store.load()
+    except (NoModelPublished, ModelRejected):
+        return None
+
+
 class _AllowListUnpickler(pickle.Unpickler):
     """Resolves only allow-listed globals, so a hostile pickle fails before any of it runs."""
 
@@ -363,9 +480,9 @@ def safe_unpickle(version: str, content: bytes) -> Any:
     return estimator
 
 
-def open_store(uri: str) -> ModelStore:
-    """The model store at a folder path or gs:// URI."""
-    return ModelStore(open_backend(uri))
+def open_store(uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS) -> ModelStore:
+    """The model store at a folder path or gs:// URI; retry_seconds bounds retried GCS calls."""
+    return ModelStore(open_backend(uri, retry_seconds))
 
 
 def _dump_json(value: dict) -> bytes:

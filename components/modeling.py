@@ -3,6 +3,7 @@
 import math
 import pickle
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from sklearn.linear_model import LinearRegression
@@ -49,11 +50,20 @@ def score(model: LinearRegression, years: np.ndarray, salary: np.ndarray) -> dic
     }
 
 
-def bless(r2: float, min_r2: float) -> tuple[bool, str]:
-    """Decide whether a model is good enough to publish, with the reason either way."""
-    if r2 >= min_r2:
-        return True, f"r2 {r2:.4f} >= min_r2 {min_r2:.4f}"
-    return False, f"r2 {r2:.4f} < min_r2 {min_r2:.4f}"
+def decide(
+    r2: float, min_r2: float, champion_r2: Optional[float], max_r2_drop: float, force: bool
+) -> tuple[bool, str]:
+    """Whether the challenger may be published, and why: good enough, and not worse than the champion."""
+    if r2 < min_r2:
+        return False, f"r2 {r2:.4f} < min_r2 {min_r2:.4f}"
+    floor = f"r2 {r2:.4f} >= min_r2 {min_r2:.4f}"
+    if champion_r2 is None:
+        return True, f"{floor}; no champion to beat"
+    if force:
+        return True, f"{floor}; forced past champion r2 {champion_r2:.4f}"
+    if r2 < champion_r2 - max_r2_drop:
+        return False, f"r2 {r2:.4f} is worse than champion r2 {champion_r2:.4f} by more than max_r2_drop {max_r2_drop:.4f}"
+    return True, f"{floor}; champion r2 {champion_r2:.4f}, drop within max_r2_drop {max_r2_drop:.4f}"
 
 
 def dump_model(model: LinearRegression) -> bytes:

@@ -22,6 +22,8 @@ def build_pipeline(image: str) -> Callable:
         test_fraction: float = 0.2,
         seed: int = 42,
         min_r2: float = 0.8,
+        max_r2_drop: float = 0.01,
+        force: bool = False,
         git_commit: str = "",
     ) -> PipelineOutputs:
         """Train a linear salary model on years of experience, evaluate it, and publish it when it is good enough."""
@@ -35,8 +37,11 @@ def build_pipeline(image: str) -> Callable:
             model=train_model_task.outputs["model"],
             test_data=train_model_task.outputs["test_data"],
             min_r2=min_r2,
+            model_uri=model_uri,
+            max_r2_drop=max_r2_drop,
+            force=force,
         )
-        evaluate_model_task.set_display_name("Evaluate on held-out rows")
+        evaluate_model_task.set_display_name("Evaluate against champion")
         export_model_task = export_model(
             model=train_model_task.outputs["model"],
             dataset=load_data_task.outputs["dataset"],

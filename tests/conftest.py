@@ -1,12 +1,38 @@
 """Shared fixtures: tiny data sets, a folder model store with a published model, the Flask app."""
 
+import os
+
 import numpy as np
 import pytest
 
 from components.dataset import write_salary_csv
 from components.model_store import open_store
 from components.modeling import dump_model, fit_salary_model
+from scripts.fake_gcs import running
 from webapp import create_app
+
+
+@pytest.fixture(scope="session")
+def fake_gcs():
+    """A real GCS API server (fake-gcs-server, memory backend) on loopback for the session."""
+    with running() as server:
+        previous = os.environ.get("STORAGE_EMULATOR_HOST")
+        os.environ["STORAGE_EMULATOR_HOST"] = server.url
+        try:
+            yield server
+        finally:
+            if previous is None:
+                os.environ.pop("STORAGE_EMULATOR_HOST", None)
+            else:
+                os.environ["STORAGE_EMULATOR_HOST"] = previous
+
+
+@pytest.fixture
+def gcs_store_uri(fake_gcs):
+    """A gs:// store URI in a fresh bucket on the fake server."""
+    from tests.storage import new_bucket
+
+    return new_bucket()
 
 
 @pytest.fixture
@@ -46,7 +72,7 @@ def salary_csv(tmp_path):
 @pytest.fixture
 def app(store_uri, published):
     """The web app serving the published line model."""
-    return create_app({"TESTING": True, "MODEL_URI": store_uri})
+    return create_app({"TESTING": True, "MODEL_URI": store_uri, "MODEL_POLL_SECONDS": 0})
 
 
 @pytest.fixture

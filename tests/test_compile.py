@@ -27,7 +27,7 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     pipeline = kfp_components.load_component_from_file(str(spec))
     assert pipeline.name == "salary-training"
     assert pipeline.description.startswith("Train a linear salary model")
-    assert set(pipeline.component_spec.inputs) == {"data_uri", "model_uri", "test_fraction", "seed", "min_r2", "git_commit"}
+    assert set(pipeline.component_spec.inputs) == {"data_uri", "model_uri", "test_fraction", "seed", "min_r2", "max_r2_drop", "force", "git_commit"}
     assert pipeline.component_spec.inputs["min_r2"].default == 0.8
     document = yaml.safe_load(spec.read_text())
     tasks = document["root"]["dag"]["tasks"]
@@ -45,12 +45,12 @@ def test_display_names_are_set(spec):
     pipeline_spec = yaml.safe_load(spec.read_text())
     # The IR keeps display names on taskInfo.name; every task has a human one.
     names = {task["taskInfo"]["name"] for task in pipeline_spec["root"]["dag"]["tasks"].values()}
-    assert names == {"Load and validate data", "Train linear regression", "Evaluate on held-out rows", "Publish to model store"}
+    assert names == {"Load and validate data", "Train linear regression", "Evaluate against champion", "Publish to model store"}
 
 
 @pytest.mark.parametrize(
     "flag",
-    [["--test-fraction", "1.5"], ["--test-fraction", "0"], ["--min-r2", "nan"], ["--min-r2", "2"], ["--seed", "-1"], ["--seed", "x"], ["--image", ""], ["--bogus"]],
+    [["--test-fraction", "1.5"], ["--test-fraction", "0"], ["--min-r2", "nan"], ["--min-r2", "2"], ["--seed", "-1"], ["--seed", "x"], ["--max-r2-drop", "-0.1"], ["--image", ""], ["--bogus"]],
 )
 def test_bad_flags_exit_2(flag, capsys):
     with pytest.raises(SystemExit) as caught:
@@ -103,7 +103,7 @@ def test_failing_task_fails_the_run_and_publishes_nothing(tmp_path):
     """The pipeline itself (not compile.py's pre-check) stops on bad data."""
     bad = tmp_path / "bad.csv"
     bad.write_text("YearsExperience,Salary\n" + "3,50000\n" * 10 + "3,-5\n")
-    arguments = {"data_uri": str(bad), "model_uri": str(tmp_path / "store"), "test_fraction": 0.2, "seed": 1, "min_r2": 0.5, "git_commit": ""}
+    arguments = {"data_uri": str(bad), "model_uri": str(tmp_path / "store"), "test_fraction": 0.2, "seed": 1, "min_r2": 0.5, "max_r2_drop": 0.01, "force": False, "git_commit": ""}
     with pytest.raises(RuntimeError, match="load-data"):
         compile_py.dry_run("salary-components:test", arguments, str(tmp_path / "root"))
     assert not (tmp_path / "store").exists()

@@ -14,14 +14,17 @@ def artifact(kind, tmp_path, name, metadata=None):
     return kind(name=name, uri=str(tmp_path / name), metadata=dict(metadata or {}))
 
 
-def run_through_evaluation(tmp_path, csv_path, min_r2=0.8):
+def run_through_evaluation(tmp_path, csv_path, min_r2=0.8, model_uri=None):
     dataset = artifact(Dataset, tmp_path, "dataset")
     load_data.python_func(data_uri=str(csv_path), dataset=dataset)
     model = artifact(Model, tmp_path, "model")
     test_data = artifact(Dataset, tmp_path, "test_data")
     train_model.python_func(dataset=dataset, test_fraction=0.25, seed=1, model=model, test_data=test_data)
     metrics = artifact(Metrics, tmp_path, "metrics")
-    decision = evaluate_model.python_func(model=model, test_data=test_data, min_r2=min_r2, metrics=metrics)
+    decision = evaluate_model.python_func(
+        model=model, test_data=test_data, min_r2=min_r2, model_uri=model_uri or str(tmp_path / "empty-store"),
+        max_r2_drop=0.01, force=False, metrics=metrics,
+    )
     return dataset, model, metrics, decision
 
 
@@ -62,3 +65,12 @@ def test_export_publishes_only_blessed(tmp_path, salary_csv, store_uri):
     assert manifest["source"] == {"git_commit": "c0ffee", "pipeline_run": "run-7"}
     assert manifest["data"]["uri"] == str(salary_csv) and manifest["data"]["rows"] == 40
     assert manifest["metrics"]["rows"] == 10 and manifest["metrics"]["r2"] == metrics.metadata["r2"]
+
+
+def test_evaluate_scores_the_champion_on_the_same_rows(tmp_path, salary_csv, store_uri, published):
+    _, _, metrics, decision = run_through_evaluation(tmp_path, salary_csv, model_uri=store_uri)
+    assert metrics.metadata["champion_version"] == published["version"]
+    assert {"champion_r2", "champion_rmse", "champion_mae"} <= set(metrics.metadata)
+    # The published line model (30000 + 2000x) is far from this data (35000 + 2500x): the challenger wins.
+    assert metrics.metadata["champion_r2"] < metrics.metadata["r2"]
+    assert decision.blessed and "champion r2" in decision.reason

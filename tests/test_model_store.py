@@ -1,11 +1,12 @@
-"""The model store protocol on a folder: publish, resolve, verified load, refusals."""
+"""The model store protocol, the same tests on a folder and on a real GCS API server."""
 
 import hashlib
 import json
 import os
 import pickle
-from datetime import datetime, timezone
-from pathlib import Path
+import subprocess
+import threading
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sklearn
@@ -15,25 +16,36 @@ from components.model_store import (
     NoModelPublished,
     ObjectExists,
     PointerConflict,
+    StoreError,
     make_version,
     open_store,
 )
 from components.modeling import dump_model
+from tests.storage import raw_read, raw_write
 
 FACTS = {
     "metrics": {"r2": 0.9, "rmse": 1.0, "mae": 1.0, "rows": 3},
     "data": {"uri": "d.csv", "sha256": "a" * 64, "rows": 15},
     "source": {"git_commit": "abc", "pipeline_run": "run-1"},
 }
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-def publish_at(store, model_bytes, when):
-    return store.publish(model_bytes, now=when, **FACTS)
+@pytest.fixture(params=["folder", "gcs"])
+def store_uri(request, tmp_path):
+    """Each test here runs once on a folder store and once on a gs:// store."""
+    if request.param == "folder":
+        return str(tmp_path / "store" / "salary")
+    return request.getfixturevalue("gcs_store_uri")
 
 
-def rewrite(store_uri, version, name, transform):
-    path = Path(store_uri) / "versions" / version / name
-    path.write_bytes(transform(path.read_bytes()))
+def publish_at(store, model_bytes, when, **extra):
+    return store.publish(model_bytes, now=when, **FACTS, **extra)
+
+
+def tamper(store_uri, version, name, transform):
+    key = f"versions/{version}/{name}"
+    raw_write(store_uri, key, transform(raw_read(store_uri, key)))
 
 
 def test_version_is_utc_time_then_hash_prefix():
@@ -54,28 +66,31 @@ def test_round_trip_and_manifest(store_uri, line_model, published):
     assert manifest["sklearn"] == sklearn.__version__
     assert manifest["data"]["rows"] == 20 and manifest["source"]["pipeline_run"] == "test"
     assert {"python", "numpy", "created_at", "metrics"} <= set(manifest)
-    assert json.loads((Path(store_uri) / "latest.json").read_text()) == {"version": published["version"]}
+    assert json.loads(raw_read(store_uri, "latest.json")) == {"version": published["version"]}
+    assert store.versions() == [published["version"]]
 
 
 def test_empty_store_has_no_model(store_uri):
     with pytest.raises(NoModelPublished, match="no model published"):
         open_store(store_uri).load()
+    assert open_store(store_uri).versions() == []
 
 
 def test_versions_are_immutable(store_uri, line_model):
     store = open_store(store_uri)
-    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    first = publish_at(store, dump_model(line_model), when)
+    first = publish_at(store, dump_model(line_model), T0)
     with pytest.raises(ObjectExists, match="never overwritten"):
-        publish_at(store, dump_model(line_model), when)
+        publish_at(store, dump_model(line_model), T0)
+    with pytest.raises(ObjectExists):
+        store.backend.create(f"versions/{first['version']}/manifest.json", b"{}")
     assert store.load().manifest == first
 
 
 def test_latest_moves_forward_only(store_uri, line_model):
     store = open_store(store_uri)
-    newer = publish_at(store, dump_model(line_model), datetime(2026, 2, 1, tzinfo=timezone.utc))
+    newer = publish_at(store, dump_model(line_model), T0 + timedelta(days=31))
     with pytest.raises(PointerConflict, match="newer version"):
-        publish_at(store, dump_model(line_model), datetime(2026, 1, 1, tzinfo=timezone.utc))
+        publish_at(store, dump_model(line_model), T0)
     assert store.latest_version() == newer["version"]
 
 
@@ -85,47 +100,134 @@ def test_stale_generation_loses_the_swap(store_uri, published):
     store.backend.replace("latest.json", b'{"version": "x"}', generation)
     with pytest.raises(PointerConflict):
         store.backend.replace("latest.json", b'{"version": "y"}', generation)
+    with pytest.raises(PointerConflict):
+        store.backend.replace("latest.json", b'{"version": "y"}', 0)
+
+
+def test_racing_pointer_swaps_exactly_one_wins_each_round(store_uri, line_model):
+    store = open_store(store_uri)
+    model_bytes = dump_model(line_model)
+    for round_number in range(50):
+        when = T0 + timedelta(minutes=round_number)
+        candidates = [
+            store.write_version(model_bytes + bytes([side]), now=when + timedelta(seconds=side), **FACTS)["version"]
+            for side in (0, 1)
+        ]
+        _, generation = store.read_pointer()
+        barrier = threading.Barrier(2)
+        outcomes = {}
+
+        def swap(version):
+            barrier.wait()
+            try:
+                store.backend.replace("latest.json", json.dumps({"version": version}).encode(), generation)
+                outcomes[version] = "won"
+            except PointerConflict:
+                outcomes[version] = "lost"
+
+        threads = [threading.Thread(target=swap, args=(version,)) for version in candidates]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(outcomes.values()) == ["lost", "won"], f"round {round_number}: {outcomes}"
+        winner = next(version for version, outcome in outcomes.items() if outcome == "won")
+        assert store.latest_version() == winner
+        # The pointer names a complete version: its manifest is there and matches the model bytes.
+        manifest = store.read_manifest(winner)
+        content = raw_read(store_uri, f"versions/{winner}/model.pkl")
+        assert hashlib.sha256(content).hexdigest() == manifest["sha256"]
+
+
+def test_racing_publishers_never_move_latest_back(store_uri, line_model):
+    store = open_store(store_uri)
+    model_bytes = dump_model(line_model)
+    results, barrier = [], threading.Barrier(2)
+
+    def publisher(offset):
+        barrier.wait()
+        try:
+            results.append(publish_at(store, model_bytes + bytes([offset]), T0 + timedelta(seconds=offset))["version"])
+        except PointerConflict as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=publisher, args=(offset,)) for offset in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    newest = max(store.versions())
+    assert store.latest_version() == newest
+    assert newest in results
 
 
 @pytest.mark.parametrize(
     "name, transform, reason",
     [
+        ("model.pkl", lambda b: b"\x80\x05junk", "has 6 bytes, the manifest says"),
         ("model.pkl", lambda b: b[:-5], "has .* bytes, the manifest says"),
         ("model.pkl", lambda b: b[:-1] + bytes([b[-1] ^ 1]), "sha256 .* does not match"),
         ("manifest.json", lambda b: b"{not json", "not valid JSON"),
         ("manifest.json", lambda b: json.dumps({k: v for k, v in json.loads(b).items() if k != "sha256"}).encode(), "lacks sha256"),
-        ("manifest.json", lambda b: json.dumps({**json.loads(b), "sklearn": "0.1.0"}).encode(), "trained with scikit-learn 0.1.0, this process runs"),
+        ("manifest.json", lambda b: json.dumps({k: v for k, v in json.loads(b).items() if k not in ("sklearn", "metrics")}).encode(), "lacks sklearn, metrics"),
+        ("manifest.json", lambda b: json.dumps({**json.loads(b), "sklearn": "0.1.0"}).encode(), "trained with scikit-learn 0.1.0, this process runs " + sklearn.__version__),
     ],
 )
-def test_tampered_versions_are_refused(store_uri, published, name, transform, reason, caplog):
-    rewrite(store_uri, published["version"], name, transform)
+def test_tampered_versions_are_refused_and_logged(store_uri, published, name, transform, reason, caplog):
+    tamper(store_uri, published["version"], name, transform)
     with pytest.raises(ModelRejected, match=reason):
         open_store(store_uri).load()
-    assert published["version"] in caplog.text
+    assert f"refused model version {published['version']}" in caplog.text
+
+
+def test_corrupt_pickle_with_matching_manifest_is_refused(store_uri):
+    store = open_store(store_uri)
+    store.publish(b"\x80\x05\x95garbage that is not a pickle", **FACTS)
+    with pytest.raises(ModelRejected, match="cannot be unpickled safely"):
+        store.load()
 
 
 def test_pointer_to_missing_version_is_refused(store_uri, published):
-    (Path(store_uri) / "latest.json").write_text('{"version": "20990101T000000Z-deadbeef"}')
+    raw_write(store_uri, "latest.json", b'{"version": "20990101T000000Z-deadbeef"}')
     with pytest.raises(ModelRejected, match="manifest.json is missing"):
         open_store(store_uri).load()
 
 
-class RunsCommand:
-    def __init__(self, marker):
-        self.marker = marker
+@pytest.mark.parametrize("pointer", [b"not json", b'{"v": 1}', b'{"version": "../../etc"}', b'{"version": 5}'])
+def test_broken_pointer_is_an_error(store_uri, pointer):
+    raw_write(store_uri, "latest.json", pointer)
+    with pytest.raises(StoreError, match="latest.json"):
+        open_store(store_uri).load()
+
+
+class Reduces:
+    """Pickles as a call of `function(*arguments)`: what a hostile model.pkl does."""
+
+    def __init__(self, function, *arguments):
+        self.function, self.arguments = function, arguments
 
     def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
+        return self.function, self.arguments
 
 
-def test_pickle_that_runs_code_is_refused_before_it_runs(store_uri, tmp_path):
+@pytest.mark.parametrize(
+    "make_payload, refused_global",
+    [
+        (lambda marker: Reduces(os.system, f"touch {marker}"), "posix.system"),
+        (lambda marker: Reduces(subprocess.call, ["touch", str(marker)]), "subprocess.call"),
+        (lambda marker: Reduces(eval, f"open({str(marker)!r}, 'w')"), "builtins.eval"),
+    ],
+)
+def test_pickle_that_runs_code_is_refused_before_it_runs(store_uri, tmp_path, make_payload, refused_global, caplog):
     marker = tmp_path / "pwned"
-    payload = pickle.dumps(RunsCommand(marker), protocol=5)
+    payload = pickle.dumps(make_payload(marker), protocol=5)
     store = open_store(store_uri)
-    store.publish(payload, **FACTS)
-    with pytest.raises(ModelRejected, match="global posix.system is not allowed"):
+    # The manifest is honest about these bytes: size and sha256 match, only the content is hostile.
+    version = store.publish(payload, **FACTS)["version"]
+    with pytest.raises(ModelRejected, match=f"global {refused_global} is not allowed"):
         store.load()
     assert not marker.exists()
+    assert f"refused model version {version}" in caplog.text
 
 
 def test_other_estimators_are_refused(store_uri):
@@ -137,31 +239,42 @@ def test_other_estimators_are_refused(store_uri):
         store.load()
 
 
-def test_unsupported_uri_scheme():
-    from components.model_store import StoreError
-
-    with pytest.raises(StoreError, match="unsupported model store URI"):
-        open_store("s3://bucket/models")
-
-
 def test_attachments_are_stored_checked_and_listed(store_uri, line_model):
     store = open_store(store_uri)
-    first = publish_at(store, dump_model(line_model), datetime(2026, 1, 1, tzinfo=timezone.utc))
-    second = store.publish(dump_model(line_model), attachments={"plot.svg": b"<svg/>"},
-                           now=datetime(2026, 1, 2, tzinfo=timezone.utc), **FACTS)
+    first = publish_at(store, dump_model(line_model), T0)
+    second = publish_at(store, dump_model(line_model), T0 + timedelta(days=1), attachments={"plot.svg": b"<svg/>"})
     assert store.versions() == [first["version"], second["version"]]
     assert second["attachments"] == {"plot.svg": {"sha256": hashlib.sha256(b"<svg/>").hexdigest(), "size_bytes": 6}}
     assert store.read_attachment(second["version"], "plot.svg") == b"<svg/>"
     assert store.read_attachment(first["version"], "plot.svg") is None
-    rewrite(store_uri, second["version"], "plot.svg", lambda b: b"<svg>evil</svg>")
+    tamper(store_uri, second["version"], "plot.svg", lambda b: b"<svg>evil</svg>")
     with pytest.raises(ModelRejected, match="attachment plot.svg"):
         store.read_attachment(second["version"], "plot.svg")
 
 
 @pytest.mark.parametrize("name", ["model.pkl", "manifest.json", "../x", ".hidden"])
 def test_attachment_names_cannot_shadow_the_protocol(store_uri, line_model, name):
-    from components.model_store import StoreError
-
     with pytest.raises(StoreError, match="invalid attachment name"):
         open_store(store_uri).publish(dump_model(line_model), attachments={name: b"x"}, **FACTS)
     assert open_store(store_uri).versions() == []
+
+
+def test_incomplete_version_is_not_listed(store_uri, published):
+    raw_write(store_uri, "versions/20990101T000000Z-00000000/model.pkl", b"half-published")
+    assert open_store(store_uri).versions() == [published["version"]]
+
+
+def test_unsupported_uri_scheme():
+    with pytest.raises(StoreError, match="unsupported model store URI"):
+        open_store("s3://bucket/models")
+    with pytest.raises(StoreError, match="without a bucket name"):
+        open_store("gs:///models")
+
+
+def test_unreachable_gcs_is_told_apart(monkeypatch):
+    from components.model_store import StoreUnavailable
+    from scripts.fake_gcs import free_port
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(StoreUnavailable, match="storage unreachable"):
+        open_store("gs://bucket/models", retry_seconds=0.5).load()

