@@ -20,7 +20,10 @@ $(STAMP): requirements-components.txt requirements-webapp.txt requirements-dev.t
 compile: install
 	$(BIN)/python compile.py
 
+# The server refuses to start without SECRET_KEY; a local run gets a fresh random one (set your own
+# to keep form sessions valid across restarts).
 serve: install
+	SECRET_KEY="$${SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')}" \
 	PORT=$(PORT) $(BIN)/gunicorn --config webapp/gunicorn.conf.py 'webapp:create_app()'
 
 demo: compile serve
@@ -40,4 +43,4 @@ test-slow: install
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .dry-run pipeline.yaml model-store .pytest_cache
+	rm -rf $(VENV) .dry-run pipeline.yaml model-store .pytest_cache .hypothesis

@@ -70,7 +70,7 @@ def test_storage_down_at_start_then_up(make_app, fake_gcs, monkeypatch):
     ready = client.get("/readyz")
     assert ready.status_code == 503 and "model store unreachable" in ready.json["reason"]
     response = client.post("/api/predict", json={"years_experience": 3})
-    assert response.status_code == 503 and "unreachable" in response.json["error"]
+    assert response.status_code == 503 and "unreachable" in response.json["detail"]
     server = FakeGcs(port).start()
     try:
         from google.cloud import storage

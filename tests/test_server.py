@@ -1,10 +1,11 @@
 """Real HTTP requests to the production server (gunicorn) on loopback."""
 
 import json
+import subprocess
 
 import pytest
 
-from tests.server import gunicorn, request
+from tests.server import GUNICORN, REPO, fetch, free_port, gunicorn, request, server_env
 
 pytestmark = pytest.mark.slow
 
@@ -18,14 +19,16 @@ def test_gunicorn_serves_predictions_and_errors(store_uri, published):
         assert json.loads(body) == {"salary": pytest.approx(40000.0), "model_version": published["version"]}
         status, _, body = request(f"{base}/api/predict", b'{"instances": [1, 2]}', "application/json")
         assert json.loads(body)["predictions"] == pytest.approx([32000.0, 34000.0])
-        status, _, body = request(f"{base}/api/predict", b'{"years_experience": NaN}', "application/json")
-        assert status == 400 and json.loads(body) == {"error": "NaN is not a valid JSON number"}
-        status, _, _ = request(f"{base}/api/predict", b"5", "text/plain")
-        assert status == 415
+        status, content_type, body = request(f"{base}/api/predict", b'{"years_experience": NaN}', "application/json")
+        assert status == 400 and content_type == "application/problem+json"
+        assert json.loads(body) == {"type": "about:blank", "title": "Bad Request", "status": 400,
+                                    "detail": "NaN is not a valid JSON number"}
+        status, content_type, _ = request(f"{base}/api/predict", b"5", "text/plain")
+        assert status == 415 and content_type == "application/problem+json"
         status, _, body = request(f"{base}/api/predict", b"[" + b"1," * 600_000 + b"1]", "application/json")
-        assert status == 413 and "larger than the limit" in json.loads(body)["error"]
+        assert status == 413 and "larger than the limit" in json.loads(body)["detail"]
         status, _, page = request(f"{base}/", b"years=5", "application/x-www-form-urlencoded")
-        assert status == 200 and "$40,000.00" in page
+        assert status == 400 and "This form has expired or was not sent from this site" in page
 
 
 def test_gunicorn_without_a_model_is_up_but_not_ready(store_uri):
@@ -33,3 +36,31 @@ def test_gunicorn_without_a_model_is_up_but_not_ready(store_uri):
         assert request(f"{base}/healthz")[0] == 200
         status, _, body = request(f"{base}/readyz")
         assert status == 503 and json.loads(body)["status"] == "unavailable"
+
+
+def test_gunicorn_sends_security_headers_and_logs_one_json_line_per_request(store_uri, published):
+    output: list[str] = []
+    with gunicorn({"MODEL_URI": store_uri}, output=output) as base:
+        _, headers, _ = fetch(f"{base}/")
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+        fetch(f"{base}/api/predict?token=hunter2", b'{"years_experience": 5}', "application/json")
+    records = [json.loads(line) for line in output if line.startswith("{")]
+    predict = [record for record in records if record["path"] == "/api/predict"]
+    assert len(predict) == 1 and predict[0]["status"] == 200 and predict[0]["method"] == "POST"
+    assert predict[0]["model_version"] == published["version"] and predict[0]["latency_ms"] > 0
+    assert not any("hunter2" in line or "years_experience" in line for line in output)
+    # gunicorn's text access log is off: the JSON line is the only line about a request.
+    assert not any('"GET /' in line or "POST /api" in line for line in output if not line.startswith("{"))
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"SECRET_KEY": ""}, "SECRET_KEY is not set"),
+    ({"SECRET_KEY": "short"}, "SECRET_KEY is too short (5 characters)"),
+    ({"FLASK_DEBUG": "1"}, "debug mode is on"),
+])
+def test_gunicorn_refuses_to_start_when_insecure(store_uri, env, message):
+    result = subprocess.run(GUNICORN, cwd=REPO, env=server_env({"MODEL_URI": store_uri, **env}, free_port()),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr

@@ -1,6 +1,8 @@
 """The web app through the Flask test client."""
 
 import json
+import re
+from http import HTTPStatus
 
 import pytest
 
@@ -10,6 +12,27 @@ from webapp import create_app
 def post_json(client, body):
     return client.post("/api/predict", data=body if isinstance(body, (bytes, str)) else json.dumps(body),
                        content_type="application/json")
+
+
+def assert_problem(response, status, detail=None):
+    """An RFC 9457 problem details response with this status (and detail, when given)."""
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    assert set(response.json) == {"type", "title", "status", "detail"}
+    assert response.json["type"] == "about:blank" and response.json["status"] == status
+    assert response.json["title"] == HTTPStatus(status).phrase
+    if detail is not None:
+        assert response.json["detail"] == detail
+    return response.json["detail"]
+
+
+def form_token(client) -> str:
+    """The CSRF token of the form, as a browser would find it in the page."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text).group(1)
+
+
+def submit_form(client, years):
+    return client.post("/", data={"years": years, "csrf_token": form_token(client)})
 
 
 def test_single_prediction(client, published):
@@ -55,34 +78,45 @@ def test_largest_batch_is_accepted(client):
     ],
 )
 def test_bad_input_is_400_with_a_message(client, body, message):
-    response = post_json(client, body)
-    assert response.status_code == 400
-    assert response.json == {"error": message}
+    assert_problem(post_json(client, body), 400, message)
 
 
 @pytest.mark.parametrize("body", ['{"years_experience": ', "", "\xff", '{"a":1}{'])
 def test_malformed_json_is_400(client, body):
-    response = post_json(client, body.encode("latin-1"))
-    assert response.status_code == 400
-    assert response.json["error"].startswith("malformed JSON")
+    assert assert_problem(post_json(client, body.encode("latin-1")), 400).startswith("malformed JSON")
+
+
+def test_deeply_nested_json_is_400_not_a_crash(client):
+    assert_problem(post_json(client, b"[" * 500_000), 400, "malformed JSON: nested too deeply")
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
 def test_wrong_content_type_is_415(client, content_type):
     response = client.post("/api/predict", data='{"years_experience": 5}', content_type=content_type)
-    assert response.status_code == 415
-    assert "Content-Type must be application/json" in response.json["error"]
+    assert "Content-Type must be application/json" in assert_problem(response, 415)
 
 
 def test_body_over_1_mib_is_413(client):
-    response = post_json(client, b" " * (1024 * 1024 + 1))
-    assert response.status_code == 413
-    assert response.json == {"error": "request body is larger than the limit of 1048576 bytes"}
+    assert_problem(post_json(client, b" " * (1024 * 1024 + 1)), 413,
+                   "request body is larger than the limit of 1048576 bytes")
 
 
-def test_api_errors_are_json(client):
-    assert client.get("/api/predict").json == {"error": "The method is not allowed for the requested URL."}
-    assert client.get("/api/nope").status_code == 404 and "error" in client.get("/api/nope").json
+def test_http_errors_are_problems(client):
+    not_allowed = client.get("/api/predict")
+    assert_problem(not_allowed, 405, "The method is not allowed for the requested URL.")
+    assert set(not_allowed.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
+    assert "not found" in assert_problem(client.get("/api/nope"), 404)
+    assert "not found" in assert_problem(client.get("/nope"), 404)
+    assert_problem(client.delete("/"), 405)
+    assert_problem(client.post("/", data=b"a" * (1024 * 1024 + 1), content_type="application/x-www-form-urlencoded"), 413)
+    # Even a browser asking for HTML gets JSON problems from the JSON API.
+    assert_problem(client.get("/api/nope", headers={"Accept": "text/html"}), 404)
+
+
+def test_browsers_get_an_error_page_outside_the_api(client):
+    page = client.get("/nope", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert "<h1>Not Found</h1>" in page.text and "Back to the salary predictor" in page.text
 
 
 def test_health_and_readiness(client, published):
@@ -93,9 +127,10 @@ def test_health_and_readiness(client, published):
 def test_form_shows_prediction_and_keeps_value(client, published):
     page = client.get("/")
     assert page.status_code == 200 and 'name="years"' in page.text and 'min="0"' in page.text
-    result = client.post("/", data={"years": "5"})
+    result = submit_form(client, "5")
     assert result.status_code == 200
-    assert "$40,000.00" in result.text and published["version"] in result.text and 'value="5"' in result.text
+    assert "$40,000" in result.text and published["version"] in result.text and 'value="5"' in result.text
+    assert "for 5 years of experience" in result.text and 'aria-invalid' not in result.text
 
 
 @pytest.mark.parametrize(
@@ -103,7 +138,7 @@ def test_form_shows_prediction_and_keeps_value(client, published):
     [("", "Enter your years of experience."), ("abc", "&#39;abc&#39; is not a number."), ("-1", "between 0 and 60, got -1."), ("nan", "must be a finite number.")],
 )
 def test_form_invalid_input_rerenders_with_message(client, years, message):
-    result = client.post("/", data={"years": years})
+    result = submit_form(client, years)
     assert result.status_code == 400
     assert message in result.text and f'value="{years}"' in result.text and 'aria-invalid="true"' in result.text
 
@@ -114,11 +149,10 @@ def test_no_model_yet_still_starts(store_uri):
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
     assert ready.status_code == 503 and "no model published" in ready.json["reason"]
-    response = post_json(client, {"years_experience": 5})
-    assert response.status_code == 503 and response.json["error"].startswith("no model available")
+    assert assert_problem(post_json(client, {"years_experience": 5}), 503).startswith("no model available")
     page = client.get("/")
     assert "No model is available yet" in page.text and "disabled" in page.text
-    assert client.post("/", data={"years": "5"}).status_code == 503
+    assert submit_form(client, "5").status_code == 503
 
 
 def test_refused_model_is_not_served(store_uri, published):
@@ -132,4 +166,5 @@ def test_refused_model_is_not_served(store_uri, published):
 
 def test_model_uri_comes_from_the_environment(monkeypatch, store_uri, published):
     monkeypatch.setenv("MODEL_URI", store_uri)
+    monkeypatch.setenv("SECRET_KEY", "s" * 32)
     assert create_app().test_client().get("/readyz").json["model_version"] == published["version"]

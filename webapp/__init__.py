@@ -26,10 +26,11 @@ def _env_seconds(name: str, default: float) -> float:
 
 
 def create_app(test_config: Optional[dict] = None) -> Flask:
-    """Application factory: configure, load the model, register the blueprints."""
+    """Application factory: configure, check the configuration, load the model, register the routes."""
     app = Flask(__name__)
     app.config.from_mapping(
         MODEL_URI=os.environ.get("MODEL_URI", DEFAULT_MODEL_URI),
+        SECRET_KEY=os.environ.get("SECRET_KEY"),
         # How often to look for a newly published model; 0 turns hot reload off.
         MODEL_POLL_SECONDS=_env_seconds("MODEL_POLL_SECONDS", 30.0),
         # Longest wait between retries while the model store is unreachable.
@@ -39,17 +40,24 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
         MODEL_STORAGE_RETRY_SECONDS=2.0,
         MAX_CONTENT_LENGTH=1024 * 1024,
         MAX_BATCH=MAX_BATCH,
+        SESSION_COOKIE_SAMESITE="Lax",
     )
     if test_config is None:
         app.config.from_prefixed_env()
     else:
         app.config.from_mapping(test_config)
 
-    from webapp import api, health, model, pages
+    from webapp import api, formatting, health, model, model_card, openapi, pages, problems, request_log, security
 
+    security.check_config(app)
     model.init_app(app)
+    request_log.init_app(app)
+    security.init_app(app, csrf_exempt=(api.bp,))
+    problems.init_app(app)
+    formatting.init_app(app)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(model_card.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(health.bp)
-    api.register_error_handlers(app)
     return app

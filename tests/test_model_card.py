@@ -1,0 +1,138 @@
+"""The model card at /model: facts from the manifest, the fit plot, and the store's recent versions."""
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sklearn
+
+from components.dataset import read_salary_csv
+from components.model_store import open_store
+from components.modeling import dump_model, fit_salary_model
+from webapp import create_app
+
+METRICS = {"r2": 0.9123, "rmse": 4321.0, "mae": 3210.0, "rows": 8, "n_train": 32, "n_test": 8}
+START = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def publish(store_uri, model, data, attachments=None, now=START, metrics=METRICS):
+    return open_store(store_uri).publish(
+        dump_model(model), metrics=metrics, data=data, source={"git_commit": "a" * 40, "pipeline_run": "run-7"},
+        attachments=attachments, now=now,
+    )
+
+
+def client_for(store_uri):
+    return create_app({"TESTING": True, "MODEL_URI": store_uri}).test_client()
+
+
+@pytest.fixture
+def csv_data(salary_csv):
+    """The manifest's data entry for the salary_csv fixture, and the rows."""
+    rows = read_salary_csv(str(salary_csv))
+    return {"uri": str(salary_csv), "sha256": rows.sha256, "rows": rows.rows}, rows
+
+
+def test_card_shows_the_manifest_facts(store_uri, line_model, csv_data):
+    manifest = publish(store_uri, line_model, csv_data[0])
+    page = client_for(store_uri).get("/model")
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", page.text)
+    assert manifest["version"] in text and "created 2 Jan 2026, 03:04 UTC" in text
+    assert "0.9123" in text and "$4,321" in text and "$3,210" in text
+    assert f"40 rows from <code>{csv_data[0]['uri']}</code>" in text and csv_data[0]["sha256"] in text
+    assert "32 rows to train, 8 held out to score" in text
+    assert f"scikit-learn {sklearn.__version__}" in text and manifest["sha256"] in text
+    assert "salary = $30,000 + $2,000 × years of experience" in text
+    assert "commit <code>aaaaaaaaaaaa</code>" in text and "run-7" in text
+
+
+def test_published_plot_is_served_as_is(store_uri, line_model):
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><rect style="fill: red" width="1" height="1"/></svg>'
+    publish(store_uri, line_model, {"uri": "gs://b/salary.csv", "sha256": "0" * 64, "rows": 1},
+            attachments={"plot.svg": svg})
+    client = client_for(store_uri)
+    page = client.get("/model")
+    assert '<img id="fit-plot" src="/model/plot.svg"' in page.text and "published with the model" in page.text
+    image = client.get("/model/plot.svg")
+    assert image.status_code == 200 and image.mimetype == "image/svg+xml" and image.data == svg
+    assert image.headers["Content-Security-Policy"].endswith("sandbox")
+    assert client.get("/model/plot.svg", headers={"If-None-Match": image.headers["ETag"]}).status_code == 304
+
+
+def test_plot_is_drawn_from_unchanged_local_training_data(store_uri, csv_data):
+    data, rows = csv_data
+    manifest = publish(store_uri, fit_salary_model(rows.years, rows.salary), data)
+    client = client_for(store_uri)
+    assert f"drawn from the training data ({data['uri']})" in client.get("/model").text
+    image = client.get("/model/plot.svg")
+    assert image.status_code == 200 and image.mimetype == "image/svg+xml"
+    svg = image.data.decode()
+    assert svg.lstrip().startswith(("<?xml", "<svg")) and f"Model {manifest['version']}" in svg
+    # One marker per data row, in the scatter of the fit and of the residuals.
+    assert svg.count('xlink:href="#') >= 2 * rows.rows
+
+
+@pytest.mark.parametrize("data_uri, reason", [
+    ("gs://bucket/salary.csv", "its training data (gs://bucket/salary.csv) is not a file this server can read"),
+    ("", "its training data (unknown) is not a file this server can read"),
+    ("missing.csv", "its training data cannot be read: missing.csv: file not found"),
+])
+def test_no_plot_when_no_data_is_readable(store_uri, line_model, data_uri, reason):
+    publish(store_uri, line_model, {"uri": data_uri, "sha256": "0" * 64, "rows": 20})
+    client = client_for(store_uri)
+    page = client.get("/model")
+    assert "fit-plot" not in page.text and f"No fit plot: no plot was published with this version, and {reason}" in page.text
+    assert "salary = $30,000 + $2,000" in page.text  # the line itself is still described
+    image = client.get("/model/plot.svg")
+    assert image.status_code == 404 and image.mimetype == "application/problem+json"
+
+
+def test_no_plot_from_data_that_changed_since_training(store_uri, line_model, csv_data):
+    data, _ = csv_data
+    publish(store_uri, line_model, data)
+    Path(data["uri"]).write_text(Path(data["uri"]).read_text() + "1.0,40000.0\n")
+    page = client_for(store_uri).get("/model")
+    assert f"the training data at {data['uri']} has changed since it was trained" in page.text
+
+
+def test_tampered_published_plot_is_not_shown(store_uri, line_model, csv_data):
+    manifest = publish(store_uri, line_model, csv_data[0], attachments={"plot.svg": b"<svg/>"})
+    (Path(store_uri) / "versions" / manifest["version"] / "plot.svg").write_bytes(b"<svg><script/></svg>")
+    client = client_for(store_uri)
+    assert "drawn from the training data" in client.get("/model").text
+    assert b"<script" not in client.get("/model/plot.svg").data
+
+
+def test_recent_versions_newest_first_at_most_ten(store_uri, line_model):
+    versions = []
+    for day in range(12):
+        metrics = {**METRICS, "r2": 0.5 + day / 100}
+        versions.append(publish(store_uri, line_model, {"uri": "", "sha256": "0" * 64, "rows": 100 + day},
+                                now=START + timedelta(days=day), metrics=metrics)["version"])
+    broken = Path(store_uri) / "versions" / versions[5] / "manifest.json"
+    broken.write_text(json.dumps({**json.loads(broken.read_text()), "version": "other"}))
+    page = client_for(store_uri).get("/model").text
+    table = page[page.index('<table id="versions">'):]
+    rows = re.findall(r"<tr[^>]*>\s*<th scope=\"row\"><code>([^<]+)</code>", table)
+    assert rows == versions[:1:-1]
+    assert "The newest 10 versions" in table and "0.6100" in table and "111" in table
+    assert re.search(rf"{versions[-1]}</code>\s*<span class=\"pills\"><span class=\"pill\">serving</span>"
+                     r"<span class=\"pill quiet\">latest</span>", table)
+    assert f"model version {versions[5]} refused: manifest.json describes version &#39;other&#39;" in table
+
+
+def test_card_without_a_model(tmp_path):
+    client = client_for(str(tmp_path / "empty"))
+    page = client.get("/model")
+    assert page.status_code == 200 and "No model is being served: no model published" in page.text
+    assert "The store has no versions yet." in page.text
+    assert client.get("/model/plot.svg").status_code == 404
+
+
+def test_card_with_an_unreadable_store():
+    page = client_for("ftp://example/models").get("/model")
+    assert page.status_code == 200 and "The model store cannot be read: ftp://example/models: unsupported" in page.text

@@ -1,0 +1,117 @@
+"""The JSON API described as OpenAPI 3.1, served at /openapi.json."""
+
+from http import HTTPStatus
+
+from flask import Blueprint, current_app, jsonify
+
+from components.dataset import MAX_YEARS, MIN_YEARS
+from webapp.problems import PROBLEM_JSON
+
+bp = Blueprint("openapi", __name__)
+API_VERSION = "1.0.0"
+
+
+def _problem_response(description: str, status: int, example_detail: str) -> dict:
+    """A documented error: problem details with one example."""
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {
+            "schema": {"$ref": "#/components/schemas/Problem"},
+            "example": {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
+                        "detail": example_detail},
+        }},
+    }
+
+
+def openapi_document(max_batch: int, max_body_bytes: int) -> dict:
+    """The OpenAPI 3.1 description of POST /api/predict, with this app's limits."""
+    years = {
+        "type": "number", "minimum": MIN_YEARS, "maximum": MAX_YEARS,
+        "description": "Years of professional experience: a finite JSON number (not a string, "
+                       "boolean, null, NaN or Infinity).",
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Salary predictor",
+            "version": API_VERSION,
+            "description": "Predicts a salary from years of experience with the published "
+                           "scikit-learn LinearRegression model. Errors are RFC 9457 problem details.",
+        },
+        "paths": {"/api/predict": {"post": {
+            "operationId": "predict",
+            "summary": "Predict one salary, or a batch of salaries",
+            "description": f"The body is a JSON object with exactly one of `years_experience` or "
+                           f"`instances` (1 to {max_batch} values); at most {max_body_bytes} bytes.",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"oneOf": [{"$ref": "#/components/schemas/SingleRequest"},
+                                     {"$ref": "#/components/schemas/BatchRequest"}]},
+                "examples": {
+                    "single": {"value": {"years_experience": 5}},
+                    "batch": {"value": {"instances": [1, 2.5, 10]}},
+                },
+            }}},
+            "responses": {
+                "200": {"description": "The prediction(s) and the model version that made them.",
+                        "content": {"application/json": {
+                            "schema": {"oneOf": [{"$ref": "#/components/schemas/SingleResponse"},
+                                                 {"$ref": "#/components/schemas/BatchResponse"}]},
+                            "examples": {
+                                "single": {"value": {"salary": 52281.32, "model_version": "20261127T085344Z-23f074cd"}},
+                                "batch": {"value": {"predictions": [40646.89, 45009.81, 66824.36],
+                                                    "model_version": "20261127T085344Z-23f074cd"}},
+                            },
+                        }}},
+                "400": _problem_response(
+                    "The body is not valid JSON, or not a valid request: the detail names what is wrong.",
+                    400, "years_experience must be between 0 and 60, got 61"),
+                "413": _problem_response(
+                    f"The body is larger than {max_body_bytes} bytes.",
+                    413, f"request body is larger than the limit of {max_body_bytes} bytes"),
+                "415": _problem_response(
+                    "The body is not declared as application/json.",
+                    415, "Content-Type must be application/json, got text/plain"),
+                "503": _problem_response(
+                    "No verified model is being served yet.",
+                    503, "no model available: no model published at model-store/salary yet"),
+            },
+        }}},
+        "components": {"schemas": {
+            "Years": years,
+            "SingleRequest": {
+                "type": "object", "additionalProperties": False, "required": ["years_experience"],
+                "properties": {"years_experience": {"$ref": "#/components/schemas/Years"}},
+            },
+            "BatchRequest": {
+                "type": "object", "additionalProperties": False, "required": ["instances"],
+                "properties": {"instances": {"type": "array", "minItems": 1, "maxItems": max_batch,
+                                             "items": {"$ref": "#/components/schemas/Years"}}},
+            },
+            "SingleResponse": {
+                "type": "object", "required": ["salary", "model_version"],
+                "properties": {"salary": {"type": "number"}, "model_version": {"type": "string"}},
+            },
+            "BatchResponse": {
+                "type": "object", "required": ["predictions", "model_version"],
+                "properties": {"predictions": {"type": "array", "items": {"type": "number"}},
+                               "model_version": {"type": "string"}},
+            },
+            "Problem": {
+                "type": "object", "required": ["type", "title", "status", "detail"],
+                "description": "RFC 9457 problem details; type is about:blank, so title is the HTTP status phrase.",
+                "properties": {
+                    "type": {"type": "string", "format": "uri-reference"},
+                    "title": {"type": "string"},
+                    "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                    "detail": {"type": "string"},
+                },
+            },
+        }},
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """The API description for this app's limits."""
+    config = current_app.config
+    return jsonify(openapi_document(config["MAX_BATCH"], config["MAX_CONTENT_LENGTH"]))
