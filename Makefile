@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 install: $(STAMP)
 
 # Reinstall only when a dependency file changes; the project itself is installed editable.
-$(STAMP): requirements-components.txt requirements-webapp.txt requirements-dev.txt constraints.txt pyproject.toml
+$(STAMP): requirements-components.txt requirements-webapp.txt requirements-build.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
