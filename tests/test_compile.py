@@ -1,6 +1,7 @@
 """compile.py: the spec it writes, its flags, and the kfp.local dry run end to end."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +39,11 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     for executor in executors.values():
         container = executor["container"]
         assert container["image"] == "europe-docker.pkg.dev/p/r/components:abc"
-        assert "pip install" not in " ".join(container["command"])
+        # The image brings kfp and our code: the executor runs them and installs nothing first.
+        launcher = container["command"][2]
+        assert "python3 -m kfp.dsl.executor_main" in launcher
+        everything = " ".join(container["command"] + container["args"])
+        assert not re.search(r"\bpip3? install|ensurepip|-m pip\b", everything)
 
 
 def test_display_names_are_set(spec):
@@ -111,6 +116,4 @@ def test_failing_task_fails_the_run_and_publishes_nothing(tmp_path):
 
 def _plain(text):
     """Log text without ANSI colours."""
-    import re
-
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
