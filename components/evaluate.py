@@ -2,7 +2,7 @@
 
 from typing import NamedTuple
 
-from kfp.dsl import Dataset, Input, Metrics, Model, Output
+from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
 
 from components.base import salary_component
 
@@ -13,14 +13,17 @@ def evaluate_model(
     test_data: Input[Dataset],
     min_r2: float,
     metrics: Output[Metrics],
+    plot: Output[HTML],
+    plot_svg: Output[Artifact],
 ) -> NamedTuple("EvaluationOutputs", blessed=bool, reason=str):
-    """Log r2, rmse, mae and row counts; bless the model when r2 >= min_r2."""
+    """Log r2, rmse, mae and row counts, draw the fit plot; bless the model when r2 >= min_r2."""
     import os
     from collections import namedtuple
 
     from components.dataset import read_salary_csv
     from components.model_store import MODEL_FILE, safe_unpickle
     from components.modeling import bless, score
+    from components.plotting import fit_plot_svg, svg_page
 
     with open(os.path.join(model.path, MODEL_FILE), "rb") as handle:
         estimator = safe_unpickle("candidate", handle.read())
@@ -31,5 +34,13 @@ def evaluate_model(
     metrics.log_metric("n_train", model.metadata["n_train"])
     metrics.log_metric("n_test", held_out.rows)
     blessed, reason = bless(scores["r2"], min_r2)
+    # One drawing, two artifacts: the page the Vertex console renders, and the SVG export publishes as plot.svg.
+    svg = fit_plot_svg(held_out.years, held_out.salary, estimator, title="Held-out rows and the fitted line")
+    with open(plot_svg.path, "w") as handle:
+        handle.write(svg)
+    plot_svg.metadata["mime_type"] = "image/svg+xml"
+    caption = f"{'Blessed' if blessed else 'Rejected'}: {reason}. RMSE {scores['rmse']:,.0f}, MAE {scores['mae']:,.0f} on {held_out.rows} held-out rows."
+    with open(plot.path, "w") as handle:
+        handle.write(svg_page(svg, "Salary model evaluation", caption))
     print(f"{'blessed' if blessed else 'rejected'}: {reason}")
     return namedtuple("EvaluationOutputs", ["blessed", "reason"])(blessed, reason)

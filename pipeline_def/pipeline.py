@@ -41,6 +41,7 @@ def build_pipeline(image: str) -> Callable:
             model=train_model_task.outputs["model"],
             dataset=load_data_task.outputs["dataset"],
             metrics=evaluate_model_task.outputs["metrics"],
+            plot_svg=evaluate_model_task.outputs["plot_svg"],
             blessed=evaluate_model_task.outputs["blessed"],
             reason=evaluate_model_task.outputs["reason"],
             model_uri=model_uri,

@@ -89,6 +89,7 @@ def test_cli_dry_run_trains_and_publishes(tmp_path, salary_csv):
     for task in TASKS:
         assert f"Task '{task}' finished with status SUCCESS" in _plain(result.stdout + result.stderr)
     assert loaded.manifest["source"]["git_commit"] == "feedface"
+    assert open_store(str(store)).read_attachment(loaded.version, "plot.svg").startswith(b"<?xml")
     assert loaded.manifest["source"]["pipeline_run"].startswith("salary-training-")
     assert loaded.manifest["data"] == {"uri": str(salary_csv), "sha256": loaded.manifest["data"]["sha256"], "rows": 40}
 
