@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Optional
 
+from components import registry
 from components.base import DEFAULT_IMAGE
 from pipeline_def import vertex
 
@@ -71,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     cloud.add_argument("--service-account", type=_checked(vertex.check_service_account), help="service account the run executes as")
     cloud.add_argument("--labels", type=_checked(vertex.parse_labels), default={}, help="run labels, k=v,k2=v2")
     cloud.add_argument("--no-cache", action="store_true", help="run every task afresh instead of reusing cached results")
+    cloud.add_argument("--registry-model", type=_checked(registry.check_model_id),
+                       help="also upload each published model as a new version of this Vertex AI Model Registry model ID")
     return parser
 
 
@@ -89,7 +92,7 @@ def _checked(check):
 
 def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Flags that only make sense together; fills in the model store; parser.error (exit 2) otherwise."""
-    cloud_only = ("project", "region", "pipeline_root", "service_account", "labels", "no_cache")
+    cloud_only = ("project", "region", "pipeline_root", "service_account", "labels", "no_cache", "registry_model")
     if not args.submit:
         given = [f"--{name.replace('_', '-')}" for name in cloud_only if getattr(args, name)]
         if given:
@@ -137,6 +140,7 @@ def pipeline_arguments(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "min_r2": args.min_r2,
         "git_commit": git_commit() if args.git_commit is None else args.git_commit,
+        "registry_model": registry.registry_model_name(args.project, args.region, args.registry_model) if args.registry_model else "",
     }
 
 

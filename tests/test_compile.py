@@ -28,14 +28,19 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     pipeline = kfp_components.load_component_from_file(str(spec))
     assert pipeline.name == "salary-training"
     assert pipeline.description.startswith("Train a linear salary model")
-    assert set(pipeline.component_spec.inputs) == {"data_uri", "model_uri", "test_fraction", "seed", "min_r2", "git_commit"}
+    assert set(pipeline.component_spec.inputs) == {"data_uri", "model_uri", "test_fraction", "seed", "min_r2", "git_commit", "registry_model"}
     assert pipeline.component_spec.inputs["min_r2"].default == 0.8
+    assert pipeline.component_spec.inputs["registry_model"].default == ""
     document = yaml.safe_load(spec.read_text())
     tasks = document["root"]["dag"]["tasks"]
-    assert set(tasks) == TASKS
+    assert set(tasks) == TASKS | {"condition-1"}
     assert all(task["taskInfo"]["name"] for task in tasks.values())
+    # The registry upload sits behind a condition on its parameter: off unless a registry model is named.
+    assert tasks["condition-1"]["triggerPolicy"]["condition"] == "inputs.parameter_values['pipelinechannel--registry_model'] != ''"
+    assert set(document["root"]["dag"]["tasks"]["condition-1"]["componentRef"].values()) == {"comp-condition-1"}
+    assert set(document["components"]["comp-condition-1"]["dag"]["tasks"]) == {"register-model"}
     executors = document["deploymentSpec"]["executors"]
-    assert len(executors) == 4
+    assert len(executors) == 5
     for executor in executors.values():
         container = executor["container"]
         assert container["image"] == "europe-docker.pkg.dev/p/r/components:abc"
@@ -50,7 +55,9 @@ def test_display_names_are_set(spec):
     pipeline_spec = yaml.safe_load(spec.read_text())
     # The IR keeps display names on taskInfo.name; every task has a human one.
     names = {task["taskInfo"]["name"] for task in pipeline_spec["root"]["dag"]["tasks"].values()}
-    assert names == {"Load and validate data", "Train linear regression", "Evaluate on held-out rows", "Publish to model store"}
+    assert names == {"Load and validate data", "Train linear regression", "Evaluate on held-out rows", "Publish to model store", "registry-model-set"}
+    registry_task = pipeline_spec["components"]["comp-condition-1"]["dag"]["tasks"]["register-model"]
+    assert registry_task["taskInfo"]["name"] == "Register in Vertex AI Model Registry"
 
 
 @pytest.mark.parametrize(
@@ -88,6 +95,8 @@ def test_cli_dry_run_trains_and_publishes(tmp_path, salary_csv):
     assert "metrics: " in result.stdout and "r2=" in result.stdout
     for task in TASKS:
         assert f"Task '{task}' finished with status SUCCESS" in _plain(result.stdout + result.stderr)
+    # The registry step is off by default, and kfp.local honours the condition.
+    assert "register-model" not in _plain(result.stdout + result.stderr)
     assert loaded.manifest["source"]["git_commit"] == "feedface"
     assert open_store(str(store)).read_attachment(loaded.version, "plot.svg").startswith(b"<?xml")
     assert loaded.manifest["source"]["pipeline_run"].startswith("salary-training-")

@@ -93,13 +93,19 @@ def test_job_builds_offline_with_every_field(spec):
 
 
 def test_caching_follows_the_flag(spec):
-    def cache_settings(job):
-        return {task["cachingOptions"].get("enableCache", False) for task in job.to_dict()["pipelineSpec"]["root"]["dag"]["tasks"].values()}
+    def cache_settings(pipeline_spec):
+        """task name -> enableCache, for the tasks that run a container (in the root DAG and the condition's)."""
+        dags = [pipeline_spec["root"]["dag"]] + [component["dag"] for component in pipeline_spec["components"].values() if "dag" in component]
+        return {
+            name: task.get("cachingOptions", {}).get("enableCache", False)
+            for dag in dags for name, task in dag["tasks"].items() if not name.startswith("condition-")
+        }
 
-    assert cache_settings(build(spec, enable_caching=False)) == {False}
-    assert cache_settings(build(spec, enable_caching=True)) == {True}
-    compiled = yaml.safe_load(spec.read_text())["root"]["dag"]["tasks"]
-    assert cache_settings(build(spec)) == {task["cachingOptions"].get("enableCache", False) for task in compiled.values()}
+    off = cache_settings(build(spec, enable_caching=False).to_dict()["pipelineSpec"])
+    assert len(off) == 5 and set(off.values()) == {False}
+    assert set(cache_settings(build(spec, enable_caching=True).to_dict()["pipelineSpec"]).values()) == {True}
+    compiled = cache_settings(yaml.safe_load(spec.read_text()))
+    assert cache_settings(build(spec).to_dict()["pipelineSpec"]) == compiled
 
 
 def test_unknown_parameter_is_refused(spec):
@@ -139,7 +145,8 @@ def test_cli_dry_run_prints_the_request_and_touches_no_network(tmp_path, capsys)
     with mock.patch.object(google.auth, "default", side_effect=no_network), \
             mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True) as create:
         code = compile_py.main(SUBMIT + ["--dry-run", "--output", str(tmp_path / "p.yaml"), "--labels", "trigger=main",
-                                         "--no-cache", "--min-r2", "0.7", "--data-uri", "gs://my-bucket/data/salary.csv"])
+                                         "--no-cache", "--min-r2", "0.7", "--data-uri", "gs://my-bucket/data/salary.csv",
+                                         "--registry-model", "salary"])
     assert code == 0 and not create.called
     request = json.loads(capsys.readouterr().out)
     job = request["pipelineJob"]
@@ -152,9 +159,10 @@ def test_cli_dry_run_prints_the_request_and_touches_no_network(tmp_path, capsys)
     assert job["runtimeConfig"]["parameterValues"] == {
         "data_uri": "gs://my-bucket/data/salary.csv", "model_uri": "gs://my-bucket/models/salary", "test_fraction": 0.2,
         "seed": 42.0, "min_r2": 0.7, "git_commit": COMMIT,
+        "registry_model": "projects/my-proj/locations/europe-west1/models/salary",
     }
-    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"].values()
-    assert all(task["cachingOptions"].get("enableCache", False) is False for task in tasks)
+    tasks = [task for name, task in job["pipelineSpec"]["root"]["dag"]["tasks"].items() if not name.startswith("condition-")]
+    assert tasks and all(task["cachingOptions"].get("enableCache", False) is False for task in tasks)
 
 
 def test_cli_submit_reports_the_run_or_the_failure(tmp_path, capsys):
@@ -187,6 +195,8 @@ def test_cli_submit_reports_the_run_or_the_failure(tmp_path, capsys):
         (["--submit"], "--submit requires --project, --region, --pipeline-root, --service-account"),
         (["--project", "my-proj"], "--project only apply with --submit"),
         (["--no-cache", "--labels", "a=b"], "--labels, --no-cache only apply with --submit"),
+        (["--registry-model", "salary"], "--registry-model only apply with --submit"),
+        (SUBMIT + ["--registry-model", "Salary"], "argument --registry-model: 'Salary' is not a model ID"),
         (["--dry-run", "--no-dry-run"], "contradict"),
         (SUBMIT + ["--no-dry-run"], "--no-dry-run does not apply with --submit"),
         (SUBMIT + ["--model-uri", "model-store/salary"], "--model-uri must be a gs:// prefix"),
