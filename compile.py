@@ -72,15 +72,17 @@ def build_parser() -> argparse.ArgumentParser:
     cloud.add_argument("--service-account", type=_checked(vertex.check_service_account), help="service account the run executes as")
     cloud.add_argument("--labels", type=_checked(vertex.parse_labels), default={}, help="run labels, k=v,k2=v2")
     cloud.add_argument("--no-cache", action="store_true", help="run every task afresh instead of reusing cached results")
-    cloud.add_argument("--registry-model", type=_checked(registry.check_model_id),
-                       help="also upload each published model as a new version of this Vertex AI Model Registry model ID")
+    cloud.add_argument("--registry-model", type=_checked(registry.check_model_id, allow_empty=True),
+                       help="also upload each published model as a new version of this Vertex AI Model Registry model ID (empty: off)")
     return parser
 
 
-def _checked(check):
-    """argparse type from a vertex check: its ValueError becomes a usage error."""
+def _checked(check, allow_empty: bool = False):
+    """argparse type from a check function: its ValueError becomes a usage error."""
 
     def parse(text: str):
+        if allow_empty and not text:
+            return text
         try:
             return check(text)
         except ValueError as exc:

@@ -67,11 +67,13 @@ def dockerignored(path: str) -> bool:
 
 
 def context_files() -> list[str]:
-    """Every file git would hand to `docker build .`, relative to the repository root."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.split()
-    return [name for name in listed if (REPO / name).is_file()]
+    """Every file under the repository root, relative to it (no git needed: Cloud Build checkouts have no .git)."""
+    found = []
+    for folder, subfolders, files in os.walk(REPO):
+        # Never sent (.dockerignore) and large: not worth walking.
+        subfolders[:] = [name for name in subfolders if name not in (".git", ".venv")]
+        found += [Path(folder, name).relative_to(REPO).as_posix() for name in files]
+    return found
 
 
 def requirement_files(dockerfile: Path) -> list[str]:
