@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: install compile serve demo test test-fast test-slow clean
+.PHONY: install tools compile serve demo test test-fast test-slow clean
 
 install: $(STAMP)
 
@@ -17,6 +17,10 @@ $(STAMP): requirements-components.txt requirements-webapp.txt requirements-build
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
+# Tools the tests run besides Python packages: shellcheck (Debian's package) checks scripts/*.sh.
+tools:
+	@command -v shellcheck >/dev/null || { apt-get update -qq && apt-get install -y -qq shellcheck; }
+
 compile: install
 	$(BIN)/python compile.py
 
@@ -25,10 +29,10 @@ serve: install
 
 demo: compile serve
 
-test: install
+test: install tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install tools
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-slow: install
