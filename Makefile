@@ -6,16 +6,20 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: install compile serve demo demo-gcs test test-fast test-slow clean
+.PHONY: install tools compile serve demo demo-gcs test test-fast test-slow clean
 
 install: $(STAMP)
 
 # Reinstall only when a dependency file changes; the project itself is installed editable.
-$(STAMP): requirements-components.txt requirements-webapp.txt requirements-dev.txt constraints.txt pyproject.toml
+$(STAMP): requirements-components.txt requirements-webapp.txt requirements-build.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
+
+# Tools the tests run besides Python packages: shellcheck (Debian's package) checks scripts/*.sh.
+tools:
+	@command -v shellcheck >/dev/null || { apt-get update -qq && apt-get install -y -qq shellcheck; }
 
 compile: install
 	$(BIN)/python compile.py
@@ -33,10 +37,10 @@ GCS_PORT ?= 4443
 demo-gcs: install
 	BIN=$(BIN) GCS_PORT=$(GCS_PORT) PORT=$(PORT) bash scripts/demo_gcs.sh
 
-test: install
+test: install tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install tools
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-slow: install

@@ -1,6 +1,7 @@
-"""Compile the salary pipeline to a Vertex AI Pipelines spec and dry-run it locally with kfp.local."""
+"""Compile the salary pipeline to a Vertex AI Pipelines spec; dry-run it locally with kfp.local or submit it to Vertex AI."""
 
 import argparse
+import json
 import math
 import subprocess
 import sys
@@ -8,7 +9,9 @@ import warnings
 from pathlib import Path
 from typing import Optional
 
+from components import registry
 from components.base import DEFAULT_IMAGE
+from pipeline_def import vertex
 
 DEFAULT_OUTPUT = "pipeline.yaml"
 DEFAULT_LOCAL_STORE = "model-store/salary"
@@ -60,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="where to write the pipeline spec (YAML)")
     parser.add_argument("--image", type=_image, default=DEFAULT_IMAGE, help="components image URI every task runs")
     parser.add_argument("--data-uri", default="", help="salary CSV to train on (default: the one shipped in components/data)")
-    parser.add_argument("--model-uri", default=DEFAULT_LOCAL_STORE, help="model store to publish to")
+    parser.add_argument("--model-uri", default=None,
+                        help=f"model store to publish to (default: {DEFAULT_LOCAL_STORE}; with --submit gs://<pipeline-root bucket>/models/salary)")
     parser.add_argument("--test-fraction", type=_fraction, default=0.2, help="share of rows held out for evaluation")
     parser.add_argument("--seed", type=_seed, default=42, help="seed of the train/test split")
     parser.add_argument("--min-r2", type=_r2, default=0.8, help="publish only when held-out R² reaches this")
@@ -69,7 +73,56 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--git-commit", default=None, help="commit recorded in the manifest (default: git rev-parse HEAD)")
     parser.add_argument("--local-root", default=DEFAULT_LOCAL_ROOT, help="where the dry run keeps its artifacts")
     parser.add_argument("--no-dry-run", action="store_true", help="only compile the spec")
+    cloud = parser.add_argument_group("Vertex AI submission (the local dry run does not run)")
+    cloud.add_argument("--submit", action="store_true", help="submit the compiled spec to Vertex AI Pipelines (does not wait)")
+    cloud.add_argument("--dry-run", action="store_true", help="with --submit: print the create request as JSON instead of sending it")
+    cloud.add_argument("--project", type=_checked(vertex.check_project), help="Google Cloud project ID")
+    cloud.add_argument("--region", type=_checked(vertex.check_region), help="Vertex AI region, e.g. europe-west1")
+    cloud.add_argument("--pipeline-root", type=_checked(vertex.check_gcs_uri), help="gs:// prefix for the run's artifacts")
+    cloud.add_argument("--service-account", type=_checked(vertex.check_service_account), help="service account the run executes as")
+    cloud.add_argument("--labels", type=_checked(vertex.parse_labels), default={}, help="run labels, k=v,k2=v2")
+    cloud.add_argument("--no-cache", action="store_true", help="run every task afresh instead of reusing cached results")
+    cloud.add_argument("--registry-model", type=_checked(registry.check_model_id, allow_empty=True),
+                       help="also upload each published model as a new version of this Vertex AI Model Registry model ID (empty: off)")
     return parser
+
+
+def _checked(check, allow_empty: bool = False):
+    """argparse type from a check function: its ValueError becomes a usage error."""
+
+    def parse(text: str):
+        if allow_empty and not text:
+            return text
+        try:
+            return check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = check.__name__
+    return parse
+
+
+def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Flags that only make sense together; fills in the model store; parser.error (exit 2) otherwise."""
+    cloud_only = ("project", "region", "pipeline_root", "service_account", "labels", "no_cache", "registry_model")
+    if not args.submit:
+        given = [f"--{name.replace('_', '-')}" for name in cloud_only if getattr(args, name)]
+        if given:
+            parser.error(f"{', '.join(given)} only apply with --submit")
+        if args.dry_run and args.no_dry_run:
+            parser.error("--dry-run and --no-dry-run contradict each other")
+        args.model_uri = args.model_uri or DEFAULT_LOCAL_STORE
+        return
+    missing = [f"--{name.replace('_', '-')}" for name in cloud_only[:4] if not getattr(args, name)]
+    if missing:
+        parser.error(f"--submit requires {', '.join(missing)}")
+    if args.no_dry_run:
+        parser.error("--no-dry-run does not apply with --submit (the local dry run never runs then)")
+    args.model_uri = args.model_uri or vertex.default_model_uri(args.pipeline_root)
+    if not args.model_uri.startswith("gs://"):
+        parser.error(f"--model-uri must be a gs:// prefix with --submit, got {args.model_uri!r}")
+    if args.data_uri and not args.data_uri.startswith("gs://"):
+        parser.error(f"--data-uri must be empty (the shipped CSV) or gs:// with --submit, got {args.data_uri!r}")
 
 
 def git_commit() -> str:
@@ -101,6 +154,7 @@ def pipeline_arguments(args: argparse.Namespace) -> dict:
         "max_r2_drop": args.max_r2_drop,
         "force": args.force,
         "git_commit": git_commit() if args.git_commit is None else args.git_commit,
+        "registry_model": registry.registry_model_name(args.project, args.region, args.registry_model) if args.registry_model else "",
     }
 
 
@@ -141,14 +195,53 @@ def dry_run(image: str, arguments: dict, local_root: str) -> dict:
     }
 
 
+def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:
+    """Build the PipelineJob from the compiled spec; print its request (--dry-run) or submit it."""
+    credentials = None
+    if args.dry_run:
+        from google.auth.credentials import AnonymousCredentials
+
+        # Nothing is sent, so no real credentials are looked up.
+        credentials = AnonymousCredentials()
+    job = vertex.build_job(
+        args.output,
+        project=args.project,
+        region=args.region,
+        pipeline_root=args.pipeline_root,
+        parameter_values=arguments,
+        labels=args.labels,
+        enable_caching=False if args.no_cache else None,
+        git_commit=arguments["git_commit"],
+        credentials=credentials,
+    )
+    if args.dry_run:
+        print(json.dumps(vertex.create_request(job, args.service_account), indent=2, sort_keys=True))
+        return 0
+    from google.api_core import exceptions as api_exceptions
+    from google.auth import exceptions as auth_exceptions
+
+    try:
+        name = vertex.submit(job, args.service_account)
+    except (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError) as exc:
+        print(f"error: submitting to Vertex AI failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    print(f"submitted pipeline run {name}")
+    return 0
+
+
 def main(argv: Optional[list[str]] = None) -> int:
-    """Compile, then dry-run unless told not to; the exit code says whether a model was published."""
+    """Compile, then dry-run or submit; the exit code says whether a model was published or a run submitted."""
     from components.dataset import DataValidationError
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_cloud_flags(parser, args)
     arguments = pipeline_arguments(args)
     compile_spec(args.image, args.output)
-    print(f"compiled pipeline spec to {args.output} (image {args.image})")
+    # A dry-run submission keeps stdout for the request's JSON.
+    print(f"compiled pipeline spec to {args.output} (image {args.image})", file=sys.stderr if args.dry_run else sys.stdout)
+    if args.submit:
+        return submit_to_vertex(args, arguments)
     if args.no_dry_run:
         return 0
     try:

@@ -11,6 +11,7 @@ _MODULE_OF = {
     "train_model": "components.train",
     "evaluate_model": "components.evaluate",
     "export_model": "components.export",
+    "register_model": "components.register",
 }
 __all__ = list(_MODULE_OF)
 

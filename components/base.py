@@ -4,8 +4,8 @@ import functools
 
 from kfp import dsl
 
-# What the spec names when compile.py is given no --image: the image `docker build components/`
-# would produce locally. Cloud Build passes the Artifact Registry URI instead.
+# What the spec names when compile.py is given no --image: the local tag of the components image
+# (`docker build -f components/Dockerfile -t salary-components:dev .`). Cloud Build passes the Artifact Registry URI instead.
 DEFAULT_IMAGE = "salary-components:dev"
 
 # The image already has kfp and this project installed, so the executor installs nothing.

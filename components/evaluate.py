@@ -2,7 +2,7 @@
 
 from typing import NamedTuple
 
-from kfp.dsl import Dataset, Input, Metrics, Model, Output
+from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Model, Output
 
 from components.base import salary_component
 
@@ -16,14 +16,17 @@ def evaluate_model(
     max_r2_drop: float,
     force: bool,
     metrics: Output[Metrics],
+    plot: Output[HTML],
+    plot_svg: Output[Artifact],
 ) -> NamedTuple("EvaluationOutputs", blessed=bool, reason=str):
-    """Log r2, rmse, mae, row counts and the champion's scores; bless the model or say why not."""
+    """Score the model and the published champion on held-out rows, draw the fit plot, and decide."""
     import os
     from collections import namedtuple
 
     from components.dataset import read_salary_csv
     from components.model_store import MODEL_FILE, latest_or_none, open_store, safe_unpickle
     from components.modeling import decide, score
+    from components.plotting import fit_plot_svg, svg_page
 
     with open(os.path.join(model.path, MODEL_FILE), "rb") as handle:
         estimator = safe_unpickle("candidate", handle.read())
@@ -42,5 +45,13 @@ def evaluate_model(
         metrics.metadata["champion_version"] = champion.version
         champion_r2 = champion_scores["r2"]
     blessed, reason = decide(scores["r2"], min_r2, champion_r2, max_r2_drop, force)
+    # One drawing, two artifacts: the page the Vertex console renders, and the SVG export publishes as plot.svg.
+    svg = fit_plot_svg(held_out.years, held_out.salary, estimator, title="Held-out rows and the fitted line")
+    with open(plot_svg.path, "w") as handle:
+        handle.write(svg)
+    plot_svg.metadata["mime_type"] = "image/svg+xml"
+    caption = f"{'Blessed' if blessed else 'Rejected'}: {reason}. RMSE {scores['rmse']:,.0f}, MAE {scores['mae']:,.0f} on {held_out.rows} held-out rows."
+    with open(plot.path, "w") as handle:
+        handle.write(svg_page(svg, "Salary model evaluation", caption))
     print(f"{'blessed' if blessed else 'rejected'}: {reason}")
     return namedtuple("EvaluationOutputs", ["blessed", "reason"])(blessed, reason)

@@ -2,7 +2,7 @@
 
 from typing import NamedTuple
 
-from kfp.dsl import Dataset, Input, Metrics, Model
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Model
 
 from components.base import salary_component
 
@@ -12,13 +12,14 @@ def export_model(
     model: Input[Model],
     dataset: Input[Dataset],
     metrics: Input[Metrics],
+    plot_svg: Input[Artifact],
     blessed: bool,
     reason: str,
     model_uri: str,
     git_commit: str,
     pipeline_run: str,
 ) -> NamedTuple("ExportOutputs", published=bool, version=str, reason=str):
-    """Publish model.pkl and its manifest under model_uri when blessed; otherwise publish nothing."""
+    """Publish model.pkl, the fit plot and the manifest under model_uri when blessed; otherwise publish nothing."""
     import os
     from collections import namedtuple
 
@@ -30,6 +31,8 @@ def export_model(
         return outputs(False, "", reason)
     with open(os.path.join(model.path, MODEL_FILE), "rb") as handle:
         model_bytes = handle.read()
+    with open(plot_svg.path, "rb") as handle:
+        plot_bytes = handle.read()
     manifest = open_store(model_uri).publish(
         model_bytes,
         metrics={"rows": metrics.metadata["n_test"], **metrics.metadata},
@@ -39,6 +42,7 @@ def export_model(
             "rows": dataset.metadata["rows"],
         },
         source={"git_commit": git_commit, "pipeline_run": pipeline_run},
+        attachments={"plot.svg": plot_bytes},
     )
     print(f"published version {manifest['version']} to {model_uri}")
     return outputs(True, manifest["version"], reason)

@@ -1,5 +1,6 @@
-"""The fit plot: data, fitted line and residuals, as a self-contained SVG."""
+"""The fit plot: data, fitted line and residuals, as a self-contained SVG (and an HTML page around it)."""
 
+import html
 import io
 
 import numpy as np
@@ -33,3 +34,14 @@ def fit_plot_svg(years: np.ndarray, salary: np.ndarray, model, title: str = "Sal
     with matplotlib.rc_context({"svg.fonttype": "none"}):
         figure.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
+
+
+def svg_page(svg: str, title: str, caption: str = "") -> str:
+    """A standalone HTML page showing an SVG document inline, as the Vertex AI console renders HTML artifacts."""
+    # Inline SVG in HTML takes the <svg> element only: the XML prolog and DOCTYPE belong to standalone files.
+    element = svg[svg.index("<svg"):]
+    paragraph = f"<p>{html.escape(caption)}</p>\n" if caption else ""
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title></head>\n<body>\n<h1>{html.escape(title)}</h1>\n{paragraph}{element}</body>\n</html>\n"
+    )

@@ -5,7 +5,7 @@ from typing import Callable, NamedTuple
 from kfp import dsl
 from kfp.dsl import Metrics
 
-from components import evaluate_model, export_model, load_data, train_model
+from components import evaluate_model, export_model, load_data, register_model, train_model
 
 PIPELINE_NAME = "salary-training"
 DEFAULT_MODEL_URI = "model-store/salary"
@@ -25,6 +25,7 @@ def build_pipeline(image: str) -> Callable:
         max_r2_drop: float = 0.01,
         force: bool = False,
         git_commit: str = "",
+        registry_model: str = "",
     ) -> PipelineOutputs:
         """Train a linear salary model on years of experience, evaluate it, and publish it when it is good enough."""
         load_data_task = load_data(data_uri=data_uri)
@@ -46,6 +47,7 @@ def build_pipeline(image: str) -> Callable:
             model=train_model_task.outputs["model"],
             dataset=load_data_task.outputs["dataset"],
             metrics=evaluate_model_task.outputs["metrics"],
+            plot_svg=evaluate_model_task.outputs["plot_svg"],
             blessed=evaluate_model_task.outputs["blessed"],
             reason=evaluate_model_task.outputs["reason"],
             model_uri=model_uri,
@@ -55,6 +57,17 @@ def build_pipeline(image: str) -> Callable:
         export_model_task.set_display_name("Publish to model store")
         for task in (load_data_task, train_model_task, evaluate_model_task, export_model_task):
             task.set_container_image(image)
+        # Off unless registry_model (projects/P/locations/R/models/ID) is set; kfp.local honours this condition.
+        with dsl.If(registry_model != "", name="registry-model-set"):
+            register_model_task = register_model(
+                model=train_model_task.outputs["model"],
+                metrics=evaluate_model_task.outputs["metrics"],
+                published=export_model_task.outputs["published"],
+                version=export_model_task.outputs["version"],
+                registry_model=registry_model,
+            )
+            register_model_task.set_display_name("Register in Vertex AI Model Registry")
+            register_model_task.set_container_image(image)
         return PipelineOutputs(
             metrics=evaluate_model_task.outputs["metrics"],
             published=export_model_task.outputs["published"],

@@ -1,6 +1,7 @@
 """compile.py: the spec it writes, its flags, and the kfp.local dry run end to end."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,25 +28,38 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     pipeline = kfp_components.load_component_from_file(str(spec))
     assert pipeline.name == "salary-training"
     assert pipeline.description.startswith("Train a linear salary model")
-    assert set(pipeline.component_spec.inputs) == {"data_uri", "model_uri", "test_fraction", "seed", "min_r2", "max_r2_drop", "force", "git_commit"}
+    assert set(pipeline.component_spec.inputs) == {
+        "data_uri", "model_uri", "test_fraction", "seed", "min_r2", "max_r2_drop", "force", "git_commit", "registry_model",
+    }
     assert pipeline.component_spec.inputs["min_r2"].default == 0.8
+    assert pipeline.component_spec.inputs["registry_model"].default == ""
     document = yaml.safe_load(spec.read_text())
     tasks = document["root"]["dag"]["tasks"]
-    assert set(tasks) == TASKS
+    assert set(tasks) == TASKS | {"condition-1"}
     assert all(task["taskInfo"]["name"] for task in tasks.values())
+    # The registry upload sits behind a condition on its parameter: off unless a registry model is named.
+    assert tasks["condition-1"]["triggerPolicy"]["condition"] == "inputs.parameter_values['pipelinechannel--registry_model'] != ''"
+    assert set(document["root"]["dag"]["tasks"]["condition-1"]["componentRef"].values()) == {"comp-condition-1"}
+    assert set(document["components"]["comp-condition-1"]["dag"]["tasks"]) == {"register-model"}
     executors = document["deploymentSpec"]["executors"]
-    assert len(executors) == 4
+    assert len(executors) == 5
     for executor in executors.values():
         container = executor["container"]
         assert container["image"] == "europe-docker.pkg.dev/p/r/components:abc"
-        assert "pip install" not in " ".join(container["command"])
+        # The image brings kfp and our code: the executor runs them and installs nothing first.
+        launcher = container["command"][2]
+        assert "python3 -m kfp.dsl.executor_main" in launcher
+        everything = " ".join(container["command"] + container["args"])
+        assert not re.search(r"\bpip3? install|ensurepip|-m pip\b", everything)
 
 
 def test_display_names_are_set(spec):
     pipeline_spec = yaml.safe_load(spec.read_text())
     # The IR keeps display names on taskInfo.name; every task has a human one.
     names = {task["taskInfo"]["name"] for task in pipeline_spec["root"]["dag"]["tasks"].values()}
-    assert names == {"Load and validate data", "Train linear regression", "Evaluate against champion", "Publish to model store"}
+    assert names == {"Load and validate data", "Train linear regression", "Evaluate against champion", "Publish to model store", "registry-model-set"}
+    registry_task = pipeline_spec["components"]["comp-condition-1"]["dag"]["tasks"]["register-model"]
+    assert registry_task["taskInfo"]["name"] == "Register in Vertex AI Model Registry"
 
 
 @pytest.mark.parametrize(
@@ -83,7 +97,10 @@ def test_cli_dry_run_trains_and_publishes(tmp_path, salary_csv):
     assert "metrics: " in result.stdout and "r2=" in result.stdout
     for task in TASKS:
         assert f"Task '{task}' finished with status SUCCESS" in _plain(result.stdout + result.stderr)
+    # The registry step is off by default, and kfp.local honours the condition.
+    assert "register-model" not in _plain(result.stdout + result.stderr)
     assert loaded.manifest["source"]["git_commit"] == "feedface"
+    assert open_store(str(store)).read_attachment(loaded.version, "plot.svg").startswith(b"<?xml")
     assert loaded.manifest["source"]["pipeline_run"].startswith("salary-training-")
     assert loaded.manifest["data"] == {"uri": str(salary_csv), "sha256": loaded.manifest["data"]["sha256"], "rows": 40}
 
@@ -111,6 +128,4 @@ def test_failing_task_fails_the_run_and_publishes_nothing(tmp_path):
 
 def _plain(text):
     """Log text without ANSI colours."""
-    import re
-
     return re.sub(r"\x1b\[[0-9;]*m", "", text)

@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 
-from components.plotting import fit_plot_svg
+from components.plotting import fit_plot_svg, svg_page
 
 
 def test_fit_plot_is_standalone_svg(line_model):
@@ -19,3 +19,16 @@ def test_fit_plot_is_standalone_svg(line_model):
         for attribute, value in element.attrib.items():
             if attribute.endswith("href"):
                 assert value.startswith("#"), value
+
+
+def test_svg_page_embeds_the_drawing_inline_and_escapes_text(line_model):
+    years = np.array([1.0, 5.0, 10.0])
+    svg = fit_plot_svg(years, 30000.0 + 2000.0 * years, line_model)
+    page = svg_page(svg, "R² & <friends>", "caption <b>")
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 1
+    assert "<?xml" not in page and "<!DOCTYPE svg" not in page
+    assert "<title>R² &amp; &lt;friends&gt;</title>" in page and "<p>caption &lt;b&gt;</p>" in page
+    # The embedded element is the SVG as drawn, whole.
+    embedded = page[page.index("<svg"):page.rindex("</svg>") + len("</svg>")]
+    assert ElementTree.fromstring(embedded).tag == "{http://www.w3.org/2000/svg}svg"
+    assert embedded == svg[svg.index("<svg"):].rstrip()

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# One-time Google Cloud set-up for the salary pipeline: APIs, the bucket, the Artifact Registry
+# repository, three service accounts with least privilege, and the Cloud Build trigger on main.
+#
+#   scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N
+#                        [--bucket B] [--repository salary] [--dry-run]
+#
+# --dry-run prints every command without running it (nothing is looked up either). Rerunning is safe:
+# what exists already is kept, and IAM bindings are added only once.
+set -euo pipefail
+
+usage() {
+  sed -n '2,9s/^# \{0,1\}//p' "$0"
+}
+
+fail_usage() {
+  echo "gcp_setup.sh: $1" >&2
+  echo "usage: scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N [--bucket B] [--repository NAME] [--dry-run]" >&2
+  exit 2
+}
+
+project="" region="" bucket="" repository="salary" github_owner="" github_repo="" dry_run=false
+while (($#)); do
+  case "$1" in
+    --project | --region | --bucket | --repository | --github-owner | --github-repo)
+      (($# >= 2)) || fail_usage "$1 needs a value"
+      case "$1" in
+        --project) project=$2 ;;
+        --region) region=$2 ;;
+        --bucket) bucket=$2 ;;
+        --repository) repository=$2 ;;
+        --github-owner) github_owner=$2 ;;
+        --github-repo) github_repo=$2 ;;
+      esac
+      shift 2
+      ;;
+    --dry-run) dry_run=true; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) fail_usage "unknown argument $1" ;;
+  esac
+done
+
+[[ -n $project ]] || fail_usage "--project is required"
+[[ -n $region ]] || fail_usage "--region is required"
+[[ -n $github_owner ]] || fail_usage "--github-owner is required"
+[[ -n $github_repo ]] || fail_usage "--github-repo is required"
+bucket=${bucket:-$project-salary}
+[[ $project =~ ^[a-z][a-z0-9-]{4,28}[a-z0-9]$ ]] || fail_usage "--project $project is not a project ID"
+[[ $region =~ ^[a-z]+-[a-z]+[0-9]+$ ]] || fail_usage "--region $region is not a region such as europe-west1"
+[[ $bucket =~ ^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$ ]] || fail_usage "--bucket $bucket is not a bucket name"
+[[ $repository =~ ^[a-z][a-z0-9-]{0,62}$ ]] || fail_usage "--repository $repository is not a repository name"
+
+builder="salary-builder@$project.iam.gserviceaccount.com"
+pipeline="salary-pipeline@$project.iam.gserviceaccount.com"
+webapp="salary-webapp@$project.iam.gserviceaccount.com"
+
+# Print the command (--dry-run) or run it.
+run() {
+  if $dry_run; then
+    local quoted
+    printf -v quoted '%q ' "$@"
+    echo "${quoted% }"
+  else
+    "$@"
+  fi
+}
+
+# True when the resource a describe command names exists; a dry run looks nothing up and creates all.
+exists() {
+  ! $dry_run && "$@" >/dev/null 2>&1
+}
+
+echo "== APIs" >&2
+run gcloud services enable --project "$project" \
+  aiplatform.googleapis.com artifactregistry.googleapis.com cloudbuild.googleapis.com \
+  cloudresourcemanager.googleapis.com iam.googleapis.com run.googleapis.com storage.googleapis.com
+
+echo "== Bucket gs://$bucket: pipeline-root/ (run artifacts), models/ (the model store), data/ (training data)" >&2
+# Managed folders carry their own IAM, so each account gets only the prefixes it needs.
+exists gcloud storage buckets describe "gs://$bucket" --project "$project" ||
+  run gcloud storage buckets create "gs://$bucket" --project "$project" --location "$region" \
+    --uniform-bucket-level-access --public-access-prevention
+for folder in pipeline-root data models; do
+  exists gcloud storage managed-folders describe "gs://$bucket/$folder/" ||
+    run gcloud storage managed-folders create "gs://$bucket/$folder/"
+done
+
+echo "== Artifact Registry repository $repository in $region" >&2
+exists gcloud artifacts repositories describe "$repository" --project "$project" --location "$region" ||
+  run gcloud artifacts repositories create "$repository" --project "$project" --location "$region" \
+    --repository-format docker --description "Salary pipeline images"
+
+echo "== Service accounts" >&2
+for account in builder pipeline webapp; do
+  exists gcloud iam service-accounts describe "salary-$account@$project.iam.gserviceaccount.com" --project "$project" ||
+    run gcloud iam service-accounts create "salary-$account" --project "$project" --display-name "Salary pipeline: $account"
+done
+
+grant_project() {
+  run gcloud projects add-iam-policy-binding "$project" --member "serviceAccount:$1" --role "$2" --condition None --quiet
+}
+grant_folder() {
+  run gcloud storage managed-folders add-iam-policy-binding "gs://$bucket/$1/" --member "serviceAccount:$2" --role "$3"
+}
+grant_act_as() {
+  run gcloud iam service-accounts add-iam-policy-binding "$1" --project "$project" \
+    --member "serviceAccount:$builder" --role roles/iam.serviceAccountUser
+}
+
+echo "== Builder $builder: submit pipelines, act as the pipeline and web app accounts, push images, deploy Cloud Run" >&2
+grant_project "$builder" roles/aiplatform.user
+grant_project "$builder" roles/run.developer
+grant_project "$builder" roles/logging.logWriter
+grant_act_as "$pipeline"
+grant_act_as "$webapp"
+run gcloud artifacts repositories add-iam-policy-binding "$repository" --project "$project" --location "$region" \
+  --member "serviceAccount:$builder" --role roles/artifactregistry.writer
+# aiplatform's submit() checks that the pipeline root's bucket exists and belongs to the project.
+run gcloud storage buckets add-iam-policy-binding "gs://$bucket" \
+  --member "serviceAccount:$builder" --role roles/storage.legacyBucketReader
+grant_project "$builder" roles/browser
+
+echo "== Pipeline $pipeline: read data/, write models/ and pipeline-root/, register models" >&2
+grant_project "$pipeline" roles/aiplatform.user
+grant_folder data "$pipeline" roles/storage.objectViewer
+grant_folder models "$pipeline" roles/storage.objectUser
+grant_folder pipeline-root "$pipeline" roles/storage.objectUser
+
+echo "== Web app $webapp: read models/" >&2
+grant_folder models "$webapp" roles/storage.objectViewer
+
+echo "== Cloud Build trigger salary-main: every push to main of github.com/$github_owner/$github_repo" >&2
+exists gcloud builds triggers describe salary-main --project "$project" ||
+  run gcloud builds triggers create github --project "$project" --name salary-main \
+    --repo-owner "$github_owner" --repo-name "$github_repo" --branch-pattern '^main$' \
+    --build-config cloudbuild.yaml --service-account "projects/$project/serviceAccounts/$builder" \
+    --substitutions "_REGION=$region,_REPOSITORY=$repository,_BUCKET=$bucket,_PIPELINE_SA=$pipeline,_WEBAPP_SA=$webapp"
+
+echo "== Done. Push to main, or start a build by hand: gcloud builds triggers run salary-main --project $project --branch main" >&2

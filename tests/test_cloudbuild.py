@@ -1,0 +1,206 @@
+"""cloudbuild.yaml, checked by Cloud Build's own Build message and by running its steps' logic offline."""
+
+import json
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from google.cloud.devtools import cloudbuild_v1
+from google.protobuf import json_format
+
+import compile as compile_py
+
+REPO = Path(__file__).resolve().parent.parent
+BUILT_INS = {"PROJECT_ID": "my-proj", "PROJECT_NUMBER": "123456789", "BUILD_ID": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "LOCATION": "europe-west1"}
+TRIGGERED = {**BUILT_INS, "COMMIT_SHA": "abc1234def5678abc1234def5678abc1234def56", "SHORT_SHA": "abc1234", "BRANCH_NAME": "main"}
+# What a trigger-less `gcloud builds submit` has: no commit.
+MANUAL = {**BUILT_INS, "COMMIT_SHA": "", "SHORT_SHA": "", "BRANCH_NAME": ""}
+VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Z_][A-Z0-9_]*)")
+
+
+@pytest.fixture(scope="module")
+def document():
+    return yaml.safe_load((REPO / "cloudbuild.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def build(document):
+    """The file as Cloud Build's Build message; ParseDict fails on any field Cloud Build does not know."""
+    return cloudbuild_v1.Build.wrap(json_format.ParseDict(document, cloudbuild_v1.Build.pb(cloudbuild_v1.Build())))
+
+
+def substitute(text: str, values: dict) -> str:
+    """Cloud Build's substitution: $NAME and ${NAME} from the values, `$$` a literal `$`; unknown user keys fail."""
+
+    def replace(match):
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group(1) or match.group(2)
+        if name.startswith("_") and name not in values:
+            raise KeyError(f"substitution {name} is used but not defined")
+        return values.get(name, "")
+
+    return VARIABLE.sub(replace, text)
+
+
+def resolved(build, built_ins: dict, overrides: dict = None) -> dict:
+    """Every substitution's value for a build: the defaults (which may refer to built-ins), then overrides."""
+    values = dict(built_ins)
+    values.update({key: substitute(value, built_ins) for key, value in build.substitutions.items()})
+    values.update(overrides or {})
+    return values
+
+
+def steps(build) -> dict:
+    return {step.id: step for step in build.steps}
+
+
+def built_images(build, values) -> set[str]:
+    """The -t tags of every docker build step."""
+    tags = set()
+    for step in build.steps:
+        args = [substitute(arg, values) for arg in step.args]
+        if step.name.startswith("gcr.io/cloud-builders/docker") and args[:1] == ["build"]:
+            tags.add(args[args.index("-t") + 1])
+    return tags
+
+
+def run_script(step, values, tmp_path) -> list[list[str]]:
+    """Run a bash step's script with the substitutions made and docker replaced by a recorder; its docker calls."""
+    log = tmp_path / "docker.log"
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    (fake / "docker").write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\n')
+    (fake / "docker").chmod(0o755)
+    assert step.entrypoint == "bash" and step.args[0] == "-c"
+    script = substitute(step.args[1], values)
+    subprocess.run(["bash", "-c", script], env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}, check=True, timeout=30)
+    return [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_header_comment_and_build_settings(build):
+    assert (REPO / "cloudbuild.yaml").read_text().startswith("# Cloud Build")
+    assert build.timeout.total_seconds() == 3600
+    assert build.options.logging == cloudbuild_v1.BuildOptions.LoggingMode.CLOUD_LOGGING_ONLY
+    assert all(step.timeout.total_seconds() > 0 for step in build.steps)
+
+
+def test_every_step_has_an_id_and_waits_only_for_earlier_steps(build):
+    seen = []
+    for step in build.steps:
+        assert step.id and step.id not in seen
+        assert step.wait_for, f"{step.id} has no waitFor"
+        for name in step.wait_for:
+            assert name == "-" or name in seen, f"{step.id} waits for {name}, which is not an earlier step"
+        seen.append(step.id)
+
+
+def test_builder_images_are_pinned(build):
+    for step in build.steps:
+        image, _, tag = step.name.rpartition(":")
+        assert image and tag and tag != "latest" and re.search(r"\d", tag), step.name
+
+
+def test_substitutions_have_defaults_and_are_all_used(document, build):
+    text = (REPO / "cloudbuild.yaml").read_text()
+    used = {match.group(1) or match.group(2) for match in VARIABLE.finditer(text) if match.group(0) != "$$"}
+    user = {name for name in used if name.startswith("_")}
+    assert user == set(build.substitutions), "every substitution used is defined, and every one defined is used"
+    assert {"_REGION", "_REPOSITORY", "_BUCKET", "_PIPELINE_SA", "_WEBAPP_SA"} <= user
+    assert all(build.substitutions[name] for name in user - {"_REGISTRY_MODEL"})
+    # Defaults may name built-ins only because dynamic substitutions are on.
+    assert build.options.dynamic_substitutions
+
+
+def test_the_tests_run_before_anything_is_pushed(build):
+    by_id = steps(build)
+    assert by_id["test"].args == [".ci/run"] and by_id["test"].entrypoint == "bash"
+    assert "CI=true" in by_id["test"].env
+
+    def upstream(step_id):
+        found = set()
+        for name in by_id[step_id].wait_for:
+            if name != "-":
+                found |= {name} | upstream(name)
+        return found
+
+    for step in build.steps:
+        if step.id not in ("test", "build-components", "build-webapp"):
+            assert "test" in upstream(step.id), f"{step.id} could run before the tests pass"
+
+
+@pytest.mark.parametrize("built_ins", [TRIGGERED, MANUAL], ids=["triggered", "manual"])
+def test_images_built_are_pushed_and_listed(build, built_ins, tmp_path):
+    values = resolved(build, built_ins)
+    built = built_images(build, values)
+    registry = "europe-west1-docker.pkg.dev/my-proj/salary"
+    assert built == {f"{registry}/salary-components:{BUILT_INS['BUILD_ID']}", f"{registry}/salary-webapp:{BUILT_INS['BUILD_ID']}"}
+    assert {substitute(image, values) for image in build.images} == built
+    calls = run_script(steps(build)["push-images"], values, tmp_path)
+    pushed = {call[1] for call in calls if call[0] == "push"}
+    if built_ins["SHORT_SHA"]:
+        aliases = {image.rsplit(":", 1)[0] + ":abc1234" for image in built}
+        assert pushed == built | aliases
+        assert {(call[1], call[2]) for call in calls if call[0] == "tag"} == {
+            (image, image.rsplit(":", 1)[0] + ":abc1234") for image in built
+        }
+    else:
+        assert pushed == built
+    for step in build.steps:
+        args = [substitute(arg, values) for arg in step.args]
+        if args[:1] == ["build"]:
+            assert (REPO / args[args.index("-f") + 1]).is_file()
+
+
+def test_pipeline_is_submitted_on_the_components_image_that_was_built(build, tmp_path, capsys):
+    values = resolved(build, TRIGGERED)
+    step = steps(build)["submit-pipeline"]
+    assert step.name == steps(build)["test"].name, "the step reuses the virtualenv the test step created"
+    assert step.entrypoint == "/workspace/.venv/bin/python"
+    args = [substitute(arg, values) for arg in step.args]
+    assert args[0] == "compile.py"
+    components = next(image for image in built_images(build, values) if "/salary-components:" in image)
+    # The step's own arguments, only offline: the same job, printed instead of sent.
+    assert compile_py.main(args[1:] + ["--dry-run", f"--output={tmp_path / 'pipeline.yaml'}"]) == 0
+    request = json.loads(capsys.readouterr().out)
+    job = request["pipelineJob"]
+    executors = job["pipelineSpec"]["deploymentSpec"]["executors"].values()
+    assert {executor["container"]["image"] for executor in executors} == {components}
+    assert job["serviceAccount"] == "salary-pipeline@my-proj.iam.gserviceaccount.com"
+    assert request["parent"] == "projects/my-proj/locations/europe-west1"
+    assert job["displayName"] == "salary-training-abc1234"
+    assert job["labels"] == {"git-commit": "abc1234", "cloud-build": BUILT_INS["BUILD_ID"]}
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://my-proj-salary/pipeline-root"
+    parameters = job["runtimeConfig"]["parameterValues"]
+    assert parameters["model_uri"] == "gs://my-proj-salary/models/salary"
+    assert parameters["git_commit"] == TRIGGERED["COMMIT_SHA"] and parameters["registry_model"] == ""
+
+
+def test_registry_upload_is_switched_on_by_one_substitution(build, tmp_path, capsys):
+    values = resolved(build, MANUAL, {"_REGISTRY_MODEL": "salary"})
+    args = [substitute(arg, values) for arg in steps(build)["submit-pipeline"].args]
+    assert compile_py.main(args[1:] + ["--dry-run", f"--output={tmp_path / 'pipeline.yaml'}"]) == 0
+    job = json.loads(capsys.readouterr().out)["pipelineJob"]
+    assert job["runtimeConfig"]["parameterValues"]["registry_model"] == "projects/my-proj/locations/europe-west1/models/salary"
+    assert job["displayName"] == "salary-training"
+
+
+def test_web_app_is_deployed_from_its_image_and_reads_the_store_the_pipeline_writes(build):
+    values = resolved(build, TRIGGERED)
+    step = steps(build)["deploy-webapp"]
+    assert step.entrypoint == "gcloud"
+    args = [substitute(arg, values) for arg in step.args]
+    assert args[:3] == ["run", "deploy", "salary-webapp"]
+    flags = dict(arg[2:].split("=", 1) for arg in args[3:] if "=" in arg)
+    webapp = next(image for image in built_images(build, values) if "/salary-webapp:" in image)
+    assert flags["image"] == webapp
+    assert flags["service-account"] == "salary-webapp@my-proj.iam.gserviceaccount.com"
+    assert flags["region"] == "europe-west1"
+    submit_args = [substitute(arg, values) for arg in steps(build)["submit-pipeline"].args]
+    model_uri = next(arg.split("=", 1)[1] for arg in submit_args if arg.startswith("--model-uri="))
+    assert flags["set-env-vars"] == f"MODEL_URI={model_uri}"
+    assert shlex.split(flags["set-env-vars"]) == [f"MODEL_URI={model_uri}"]

@@ -1,0 +1,162 @@
+"""scripts/gcp_setup.sh: clean under shellcheck, and the exact commands it would run, with gcloud replaced by a recorder."""
+
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "scripts" / "gcp_setup.sh"
+ARGS = ["--project", "my-proj", "--region", "europe-west1", "--github-owner", "octo", "--github-repo", "salary-repo"]
+BUILDER = "serviceAccount:salary-builder@my-proj.iam.gserviceaccount.com"
+PIPELINE = "serviceAccount:salary-pipeline@my-proj.iam.gserviceaccount.com"
+WEBAPP = "serviceAccount:salary-webapp@my-proj.iam.gserviceaccount.com"
+# Every grant the set-up makes, and nothing broader: (where, who, role).
+EXPECTED_GRANTS = {
+    ("project my-proj", BUILDER, "roles/aiplatform.user"),
+    ("project my-proj", BUILDER, "roles/run.developer"),
+    ("project my-proj", BUILDER, "roles/logging.logWriter"),
+    ("project my-proj", BUILDER, "roles/browser"),
+    ("service account salary-pipeline@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountUser"),
+    ("service account salary-webapp@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountUser"),
+    ("repository salary", BUILDER, "roles/artifactregistry.writer"),
+    ("bucket gs://my-proj-salary", BUILDER, "roles/storage.legacyBucketReader"),
+    ("project my-proj", PIPELINE, "roles/aiplatform.user"),
+    ("folder gs://my-proj-salary/data/", PIPELINE, "roles/storage.objectViewer"),
+    ("folder gs://my-proj-salary/models/", PIPELINE, "roles/storage.objectUser"),
+    ("folder gs://my-proj-salary/pipeline-root/", PIPELINE, "roles/storage.objectUser"),
+    ("folder gs://my-proj-salary/models/", WEBAPP, "roles/storage.objectViewer"),
+}
+
+
+def run_setup(tmp_path, *args, gcloud_exit=1):
+    """Run the script with a recording gcloud on PATH (its describe calls exit `gcloud_exit`); (result, gcloud calls)."""
+    log = tmp_path / "gcloud.log"
+    log.unlink(missing_ok=True)
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    # Records its argv one shell-quoted line per call; "describe" answers with gcloud_exit, the rest succeed.
+    (fake / "gcloud").write_text(
+        "#!/usr/bin/env bash\n"
+        f'printf "%q " gcloud "$@" >> "{log}"; echo >> "{log}"\n'
+        f'for word in "$@"; do [[ $word == describe ]] && exit {gcloud_exit}; done\n'
+        "exit 0\n"
+    )
+    (fake / "gcloud").chmod(0o755)
+    result = subprocess.run(
+        ["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"},
+    )
+    calls = [shlex.split(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return result, calls
+
+
+def option(command, name):
+    return command[command.index(name) + 1]
+
+
+def grants(commands):
+    """(where, who, role) of every add-iam-policy-binding command."""
+    found = set()
+    for command in commands:
+        if "add-iam-policy-binding" not in command:
+            continue
+        kind = command[1:3]
+        target = command[command.index("add-iam-policy-binding") + 1]
+        where = {
+            ("projects", "add-iam-policy-binding"): "project",
+            ("iam", "service-accounts"): "service account",
+            ("artifacts", "repositories"): "repository",
+            ("storage", "buckets"): "bucket",
+            ("storage", "managed-folders"): "folder",
+        }[tuple(kind)]
+        found.add((f"{where} {target}", option(command, "--member"), option(command, "--role")))
+    return found
+
+
+def test_scripts_are_clean_under_shellcheck():
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is missing: `make tools` installs it (apt-get install shellcheck)"
+    scripts = sorted(str(path) for path in (REPO / "scripts").glob("*.sh"))
+    assert len(scripts) >= 2
+    result = subprocess.run([shellcheck, "--severity=style", *scripts], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_dry_run_prints_every_command_and_runs_none(tmp_path):
+    result, calls = run_setup(tmp_path, *ARGS, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert calls == [], "the dry run called gcloud"
+    commands = [shlex.split(line) for line in result.stdout.splitlines()]
+    assert commands and all(command[0] == "gcloud" for command in commands)
+    creates = {tuple(command[1:4]) for command in commands if "create" in command}
+    assert ("storage", "buckets", "create") in creates and ("artifacts", "repositories", "create") in creates
+    enable = next(command for command in commands if command[1:3] == ["services", "enable"])
+    assert {"aiplatform.googleapis.com", "artifactregistry.googleapis.com", "cloudbuild.googleapis.com", "run.googleapis.com"} <= set(enable)
+    bucket = next(command for command in commands if command[1:4] == ["storage", "buckets", "create"])
+    assert bucket[4] == "gs://my-proj-salary" and option(bucket, "--location") == "europe-west1"
+    assert "--uniform-bucket-level-access" in bucket and "--public-access-prevention" in bucket
+    folders = {command[4] for command in commands if command[1:4] == ["storage", "managed-folders", "create"]}
+    assert folders == {"gs://my-proj-salary/data/", "gs://my-proj-salary/models/", "gs://my-proj-salary/pipeline-root/"}
+    repository = next(command for command in commands if command[1:4] == ["artifacts", "repositories", "create"])
+    assert repository[4] == "salary" and option(repository, "--repository-format") == "docker"
+    accounts = {command[4] for command in commands if command[1:4] == ["iam", "service-accounts", "create"]}
+    assert accounts == {"salary-builder", "salary-pipeline", "salary-webapp"}
+    assert grants(commands) == EXPECTED_GRANTS
+
+
+def test_trigger_runs_cloudbuild_on_main_as_the_builder_with_known_substitutions(tmp_path):
+    result, _ = run_setup(tmp_path, *ARGS, "--bucket", "salary-bucket", "--dry-run")
+    commands = [shlex.split(line) for line in result.stdout.splitlines()]
+    trigger = next(command for command in commands if command[1:5] == ["builds", "triggers", "create", "github"])
+    assert option(trigger, "--branch-pattern") == "^main$"
+    assert option(trigger, "--build-config") == "cloudbuild.yaml" and (REPO / "cloudbuild.yaml").is_file()
+    assert (option(trigger, "--repo-owner"), option(trigger, "--repo-name")) == ("octo", "salary-repo")
+    assert option(trigger, "--service-account") == "projects/my-proj/serviceAccounts/salary-builder@my-proj.iam.gserviceaccount.com"
+    substitutions = dict(pair.split("=", 1) for pair in option(trigger, "--substitutions").split(","))
+    assert substitutions == {
+        "_REGION": "europe-west1", "_REPOSITORY": "salary", "_BUCKET": "salary-bucket",
+        "_PIPELINE_SA": PIPELINE.split(":", 1)[1], "_WEBAPP_SA": WEBAPP.split(":", 1)[1],
+    }
+    # Cloud Build refuses a trigger substitution the build file does not define.
+    assert set(substitutions) <= set(yaml.safe_load((REPO / "cloudbuild.yaml").read_text())["substitutions"])
+
+
+def test_real_run_sends_the_commands_the_dry_run_prints(tmp_path):
+    dry, _ = run_setup(tmp_path, *ARGS, "--dry-run")
+    result, calls = run_setup(tmp_path, *ARGS, gcloud_exit=1)
+    assert result.returncode == 0, result.stderr
+    # Each resource is looked up before it is created; nothing exists yet, so everything is created.
+    sent = [call for call in calls if "describe" not in call]
+    assert sent == [shlex.split(line) for line in dry.stdout.splitlines()]
+    assert sum("describe" in call for call in calls) == sum("create" in call for call in sent)
+
+
+def test_rerun_keeps_what_exists_and_only_reasserts_grants(tmp_path):
+    result, calls = run_setup(tmp_path, *ARGS, gcloud_exit=0)
+    assert result.returncode == 0, result.stderr
+    sent = [call for call in calls if "describe" not in call]
+    assert not any("create" in call for call in sent)
+    assert grants(sent) == EXPECTED_GRANTS
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (ARGS[2:], "--project is required"),
+        (ARGS[:-2], "--github-repo is required"),
+        (ARGS + ["--region", "Europe"], "--region Europe is not a region"),
+        (["--project", "My_Proj"] + ARGS[2:], "--project My_Proj is not a project ID"),
+        (ARGS + ["--bucket", "x"], "--bucket x is not a bucket name"),
+        (ARGS + ["--colour"], "unknown argument --colour"),
+        (ARGS + ["--bucket"], "--bucket needs a value"),
+    ],
+)
+def test_bad_arguments_exit_2_before_any_command(tmp_path, args, message):
+    result, calls = run_setup(tmp_path, *args)
+    assert result.returncode == 2 and message in result.stderr
+    assert calls == [] and result.stdout == ""

@@ -1,0 +1,129 @@
+"""The Model Registry step, offline: the real client with anonymous credentials; only its RPCs are mocked."""
+
+from unittest import mock
+
+import pytest
+from google.api_core import exceptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import aiplatform_v1
+from google.cloud.aiplatform_v1.services.model_service import ModelServiceClient
+from kfp.dsl import Metrics, Model
+
+from components import register_model, registry
+
+REGISTRY_MODEL = "projects/my-proj/locations/europe-west1/models/salary"
+ARTIFACT = "gs://my-bucket/pipeline-root/123/salary-training-x/train-model_-1/model"
+VERSION = "20261127T085344Z-23f074cd"
+METRICS = {"r2": 0.97271, "rmse": 5419.24, "mae": 4203.07, "n_train": 120, "n_test": 30}
+
+
+class Finished:
+    """What upload_model's long-running operation yields once done."""
+
+    def __init__(self, version_id="3"):
+        self.response = aiplatform_v1.UploadModelResponse(model=REGISTRY_MODEL, model_version_id=version_id)
+
+    def result(self, timeout=None):
+        return self.response
+
+
+@pytest.fixture
+def client():
+    return registry.model_service_client("europe-west1", credentials=AnonymousCredentials())
+
+
+@pytest.fixture
+def rpcs():
+    """The two calls that would reach Google: look up the model, upload a version."""
+    with mock.patch.object(ModelServiceClient, "get_model", autospec=True) as get_model, \
+            mock.patch.object(ModelServiceClient, "upload_model", autospec=True, return_value=Finished()) as upload_model:
+        yield get_model, upload_model
+
+
+def test_client_talks_to_the_regional_endpoint(client):
+    assert client.api_endpoint == "europe-west1-aiplatform.googleapis.com"
+
+
+def test_a_later_version_names_the_existing_model_as_its_parent(client, rpcs):
+    get_model, upload_model = rpcs
+    get_model.return_value = aiplatform_v1.Model(name=REGISTRY_MODEL)
+    name = registry.register_version(client, REGISTRY_MODEL, ARTIFACT, VERSION, METRICS)
+    assert name == f"{REGISTRY_MODEL}@3"
+    assert get_model.call_args.kwargs == {"name": REGISTRY_MODEL}
+    request = upload_model.call_args.kwargs["request"]
+    assert request == aiplatform_v1.UploadModelRequest(
+        parent="projects/my-proj/locations/europe-west1",
+        parent_model=REGISTRY_MODEL,
+        model=aiplatform_v1.Model(
+            display_name="salary",
+            description="Salary from years of experience: scikit-learn LinearRegression trained by the salary-training pipeline.",
+            version_description=f"Model store version {VERSION}; held-out r2 0.9727, rmse 5419, mae 4203.",
+            version_aliases=["default", f"v{VERSION}"],
+            labels={"store-version": VERSION.lower()},
+            artifact_uri=ARTIFACT,
+            container_spec=aiplatform_v1.ModelContainerSpec(
+                image_uri="europe-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-6:latest"
+            ),
+        ),
+    )
+
+
+def test_the_first_version_creates_the_model(client, rpcs):
+    get_model, upload_model = rpcs
+    get_model.side_effect = exceptions.NotFound("no such model")
+    registry.register_version(client, REGISTRY_MODEL, ARTIFACT, VERSION, METRICS)
+    request = upload_model.call_args.kwargs["request"]
+    assert request.model_id == "salary" and request.parent_model == ""
+
+
+def test_losing_the_race_to_create_becomes_a_version(client, rpcs):
+    get_model, upload_model = rpcs
+    get_model.side_effect = exceptions.NotFound("no such model")
+    upload_model.side_effect = [exceptions.AlreadyExists("created meanwhile"), Finished("1")]
+    assert registry.register_version(client, REGISTRY_MODEL, ARTIFACT, VERSION, METRICS) == f"{REGISTRY_MODEL}@1"
+    first, second = (call.kwargs["request"] for call in upload_model.call_args_list)
+    assert (first.model_id, first.parent_model) == ("salary", "")
+    assert (second.model_id, second.parent_model) == ("", REGISTRY_MODEL)
+
+
+def test_a_local_artifact_is_refused_before_any_upload(client, rpcs):
+    _, upload_model = rpcs
+    with pytest.raises(ValueError, match="not a gs:// URI"):
+        registry.register_version(client, REGISTRY_MODEL, "/tmp/model", VERSION, METRICS)
+    assert not upload_model.called
+
+
+@pytest.mark.parametrize("name", ["salary", "projects/my-proj/models/salary", "projects/my-proj/locations/europe-west1/models/9lives"])
+def test_bad_registry_model_names(name):
+    with pytest.raises(ValueError):
+        registry.parse_registry_model(name)
+
+
+def test_registry_model_name_round_trips():
+    name = registry.registry_model_name("my-proj", "us-central1", "salary_v2")
+    assert registry.parse_registry_model(name) == ("my-proj", "us-central1", "salary_v2")
+    with pytest.raises(ValueError, match="not a model ID"):
+        registry.registry_model_name("my-proj", "us-central1", "Salary")
+
+
+def component_inputs(tmp_path, **overrides):
+    model = Model(name="model", uri=ARTIFACT, metadata={})
+    metrics = Metrics(name="metrics", uri=str(tmp_path / "metrics"), metadata=dict(METRICS))
+    return {"model": model, "metrics": metrics, "published": True, "version": VERSION, "registry_model": REGISTRY_MODEL, **overrides}
+
+
+@pytest.mark.parametrize("overrides", [{"registry_model": ""}, {"published": False, "version": ""}])
+def test_component_does_nothing_when_off_or_unpublished(tmp_path, rpcs, overrides):
+    get_model, upload_model = rpcs
+    assert register_model.python_func(**component_inputs(tmp_path, **overrides)) == ""
+    assert not get_model.called and not upload_model.called
+
+
+def test_component_uploads_the_trained_model_artifact(tmp_path, rpcs, monkeypatch):
+    get_model, upload_model = rpcs
+    # On Vertex the task's service account; here anonymous, so no credential lookup leaves the machine.
+    monkeypatch.setattr("google.auth.default", lambda *args, **kwargs: (AnonymousCredentials(), "my-proj"))
+    assert register_model.python_func(**component_inputs(tmp_path)) == f"{REGISTRY_MODEL}@3"
+    request = upload_model.call_args.kwargs["request"]
+    assert request.model.artifact_uri == ARTIFACT and request.parent_model == REGISTRY_MODEL
+    assert request.model.version_description.endswith("held-out r2 0.9727, rmse 5419, mae 4203.")

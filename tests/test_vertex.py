@@ -1,0 +1,216 @@
+"""Vertex AI submission, offline: the real PipelineJob with anonymous credentials; only the calls to Google are mocked."""
+
+import copy
+import json
+from datetime import datetime, timezone
+from unittest import mock
+
+import google.auth
+import pytest
+import yaml
+from google.api_core import exceptions as api_exceptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud.aiplatform import initializer
+from google.cloud.aiplatform.utils import gcs_utils
+from google.cloud.aiplatform_v1.services.pipeline_service import PipelineServiceClient
+from google.cloud.aiplatform_v1.types import PipelineJob as PipelineJobProto
+from google.protobuf import json_format
+
+import compile as compile_py
+from pipeline_def import vertex
+
+IMAGE = "europe-west1-docker.pkg.dev/my-proj/salary/salary-components:abc1234"
+SA = "salary-pipeline@my-proj.iam.gserviceaccount.com"
+COMMIT = "abc1234def5678abc1234def5678abc1234def56"
+SUBMIT = ["--submit", "--project", "my-proj", "--region", "europe-west1", "--pipeline-root", "gs://my-bucket/pipeline-root",
+          "--service-account", SA, "--image", IMAGE, "--git-commit", COMMIT]
+NOW = datetime(2026, 11, 27, 9, 30, 5, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def fresh_aiplatform_config():
+    """aiplatform keeps credentials and project in a process-wide config; no test leaks them to another."""
+    saved = copy.copy(initializer.global_config.__dict__)
+    yield
+    initializer.global_config.__dict__.clear()
+    initializer.global_config.__dict__.update(saved)
+
+
+@pytest.fixture
+def spec(tmp_path):
+    output = tmp_path / "pipeline.yaml"
+    compile_py.compile_spec(IMAGE, str(output))
+    return output
+
+
+def build(spec, **overrides):
+    options = dict(
+        project="my-proj", region="europe-west1", pipeline_root="gs://my-bucket/pipeline-root",
+        parameter_values={"model_uri": "gs://my-bucket/models/salary", "min_r2": 0.9, "seed": 7, "git_commit": COMMIT},
+        labels={"team": "ml"}, enable_caching=None, git_commit=COMMIT, now=NOW, credentials=AnonymousCredentials(),
+    )
+    return vertex.build_job(str(spec), **{**options, **overrides})
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("", {}), ("team=ml", {"team": "ml"}), ("a=1, b-c=x_y ,empty=", {"a": "1", "b-c": "x_y", "empty": ""})],
+)
+def test_parse_labels(text, expected):
+    assert vertex.parse_labels(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("team", "not key=value"), ("Team=ml", "label key 'Team'"), ("1a=b", "label key '1a'"), ("a=B", "label value 'B'"),
+     ("a=b,a=c", "given twice"), ("k=" + "x" * 64, "at most 63")],
+)
+def test_parse_labels_refuses(text, message):
+    with pytest.raises(ValueError, match=message):
+        vertex.parse_labels(text)
+
+
+def test_names_carry_the_commit_when_known():
+    assert vertex.display_name(COMMIT) == "salary-training-abc1234"
+    assert vertex.display_name("") == "salary-training" == vertex.display_name("not-a-sha")
+    assert vertex.job_id(COMMIT, NOW) == "salary-training-abc1234-20261127093005"
+    assert vertex.default_model_uri("gs://my-bucket/pipeline-root/") == "gs://my-bucket/models/salary"
+
+
+def test_job_builds_offline_with_every_field(spec):
+    job = build(spec)
+    resource = job.to_dict()
+    assert resource["displayName"] == "salary-training-abc1234"
+    assert resource["labels"] == {"git-commit": "abc1234", "team": "ml"}
+    assert resource["runtimeConfig"] == {
+        "gcsOutputDirectory": "gs://my-bucket/pipeline-root",
+        "parameterValues": {"model_uri": "gs://my-bucket/models/salary", "min_r2": 0.9, "seed": 7.0, "git_commit": COMMIT},
+    }
+    assert resource["pipelineSpec"]["pipelineInfo"]["name"] == "salary-training"
+    images = {executor["container"]["image"] for executor in resource["pipelineSpec"]["deploymentSpec"]["executors"].values()}
+    assert images == {IMAGE}
+    assert (job.project, job.location, job.job_id) == ("my-proj", "europe-west1", "salary-training-abc1234-20261127093005")
+
+
+def test_caching_follows_the_flag(spec):
+    def cache_settings(pipeline_spec):
+        """task name -> enableCache, for the tasks that run a container (in the root DAG and the condition's)."""
+        dags = [pipeline_spec["root"]["dag"]] + [component["dag"] for component in pipeline_spec["components"].values() if "dag" in component]
+        return {
+            name: task.get("cachingOptions", {}).get("enableCache", False)
+            for dag in dags for name, task in dag["tasks"].items() if not name.startswith("condition-")
+        }
+
+    off = cache_settings(build(spec, enable_caching=False).to_dict()["pipelineSpec"])
+    assert len(off) == 5 and set(off.values()) == {False}
+    assert set(cache_settings(build(spec, enable_caching=True).to_dict()["pipelineSpec"]).values()) == {True}
+    compiled = cache_settings(yaml.safe_load(spec.read_text()))
+    assert cache_settings(build(spec).to_dict()["pipelineSpec"]) == compiled
+
+
+def test_unknown_parameter_is_refused(spec):
+    with pytest.raises(ValueError, match="not_a_parameter"):
+        build(spec, parameter_values={"not_a_parameter": 1})
+
+
+def test_submit_sends_exactly_the_dry_run_request(spec):
+    job = build(spec)
+    expected = vertex.create_request(job, SA)
+
+    def created(self, *, parent, pipeline_job, pipeline_job_id, timeout=None):
+        answer = PipelineJobProto(pipeline_job)
+        answer.name = f"{parent}/pipelineJobs/{pipeline_job_id}"
+        return answer
+
+    with mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True, side_effect=created) as create, \
+            mock.patch.object(gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", autospec=True) as bucket:
+        name = vertex.submit(job, SA)
+    assert name == "projects/my-proj/locations/europe-west1/pipelineJobs/salary-training-abc1234-20261127093005"
+    request = create.call_args.kwargs
+    sent = {
+        "parent": request["parent"],
+        "pipelineJobId": request["pipeline_job_id"],
+        "pipelineJob": json_format.MessageToDict(PipelineJobProto.pb(request["pipeline_job"])),
+    }
+    assert sent == expected
+    assert sent["pipelineJob"]["serviceAccount"] == SA
+    assert bucket.call_args.kwargs["output_artifacts_gcs_dir"] == "gs://my-bucket/pipeline-root"
+    assert bucket.call_args.kwargs["service_account"] == SA
+
+
+def test_cli_dry_run_prints_the_request_and_touches_no_network(tmp_path, capsys):
+    def no_network(*args, **kwargs):
+        raise AssertionError("the dry run looked up credentials")
+
+    with mock.patch.object(google.auth, "default", side_effect=no_network), \
+            mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True) as create:
+        code = compile_py.main(SUBMIT + ["--dry-run", "--output", str(tmp_path / "p.yaml"), "--labels", "trigger=main",
+                                         "--no-cache", "--min-r2", "0.7", "--data-uri", "gs://my-bucket/data/salary.csv",
+                                         "--registry-model", "salary"])
+    assert code == 0 and not create.called
+    request = json.loads(capsys.readouterr().out)
+    job = request["pipelineJob"]
+    assert request["parent"] == "projects/my-proj/locations/europe-west1"
+    assert request["pipelineJobId"].startswith("salary-training-abc1234-")
+    assert job["displayName"] == "salary-training-abc1234"
+    assert job["serviceAccount"] == SA
+    assert job["labels"] == {"git-commit": "abc1234", "trigger": "main"}
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://my-bucket/pipeline-root"
+    assert job["runtimeConfig"]["parameterValues"] == {
+        "data_uri": "gs://my-bucket/data/salary.csv", "model_uri": "gs://my-bucket/models/salary", "test_fraction": 0.2,
+        "seed": 42.0, "min_r2": 0.7, "max_r2_drop": 0.01, "force": False, "git_commit": COMMIT,
+        "registry_model": "projects/my-proj/locations/europe-west1/models/salary",
+    }
+    tasks = [task for name, task in job["pipelineSpec"]["root"]["dag"]["tasks"].items() if not name.startswith("condition-")]
+    assert tasks and all(task["cachingOptions"].get("enableCache", False) is False for task in tasks)
+
+
+def test_cli_submit_reports_the_run_or_the_failure(tmp_path, capsys):
+    args = SUBMIT + ["--output", str(tmp_path / "p.yaml"), "--model-uri", "gs://other-bucket/models/salary"]
+    # Only the calls that would leave this machine are replaced: credential discovery, the bucket check, the RPC.
+    with mock.patch.object(google.auth, "default", return_value=(AnonymousCredentials(), "my-proj")), \
+            mock.patch.object(gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", autospec=True), \
+            mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True,
+                              side_effect=lambda self, *, parent, pipeline_job, pipeline_job_id, timeout=None:
+                              PipelineJobProto(name=f"{parent}/pipelineJobs/{pipeline_job_id}")) as create:
+        assert compile_py.main(args) == 0
+    assert create.call_args.kwargs["pipeline_job"].runtime_config.parameter_values["model_uri"] == "gs://other-bucket/models/salary"
+    out = capsys.readouterr().out
+    assert "submitted pipeline run projects/my-proj/locations/europe-west1/pipelineJobs/salary-training-abc1234-" in out
+    assert "metrics:" not in out  # the local dry run does not run with --submit
+
+    with mock.patch.object(google.auth, "default", return_value=(AnonymousCredentials(), "my-proj")), \
+            mock.patch.object(gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", autospec=True), \
+            mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True,
+                              side_effect=api_exceptions.PermissionDenied("aiplatform.pipelineJobs.create denied")):
+        assert compile_py.main(args) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: submitting to Vertex AI failed: 403 aiplatform.pipelineJobs.create denied"
+    )
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--submit"], "--submit requires --project, --region, --pipeline-root, --service-account"),
+        (["--project", "my-proj"], "--project only apply with --submit"),
+        (["--no-cache", "--labels", "a=b"], "--labels, --no-cache only apply with --submit"),
+        (["--registry-model", "salary"], "--registry-model only apply with --submit"),
+        (SUBMIT + ["--registry-model", "Salary"], "argument --registry-model: 'Salary' is not a model ID"),
+        (["--dry-run", "--no-dry-run"], "contradict"),
+        (SUBMIT + ["--no-dry-run"], "--no-dry-run does not apply with --submit"),
+        (SUBMIT + ["--model-uri", "model-store/salary"], "--model-uri must be a gs:// prefix"),
+        (SUBMIT + ["--data-uri", "data.csv"], "--data-uri must be empty"),
+        (SUBMIT[:6] + ["/local/root"] + SUBMIT[7:], "argument --pipeline-root: '/local/root' is not a gs://"),
+        (SUBMIT[:2] + ["My_Project"] + SUBMIT[3:], "argument --project"),
+        (SUBMIT[:4] + ["europe"] + SUBMIT[5:], "argument --region"),
+        (SUBMIT[:8] + ["someone@example.com"] + SUBMIT[9:], "argument --service-account"),
+        (SUBMIT + ["--labels", "Bad=1"], "argument --labels"),
+    ],
+)
+def test_bad_cloud_flags_exit_2(flags, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as caught:
+        compile_py.main(flags + ["--output", str(tmp_path / "p.yaml")])
+    assert caught.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "p.yaml").exists()
