@@ -202,5 +202,7 @@ def test_web_app_is_deployed_from_its_image_and_reads_the_store_the_pipeline_wri
     assert flags["region"] == "europe-west1"
     submit_args = [substitute(arg, values) for arg in steps(build)["submit-pipeline"].args]
     model_uri = next(arg.split("=", 1)[1] for arg in submit_args if arg.startswith("--model-uri="))
-    assert flags["set-env-vars"] == f"MODEL_URI={model_uri}"
-    assert shlex.split(flags["set-env-vars"]) == [f"MODEL_URI={model_uri}"]
+    # Cloud Run serves over HTTPS: the session cookie (which carries the CSRF token) is marked Secure.
+    assert flags["set-env-vars"].split(",") == [f"MODEL_URI={model_uri}", "FLASK_SESSION_COOKIE_SECURE=true"]
+    # The app refuses to start without SECRET_KEY; every instance reads the same one from Secret Manager.
+    assert flags["set-secrets"] == "SECRET_KEY=salary-webapp-secret-key:latest"

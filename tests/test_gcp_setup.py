@@ -30,6 +30,7 @@ EXPECTED_GRANTS = {
     ("folder gs://my-proj-salary/models/", PIPELINE, "roles/storage.objectUser"),
     ("folder gs://my-proj-salary/pipeline-root/", PIPELINE, "roles/storage.objectUser"),
     ("folder gs://my-proj-salary/models/", WEBAPP, "roles/storage.objectViewer"),
+    ("secret salary-webapp-secret-key", WEBAPP, "roles/secretmanager.secretAccessor"),
 }
 
 
@@ -73,6 +74,7 @@ def grants(commands):
             ("artifacts", "repositories"): "repository",
             ("storage", "buckets"): "bucket",
             ("storage", "managed-folders"): "folder",
+            ("secrets", "add-iam-policy-binding"): "secret",
         }[tuple(kind)]
         found.add((f"{where} {target}", option(command, "--member"), option(command, "--role")))
     return found
