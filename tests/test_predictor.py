@@ -45,11 +45,13 @@ def test_direct_predictions_equal_predict_within_one_ulp(estimator):
     years = inputs()
     expected = sklearn_predict(estimator, years)
     assert within_one_ulp(predictor.predict(years.tolist()), expected)
+    assert within_one_ulp(predictor.predict(years), expected)
     # Short requests take the pure-Python path: check it on its own.
     picks = np.random.default_rng(3).choice(years.size, 2_000, replace=False)
     for start in range(0, picks.size, NUMPY_FROM_ROWS - 1):
         chunk = picks[start:start + NUMPY_FROM_ROWS - 1]
         assert within_one_ulp(predictor.predict(years[chunk].tolist()), expected[chunk])
+        assert within_one_ulp(predictor.predict(years[chunk]), expected[chunk])
 
 
 def test_one_ulp_check_catches_a_difference():

@@ -3,7 +3,7 @@
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from flask import Flask, current_app
@@ -35,7 +35,7 @@ class Predictor:
     """One loaded model's prediction function, with the version it serves."""
 
     version: str
-    predict: Callable[[list[float]], list[float]]
+    predict: Callable[[Sequence[float]], list[float]]
     direct: bool
 
 
@@ -46,9 +46,9 @@ def make_predictor(version: str, estimator: Any) -> Predictor:
         return Predictor(version, lambda years: estimator_predict(estimator, years), direct=False)
     slope, intercept = line
 
-    def predict(years: list[float]) -> list[float]:
+    def predict(years: Sequence[float]) -> list[float]:
         # The same two roundings as predict's X @ coef_ + intercept_, so the results are the same floats.
-        if len(years) < NUMPY_FROM_ROWS:
+        if isinstance(years, list) and len(years) < NUMPY_FROM_ROWS:
             return [slope * x + intercept for x in years]
         return (np.asarray(years, dtype=np.float64) * slope + intercept).tolist()
 
@@ -69,7 +69,7 @@ def linear_coefficients(estimator: Any) -> Optional[tuple[float, float]]:
     return float(coef[0]), float(intercept)
 
 
-def estimator_predict(estimator: Any, years: list[float]) -> list[float]:
+def estimator_predict(estimator: Any, years: Sequence[float]) -> list[float]:
     """The estimator's own predict on a column of years."""
     return estimator.predict(np.asarray(years, dtype=np.float64).reshape(-1, 1)).tolist()
 
@@ -162,8 +162,8 @@ class ServedModel:
                 return
             reached = self.refresh()
 
-    def predict(self, years: list[float]) -> tuple[list[float], str]:
-        """Salaries for the given years of experience, with the version that predicted them."""
+    def predict(self, years: Sequence[float]) -> tuple[list[float], str]:
+        """Salaries for the given years of experience (a list or an array), with the version that predicted them."""
         predictor = self.predictor
         if predictor is None:
             raise ModelUnavailable(self.reason)
