@@ -1,14 +1,16 @@
 """A request's cost inside the app alone: the WSGI call without an HTTP server or a client."""
 
 import io
-import secrets
+import os
 import time
 from pathlib import Path
 from typing import Callable
+from unittest import mock
 
 from werkzeug.test import EnvironBuilder
 
 from bench import hello_app
+from bench.web import server_env
 
 
 def microseconds_per_call(app: Callable, path: str, body: bytes, calls: int, rounds: int) -> float:
@@ -40,8 +42,9 @@ def measure(model_uri: str, bodies: dict[str, Path], rounds: int) -> dict[str, f
     """Hello-world, single-row and batch requests through the apps in this process."""
     from webapp import create_app
 
-    # Production settings but for the model poll: no background thread in the benchmark's process.
-    predict = create_app({"MODEL_URI": model_uri, "MODEL_POLL_SECONDS": 0, "SECRET_KEY": secrets.token_hex(32)})
+    # The environment the production server gets, but no model poll thread in the benchmark's process.
+    with mock.patch.dict(os.environ, server_env(model_uri, 0, {"MODEL_POLL_SECONDS": "0"}), clear=True):
+        predict = create_app()
     single, batch = bodies["single"].read_bytes(), bodies["batch"].read_bytes()
     return {
         "hello": microseconds_per_call(hello_app.create_app(), "/hello", single, 5000, rounds),
