@@ -355,7 +355,13 @@ def render_web(results: dict, goals: list[str]) -> list[str]:
         f"| hello-world | {costs['hello']:,.0f} |",
         f"| single-row /api/predict | {costs['single']:,.0f} |",
         f"| {BATCH_ROWS:,}-row /api/predict | {costs['batch']:,.0f} |",
+        "",
+        "Where the time of `/api/predict` goes: the functions with the most own time under cProfile "
+        "(µs per request, the profiler's overhead included).",
     ]
+    for key, label in (("profile_single", "single row"), ("profile_batch", f"{BATCH_ROWS:,} rows")):
+        lines += ["", f"| {label}: function | µs |", "| --- | --- |"]
+        lines += [f"| `{where}` | {microseconds:,.1f} |" for where, microseconds in costs[key]]
     lines += ["", *raw_rounds(
         [(f"{name} c={connections}", runs) for (name, connections), runs in sorted(single.items())]
         + [(f"batch c={connections}", runs) for connections, runs in sorted(results["batch"].items())]
@@ -417,8 +423,9 @@ def render_pipeline(results: dict, goals: list[str]) -> list[str]:
         f"{', '.join(f'{run.seconds:.2f}' for run in results['dry_run'])} |",
         "",
         "Largest process: the kernel's peak resident set of the biggest single process in the tree "
-        "(`wait4`); whole tree: the peak of the processes' proportional set sizes summed (shared pages "
-        "counted once), sampled every 10 ms.",
+        "(`wait4`); whole tree: the peak of the processes' proportional set sizes summed, sampled every "
+        "10 ms (pages shared with other processes, libraries too, are counted in shares, so the tree can "
+        "come out below its largest process's resident set).",
         "",
     ]
 
@@ -447,8 +454,8 @@ def render_scaling(runs: dict[int, list[Run]], goals: list[str]) -> list[str]:
                      f"{process_mib[index]:.0f} MiB | {tree_mib[index]:.0f} MiB |")
     lines += [
         "",
-        f"Straight-line fit: wall time ≈ {fixed:.2f} s + {slope * 1e6:.2f} µs × rows (the fixed part is five "
-        f"Python processes importing kfp and scikit-learn); whole-tree memory ≈ {mem_fixed:.0f} MiB + "
+        f"Straight-line fit: wall time ≈ {fixed:.2f} s + {slope * 1e6:.2f} µs × rows (the fixed part is the "
+        f"start of five Python processes: kfp in each, scikit-learn in train and evaluate); whole-tree memory ≈ {mem_fixed:.0f} MiB + "
         f"{mem_slope * 1e6:.0f} MiB per million rows.",
         "",
     ]
