@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: install tools compile serve demo demo-gcs test test-fast test-slow clean
+.PHONY: install tools compile serve demo demo-gcs test test-fast test-slow bench clean
 
 install: $(STAMP)
 
@@ -45,6 +45,13 @@ test-fast: install tools
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+# Benchmarks (not tests): about 10 minutes; writes docs/benchmarks.md. wrk comes from Debian's packages.
+BENCH_ROUNDS ?= 5
+BENCH_SECONDS ?= 5
+bench: install
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(BIN)/python -m bench.run --rounds $(BENCH_ROUNDS) --seconds $(BENCH_SECONDS)
 
 clean:
 	rm -rf $(VENV) .dry-run pipeline.yaml model-store .pytest_cache .hypothesis

@@ -18,11 +18,11 @@ import platform
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
 import numpy
-import sklearn
 
 from components import gcs
 
@@ -273,6 +273,11 @@ class LoadedModel:
     estimator: Any
 
 
+def sklearn_version() -> str:
+    """The installed scikit-learn's version, read without importing it: publishing runs no estimator code."""
+    return metadata.version("scikit-learn")
+
+
 def make_version(model_bytes: bytes, now: datetime) -> str:
     """Time-sortable version name: UTC timestamp, then the model's hash prefix."""
     return f"{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{hashlib.sha256(model_bytes).hexdigest()[:8]}"
@@ -295,7 +300,7 @@ def build_manifest(
         "size_bytes": len(model_bytes),
         "framework": "scikit-learn",
         "python": platform.python_version(),
-        "sklearn": sklearn.__version__,
+        "sklearn": sklearn_version(),
         "numpy": numpy.__version__,
         "metrics": metrics,
         "data": data,
@@ -429,10 +434,10 @@ class ModelStore:
     def _load_verified(self, version: str) -> LoadedModel:
         """Every check a model passes before it may be unpickled, in order."""
         manifest = self.read_manifest(version)
-        if manifest["sklearn"] != sklearn.__version__:
+        if manifest["sklearn"] != sklearn_version():
             raise ModelRejected(
                 version,
-                f"trained with scikit-learn {manifest['sklearn']}, this process runs {sklearn.__version__}",
+                f"trained with scikit-learn {manifest['sklearn']}, this process runs {sklearn_version()}",
             )
         content, _ = self.backend.read(f"versions/{version}/{MODEL_FILE}")
         if content is None:

@@ -2,7 +2,8 @@
 
 import logging
 import threading
-from typing import Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from flask import Flask, current_app
@@ -21,10 +22,56 @@ log = logging.getLogger(__name__)
 EXTENSION = "salary_model"
 # First retry after storage was unreachable; each further one waits twice as long, up to the cap.
 FIRST_RETRY_SECONDS = 0.5
+# Below this many rows a Python loop beats the cost of building numpy arrays.
+NUMPY_FROM_ROWS = 32
 
 
 class ModelUnavailable(Exception):
     """No verified model is being served; the message says why."""
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """One loaded model's prediction function, with the version it serves."""
+
+    version: str
+    predict: Callable[[Sequence[float]], list[float]]
+    direct: bool
+
+
+def make_predictor(version: str, estimator: Any) -> Predictor:
+    """Evaluate a plain one-feature linear model on its coefficients; anything else goes through predict."""
+    line = linear_coefficients(estimator)
+    if line is None:
+        return Predictor(version, lambda years: estimator_predict(estimator, years), direct=False)
+    slope, intercept = line
+
+    def predict(years: Sequence[float]) -> list[float]:
+        # The same two roundings as predict's X @ coef_ + intercept_, so the results are the same floats.
+        if isinstance(years, list) and len(years) < NUMPY_FROM_ROWS:
+            return [slope * x + intercept for x in years]
+        return (np.asarray(years, dtype=np.float64) * slope + intercept).tolist()
+
+    return Predictor(version, predict, direct=True)
+
+
+def linear_coefficients(estimator: Any) -> Optional[tuple[float, float]]:
+    """(slope, intercept) of a fitted single-feature, single-target LinearRegression; None for anything else."""
+    from sklearn.linear_model import LinearRegression
+
+    if type(estimator) is not LinearRegression or getattr(estimator, "n_features_in_", None) != 1:
+        return None
+    coef, intercept = getattr(estimator, "coef_", None), getattr(estimator, "intercept_", None)
+    if not (isinstance(coef, np.ndarray) and coef.shape == (1,) and coef.dtype == np.float64):
+        return None
+    if not isinstance(intercept, (float, np.float64)):
+        return None
+    return float(coef[0]), float(intercept)
+
+
+def estimator_predict(estimator: Any, years: Sequence[float]) -> list[float]:
+    """The estimator's own predict on a column of years."""
+    return estimator.predict(np.asarray(years, dtype=np.float64).reshape(-1, 1)).tolist()
 
 
 class ServedModel:
@@ -35,6 +82,8 @@ class ServedModel:
         self.poll_seconds = poll_seconds
         self.retry_cap_seconds = retry_cap_seconds
         self.loaded: Optional[LoadedModel] = None
+        # Carries its own version, so a prediction always names the model that made it.
+        self.predictor: Optional[Predictor] = None
         self.reason = "not loaded yet"
         self._refused: Optional[str] = None
         self._stop = threading.Event()
@@ -69,7 +118,9 @@ class ServedModel:
         except StoreError as exc:
             self._not_serving(str(exc), logging.ERROR)
             return True
+        predictor = make_predictor(loaded.version, loaded.estimator)
         previous, self.loaded, self.reason = self.loaded, loaded, ""
+        self.predictor = predictor
         log.info(
             "serving model version %s from %s%s", loaded.version, self.model_uri,
             f" (was {previous.version})" if previous else "",
@@ -111,13 +162,12 @@ class ServedModel:
                 return
             reached = self.refresh()
 
-    def predict(self, years: list[float]) -> tuple[list[float], str]:
-        """Salaries for the given years of experience, with the version that predicted them."""
-        loaded = self.loaded
-        if loaded is None:
+    def predict(self, years: Sequence[float]) -> tuple[list[float], str]:
+        """Salaries for the given years of experience (a list or an array), with the version that predicted them."""
+        predictor = self.predictor
+        if predictor is None:
             raise ModelUnavailable(self.reason)
-        salaries = loaded.estimator.predict(np.asarray(years, dtype=np.float64).reshape(-1, 1))
-        return salaries.tolist(), loaded.version
+        return predictor.predict(years), predictor.version
 
 
 def init_app(app: Flask) -> None:
