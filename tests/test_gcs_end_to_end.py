@@ -51,6 +51,10 @@ def test_dry_run_to_gcs_then_served_and_hot_reloaded(tmp_path, gcs_store_uri, sa
         v2 = store.publish(dump_model(fit_salary_model(years, 20000.0 + 3000.0 * years)),
                            metrics={"r2": 1.0}, data={"uri": "x", "sha256": "0" * 64, "rows": 30}, source={})["version"]
         assert wait_for(lambda: versions_served(base) == {v2})
+        # Each worker polls on its own: give the other one a few poll intervals to catch up too, so
+        # both serve v2 before v3 appears (a worker that never saw v2 would rightly keep serving v1).
+        time.sleep(1.0)
+        assert versions_served(base, requests=20) == {v2}
         status, _, body = request(f"{base}/api/predict", b'{"years_experience": 5}', "application/json")
         assert json.loads(body)["salary"] == pytest.approx(35000.0)
 
@@ -58,5 +62,5 @@ def test_dry_run_to_gcs_then_served_and_hot_reloaded(tmp_path, gcs_store_uri, sa
         raw_write(gcs_store_uri, f"versions/{v3}/model.pkl", b"\x80\x05tampered")
         store.point_latest_at(v3)
         time.sleep(1.0)
-        assert versions_served(base) == {v2}
+        assert versions_served(base, requests=20) == {v2}
         assert json.loads(request(f"{base}/readyz")[2])["model_version"] == v2
