@@ -45,6 +45,8 @@ def run_setup(tmp_path, *args, gcloud_exit=1):
         "#!/usr/bin/env bash\n"
         f'printf "%q " gcloud "$@" >> "{log}"; echo >> "{log}"\n'
         f'for word in "$@"; do [[ $word == describe ]] && exit {gcloud_exit}; done\n'
+        # Like gcloud, read the piped secret value when told to take data from standard input.
+        'for word in "$@"; do [[ $word == --data-file=- ]] && cat > /dev/null; done\n'
         "exit 0\n"
     )
     (fake / "gcloud").chmod(0o755)
