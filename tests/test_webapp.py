@@ -168,3 +168,24 @@ def test_model_uri_comes_from_the_environment(monkeypatch, store_uri, published)
     monkeypatch.setenv("MODEL_URI", store_uri)
     monkeypatch.setenv("SECRET_KEY", "s" * 32)
     assert create_app().test_client().get("/readyz").json["model_version"] == published["version"]
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('{"instances": [1, 2, 1e999]}', "instances[2] must be a finite number"),
+        ('{"instances": [1, 100000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000]}', "instances[1] is out of range [0, 60]"),
+        ('{"instances": [0, 60, 60.5]}', "instances[2] must be between 0 and 60, got 60.5"),
+        ('{"instances": [3, NaN]}', "NaN is not a valid JSON number"),
+        ('{"instances": [3, null]}', "instances[1] must be a number, got null"),
+    ],
+)
+def test_batch_errors_name_the_first_bad_value(client, body, message):
+    response = post_json(client, body)
+    assert response.status_code == 400 and response.json["detail"] == message
+
+
+def test_batch_values_are_predicted_exactly(client):
+    years = [0, 1, 2.5, 59.999, 60]
+    response = post_json(client, {"instances": years})
+    assert response.json["predictions"] == pytest.approx([30000.0 + 2000.0 * x for x in years], rel=1e-12)

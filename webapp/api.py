@@ -2,6 +2,7 @@
 
 import json
 
+import orjson
 from flask import Blueprint, current_app, jsonify, request
 
 from webapp.model import ModelUnavailable, served_model
@@ -16,13 +17,22 @@ def _reject_constant(name: str) -> None:
     raise InvalidInput(f"{name} is not a valid JSON number")
 
 
+def parse_json(data: bytes):
+    """Parse a body with orjson; what it refuses is parsed again by json, whose errors we report."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        # Rare and already an error: the standard parser names the problem (NaN, position, ...).
+        return json.loads(data, parse_constant=_reject_constant)
+
+
 @bp.post("/predict")
 def predict():
     """Predict one salary ({"years_experience": x}) or a batch ({"instances": [...]})."""
     if request.mimetype != "application/json":
         return problem(415, f"Content-Type must be application/json, got {request.mimetype or 'none'}")
     try:
-        body = json.loads(request.get_data(cache=False), parse_constant=_reject_constant)
+        body = parse_json(request.get_data(cache=False))
         years, batch = parse_predict_body(body, current_app.config["MAX_BATCH"])
     except InvalidInput as exc:
         return problem(400, str(exc))
