@@ -123,3 +123,17 @@ def test_tests_get_a_random_secret_key(store_uri):
     first = create_app({"TESTING": True, "MODEL_URI": store_uri}).secret_key
     second = create_app({"TESTING": True, "MODEL_URI": store_uri}).secret_key
     assert len(first) == 64 and first != second
+
+
+def test_the_json_api_opens_no_session_and_sets_no_cookie(app, client):
+    with app.test_request_context("/api/predict", method="POST"):
+        from flask import request
+
+        assert app.session_interface.open_session(app, request) is None
+    with app.test_request_context("/"):
+        from flask import request
+
+        assert app.session_interface.open_session(app, request) is not None
+    assert "session=" in client.get("/").headers.get("Set-Cookie", "")
+    response = client.post("/api/predict", json={"years_experience": 5})
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers

@@ -11,6 +11,7 @@ from webapp.model import served_model
 log = logging.getLogger("webapp.requests")
 # Paths are the only client-chosen text logged; cap them so junk URLs cannot flood the log.
 MAX_PATH_CHARS = 200
+LEVELS = {"INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 
 
 def _start() -> None:
@@ -21,13 +22,15 @@ def request_record(response: Response) -> dict:
     """What is logged about the current request: never its query string, body, headers or cookies."""
     started = g.get("request_started")
     loaded = served_model().loaded
-    path = request.path[:MAX_PATH_CHARS]
+    # One proxy lookup, not one per field: this runs on every request.
+    current = request._get_current_object()
+    path, method, status = current.path[:MAX_PATH_CHARS], current.method, response.status_code
     return {
-        "severity": "ERROR" if response.status_code >= 500 else "WARNING" if response.status_code >= 400 else "INFO",
-        "message": f"{request.method} {path} {response.status_code}",
-        "method": request.method,
+        "severity": "ERROR" if status >= 500 else "WARNING" if status >= 400 else "INFO",
+        "message": f"{method} {path} {status}",
+        "method": method,
         "path": path,
-        "status": response.status_code,
+        "status": status,
         "latency_ms": round((time.perf_counter() - started) * 1000, 3) if started is not None else None,
         "model_version": loaded.version if loaded is not None else None,
     }
@@ -35,7 +38,7 @@ def request_record(response: Response) -> dict:
 
 def _log_request(response: Response) -> Response:
     record = request_record(response)
-    log.log(logging.getLevelName(record["severity"]), orjson.dumps(record).decode())
+    log.log(LEVELS[record["severity"]], orjson.dumps(record).decode())
     return response
 
 

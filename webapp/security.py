@@ -2,7 +2,8 @@
 
 import secrets
 
-from flask import Blueprint, Flask, Response
+from flask import Blueprint, Flask, Request, Response
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_wtf.csrf import CSRFProtect
 
 MIN_SECRET_KEY_LENGTH = 16
@@ -54,10 +55,26 @@ def check_config(app: Flask) -> None:
 
 def add_security_headers(response: Response) -> Response:
     """Every response gets the headers; a route may set a stricter CSP of its own."""
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers[name] = value
+    headers = response.headers
+    if "Content-Security-Policy" not in headers:
+        headers.add("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    # No route sets these, so adding them (not set(), which scans for each) keeps them single.
+    headers.extend(SECURITY_HEADERS)
     return response
+
+
+class SessionlessApiInterface(SecureCookieSessionInterface):
+    """Cookie sessions for the pages only: the JSON API reads no session cookie and sets none."""
+
+    def __init__(self, api_prefixes: tuple[str, ...]):
+        self.api_prefixes = api_prefixes
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        # None makes Flask use its null session, which refuses writes and is never saved. Opening a
+        # real one costs a signing serializer and a cookie parse on every API call (docs/benchmarks.md).
+        if request.path.startswith(self.api_prefixes):
+            return None
+        return super().open_session(app, request)
 
 
 def init_app(app: Flask, csrf_exempt: tuple[Blueprint, ...] = ()) -> None:
@@ -66,4 +83,5 @@ def init_app(app: Flask, csrf_exempt: tuple[Blueprint, ...] = ()) -> None:
     # A JSON-only API cannot be posted cross-site by a plain form, and it acts on no session.
     for blueprint in csrf_exempt:
         csrf.exempt(blueprint)
+    app.session_interface = SessionlessApiInterface(tuple(f"{blueprint.url_prefix}/" for blueprint in csrf_exempt))
     app.after_request(add_security_headers)
