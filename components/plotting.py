@@ -5,6 +5,10 @@ import io
 
 import numpy as np
 
+# More points than this are drawn as an evenly spaced sample: the SVG keeps one element per point, so
+# a million-row data set would otherwise give a file of tens of megabytes and take seconds to write.
+MAX_PLOT_POINTS = 2000
+
 
 def fit_plot_svg(years: np.ndarray, salary: np.ndarray, model, title: str = "Salary vs. experience") -> str:
     """Draw the rows, the model's line and its residuals; return SVG text with no external refs."""
@@ -12,12 +16,18 @@ def fit_plot_svg(years: np.ndarray, salary: np.ndarray, model, title: str = "Sal
     import matplotlib
     from matplotlib.figure import Figure
 
+    rows = years.size
+    label = "data"
+    if rows > MAX_PLOT_POINTS:
+        keep = np.linspace(0, rows - 1, MAX_PLOT_POINTS).astype(np.intp)
+        years, salary = years[keep], salary[keep]
+        label = f"data ({MAX_PLOT_POINTS:,} of {rows:,} rows)"
     predicted = model.predict(years.reshape(-1, 1))
     line_x = np.linspace(0.0, max(float(years.max()), 1.0), 100)
     line_y = model.predict(line_x.reshape(-1, 1))
     figure = Figure(figsize=(8, 6))
     fit, residuals = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    fit.scatter(years, salary, s=14, color="#1a56db", alpha=0.7, label="data")
+    fit.scatter(years, salary, s=14, color="#1a56db", alpha=0.7, label=label)
     fit.plot(line_x, line_y, color="#b3261e", linewidth=2, label="fitted line")
     fit.set_ylabel("Salary")
     fit.set_title(title)

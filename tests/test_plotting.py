@@ -32,3 +32,15 @@ def test_svg_page_embeds_the_drawing_inline_and_escapes_text(line_model):
     embedded = page[page.index("<svg"):page.rindex("</svg>") + len("</svg>")]
     assert ElementTree.fromstring(embedded).tag == "{http://www.w3.org/2000/svg}svg"
     assert embedded == svg[svg.index("<svg"):].rstrip()
+
+
+def test_large_data_is_drawn_as_a_bounded_sample(line_model):
+    from components.plotting import MAX_PLOT_POINTS
+
+    years = np.linspace(0.0, 40.0, 200_000)
+    svg = fit_plot_svg(years, 30000.0 + 2000.0 * years, line_model)
+    small = fit_plot_svg(years[:MAX_PLOT_POINTS], 30000.0 + 2000.0 * years[:MAX_PLOT_POINTS], line_model)
+    assert "data (2,000 of 200,000 rows)" in svg
+    # One marker per drawn point in each panel (plus a few tick marks): no bigger than a 2,000-row plot.
+    assert 2 * MAX_PLOT_POINTS <= svg.count("<use ") < 2 * MAX_PLOT_POINTS + 50
+    assert abs(svg.count("<use ") - small.count("<use ")) < 20 and len(svg) < 1.1 * len(small)
