@@ -67,3 +67,11 @@ def test_missing_file_and_directory_and_binary(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(DataValidationError, match="not UTF-8 text"):
         read_salary_csv(str(binary))
+
+
+def test_shipped_csv_is_what_the_seeded_script_makes(tmp_path):
+    from components.data.make_salary_csv import main
+
+    output = tmp_path / "regenerated.csv"
+    main(["--output", str(output)])
+    assert output.read_bytes() == bundled_data_path().read_bytes()
