@@ -23,7 +23,7 @@ def export_model(
     import os
     from collections import namedtuple
 
-    from components.model_store import MODEL_FILE, open_store
+    from components.model_store import MODEL_FILE, PLOT_FILE, open_store
 
     outputs = namedtuple("ExportOutputs", ["published", "version", "reason"])
     if not blessed:
@@ -42,7 +42,7 @@ def export_model(
             "rows": dataset.metadata["rows"],
         },
         source={"git_commit": git_commit, "pipeline_run": pipeline_run},
-        attachments={"plot.svg": plot_bytes},
+        attachments={PLOT_FILE: plot_bytes},
     )
     print(f"published version {manifest['version']} to {model_uri}")
     return outputs(True, manifest["version"], reason)

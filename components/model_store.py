@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "model.pkl"
 MANIFEST_FILE = "manifest.json"
 POINTER_FILE = "latest.json"
+# The fit plot, published beside the model as an attachment.
+PLOT_FILE = "plot.svg"
 REQUIRED_MANIFEST_FIELDS = (
     "version", "created_at", "sha256", "size_bytes", "python", "sklearn", "numpy", "metrics", "data",
 )

@@ -129,11 +129,10 @@ class ServedModel:
 
     def _not_serving(self, reason: str, level: int) -> None:
         """Record why a refresh did not change the model; the current one keeps serving."""
-        if self.loaded is None:
-            self.reason = reason
-        else:
+        if self.loaded is not None:
             log.log(level, "still serving version %s: %s", self.loaded.version, reason)
             return
+        self.reason = reason
         log.log(level, "no model served: %s", reason)
 
     def start(self, reached: bool) -> None:

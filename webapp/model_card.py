@@ -10,14 +10,13 @@ from typing import Optional
 from flask import Blueprint, Response, current_app, render_template, request
 
 from components.dataset import DataValidationError, SalaryData, read_salary_csv
-from components.model_store import LoadedModel, ModelStore, StoreError, open_store
+from components.model_store import PLOT_FILE, LoadedModel, ModelStore, StoreError, open_store
 from components.plotting import fit_plot_svg
 from webapp.model import served_model
 from webapp.problems import problem
 
 log = logging.getLogger(__name__)
 bp = Blueprint("model_card", __name__, url_prefix="/model")
-PLOT_ATTACHMENT = "plot.svg"
 RECENT_VERSIONS = 10
 PLOT_CACHE = "model_card_plot"
 
@@ -49,7 +48,7 @@ class VersionRow:
 def find_plot(store: ModelStore, loaded: LoadedModel) -> Plot:
     """The plot.svg published with the version, else its training data to draw from, else why neither."""
     try:
-        published = store.read_attachment(loaded.version, PLOT_ATTACHMENT)
+        published = store.read_attachment(loaded.version, PLOT_FILE)
     except StoreError as exc:
         # A plot that fails its check is not shown; draw one from the data instead.
         log.warning("not showing the published plot of %s: %s", loaded.version, exc)
