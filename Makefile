@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: install tools compile serve demo demo-gcs test test-fast test-slow bench clean
+.PHONY: install tools lint compile serve demo demo-gcs test test-fast test-slow bench clean
 
 install: $(STAMP)
 
@@ -37,10 +37,13 @@ GCS_PORT ?= 4443
 demo-gcs: install
 	BIN=$(BIN) GCS_PORT=$(GCS_PORT) PORT=$(PORT) bash scripts/demo_gcs.sh
 
-test: install tools
+lint: install
+	$(BIN)/ruff check .
+
+test: install tools lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: install tools
+test-fast: install tools lint
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-slow: install

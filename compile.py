@@ -7,11 +7,10 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
-from typing import Optional
 
-from components import registry
 from components.base import DEFAULT_IMAGE
 from pipeline_def import vertex
+from salary import registry
 
 DEFAULT_OUTPUT = "pipeline.yaml"
 DEFAULT_LOCAL_STORE = "model-store/salary"
@@ -169,7 +168,7 @@ def compile_spec(image: str, output: str) -> None:
 
 def check_data(data_uri: str) -> None:
     """Fail before the run, with the validator's one-line reason, when the data is bad."""
-    from components.dataset import read_salary_csv, resolve_data_uri
+    from salary.dataset import read_salary_csv, resolve_data_uri
 
     read_salary_csv(resolve_data_uri(data_uri))
 
@@ -229,9 +228,9 @@ def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:
     return 0
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Compile, then dry-run or submit; the exit code says whether a model was published or a run submitted."""
-    from components.dataset import DataValidationError
+    from salary.dataset import DataValidationError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -5,8 +5,8 @@ import io
 import os
 import pstats
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from unittest import mock
 
 from werkzeug.test import EnvironBuilder

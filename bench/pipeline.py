@@ -2,11 +2,10 @@
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 from bench.measure import Run, run_measured
-from components.data.make_salary_csv import make_rows
-from components.dataset import write_salary_csv
+from salary.data.make_salary_csv import make_rows
+from salary.dataset import write_salary_csv
 
 REPO = Path(__file__).resolve().parent.parent
 # Not the shipped data's seed, so the generated files are new data of the same kind.
@@ -21,7 +20,7 @@ def compile_only(workdir: Path, round_number: int) -> Run:
     )
 
 
-def dry_run(workdir: Path, name: str, data_uri: Optional[str] = None) -> tuple[Run, str]:
+def dry_run(workdir: Path, name: str, data_uri: str | None = None) -> tuple[Run, str]:
     """The whole pipeline through kfp.local into a fresh model store; returns the run and the store."""
     store = workdir / f"store-{name}" / "salary"
     command = [

@@ -14,10 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -51,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Measure every section asked for, then write the report."""
     args = build_parser().parse_args(argv)
     sections = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -201,7 +200,7 @@ def measure_settings(workdir: Path, model_uri: str, rounds: int, seconds: float)
 
 def now_text() -> str:
     """The current UTC time, to the second."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def load_average() -> str:
@@ -442,7 +441,7 @@ def render_scaling(runs: dict[int, list[Run]], goals: list[str]) -> list[str]:
         "## The pipeline against data size",
         "",
         "`python compile.py --data-uri <generated CSV>` (kfp.local dry run: load, train, evaluate, export), "
-        "on CSVs generated like the shipped one (`components/data/make_salary_csv.py`).",
+        "on CSVs generated like the shipped one (`salary/data/make_salary_csv.py`).",
         "",
         "| rows | wall time | fitted line | extra time per extra row | largest process | whole tree |",
         "| --- | --- | --- | --- | --- | --- |",

@@ -8,8 +8,8 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 from tests.server import free_port
 
@@ -24,7 +24,7 @@ class BenchError(RuntimeError):
     """A benchmark could not measure what it meant to (a server did not start, a request failed)."""
 
 
-def server_env(model_uri: str, port: int, settings: Optional[dict] = None) -> dict:
+def server_env(model_uri: str, port: int, settings: dict | None = None) -> dict:
     """The environment `make serve` would see, on a loopback port, with the benchmark's model store."""
     return {
         **os.environ,
@@ -57,7 +57,7 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def http_request(port: int, method: str, path: str, body: Optional[bytes] = None) -> tuple[int, bytes]:
+def http_request(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
     """One request on loopback: (status, body)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
@@ -69,7 +69,7 @@ def http_request(port: int, method: str, path: str, body: Optional[bytes] = None
         connection.close()
 
 
-def wait_for(process: subprocess.Popen, port: int, method: str, path: str, body: Optional[bytes],
+def wait_for(process: subprocess.Popen, port: int, method: str, path: str, body: bytes | None,
              timeout: float, log_path: Path, interval: float = 0.005) -> float:
     """Poll until the route answers 200; returns the monotonic time it did."""
     deadline = time.monotonic() + timeout
@@ -93,8 +93,8 @@ def log_tail(path: Path, lines: int = 20) -> str:
 
 
 @contextlib.contextmanager
-def serving(app: str, model_uri: str, log_path: Path, settings: Optional[dict] = None,
-            ready: tuple[str, str, Optional[bytes]] = ("GET", "/readyz", None)) -> Iterator[tuple[int, int]]:
+def serving(app: str, model_uri: str, log_path: Path, settings: dict | None = None,
+            ready: tuple[str, str, bytes | None] = ("GET", "/readyz", None)) -> Iterator[tuple[int, int]]:
     """A running server of `app`, ready on the route `ready`; yields its port and master's pid."""
     port = free_port()
     process = start_gunicorn(app, server_env(model_uri, port, settings), log_path)

@@ -1,6 +1,7 @@
 """Wire the components into the salary pipeline."""
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from kfp import dsl
 from kfp.dsl import Metrics
@@ -9,7 +10,11 @@ from components import evaluate_model, export_model, load_data, register_model, 
 
 PIPELINE_NAME = "salary-training"
 DEFAULT_MODEL_URI = "model-store/salary"
-PipelineOutputs = NamedTuple("PipelineOutputs", metrics=Metrics, published=bool, version=str, reason=str)
+class PipelineOutputs(NamedTuple):
+    metrics: Metrics
+    published: bool
+    version: str
+    reason: str
 
 
 def build_pipeline(image: str) -> Callable:

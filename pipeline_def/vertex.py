@@ -1,7 +1,7 @@
 """Vertex AI Pipelines submission: the PipelineJob built from a compiled spec, and its create request."""
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Optional
 
 from pipeline_def.pipeline import PIPELINE_NAME
@@ -81,7 +81,7 @@ def display_name(git_commit: str) -> str:
 
 def job_id(git_commit: str, now: datetime) -> str:
     """A unique, readable run ID: the display name and the UTC submission time."""
-    return f"{display_name(git_commit)}-{now.astimezone(timezone.utc):%Y%m%d%H%M%S}"
+    return f"{display_name(git_commit)}-{now.astimezone(UTC):%Y%m%d%H%M%S}"
 
 
 def build_job(
@@ -104,7 +104,7 @@ def build_job(
     return aiplatform.PipelineJob(
         display_name=display_name(git_commit),
         template_path=spec_path,
-        job_id=job_id(git_commit, now or datetime.now(timezone.utc)),
+        job_id=job_id(git_commit, now or datetime.now(UTC)),
         pipeline_root=pipeline_root,
         parameter_values=parameter_values,
         enable_caching=enable_caching,

@@ -11,9 +11,9 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Iterator, Optional
 
 ARCH = {"x86_64": "amd64", "AMD64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
@@ -37,10 +37,10 @@ def free_port() -> int:
 class FakeGcs:
     """One fake-gcs-server process with the memory backend, on 127.0.0.1:port."""
 
-    def __init__(self, port: Optional[int] = None):
+    def __init__(self, port: int | None = None):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process: Optional[subprocess.Popen] = None
+        self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 15.0) -> "FakeGcs":
         """Start the server and wait until it answers."""
@@ -76,7 +76,7 @@ class FakeGcs:
 
 
 @contextlib.contextmanager
-def running(port: Optional[int] = None) -> Iterator[FakeGcs]:
+def running(port: int | None = None) -> Iterator[FakeGcs]:
     """A started server, stopped on exit."""
     server = FakeGcs(port).start()
     try:

@@ -5,9 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from components.dataset import write_salary_csv
-from components.model_store import open_store
-from components.modeling import dump_model, fit_salary_model
+from salary.dataset import write_salary_csv
+from salary.model_store import open_store
+from salary.modeling import dump_model, fit_salary_model
 from scripts.fake_gcs import running
 from webapp import create_app
 

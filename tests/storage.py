@@ -5,7 +5,7 @@ from pathlib import Path
 
 from google.cloud import storage
 
-from components.gcs import parse_gs_uri
+from salary.gcs import parse_gs_uri
 
 _buckets = itertools.count()
 

@@ -5,11 +5,11 @@ import os
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from components.dataset import read_salary_csv
-from components.model_store import open_store
-from components.modeling import dump_model, fit_salary_model
-from webapp.formatting import currency
+from salary.dataset import read_salary_csv
+from salary.model_store import open_store
+from salary.modeling import dump_model, fit_salary_model
 from tests.server import gunicorn
+from webapp.formatting import currency
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import compile as compile_py
-from components.dataset import write_salary_csv
-from components.model_store import open_store
-from components.modeling import dump_model, fit_salary_model, split_rows
+from salary.dataset import write_salary_csv
+from salary.model_store import open_store
+from salary.modeling import dump_model, fit_salary_model, split_rows
 
 pytestmark = pytest.mark.slow
 ROWS, TEST_FRACTION, SEED = 40, 0.25, 5

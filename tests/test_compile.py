@@ -1,6 +1,5 @@
 """compile.py: the spec it writes, its flags, and the kfp.local dry run end to end."""
 
-import json
 import re
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import yaml
 from kfp import components as kfp_components
 
 import compile as compile_py
-from components.model_store import open_store
+from salary.model_store import open_store
 
 REPO = Path(__file__).resolve().parent.parent
 TASKS = {"load-data", "train-model", "evaluate-model", "export-model"}
@@ -64,7 +63,10 @@ def test_display_names_are_set(spec):
 
 @pytest.mark.parametrize(
     "flag",
-    [["--test-fraction", "1.5"], ["--test-fraction", "0"], ["--min-r2", "nan"], ["--min-r2", "2"], ["--seed", "-1"], ["--seed", "x"], ["--max-r2-drop", "-0.1"], ["--image", ""], ["--bogus"]],
+    [
+        ["--test-fraction", "1.5"], ["--test-fraction", "0"], ["--min-r2", "nan"], ["--min-r2", "2"], ["--seed", "-1"], ["--seed", "x"],
+        ["--max-r2-drop", "-0.1"], ["--image", ""], ["--bogus"],
+    ],
 )
 def test_bad_flags_exit_2(flag, capsys):
     with pytest.raises(SystemExit) as caught:
@@ -120,7 +122,10 @@ def test_failing_task_fails_the_run_and_publishes_nothing(tmp_path):
     """The pipeline itself (not compile.py's pre-check) stops on bad data."""
     bad = tmp_path / "bad.csv"
     bad.write_text("YearsExperience,Salary\n" + "3,50000\n" * 10 + "3,-5\n")
-    arguments = {"data_uri": str(bad), "model_uri": str(tmp_path / "store"), "test_fraction": 0.2, "seed": 1, "min_r2": 0.5, "max_r2_drop": 0.01, "force": False, "git_commit": ""}
+    arguments = {
+        "data_uri": str(bad), "model_uri": str(tmp_path / "store"), "test_fraction": 0.2, "seed": 1, "min_r2": 0.5,
+        "max_r2_drop": 0.01, "force": False, "git_commit": "",
+    }
     with pytest.raises(RuntimeError, match="load-data"):
         compile_py.dry_run("salary-components:test", arguments, str(tmp_path / "root"))
     assert not (tmp_path / "store").exists()

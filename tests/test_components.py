@@ -2,13 +2,14 @@
 
 import html
 import json
+from pathlib import Path
 
 import pytest
 from kfp.dsl import HTML, Artifact, Dataset, Metrics, Model
 
 from components import evaluate_model, export_model, load_data, train_model
-from components.dataset import DataValidationError
-from components.model_store import open_store
+from salary.dataset import DataValidationError
+from salary.model_store import open_store
 
 
 def artifact(kind, tmp_path, name, metadata=None):
@@ -34,7 +35,7 @@ def test_load_data_records_facts(tmp_path, salary_csv):
     dataset = artifact(Dataset, tmp_path, "dataset")
     load_data.python_func(data_uri=str(salary_csv), dataset=dataset)
     assert dataset.metadata["rows"] == 40 and dataset.metadata["source_uri"] == str(salary_csv)
-    assert open(dataset.path).readline().strip() == "YearsExperience,Salary"
+    assert Path(dataset.path).read_text().splitlines()[0] == "YearsExperience,Salary"
 
 
 def test_load_data_refuses_bad_data(tmp_path):

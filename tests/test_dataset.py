@@ -2,7 +2,7 @@
 
 import pytest
 
-from components.dataset import DataValidationError, bundled_data_path, read_salary_csv, resolve_data_uri
+from salary.dataset import DataValidationError, bundled_data_path, read_salary_csv, resolve_data_uri
 
 
 def write(tmp_path, text, name="data.csv"):
@@ -70,7 +70,7 @@ def test_missing_file_and_directory_and_binary(tmp_path):
 
 
 def test_shipped_csv_is_what_the_seeded_script_makes(tmp_path):
-    from components.data.make_salary_csv import main
+    from salary.data.make_salary_csv import main
 
     output = tmp_path / "regenerated.csv"
     main(["--output", str(output)])

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import compile as compile_py
-from components.model_store import open_store
-from components.modeling import dump_model, fit_salary_model
+from salary.model_store import open_store
+from salary.modeling import dump_model, fit_salary_model
 from tests.server import gunicorn, request
 from tests.storage import raw_write
 

@@ -134,7 +134,7 @@ def test_every_copy_source_exists_in_the_build_context(image):
 
 def test_dockerignore_sends_what_the_build_needs_and_nothing_else():
     assert not dockerignored(BUILD_SCRIPT)
-    for needed in ("pyproject.toml", "constraints.txt", "components/data/salary.csv", "webapp/templates/index.html"):
+    for needed in ("pyproject.toml", "constraints.txt", "salary/data/salary.csv", "webapp/templates/index.html"):
         assert not dockerignored(needed), needed
     for left_out in (".venv/bin/python", ".git/HEAD", "tests/test_images.py", "model-store/salary/latest.json",
                      "components/__pycache__/base.cpython-311.pyc", "README.md", "cloudbuild.yaml"):

@@ -18,7 +18,7 @@ VALUES = [
     {"predictions": [40646.894181895164, 0.1 + 0.2, 1e-300, 1.5e300, -0.0, 123456789012345.67]},
     {"b": 1, "a": {"z": [1, 2, {"y": None, "x": True}]}, "é": "naïve ☃"},
     {3: "three", 1: "one"},
-    {"when": datetime.datetime(2026, 11, 27, 9, 30, tzinfo=datetime.timezone.utc), "day": datetime.date(2026, 1, 2)},
+    {"when": datetime.datetime(2026, 11, 27, 9, 30, tzinfo=datetime.UTC), "day": datetime.date(2026, 1, 2)},
     {"id": uuid.UUID(int=7), "amount": decimal.Decimal("1.10"), "html": Markup("<b>x</b>")},
     {"numpy": np.float64(2.5), "array": np.array([1.0, 2.0])},
     {"huge": 10**30},

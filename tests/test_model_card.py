@@ -2,20 +2,19 @@
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sklearn
 
-from components.dataset import read_salary_csv
-from components.model_store import open_store
-from components.modeling import dump_model, fit_salary_model
+from salary.dataset import read_salary_csv
+from salary.model_store import open_store
+from salary.modeling import dump_model, fit_salary_model
 from webapp import create_app
 
 METRICS = {"r2": 0.9123, "rmse": 4321.0, "mae": 3210.0, "rows": 8, "n_train": 32, "n_test": 8}
-START = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+START = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def publish(store_uri, model, data, attachments=None, now=START, metrics=METRICS):

@@ -4,10 +4,10 @@ import time
 
 import pytest
 
-from components.model_store import open_store
-from components.modeling import dump_model, fit_salary_model
+from salary.model_store import open_store
+from salary.modeling import dump_model, fit_salary_model
 from scripts.fake_gcs import FakeGcs, free_port
-from tests.storage import new_bucket, raw_write
+from tests.storage import raw_write
 from webapp import create_app
 
 FACTS = {

@@ -6,12 +6,12 @@ import os
 import pickle
 import subprocess
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sklearn
 
-from components.model_store import (
+from salary.model_store import (
     ModelRejected,
     NoModelPublished,
     ObjectExists,
@@ -20,7 +20,7 @@ from components.model_store import (
     make_version,
     open_store,
 )
-from components.modeling import dump_model
+from salary.modeling import dump_model
 from tests.storage import raw_read, raw_write
 
 FACTS = {
@@ -28,7 +28,7 @@ FACTS = {
     "data": {"uri": "d.csv", "sha256": "a" * 64, "rows": 15},
     "source": {"git_commit": "abc", "pipeline_run": "run-1"},
 }
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(params=["folder", "gcs"])
@@ -49,7 +49,7 @@ def tamper(store_uri, version, name, transform):
 
 
 def test_version_is_utc_time_then_hash_prefix():
-    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert make_version(b"abc", when) == "20260102T030405Z-" + hashlib.sha256(b"abc").hexdigest()[:8]
 
 
@@ -117,7 +117,7 @@ def test_racing_pointer_swaps_exactly_one_wins_each_round(store_uri, line_model)
         barrier = threading.Barrier(2)
         outcomes = {}
 
-        def swap(version):
+        def swap(version, barrier=barrier, generation=generation, outcomes=outcomes):
             barrier.wait()
             try:
                 store.backend.replace("latest.json", json.dumps({"version": version}).encode(), generation)
@@ -170,7 +170,10 @@ def test_racing_publishers_never_move_latest_back(store_uri, line_model):
         ("manifest.json", lambda b: b"{not json", "not valid JSON"),
         ("manifest.json", lambda b: json.dumps({k: v for k, v in json.loads(b).items() if k != "sha256"}).encode(), "lacks sha256"),
         ("manifest.json", lambda b: json.dumps({k: v for k, v in json.loads(b).items() if k not in ("sklearn", "metrics")}).encode(), "lacks sklearn, metrics"),
-        ("manifest.json", lambda b: json.dumps({**json.loads(b), "sklearn": "0.1.0"}).encode(), "trained with scikit-learn 0.1.0, this process runs " + sklearn.__version__),
+        (
+            "manifest.json", lambda b: json.dumps({**json.loads(b), "sklearn": "0.1.0"}).encode(),
+            "trained with scikit-learn 0.1.0, this process runs " + sklearn.__version__,
+        ),
     ],
 )
 def test_tampered_versions_are_refused_and_logged(store_uri, published, name, transform, reason, caplog):
@@ -272,7 +275,7 @@ def test_unsupported_uri_scheme():
 
 
 def test_unreachable_gcs_is_told_apart(monkeypatch):
-    from components.model_store import StoreUnavailable
+    from salary.model_store import StoreUnavailable
     from scripts.fake_gcs import free_port
 
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{free_port()}")

@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from components.modeling import decide, dump_model, fit_salary_model, score, split_rows
+from salary.modeling import decide, dump_model, fit_salary_model, score, split_rows
 
 
 def test_split_is_deterministic_disjoint_and_sized():

@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 
-from components.plotting import fit_plot_svg, svg_page
+from salary.plotting import fit_plot_svg, svg_page
 
 
 def test_fit_plot_is_standalone_svg(line_model):
@@ -35,7 +35,7 @@ def test_svg_page_embeds_the_drawing_inline_and_escapes_text(line_model):
 
 
 def test_large_data_is_drawn_as_a_bounded_sample(line_model):
-    from components.plotting import MAX_PLOT_POINTS
+    from salary.plotting import MAX_PLOT_POINTS
 
     years = np.linspace(0.0, 40.0, 200_000)
     svg = fit_plot_svg(years, 30000.0 + 2000.0 * years, line_model)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression, Ridge
 
-from components.data.make_salary_csv import make_rows
-from components.modeling import fit_salary_model
+from salary.data.make_salary_csv import make_rows
+from salary.modeling import fit_salary_model
 from webapp.model import NUMPY_FROM_ROWS, make_predictor
 
 

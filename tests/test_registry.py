@@ -9,7 +9,8 @@ from google.cloud import aiplatform_v1
 from google.cloud.aiplatform_v1.services.model_service import ModelServiceClient
 from kfp.dsl import Metrics, Model
 
-from components import register_model, registry
+from components import register_model
+from salary import registry
 
 REGISTRY_MODEL = "projects/my-proj/locations/europe-west1/models/salary"
 ARTIFACT = "gs://my-bucket/pipeline-root/123/salary-training-x/train-model_-1/model"

@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ElementTree
 import numpy as np
 import pytest
 
-from components.model_store import open_store
-from components.modeling import dump_model
-from components.plotting import fit_plot_svg
+from salary.model_store import open_store
+from salary.modeling import dump_model
+from salary.plotting import fit_plot_svg
 from webapp import create_app
 from webapp.security import InsecureConfig
 
@@ -43,8 +43,8 @@ def client_with_plot(store_uri, line_model):
 
 @pytest.mark.parametrize("method, path, kwargs", ROUTES)
 def test_every_response_carries_the_security_headers(client_with_plot, method, path, kwargs):
-    response = getattr(client_with_plot, method)(path, **kwargs)
-    csp = response.headers["Content-Security-Policy"]
+    with getattr(client_with_plot, method)(path, **kwargs) as response:
+        csp = response.headers["Content-Security-Policy"]
     assert "unsafe-inline" not in csp and "default-src 'none'" in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"

@@ -2,7 +2,7 @@
 
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from unittest import mock
 
 import google.auth
@@ -24,7 +24,7 @@ SA = "salary-pipeline@my-proj.iam.gserviceaccount.com"
 COMMIT = "abc1234def5678abc1234def5678abc1234def56"
 SUBMIT = ["--submit", "--project", "my-proj", "--region", "europe-west1", "--pipeline-root", "gs://my-bucket/pipeline-root",
           "--service-account", SA, "--image", IMAGE, "--git-commit", COMMIT]
-NOW = datetime(2026, 11, 27, 9, 30, 5, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 9, 30, 5, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 import os
 from pathlib import Path
-from typing import Optional
 
 from flask import Flask
 
@@ -25,7 +24,7 @@ def _env_seconds(name: str, default: float) -> float:
     return value
 
 
-def create_app(test_config: Optional[dict] = None) -> Flask:
+def create_app(test_config: dict | None = None) -> Flask:
     """Application factory: configure, check the configuration, load the model, register the routes."""
     app = Flask(__name__)
     # orjson writes the same JSON as the standard library, several times faster (docs/benchmarks.md).

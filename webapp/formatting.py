@@ -1,7 +1,7 @@
 """Template filters that format money, times and scores for people."""
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Flask
 
@@ -21,7 +21,7 @@ def timestamp(value: str) -> str:
     except (TypeError, ValueError):
         return str(value)
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     return f"{moment:%-d %b %Y, %H:%M} UTC"
 
 

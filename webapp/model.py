@@ -2,13 +2,14 @@
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import numpy as np
 from flask import Flask, current_app
 
-from components.model_store import (
+from salary.model_store import (
     LoadedModel,
     ModelRejected,
     ModelStore,
@@ -55,7 +56,7 @@ def make_predictor(version: str, estimator: Any) -> Predictor:
     return Predictor(version, predict, direct=True)
 
 
-def linear_coefficients(estimator: Any) -> Optional[tuple[float, float]]:
+def linear_coefficients(estimator: Any) -> tuple[float, float] | None:
     """(slope, intercept) of a fitted single-feature, single-target LinearRegression; None for anything else."""
     from sklearn.linear_model import LinearRegression
 
@@ -81,15 +82,15 @@ class ServedModel:
         self.model_uri = model_uri
         self.poll_seconds = poll_seconds
         self.retry_cap_seconds = retry_cap_seconds
-        self.loaded: Optional[LoadedModel] = None
+        self.loaded: LoadedModel | None = None
         # Carries its own version, so a prediction always names the model that made it.
-        self.predictor: Optional[Predictor] = None
+        self.predictor: Predictor | None = None
         self.reason = "not loaded yet"
-        self._refused: Optional[str] = None
+        self._refused: str | None = None
         self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         try:
-            self._store: Optional[ModelStore] = open_store(model_uri, retry_seconds=storage_retry_seconds)
+            self._store: ModelStore | None = open_store(model_uri, retry_seconds=storage_retry_seconds)
         except StoreError as exc:
             self._store = None
             self.reason = str(exc)

@@ -5,13 +5,12 @@ import hashlib
 import logging
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
-from typing import Optional
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from components.dataset import DataValidationError, SalaryData, read_salary_csv
-from components.model_store import PLOT_FILE, LoadedModel, ModelStore, StoreError, open_store
-from components.plotting import fit_plot_svg
+from salary.dataset import DataValidationError, SalaryData, read_salary_csv
+from salary.model_store import PLOT_FILE, LoadedModel, ModelStore, StoreError, open_store
+from salary.plotting import fit_plot_svg
 from webapp.model import served_model
 from webapp.problems import problem
 
@@ -27,8 +26,8 @@ class Plot:
 
     version: str
     source: str
-    published: Optional[bytes] = None
-    data: Optional[SalaryData] = None
+    published: bytes | None = None
+    data: SalaryData | None = None
 
     @property
     def available(self) -> bool:
@@ -41,7 +40,7 @@ class VersionRow:
     """One line of the store's history: a version's manifest, or why it cannot be read."""
 
     version: str
-    manifest: Optional[dict]
+    manifest: dict | None
     problem: str
 
 

@@ -4,7 +4,7 @@ from http import HTTPStatus
 
 from flask import Blueprint, current_app, jsonify
 
-from components.dataset import MAX_YEARS, MIN_YEARS
+from salary.dataset import MAX_YEARS, MIN_YEARS
 from webapp.problems import PROBLEM_JSON
 
 bp = Blueprint("openapi", __name__)

@@ -1,11 +1,12 @@
 """Check prediction input: years of experience as finite numbers in range."""
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from components.dataset import MAX_YEARS, MIN_YEARS
+from salary.dataset import MAX_YEARS, MIN_YEARS
 
 
 class InvalidInput(ValueError):

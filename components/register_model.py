@@ -14,7 +14,7 @@ def register_model(
     registry_model: str,
 ) -> str:
     """Upload model.pkl as a new version of registry_model when it was published; returns the version's name."""
-    from components.registry import model_service_client, parse_registry_model, register_version
+    from salary.registry import model_service_client, parse_registry_model, register_version
 
     # The pipeline only runs this step when registry_model is set; the checks keep .python_func callers honest too.
     if not registry_model:

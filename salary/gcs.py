@@ -1,6 +1,5 @@
 """Google Cloud Storage access shared by the data reader and the model store."""
 
-from typing import Optional
 
 # Transient failures are retried by the library (its DEFAULT_RETRY); this bounds the whole
 # retried call, so a caller that must stay responsive (the web app) can pass a shorter one.
@@ -18,14 +17,14 @@ def parse_gs_uri(uri: str) -> tuple[str, str]:
     return bucket, path
 
 
-def storage_client(project: Optional[str] = None):
+def storage_client(project: str | None = None):
     """A storage client; with STORAGE_EMULATOR_HOST set the library talks to that emulator anonymously."""
     from google.cloud import storage
 
     return storage.Client(project=project)
 
 
-def read_object(uri: str, retry_seconds: float = DEFAULT_RETRY_SECONDS) -> Optional[bytes]:
+def read_object(uri: str, retry_seconds: float = DEFAULT_RETRY_SECONDS) -> bytes | None:
     """The content of gs://bucket/path, or None when it does not exist."""
     from google.api_core.exceptions import NotFound
     from google.cloud.storage.retry import DEFAULT_RETRY

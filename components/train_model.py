@@ -19,9 +19,9 @@ def train_model(
 
     import sklearn
 
-    from components.dataset import read_salary_csv, write_salary_csv
-    from components.model_store import MODEL_FILE
-    from components.modeling import dump_model, fit_salary_model, split_rows
+    from salary.dataset import read_salary_csv, write_salary_csv
+    from salary.model_store import MODEL_FILE
+    from salary.modeling import dump_model, fit_salary_model, split_rows
 
     data = read_salary_csv(dataset.path)
     split = split_rows(data.rows, test_fraction, seed)

@@ -3,7 +3,6 @@
 import math
 import pickle
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 from sklearn.linear_model import LinearRegression
@@ -51,7 +50,7 @@ def score(model: LinearRegression, years: np.ndarray, salary: np.ndarray) -> dic
 
 
 def decide(
-    r2: float, min_r2: float, champion_r2: Optional[float], max_r2_drop: float, force: bool
+    r2: float, min_r2: float, champion_r2: float | None, max_r2_drop: float, force: bool
 ) -> tuple[bool, str]:
     """Whether the challenger may be published, and why: good enough, and not worse than the champion."""
     if r2 < min_r2:

@@ -23,10 +23,10 @@ def evaluate_model(
     import os
     from collections import namedtuple
 
-    from components.dataset import read_salary_csv
-    from components.model_store import MODEL_FILE, latest_or_none, open_store, safe_unpickle
-    from components.modeling import decide, score
-    from components.plotting import fit_plot_svg, svg_page
+    from salary.dataset import read_salary_csv
+    from salary.model_store import MODEL_FILE, latest_or_none, open_store, safe_unpickle
+    from salary.modeling import decide, score
+    from salary.plotting import fit_plot_svg, svg_page
 
     with open(os.path.join(model.path, MODEL_FILE), "rb") as handle:
         estimator = safe_unpickle("candidate", handle.read())

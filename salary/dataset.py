@@ -37,7 +37,7 @@ class SalaryData:
 
 def bundled_data_path() -> Path:
     """Path of the salary CSV shipped inside the components package."""
-    return Path(str(resources.files("components").joinpath("data", "salary.csv")))
+    return Path(str(resources.files("salary").joinpath("data", "salary.csv")))
 
 
 def resolve_data_uri(data_uri: str) -> str:
@@ -63,7 +63,7 @@ def _read_gcs(uri: str) -> bytes:
     """Read a CSV object from Cloud Storage."""
     from google.api_core.exceptions import GoogleAPIError
 
-    from components.gcs import read_object
+    from salary.gcs import read_object
 
     try:
         content = read_object(uri)
@@ -146,4 +146,4 @@ def write_salary_csv(path: str, years: np.ndarray, salary: np.ndarray) -> None:
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow([YEARS_COLUMN, SALARY_COLUMN])
-        writer.writerows(zip(map(repr, years.tolist()), map(repr, salary.tolist())))
+        writer.writerows(zip(map(repr, years.tolist()), map(repr, salary.tolist()), strict=True))

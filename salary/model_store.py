@@ -17,14 +17,14 @@ import pickle
 import platform
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 import numpy
 
-from components import gcs
+from salary import gcs
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class Backend(Protocol):
 
     uri: str
 
-    def read(self, key: str) -> tuple[Optional[bytes], Any]:
+    def read(self, key: str) -> tuple[bytes | None, Any]:
         """Content and generation of an object; (None, 0) when it does not exist."""
 
     def create(self, key: str, data: bytes) -> None:
@@ -101,7 +101,7 @@ class FolderBackend:
         self.root = Path(root)
         self.uri = str(self.root)
 
-    def read(self, key: str) -> tuple[Optional[bytes], Any]:
+    def read(self, key: str) -> tuple[bytes | None, Any]:
         """Content and generation; the generation is the file's identity and change time."""
         path = self.root / key
         try:
@@ -180,7 +180,7 @@ class GcsBackend:
             DEFAULT_RETRY.with_timeout(retry_seconds), is_generation_specified, ["query_params"]
         )
 
-    def read(self, key: str) -> tuple[Optional[bytes], Any]:
+    def read(self, key: str) -> tuple[bytes | None, Any]:
         """Content and generation of an object; (None, 0) when it does not exist."""
         from google.api_core.exceptions import NotFound
 
@@ -282,7 +282,7 @@ def sklearn_version() -> str:
 
 def make_version(model_bytes: bytes, now: datetime) -> str:
     """Time-sortable version name: UTC timestamp, then the model's hash prefix."""
-    return f"{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{hashlib.sha256(model_bytes).hexdigest()[:8]}"
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{hashlib.sha256(model_bytes).hexdigest()[:8]}"
 
 
 def build_manifest(
@@ -292,12 +292,12 @@ def build_manifest(
     metrics: dict,
     data: dict,
     source: dict,
-    attachments: Optional[dict[str, bytes]] = None,
+    attachments: dict[str, bytes] | None = None,
 ) -> dict:
     """The manifest that describes one published version."""
     return {
         "version": version,
-        "created_at": now.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "created_at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "sha256": hashlib.sha256(model_bytes).hexdigest(),
         "size_bytes": len(model_bytes),
         "framework": "scikit-learn",
@@ -335,11 +335,11 @@ class ModelStore:
         metrics: dict,
         data: dict,
         source: dict,
-        attachments: Optional[dict[str, bytes]] = None,
-        now: Optional[datetime] = None,
+        attachments: dict[str, bytes] | None = None,
+        now: datetime | None = None,
     ) -> dict:
         """Write a complete version (model, attachments, manifest last) without pointing at it."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         version = make_version(model_bytes, now)
         for name in attachments or {}:
             if name in (MODEL_FILE, MANIFEST_FILE) or "/" in name or name.startswith("."):
@@ -369,7 +369,7 @@ class ModelStore:
                 continue
         raise PointerConflict(f"{self.uri}: latest.json kept changing; version {version} is stored but not latest")
 
-    def read_pointer(self) -> tuple[Optional[str], Any]:
+    def read_pointer(self) -> tuple[str | None, Any]:
         """The version latest.json names (None when unpublished) and the pointer's generation."""
         content, generation = self.backend.read(POINTER_FILE)
         if content is None:
@@ -414,7 +414,7 @@ class ModelStore:
             if key.count("/") == 2 and key.endswith(f"/{MANIFEST_FILE}")
         )
 
-    def read_attachment(self, version: str, name: str) -> Optional[bytes]:
+    def read_attachment(self, version: str, name: str) -> bytes | None:
         """An attachment of a version, checked against the manifest; None when it has none."""
         expected = self.read_manifest(version).get("attachments", {}).get(name)
         if expected is None:
@@ -424,7 +424,7 @@ class ModelStore:
             raise ModelRejected(version, f"attachment {name} is missing or does not match the manifest")
         return content
 
-    def load(self, version: Optional[str] = None) -> LoadedModel:
+    def load(self, version: str | None = None) -> LoadedModel:
         """Load a version (default: latest) after checking size, sha256, versions and globals."""
         version = version or self.latest_version()
         try:
@@ -455,7 +455,7 @@ class ModelStore:
         return LoadedModel(version=version, manifest=manifest, estimator=estimator)
 
 
-def latest_or_none(store: ModelStore) -> Optional[LoadedModel]:
+def latest_or_none(store: ModelStore) -> LoadedModel | None:
     """The latest model if it passes every check; None when none is published or it is refused."""
     try:
         return store.load()

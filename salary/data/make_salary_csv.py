@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from components.dataset import write_salary_csv
+from salary.dataset import write_salary_csv
 
 DEFAULT_OUTPUT = Path(__file__).with_name("salary.csv")
 
@@ -21,7 +21,7 @@ def make_rows(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: python -m components.data.make_salary_csv [--rows N] [--seed S] [--output F]."""
+    """Command line: python -m salary.data.make_salary_csv [--rows N] [--seed S] [--output F]."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=150)
     parser.add_argument("--seed", type=int, default=20261127)

@@ -8,7 +8,7 @@ from components.base import salary_component
 @salary_component
 def load_data(data_uri: str, dataset: Output[Dataset]) -> None:
     """Validate the salary CSV at data_uri (empty: the shipped one) into a Dataset."""
-    from components.dataset import read_salary_csv, resolve_data_uri, write_salary_csv
+    from salary.dataset import read_salary_csv, resolve_data_uri, write_salary_csv
 
     data = read_salary_csv(resolve_data_uri(data_uri))
     write_salary_csv(dataset.path, data.years, data.salary)

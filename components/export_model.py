@@ -23,7 +23,7 @@ def export_model(
     import os
     from collections import namedtuple
 
-    from components.model_store import MODEL_FILE, PLOT_FILE, open_store
+    from salary.model_store import MODEL_FILE, PLOT_FILE, open_store
 
     outputs = namedtuple("ExportOutputs", ["published", "version", "reason"])
     if not blessed:
