@@ -24,7 +24,8 @@ def evaluate_model(
     from collections import namedtuple
 
     from salary.dataset import read_salary_csv
-    from salary.model_store import MODEL_FILE, latest_or_none, open_store, safe_unpickle
+    from salary.model_codec import MODEL_FILE, safe_unpickle
+    from salary.model_store import latest_or_none, open_store
     from salary.modeling import decide, score
     from salary.plotting import fit_plot_svg, svg_page
 

@@ -23,7 +23,8 @@ def export_model(
     import os
     from collections import namedtuple
 
-    from salary.model_store import MODEL_FILE, PLOT_FILE, open_store
+    from salary.model_codec import MODEL_FILE
+    from salary.model_store import PLOT_FILE, open_store
 
     outputs = namedtuple("ExportOutputs", ["published", "version", "reason"])
     if not blessed:

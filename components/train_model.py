@@ -20,7 +20,7 @@ def train_model(
     import sklearn
 
     from salary.dataset import read_salary_csv, write_salary_csv
-    from salary.model_store import MODEL_FILE
+    from salary.model_codec import MODEL_FILE
     from salary.modeling import dump_model, fit_salary_model, split_rows
 
     data = read_salary_csv(dataset.path)

@@ -11,16 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sklearn
 
-from salary.model_store import (
-    ModelRejected,
-    NoModelPublished,
-    ObjectExists,
-    PointerConflict,
-    StoreError,
-    make_version,
-    open_store,
-)
+from salary.model_store import make_version, open_store
 from salary.modeling import dump_model
+from salary.store_errors import ModelRejected, NoModelPublished, ObjectExists, PointerConflict, StoreError
 from tests.storage import raw_read, raw_write
 
 FACTS = {
@@ -275,7 +268,7 @@ def test_unsupported_uri_scheme():
 
 
 def test_unreachable_gcs_is_told_apart(monkeypatch):
-    from salary.model_store import StoreUnavailable
+    from salary.store_errors import StoreUnavailable
     from scripts.fake_gcs import free_port
 
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{free_port()}")

@@ -9,15 +9,8 @@ from typing import Any
 import numpy as np
 from flask import Flask, current_app
 
-from salary.model_store import (
-    LoadedModel,
-    ModelRejected,
-    ModelStore,
-    NoModelPublished,
-    StoreError,
-    StoreUnavailable,
-    open_store,
-)
+from salary.model_store import LoadedModel, ModelStore, open_store
+from salary.store_errors import ModelRejected, NoModelPublished, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 EXTENSION = "salary_model"

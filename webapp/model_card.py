@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, current_app, render_template, request
 
 from salary.dataset import DataValidationError, SalaryData, read_salary_csv
-from salary.model_store import PLOT_FILE, LoadedModel, ModelStore, StoreError, open_store
+from salary.model_store import PLOT_FILE, LoadedModel, ModelStore, open_store
 from salary.plotting import fit_plot_svg
+from salary.store_errors import StoreError
 from webapp.model import served_model
 from webapp.problems import problem
 

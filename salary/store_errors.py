@@ -1,0 +1,30 @@
+"""The model store's errors: their types drive behaviour (unreachable: retry sooner; refused: keep serving)."""
+
+
+class StoreError(Exception):
+    """Base of the model store's errors."""
+
+
+class NoModelPublished(StoreError):
+    """The store has no latest.json yet."""
+
+
+class ModelRejected(StoreError):
+    """A published model failed a check and must not be served."""
+
+    def __init__(self, version: str, reason: str):
+        super().__init__(f"model version {version} refused: {reason}")
+        self.version = version
+        self.reason = reason
+
+
+class ObjectExists(StoreError):
+    """A create-only write found the object already there."""
+
+
+class PointerConflict(StoreError):
+    """latest.json changed between reading it and swapping it."""
+
+
+class StoreUnavailable(StoreError):
+    """The storage could not be reached (after the client library's own retries)."""
