@@ -6,7 +6,7 @@ from sklearn.linear_model import LinearRegression, Ridge
 
 from salary.data.make_salary_csv import make_rows
 from salary.modeling import fit_salary_model
-from webapp.model import NUMPY_FROM_ROWS, make_predictor
+from webapp.predictor import NUMPY_FROM_ROWS, make_predictor
 
 
 def within_one_ulp(actual, expected) -> bool:
