@@ -44,6 +44,7 @@ def export_model(
         },
         source={"git_commit": git_commit, "pipeline_run": pipeline_run},
         attachments={PLOT_FILE: plot_bytes},
+        actor=f"pipeline run {pipeline_run}" if pipeline_run else None,
     )
     print(f"published version {manifest['version']} to {model_uri}")
     return outputs(True, manifest["version"], reason)
