@@ -25,6 +25,7 @@ def export_model(
 
     from salary.model_codec import MODEL_FILE
     from salary.model_store import PLOT_FILE, open_store
+    from salary.store_errors import PointerHeld
 
     outputs = namedtuple("ExportOutputs", ["published", "version", "reason"])
     if not blessed:
@@ -34,17 +35,22 @@ def export_model(
         model_bytes = handle.read()
     with open(plot_svg.path, "rb") as handle:
         plot_bytes = handle.read()
-    manifest = open_store(model_uri).publish(
-        model_bytes,
-        metrics={"rows": metrics.metadata["n_test"], **metrics.metadata},
-        data={
-            "uri": dataset.metadata["source_uri"],
-            "sha256": dataset.metadata["sha256"],
-            "rows": dataset.metadata["rows"],
-        },
-        source={"git_commit": git_commit, "pipeline_run": pipeline_run},
-        attachments={PLOT_FILE: plot_bytes},
-        actor=f"pipeline run {pipeline_run}" if pipeline_run else None,
-    )
+    try:
+        manifest = open_store(model_uri).publish(
+            model_bytes,
+            metrics={"rows": metrics.metadata["n_test"], **metrics.metadata},
+            data={
+                "uri": dataset.metadata["source_uri"],
+                "sha256": dataset.metadata["sha256"],
+                "rows": dataset.metadata["rows"],
+            },
+            source={"git_commit": git_commit, "pipeline_run": pipeline_run},
+            attachments={PLOT_FILE: plot_bytes},
+            actor=f"pipeline run {pipeline_run}" if pipeline_run else None,
+        )
+    except PointerHeld as exc:
+        # The version is stored for later (rollback, unpin); the run succeeds and says why nothing moved.
+        print(f"not made latest: {exc}")
+        return outputs(False, exc.version, str(exc))
     print(f"published version {manifest['version']} to {model_uri}")
     return outputs(True, manifest["version"], reason)

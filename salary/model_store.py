@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy
 
-from salary import gcs
+from salary import gcs, store_ops
 from salary.model_codec import MODEL_FILE, safe_unpickle
 from salary.store_backends import Backend, open_backend
 from salary.store_errors import ModelRejected, NoModelPublished, PointerConflict, StoreError
@@ -123,22 +123,20 @@ class ModelStore:
         return manifest
 
     def point_latest_at(self, version: str, *, actor: str | None = None) -> None:
-        """Swap latest.json to `version`, never back to an older one; the change is recorded under history/."""
+        """Swap latest.json to `version`: not while pinned, never back to an older one unless that one fails verification."""
+        first_seen: list[str | None] = []
         for _ in range(SWAP_ATTEMPTS):
             current, generation = self.read_pointer()
-            # Compare publication times only: within one second the hash suffix says nothing of order.
-            if current is not None and current.split("-")[0] > version.split("-")[0]:
-                raise PointerConflict(
-                    f"{self.uri}: version {version} is stored but not made latest, "
-                    f"because newer version {current} was published meanwhile"
-                )
+            first_seen = first_seen or [current]
+            # Refuses (PointerHeld, PointerConflict) unless this publish may move latest.json now.
+            action, why = store_ops.publish_action(self, version, current, first_seen[0])
             try:
                 self.backend.replace(POINTER_FILE, _dump_json({"version": version}), generation)
             except PointerConflict:
                 continue
             else:
                 # After the swap, so a publisher that lost a race leaves no record of a change that never happened.
-                record_change(self.backend, "publish", current, version, actor=actor)
+                record_change(self.backend, action, current, version, why, actor=actor)
                 return
         raise PointerConflict(f"{self.uri}: latest.json kept changing; version {version} is stored but not latest")
 

@@ -28,6 +28,9 @@ class Backend(Protocol):
     def keys(self, prefix: str) -> list[str]:
         """Every object key that starts with `prefix`, sorted."""
 
+    def delete(self, key: str) -> None:
+        """Remove an object (only prune does); nothing when it is gone already."""
+
 
 class FolderBackend:
     """A store on a local folder: exclusive create, temp file + os.replace, a file lock."""
@@ -81,6 +84,14 @@ class FolderBackend:
                 (relative / name).as_posix() for name in files if not name.startswith(".")
             )
         return sorted(key for key in found if key.startswith(prefix))
+
+    def delete(self, key: str) -> None:
+        """Unlink the file, then its folder once empty."""
+        path = self.root / key
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
 
     @contextlib.contextmanager
     def _temp_file(self, path: Path, data: bytes):
@@ -143,6 +154,13 @@ class GcsBackend:
                 retry=self._read_retry,
             )
             return sorted(blob.name[len(self._prefix):] for blob in blobs)
+
+    def delete(self, key: str) -> None:
+        """Delete the object; a missing one is not an error."""
+        from google.api_core.exceptions import NotFound
+
+        with self._errors(key), contextlib.suppress(NotFound):
+            self._bucket.blob(self._prefix + key).delete(timeout=gcs.REQUEST_TIMEOUT_SECONDS, retry=self._read_retry)
 
     def _upload(self, key: str, data: bytes, generation: int, conflict: StoreError) -> None:
         """One conditional upload; a failed precondition becomes `conflict`."""

@@ -28,3 +28,15 @@ class PointerConflict(StoreError):
 
 class StoreUnavailable(StoreError):
     """The storage could not be reached (after the client library's own retries)."""
+
+
+class PointerHeld(StoreError):
+    """The store is pinned: a new version was stored but latest.json was left alone."""
+
+    def __init__(self, version: str, pinned: str, reason: str):
+        super().__init__(
+            f"version {version} is stored but not made latest: the store is pinned to {pinned} "
+            f"({reason or 'no reason given'}); `salary-models unpin` releases it"
+        )
+        self.version = version
+        self.pinned = pinned
