@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 from components.base import DEFAULT_IMAGE
-from pipeline_def import vertex
+from pipeline_def import schedule, vertex
 from salary import registry
 
 DEFAULT_OUTPUT = "pipeline.yaml"
@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     cloud.add_argument("--no-cache", action="store_true", help="run every task afresh instead of reusing cached results")
     cloud.add_argument("--registry-model", type=_checked(registry.check_model_id, allow_empty=True),
                        help="also upload each published model as a new version of this Vertex AI Model Registry model ID (empty: off)")
+    cloud.add_argument("--schedule", type=_checked(schedule.check_cron), metavar="CRON",
+                       help="instead of one run, create a schedule of them (replacing older ones), e.g. '0 3 * * 1'")
+    cloud.add_argument("--schedule-timezone", type=_checked(schedule.check_timezone), metavar="TZ", help="IANA time zone of --schedule (default: UTC)")
     return parser
 
 
@@ -103,7 +106,7 @@ def _checked(check, allow_empty: bool = False):
 
 def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Flags that only make sense together; fills in the model store; parser.error (exit 2) otherwise."""
-    cloud_only = ("project", "region", "pipeline_root", "service_account", "labels", "no_cache", "registry_model")
+    cloud_only = ("project", "region", "pipeline_root", "service_account", "labels", "no_cache", "registry_model", "schedule", "schedule_timezone")
     if not args.submit:
         given = [f"--{name.replace('_', '-')}" for name in cloud_only if getattr(args, name)]
         if given:
@@ -115,6 +118,8 @@ def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
     missing = [f"--{name.replace('_', '-')}" for name in cloud_only[:4] if not getattr(args, name)]
     if missing:
         parser.error(f"--submit requires {', '.join(missing)}")
+    if args.schedule_timezone and not args.schedule:
+        parser.error("--schedule-timezone only applies with --schedule")
     if args.no_dry_run:
         parser.error("--no-dry-run does not apply with --submit (the local dry run never runs then)")
     args.model_uri = args.model_uri or vertex.default_model_uri(args.pipeline_root)
@@ -213,6 +218,9 @@ def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:
         git_commit=arguments["git_commit"],
         credentials=credentials,
     )
+    if args.schedule:
+        return schedule.schedule_job(job, cron=args.schedule, timezone=args.schedule_timezone or "", service_account=args.service_account,
+                                     dry_run=args.dry_run, credentials=credentials)
     if args.dry_run:
         print(json.dumps(vertex.create_request(job, args.service_account), indent=2, sort_keys=True))
         return 0
