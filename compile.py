@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 from components.base import DEFAULT_IMAGE
-from pipeline_def import schedule, vertex
+from pipeline_def import local_run, schedule, vertex
 from salary import registry
 
 DEFAULT_OUTPUT = "pipeline.yaml"
@@ -185,18 +185,14 @@ def dry_run(image: str, arguments: dict, local_root: str) -> dict:
     from pipeline_def import build_pipeline
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(Path(local_root).resolve()))
+    before = local_run.run_dirs(local_root)
     with warnings.catch_warnings():
         # kfp.local says the display names and the (non-"python") image do not apply to subprocesses;
         # both are for Vertex, so the notice is noise here.
         warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
         warnings.filterwarnings("ignore", message=".*non-Python base image.*")
-        run = build_pipeline(image)(**arguments)
-    return {
-        "metrics": dict(run.outputs["metrics"].metadata),
-        "published": run.outputs["published"],
-        "version": run.outputs["version"],
-        "reason": run.outputs["reason"],
-    }
+        build_pipeline(image)(**arguments)
+    return local_run.results(local_root, before)
 
 
 def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:

@@ -1,5 +1,6 @@
 """compile.py: the spec it writes, its flags, and the kfp.local dry run end to end."""
 
+import json
 import re
 import subprocess
 import sys
@@ -33,15 +34,21 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     assert pipeline.component_spec.inputs["min_r2"].default == 0.8
     assert pipeline.component_spec.inputs["registry_model"].default == ""
     document = yaml.safe_load(spec.read_text())
-    tasks = document["root"]["dag"]["tasks"]
-    assert set(tasks) == TASKS | {"condition-1"}
+    # Every step runs inside an exit handler; report-run runs after it, whatever happened.
+    root = document["root"]["dag"]["tasks"]
+    assert set(root) == {"exit-handler-1", "report-run"}
+    assert root["report-run"]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+    assert root["report-run"]["dependentTasks"] == ["exit-handler-1"]
+    assert root["report-run"]["inputs"]["parameters"]["status"]["taskFinalStatus"]["producerTask"] == "exit-handler-1"
+    tasks = document["components"]["comp-exit-handler-1"]["dag"]["tasks"]
+    assert set(tasks) == TASKS | {"condition-2"}
     assert all(task["taskInfo"]["name"] for task in tasks.values())
     # The registry upload sits behind a condition on its parameter: off unless a registry model is named.
-    assert tasks["condition-1"]["triggerPolicy"]["condition"] == "inputs.parameter_values['pipelinechannel--registry_model'] != ''"
-    assert set(document["root"]["dag"]["tasks"]["condition-1"]["componentRef"].values()) == {"comp-condition-1"}
-    assert set(document["components"]["comp-condition-1"]["dag"]["tasks"]) == {"register-model"}
+    assert tasks["condition-2"]["triggerPolicy"]["condition"] == "inputs.parameter_values['pipelinechannel--registry_model'] != ''"
+    assert set(tasks["condition-2"]["componentRef"].values()) == {"comp-condition-2"}
+    assert set(document["components"]["comp-condition-2"]["dag"]["tasks"]) == {"register-model"}
     executors = document["deploymentSpec"]["executors"]
-    assert len(executors) == 5
+    assert len(executors) == 6
     for executor in executors.values():
         container = executor["container"]
         assert container["image"] == "europe-docker.pkg.dev/p/r/components:abc"
@@ -55,9 +62,12 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
 def test_display_names_are_set(spec):
     pipeline_spec = yaml.safe_load(spec.read_text())
     # The IR keeps display names on taskInfo.name; every task has a human one.
-    names = {task["taskInfo"]["name"] for task in pipeline_spec["root"]["dag"]["tasks"].values()}
+    names = {task["taskInfo"]["name"] for task in pipeline_spec["components"]["comp-exit-handler-1"]["dag"]["tasks"].values()}
     assert names == {"Load and validate data", "Train linear regression", "Evaluate against champion", "Publish to model store", "registry-model-set"}
-    registry_task = pipeline_spec["components"]["comp-condition-1"]["dag"]["tasks"]["register-model"]
+    assert {task["taskInfo"]["name"] for task in pipeline_spec["root"]["dag"]["tasks"].values()} == {
+        "salary-training-steps", "Report the run's final state",
+    }
+    registry_task = pipeline_spec["components"]["comp-condition-2"]["dag"]["tasks"]["register-model"]
     assert registry_task["taskInfo"]["name"] == "Register in Vertex AI Model Registry"
 
 
@@ -101,6 +111,9 @@ def test_cli_dry_run_trains_and_publishes(tmp_path, salary_csv):
         assert f"Task '{task}' finished with status SUCCESS" in _plain(result.stdout + result.stderr)
     # The registry step is off by default, and kfp.local honours the condition.
     assert "register-model" not in _plain(result.stdout + result.stderr)
+    # The exit handler logged the run's final state.
+    reports = [json.loads(line) for line in result.stdout.splitlines() if '"event": "salary-pipeline-run-finished"' in line]
+    assert [(report["state"], report["severity"]) for report in reports] == [("SUCCEEDED", "INFO")]
     assert loaded.manifest["source"]["git_commit"] == "feedface"
     assert open_store(str(store)).read_attachment(loaded.version, "plot.svg").startswith(b"<?xml")
     assert loaded.manifest["source"]["pipeline_run"].startswith("salary-training-")

@@ -94,15 +94,15 @@ def test_job_builds_offline_with_every_field(spec):
 
 def test_caching_follows_the_flag(spec):
     def cache_settings(pipeline_spec):
-        """task name -> enableCache, for the tasks that run a container (in the root DAG and the condition's)."""
+        """task name -> enableCache, for the tasks that run a container (in the root DAG, the exit handler's and the condition's)."""
         dags = [pipeline_spec["root"]["dag"]] + [component["dag"] for component in pipeline_spec["components"].values() if "dag" in component]
         return {
             name: task.get("cachingOptions", {}).get("enableCache", False)
-            for dag in dags for name, task in dag["tasks"].items() if not name.startswith("condition-")
+            for dag in dags for name, task in dag["tasks"].items() if not name.startswith(("condition-", "exit-handler-"))
         }
 
     off = cache_settings(build(spec, enable_caching=False).to_dict()["pipelineSpec"])
-    assert len(off) == 5 and set(off.values()) == {False}
+    assert len(off) == 6 and set(off.values()) == {False}
     assert set(cache_settings(build(spec, enable_caching=True).to_dict()["pipelineSpec"]).values()) == {True}
     compiled = cache_settings(yaml.safe_load(spec.read_text()))
     assert cache_settings(build(spec).to_dict()["pipelineSpec"]) == compiled
@@ -161,7 +161,7 @@ def test_cli_dry_run_prints_the_request_and_touches_no_network(tmp_path, capsys)
         "seed": 42.0, "min_r2": 0.7, "max_r2_drop": 0.01, "force": False, "git_commit": COMMIT,
         "registry_model": "projects/my-proj/locations/europe-west1/models/salary",
     }
-    tasks = [task for name, task in job["pipelineSpec"]["root"]["dag"]["tasks"].items() if not name.startswith("condition-")]
+    tasks = [task for name, task in job["pipelineSpec"]["root"]["dag"]["tasks"].items() if not name.startswith(("condition-", "exit-handler-"))]
     assert tasks and all(task["cachingOptions"].get("enableCache", False) is False for task in tasks)
 
 
