@@ -68,17 +68,27 @@ def built_images(build, values) -> set[str]:
     return tags
 
 
-def run_script(step, values, tmp_path) -> list[list[str]]:
-    """Run a bash step's script with the substitutions made and docker replaced by a recorder; its docker calls."""
-    log = tmp_path / "docker.log"
+def run_script(step, values, tmp_path, program="docker", answers: str = "", replace: dict | None = None) -> list[list[str]]:
+    """Run a bash step's script with the substitutions made and `program` replaced by a recorder; its calls.
+
+    `answers` is shell code the recorder runs after recording (to print or fail like the real tool); `replace`
+    swaps absolute paths in the script (such as the test step's venv) for the recorder.
+    """
+    log = tmp_path / f"{program}.log"
+    log.unlink(missing_ok=True)
     fake = tmp_path / "bin"
     fake.mkdir(exist_ok=True)
-    (fake / "docker").write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\n')
-    (fake / "docker").chmod(0o755)
+    (fake / program).write_text(f'#!/bin/bash\nprintf "%s\\0" "$@" >> "{log}"; printf "\\n" >> "{log}"\n{answers}\n')
+    (fake / program).chmod(0o755)
     assert step.entrypoint == "bash" and step.args[0] == "-c"
     script = substitute(step.args[1], values)
-    subprocess.run(["bash", "-c", script], env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}, check=True, timeout=30)
-    return [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+    for path, name in (replace or {}).items():
+        script = script.replace(path, str(fake / name))
+    subprocess.run(["bash", "-c", script], env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}, check=True, timeout=60,
+                   cwd=REPO)
+    if not log.exists():
+        return []
+    return [line.split("\0")[:-1] for line in log.read_text().splitlines()]
 
 
 def test_header_comment_and_build_settings(build):
@@ -110,7 +120,7 @@ def test_substitutions_have_defaults_and_are_all_used(document, build):
     user = {name for name in used if name.startswith("_")}
     assert user == set(build.substitutions), "every substitution used is defined, and every one defined is used"
     assert {"_REGION", "_REPOSITORY", "_BUCKET", "_PIPELINE_SA", "_WEBAPP_SA"} <= user
-    assert all(build.substitutions[name] for name in user - {"_REGISTRY_MODEL"})
+    assert all(build.substitutions[name] for name in user - {"_REGISTRY_MODEL", "_SCHEDULE"})
     # Defaults may name built-ins only because dynamic substitutions are on.
     assert build.options.dynamic_substitutions
 
@@ -155,16 +165,22 @@ def test_images_built_are_pushed_and_listed(build, built_ins, tmp_path):
             assert (REPO / args[args.index("-f") + 1]).is_file()
 
 
+def compile_calls(build, values, tmp_path) -> list[list[str]]:
+    """The compile.py argument lists the submit step runs, with its interpreter replaced by a recorder."""
+    calls = run_script(steps(build)["submit-pipeline"], values, tmp_path, program="python",
+                       replace={"/workspace/.venv/bin/python": "python"})
+    assert all(call[0] == "compile.py" for call in calls)
+    return [call[1:] for call in calls]
+
+
 def test_pipeline_is_submitted_on_the_components_image_that_was_built(build, tmp_path, capsys):
     values = resolved(build, TRIGGERED)
     step = steps(build)["submit-pipeline"]
     assert step.name == steps(build)["test"].name, "the step reuses the virtualenv the test step created"
-    assert step.entrypoint == "/workspace/.venv/bin/python"
-    args = [substitute(arg, values) for arg in step.args]
-    assert args[0] == "compile.py"
+    (args,) = compile_calls(build, values, tmp_path)
     components = next(image for image in built_images(build, values) if "/salary-components:" in image)
     # The step's own arguments, only offline: the same job, printed instead of sent.
-    assert compile_py.main(args[1:] + ["--dry-run", f"--output={tmp_path / 'pipeline.yaml'}"]) == 0
+    assert compile_py.main(args + ["--dry-run", f"--output={tmp_path / 'pipeline.yaml'}"]) == 0
     request = json.loads(capsys.readouterr().out)
     job = request["pipelineJob"]
     executors = job["pipelineSpec"]["deploymentSpec"]["executors"].values()
@@ -181,14 +197,29 @@ def test_pipeline_is_submitted_on_the_components_image_that_was_built(build, tmp
 
 def test_registry_upload_is_switched_on_by_one_substitution(build, tmp_path, capsys):
     values = resolved(build, MANUAL, {"_REGISTRY_MODEL": "salary"})
-    args = [substitute(arg, values) for arg in steps(build)["submit-pipeline"].args]
-    assert compile_py.main(args[1:] + ["--dry-run", f"--output={tmp_path / 'pipeline.yaml'}"]) == 0
+    (args,) = compile_calls(build, values, tmp_path)
+    assert compile_py.main(args + ["--dry-run", f"--output={tmp_path / 'pipeline.yaml'}"]) == 0
     job = json.loads(capsys.readouterr().out)["pipelineJob"]
     assert job["runtimeConfig"]["parameterValues"]["registry_model"] == "projects/my-proj/locations/europe-west1/models/salary"
     assert job["displayName"] == "salary-training"
 
 
-def test_web_app_is_deployed_from_its_image_and_reads_the_store_the_pipeline_writes(build):
+def test_schedule_is_replaced_on_this_builds_image_when_set(build, tmp_path, capsys):
+    values = resolved(build, TRIGGERED, {"_SCHEDULE": "0 3 * * 1", "_SCHEDULE_TIMEZONE": "Europe/Paris"})
+    submit, scheduled = compile_calls(build, values, tmp_path)
+    assert scheduled == submit + ["--schedule=0 3 * * 1", "--schedule-timezone=Europe/Paris"]
+    assert compile_py.main(scheduled + ["--dry-run", f"--output={tmp_path / 'pipeline.yaml'}"]) == 0
+    schedule = json.loads(capsys.readouterr().out)["schedule"]
+    assert schedule["cron"] == "TZ=Europe/Paris 0 3 * * 1" and schedule["maxConcurrentRunCount"] == "1"
+    job = schedule["createPipelineJobRequest"]["pipelineJob"]
+    components = next(image for image in built_images(build, values) if "/salary-components:" in image)
+    assert {executor["container"]["image"] for executor in job["pipelineSpec"]["deploymentSpec"]["executors"].values()} == {components}
+    assert job["serviceAccount"] == "salary-pipeline@my-proj.iam.gserviceaccount.com"
+    # Without _SCHEDULE (the default) no schedule is touched.
+    assert len(compile_calls(build, resolved(build, TRIGGERED), tmp_path)) == 1
+
+
+def test_web_app_is_deployed_from_its_image_and_reads_the_store_the_pipeline_writes(build, tmp_path):
     values = resolved(build, TRIGGERED)
     step = steps(build)["deploy-webapp"]
     assert step.entrypoint == "gcloud"
@@ -199,9 +230,75 @@ def test_web_app_is_deployed_from_its_image_and_reads_the_store_the_pipeline_wri
     assert flags["image"] == webapp
     assert flags["service-account"] == "salary-webapp@my-proj.iam.gserviceaccount.com"
     assert flags["region"] == "europe-west1"
-    submit_args = [substitute(arg, values) for arg in steps(build)["submit-pipeline"].args]
+    (submit_args,) = compile_calls(build, values, tmp_path)
     model_uri = next(arg.split("=", 1)[1] for arg in submit_args if arg.startswith("--model-uri="))
     # Cloud Run serves over HTTPS: the session cookie (which carries the CSRF token) is marked Secure.
     assert flags["set-env-vars"].split(",") == [f"MODEL_URI={model_uri}", "FLASK_SESSION_COOKIE_SECURE=true"]
     # The app refuses to start without SECRET_KEY; every instance reads the same one from Secret Manager.
     assert flags["set-secrets"] == "SECRET_KEY=salary-webapp-secret-key:latest"
+    # The new revision takes no traffic until its smoke check passes; it is reachable at its tag's URL.
+    assert "--no-traffic" in args and flags["tag"] == "candidate"
+
+
+def test_traffic_moves_only_after_the_smoke_check(build):
+    by_id = steps(build)
+    assert list(by_id["deploy-webapp"].wait_for) == ["ensure-service"]
+    assert list(by_id["smoke-webapp"].wait_for) == ["deploy-webapp"]
+    assert list(by_id["route-traffic"].wait_for) == ["smoke-webapp"]
+    values = resolved(build, TRIGGERED)
+    for step in build.steps:
+        text = " ".join(substitute(arg, values) for arg in step.args)
+        if "update-traffic" in text:
+            assert step.id == "route-traffic", f"{step.id} moves traffic"
+        if "run deploy" in text and step.id != "ensure-service":
+            assert "--no-traffic" in text, f"{step.id} deploys a revision that takes traffic at once"
+    args = [substitute(arg, values) for arg in by_id["route-traffic"].args]
+    assert by_id["route-traffic"].entrypoint == "gcloud"
+    assert args == ["run", "services", "update-traffic", "salary-webapp", "--region=europe-west1", "--to-tags=candidate=100"]
+
+
+@pytest.mark.parametrize("exists", [True, False], ids=["existing", "first-build"])
+def test_the_first_build_creates_the_service_on_a_placeholder(build, tmp_path, exists):
+    values = resolved(build, TRIGGERED)
+    answers = "" if exists else '[[ $2 == services && $3 == describe ]] && exit 1\nexit 0'
+    calls = run_script(steps(build)["ensure-service"], values, tmp_path, program="gcloud", answers=answers)
+    assert calls[0][:4] == ["run", "services", "describe", "salary-webapp"]
+    if exists:
+        assert len(calls) == 1
+    else:
+        # As the web app's account: the builder may act as that one only.
+        assert calls[1] == ["run", "deploy", "salary-webapp", "--image=us-docker.pkg.dev/cloudrun/container/placeholder",
+                            "--region=europe-west1", "--service-account=salary-webapp@my-proj.iam.gserviceaccount.com", "--quiet"]
+
+
+def smoke_step(build, tmp_path, base):
+    """Run the smoke step's script with gcloud answering as Cloud Run would for a service whose candidate tag is `base`."""
+    service = {"status": {"url": "https://salary-webapp-abc-ew.a.run.app", "traffic": [
+        {"revisionName": "salary-webapp-00001-old", "percent": 100},
+        {"revisionName": "salary-webapp-00002-new", "tag": "candidate", "url": base},
+    ]}}
+    (tmp_path / "described.json").write_text(json.dumps(service))
+    answers = (
+        'case "$*" in\n'
+        f'  *--format=json*) cat "{tmp_path / "described.json"}" ;;\n'
+        '  *"value(status.url)"*) echo https://salary-webapp-abc-ew.a.run.app ;;\n'
+        '  *print-identity-token*) echo test-token ;;\n'
+        "esac"
+    )
+    values = resolved(build, TRIGGERED)
+    step = steps(build)["smoke-webapp"]
+    # The step writes the service description to /workspace, which the test keeps in its own folder.
+    step_copy = cloudbuild_v1.BuildStep(step)
+    step_copy.args = [step.args[0], step.args[1].replace("/workspace/", f"{tmp_path}/")]
+    return run_script(step_copy, values, tmp_path, program="gcloud", answers=answers)
+
+
+@pytest.mark.slow
+def test_smoke_step_passes_a_serving_revision_and_fails_one_without_a_model(build, tmp_path, store_uri, published):
+    from tests.server import gunicorn
+
+    with gunicorn({"MODEL_URI": store_uri}) as base:
+        calls = smoke_step(build, tmp_path, base)
+    assert ["auth", "print-identity-token", "--audiences=https://salary-webapp-abc-ew.a.run.app"] in calls
+    with gunicorn({"MODEL_URI": str(tmp_path / "empty-store")}) as base, pytest.raises(subprocess.CalledProcessError):
+        smoke_step(build, tmp_path, base)
