@@ -3,7 +3,7 @@
 # repository, three service accounts with least privilege, and the Cloud Build trigger on main.
 #
 #   scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N
-#                        [--bucket B] [--repository salary] [--dry-run]
+#                        [--bucket B] [--repository salary] [--alert-channels C1,C2] [--dry-run]
 #
 # --dry-run prints every command without running it (nothing is looked up either). Rerunning is safe:
 # what exists already is kept, and IAM bindings are added only once.
@@ -15,14 +15,14 @@ usage() {
 
 fail_usage() {
   echo "gcp_setup.sh: $1" >&2
-  echo "usage: scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N [--bucket B] [--repository NAME] [--dry-run]" >&2
+  echo "usage: scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N [--bucket B] [--repository NAME] [--alert-channels C1,C2] [--dry-run]" >&2
   exit 2
 }
 
-project="" region="" bucket="" repository="salary" github_owner="" github_repo="" dry_run=false
+project="" region="" bucket="" repository="salary" github_owner="" github_repo="" alert_channels="" dry_run=false
 while (($#)); do
   case "$1" in
-    --project | --region | --bucket | --repository | --github-owner | --github-repo)
+    --project | --region | --bucket | --repository | --github-owner | --github-repo | --alert-channels)
       (($# >= 2)) || fail_usage "$1 needs a value"
       case "$1" in
         --project) project=$2 ;;
@@ -31,6 +31,7 @@ while (($#)); do
         --repository) repository=$2 ;;
         --github-owner) github_owner=$2 ;;
         --github-repo) github_repo=$2 ;;
+        --alert-channels) alert_channels=$2 ;;
       esac
       shift 2
       ;;
@@ -76,6 +77,11 @@ exists() {
   ! $dry_run && "$@" >/dev/null 2>&1
 }
 
+# The same for a list command: true when it lists anything.
+listed() {
+  ! $dry_run && [[ -n $("$@" 2>/dev/null) ]]
+}
+
 echo "== APIs" >&2
 run gcloud services enable --project "$project" \
   aiplatform.googleapis.com artifactregistry.googleapis.com cloudbuild.googleapis.com \
@@ -118,6 +124,8 @@ echo "== Builder $builder: submit pipelines, act as the pipeline and web app acc
 grant_project "$builder" roles/aiplatform.user
 grant_project "$builder" roles/run.developer
 grant_project "$builder" roles/logging.logWriter
+# The rollout's smoke check calls the new revision's tag URL before it takes traffic.
+grant_project "$builder" roles/run.invoker
 grant_act_as "$pipeline"
 grant_act_as "$webapp"
 run gcloud artifacts repositories add-iam-policy-binding "$repository" --project "$project" --location "$region" \
@@ -147,5 +155,28 @@ exists gcloud builds triggers describe salary-main --project "$project" ||
     --repo-owner "$github_owner" --repo-name "$github_repo" --branch-pattern '^main$' \
     --build-config cloudbuild.yaml --service-account "projects/$project/serviceAccounts/$builder" \
     --substitutions "_REGION=$region,_REPOSITORY=$repository,_BUCKET=$bucket,_PIPELINE_SA=$pipeline,_WEBAPP_SA=$webapp"
+
+echo "== Failure alerts: a log-based metric counting failed runs, and an alert policy on it" >&2
+# The pipeline's exit handler (components/report_run.py) prints one JSON line per run; Cloud Logging
+# may keep it as jsonPayload or as textPayload, so the filter accepts either.
+metric="salary_pipeline_failures"
+failure_filter='(jsonPayload.event="salary-pipeline-run-finished" AND jsonPayload.state="FAILED") OR (textPayload:"salary-pipeline-run-finished" AND textPayload:"\"state\": \"FAILED\"")'
+run gcloud services enable --project "$project" logging.googleapis.com monitoring.googleapis.com
+exists gcloud logging metrics describe "$metric" --project "$project" ||
+  run gcloud logging metrics create "$metric" --project "$project" \
+    --description "Salary pipeline runs that ended FAILED (the exit handler's log line)" --log-filter "$failure_filter"
+# https://cloud.google.com/sdk/gcloud/reference/monitoring/policies/create: the policy as JSON; one failed run in 5 minutes alerts.
+policy=$(tr -d "\n" <<JSON
+{"displayName": "Salary pipeline run failed", "combiner": "OR",
+ "conditions": [{"displayName": "A salary-training run ended FAILED",
+   "conditionThreshold": {"filter": "metric.type=\"logging.googleapis.com/user/$metric\" AND resource.type=\"ml_job\"",
+     "comparison": "COMPARISON_GT", "thresholdValue": 0, "duration": "0s",
+     "aggregations": [{"alignmentPeriod": "300s", "perSeriesAligner": "ALIGN_SUM"}]}}],
+ "documentation": {"mimeType": "text/markdown",
+   "content": "A salary-training pipeline run failed. Its log line names the failed task and the reason; the served model is unchanged (see salary-models list)."}}
+JSON
+)
+listed gcloud monitoring policies list --project "$project" --filter 'displayName="Salary pipeline run failed"' --format 'value(name)' ||
+  run gcloud monitoring policies create --project "$project" --policy "$policy" ${alert_channels:+--notification-channels "$alert_channels"}
 
 echo "== Done. Push to main, or start a build by hand: gcloud builds triggers run salary-main --project $project --branch main" >&2

@@ -21,6 +21,7 @@ EXPECTED_GRANTS = {
     ("project my-proj", BUILDER, "roles/run.developer"),
     ("project my-proj", BUILDER, "roles/logging.logWriter"),
     ("project my-proj", BUILDER, "roles/browser"),
+    ("project my-proj", BUILDER, "roles/run.invoker"),
     ("service account salary-pipeline@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountUser"),
     ("service account salary-webapp@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountUser"),
     ("repository salary", BUILDER, "roles/artifactregistry.writer"),
@@ -45,6 +46,8 @@ def run_setup(tmp_path, *args, gcloud_exit=1):
         "#!/usr/bin/env bash\n"
         f'printf "%q " gcloud "$@" >> "{log}"; echo >> "{log}"\n'
         f'for word in "$@"; do [[ $word == describe ]] && exit {gcloud_exit}; done\n'
+        # A list lists something exactly when a describe would find it.
+        f'for word in "$@"; do [[ $word == list ]] && {{ [[ {gcloud_exit} == 0 ]] && echo found; exit 0; }}; done\n'
         # Like gcloud, read the piped secret value when told to take data from standard input.
         'for word in "$@"; do [[ $word == --data-file=- ]] && cat > /dev/null; done\n'
         "exit 0\n"
@@ -135,15 +138,15 @@ def test_real_run_sends_the_commands_the_dry_run_prints(tmp_path):
     result, calls = run_setup(tmp_path, *ARGS, gcloud_exit=1)
     assert result.returncode == 0, result.stderr
     # Each resource is looked up before it is created; nothing exists yet, so everything is created.
-    sent = [call for call in calls if "describe" not in call]
+    sent = [call for call in calls if "describe" not in call and "list" not in call]
     assert sent == [shlex.split(line) for line in dry.stdout.splitlines()]
-    assert sum("describe" in call for call in calls) == sum("create" in call for call in sent)
+    assert sum("describe" in call or "list" in call for call in calls) == sum("create" in call for call in sent)
 
 
 def test_rerun_keeps_what_exists_and_only_reasserts_grants(tmp_path):
     result, calls = run_setup(tmp_path, *ARGS, gcloud_exit=0)
     assert result.returncode == 0, result.stderr
-    sent = [call for call in calls if "describe" not in call]
+    sent = [call for call in calls if "describe" not in call and "list" not in call]
     assert not any("create" in call for call in sent)
     assert grants(sent) == EXPECTED_GRANTS
 
@@ -164,3 +167,31 @@ def test_bad_arguments_exit_2_before_any_command(tmp_path, args, message):
     result, calls = run_setup(tmp_path, *args)
     assert result.returncode == 2 and message in result.stderr
     assert calls == [] and result.stdout == ""
+
+
+def test_failure_alert_counts_the_exit_handlers_failed_lines(tmp_path):
+    import json
+
+    from salary.run_report import EVENT, run_report
+
+    result, _ = run_setup(tmp_path, *ARGS, "--alert-channels", "projects/my-proj/notificationChannels/7", "--dry-run")
+    commands = [shlex.split(line) for line in result.stdout.splitlines()]
+    metric = next(command for command in commands if command[1:4] == ["logging", "metrics", "create"])
+    assert metric[4] == "salary_pipeline_failures"
+    log_filter = option(metric, "--log-filter")
+    # The filter matches the line the exit handler prints for a failed run, whether Cloud Logging parses it or not.
+    failed = json.dumps(run_report("FAILED", "job", 9, "Task x failed."), sort_keys=True)
+    assert f'jsonPayload.event="{EVENT}"' in log_filter and 'jsonPayload.state="FAILED"' in log_filter
+    assert f'textPayload:"{EVENT}"' in log_filter and '"state": "FAILED"' in failed
+    assert 'textPayload:"\\"state\\": \\"FAILED\\""' in log_filter
+    policy_command = next(command for command in commands if command[1:4] == ["monitoring", "policies", "create"])
+    assert option(policy_command, "--notification-channels") == "projects/my-proj/notificationChannels/7"
+    policy = json.loads(option(policy_command, "--policy"))
+    condition = policy["conditions"][0]["conditionThreshold"]
+    assert 'metric.type="logging.googleapis.com/user/salary_pipeline_failures"' in condition["filter"]
+    assert (condition["comparison"], condition["thresholdValue"]) == ("COMPARISON_GT", 0)
+    enable = [command for command in commands if command[1:3] == ["services", "enable"]]
+    assert any({"logging.googleapis.com", "monitoring.googleapis.com"} <= set(command) for command in enable)
+    # Without channels the policy is still made (its incidents show in the console).
+    result, _ = run_setup(tmp_path, *ARGS, "--dry-run")
+    assert "--notification-channels" not in result.stdout
