@@ -124,14 +124,15 @@ class ModelStore:
 
     def point_latest_at(self, version: str, *, actor: str | None = None) -> None:
         """Swap latest.json to `version`: not while pinned, never back to an older one unless that one fails verification."""
-        first_seen: list[str | None] = []
-        for _ in range(SWAP_ATTEMPTS):
+        first_seen = None
+        for attempt in range(SWAP_ATTEMPTS):
             current, generation = self.read_pointer()
-            first_seen = first_seen or [current]
+            if attempt == 0:
+                first_seen = current
             # Refuses (PointerHeld, PointerConflict) unless this publish may move latest.json now.
-            action, why = store_ops.publish_action(self, version, current, first_seen[0])
+            action, why = store_ops.publish_action(self, version, current, first_seen)
             try:
-                self.backend.replace(POINTER_FILE, _dump_json({"version": version}), generation)
+                self.swap_pointer(version, generation)
             except PointerConflict:
                 continue
             else:
@@ -139,6 +140,10 @@ class ModelStore:
                 record_change(self.backend, action, current, version, why, actor=actor)
                 return
         raise PointerConflict(f"{self.uri}: latest.json kept changing; version {version} is stored but not latest")
+
+    def swap_pointer(self, version: str, generation: Any) -> None:
+        """Make latest.json name `version` if it is still at `generation`; PointerConflict otherwise."""
+        self.backend.replace(POINTER_FILE, _dump_json({"version": version}), generation)
 
     def history(self) -> list[dict]:
         """Every change of latest.json recorded under history/, oldest first."""

@@ -17,7 +17,6 @@ from salary.store_history import default_actor, read_history, record_change
 log = logging.getLogger(__name__)
 
 PIN_FILE = "pin.json"
-POINTER_FILE = "latest.json"
 # Versions these history actions pointed latest.json at are kept by prune: someone chose them by hand.
 CHOSEN_BY_HAND = ("rollback", "pin")
 
@@ -93,7 +92,7 @@ def rollback(store, to: str, reason: str, actor: str | None = None) -> dict:
         raise StoreError(f"the store is pinned to {pin.version} ({pin.reason}); unpin it first")
     _verified(store, to)
     # The generation read before verifying: anything that moved latest.json since then wins over us.
-    store.backend.replace(POINTER_FILE, _dump({"version": to}), generation)
+    store.swap_pointer(to, generation)
     return record_change(store.backend, "rollback", current, to, reason, actor=actor)
 
 
@@ -110,7 +109,7 @@ def pin(store, version: str, reason: str, actor: str | None = None) -> dict:
     for _ in range(5):
         current, generation = store.read_pointer()
         try:
-            store.backend.replace(POINTER_FILE, _dump({"version": version}), generation)
+            store.swap_pointer(version, generation)
         except PointerConflict:
             continue
         return record_change(store.backend, "pin", current, version, reason, actor=actor)

@@ -1,0 +1,79 @@
+"""The gated Cloud Run rollout in cloudbuild.yaml: its step graph, and its scripts run with gcloud replaced by a recorder."""
+
+import json
+import subprocess
+
+import pytest
+import yaml
+from google.cloud.devtools import cloudbuild_v1
+
+from tests.test_cloudbuild import REPO, TRIGGERED, load_build, resolved, run_script, steps, substitute
+
+
+@pytest.fixture(scope="module")
+def build():
+    return load_build(yaml.safe_load((REPO / "cloudbuild.yaml").read_text()))
+
+
+def test_traffic_moves_only_after_the_smoke_check(build):
+    by_id = steps(build)
+    assert list(by_id["deploy-webapp"].wait_for) == ["ensure-service"]
+    assert list(by_id["smoke-webapp"].wait_for) == ["deploy-webapp"]
+    assert list(by_id["route-traffic"].wait_for) == ["smoke-webapp"]
+    values = resolved(build, TRIGGERED)
+    for step in build.steps:
+        text = " ".join(substitute(arg, values) for arg in step.args)
+        if "update-traffic" in text:
+            assert step.id == "route-traffic", f"{step.id} moves traffic"
+        if "run deploy" in text and step.id != "ensure-service":
+            assert "--no-traffic" in text, f"{step.id} deploys a revision that takes traffic at once"
+    args = [substitute(arg, values) for arg in by_id["route-traffic"].args]
+    assert by_id["route-traffic"].entrypoint == "gcloud"
+    assert args == ["run", "services", "update-traffic", "salary-webapp", "--region=europe-west1", "--to-tags=candidate=100"]
+
+
+@pytest.mark.parametrize("exists", [True, False], ids=["existing", "first-build"])
+def test_the_first_build_creates_the_service_on_a_placeholder(build, tmp_path, exists):
+    values = resolved(build, TRIGGERED)
+    answers = "" if exists else '[[ $2 == services && $3 == describe ]] && exit 1\nexit 0'
+    calls = run_script(steps(build)["ensure-service"], values, tmp_path, program="gcloud", answers=answers)
+    assert calls[0][:4] == ["run", "services", "describe", "salary-webapp"]
+    if exists:
+        assert len(calls) == 1
+    else:
+        # As the web app's account: the builder may act as that one only.
+        assert calls[1] == ["run", "deploy", "salary-webapp", "--image=us-docker.pkg.dev/cloudrun/container/placeholder",
+                            "--region=europe-west1", "--service-account=salary-webapp@my-proj.iam.gserviceaccount.com", "--quiet"]
+
+
+def smoke_step(build, tmp_path, base):
+    """Run the smoke step's script with gcloud answering as Cloud Run would for a service whose candidate tag is `base`."""
+    service = {"status": {"url": "https://salary-webapp-abc-ew.a.run.app", "traffic": [
+        {"revisionName": "salary-webapp-00001-old", "percent": 100},
+        {"revisionName": "salary-webapp-00002-new", "tag": "candidate", "url": base},
+    ]}}
+    (tmp_path / "described.json").write_text(json.dumps(service))
+    answers = (
+        'case "$*" in\n'
+        f'  *--format=json*) cat "{tmp_path / "described.json"}" ;;\n'
+        '  *"value(status.url)"*) echo https://salary-webapp-abc-ew.a.run.app ;;\n'
+        '  *print-identity-token*) echo test-token ;;\n'
+        "esac"
+    )
+    values = resolved(build, TRIGGERED)
+    step = steps(build)["smoke-webapp"]
+    # The step writes the service description to /workspace, which the test keeps in its own folder.
+    step_copy = cloudbuild_v1.BuildStep(step)
+    step_copy.args = [step.args[0], step.args[1].replace("/workspace/", f"{tmp_path}/")]
+    return run_script(step_copy, values, tmp_path, program="gcloud", answers=answers)
+
+
+@pytest.mark.slow
+def test_smoke_step_passes_a_serving_revision_and_fails_one_without_a_model(build, tmp_path, store_uri, published):
+    from tests.server import gunicorn
+
+    with gunicorn({"MODEL_URI": store_uri}) as base:
+        calls = smoke_step(build, tmp_path, base)
+    assert ["auth", "print-identity-token", "--audiences=https://salary-webapp-abc-ew.a.run.app"] in calls
+    with gunicorn({"MODEL_URI": str(tmp_path / "empty-store")}) as base, pytest.raises(subprocess.CalledProcessError):
+        smoke_step(build, tmp_path, base)
