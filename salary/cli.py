@@ -75,13 +75,18 @@ def list_versions(store: ModelStore) -> None:
         except ModelRejected as exc:
             print(f"{version:<26} unreadable: {exc.reason}  {', '.join(marks)}".rstrip())
             continue
-        r2 = manifest["metrics"].get("r2")
+        r2, rows = manifest["metrics"].get("r2"), manifest["data"].get("rows")
         print(
-            f"{version:<26} {str(manifest['created_at'])[:20]:<21} {r2 if r2 is None else format(r2, '.4f'):>7} "
-            f"{manifest['size_bytes']:>7} {manifest['data'].get('rows', '?'):>7}  {', '.join(marks)}".rstrip()
+            f"{version:<26} {str(manifest['created_at'])[:19] + 'Z':<21} {_number(r2, '.4f'):>7} "
+            f"{manifest['size_bytes']:>7} {_number(rows, '.0f'):>7}  {', '.join(marks)}".rstrip()
         )
     if pinned.version is not None:
         print(f"pinned to {pinned.version}: pipeline runs store new versions but do not make them latest")
+
+
+def _number(value, spec: str) -> str:
+    """A manifest number for the table; what it is otherwise (a manifest is the store writer's text)."""
+    return format(value, spec) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 def list_history(store: ModelStore) -> None:
