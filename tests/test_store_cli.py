@@ -1,7 +1,6 @@
 """salary-models and the store operations under it (rollback, pin, prune, recovery), on a folder and on fake-gcs-server."""
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -112,54 +111,55 @@ def test_rollback_to_a_tampered_or_unknown_version_is_refused(store_uri, capsys)
     assert latest(store_uri) == v2 and len(open_store(store_uri).history()) == history
 
 
-class PausingBackend:
-    """A backend whose first read of latest.json in each thread waits for the other thread's, so both read the same generation."""
+class InterleavingBackend:
+    """A backend that runs `meanwhile` once, right after its first read of `after`: the other party's whole change lands before our swap."""
 
-    def __init__(self, backend, parties=2):
+    def __init__(self, backend, meanwhile, after="latest.json"):
         self._backend = backend
-        self._barrier = threading.Barrier(parties, timeout=20)
-        self._seen = threading.local()
+        self._meanwhile = meanwhile
+        self._after = after
         self.uri = backend.uri
 
     def read(self, key):
         result = self._backend.read(key)
-        if key == "latest.json" and not getattr(self._seen, "done", False):
-            self._seen.done = True
-            self._barrier.wait()
+        if key == self._after and self._meanwhile is not None:
+            meanwhile, self._meanwhile = self._meanwhile, None
+            meanwhile()
         return result
 
     def __getattr__(self, name):
         return getattr(self._backend, name)
 
 
-def test_a_publish_racing_a_rollback_exactly_one_wins_and_nothing_is_lost(store_uri):
+@pytest.mark.parametrize("first", ["rollback", "publish"])
+def test_a_publish_racing_a_rollback_exactly_one_wins_and_nothing_is_lost(store_uri, first):
     v1, v2 = publish(store_uri, 1000, 0), publish(store_uri, 2000, 1)
+    racing_publish = lambda store: store.publish(model_bytes(3000), now=T0 + timedelta(hours=2), **FACTS)  # noqa: E731
+    racing_rollback = lambda store: store_ops.rollback(store, v1, "racing")  # noqa: E731
+    # The loser reads latest.json (v2), then the winner's change lands, then the loser tries its swap.
+    winner, loser = (racing_rollback, racing_publish) if first == "rollback" else (racing_publish, racing_rollback)
     store = open_store(store_uri)
-    store.backend = PausingBackend(store.backend)
-    outcomes = {}
+    store.backend = InterleavingBackend(store.backend, lambda: winner(open_store(store_uri)))
+    with pytest.raises(PointerConflict):
+        loser(store)
+    versions = open_store(store_uri).versions()
+    assert len(versions) == 3 and versions[:2] == [v1, v2], "the losing publish's version is still stored"
+    assert latest(store_uri) == (v1 if first == "rollback" else versions[2])
+    changes = [record for record in open_store(store_uri).history() if record["from"] == v2]
+    assert [record["action"] for record in changes] == [first]
 
-    def attempt(name, action):
-        try:
-            outcomes[name] = action()
-        except PointerConflict as exc:
-            outcomes[name] = exc
 
-    threads = [
-        threading.Thread(target=attempt, args=("publish", lambda: store.publish(model_bytes(3000), now=T0 + timedelta(hours=2), **FACTS))),
-        threading.Thread(target=attempt, args=("rollback", lambda: store_ops.rollback(store, v1, "racing"))),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    failed = [name for name, outcome in outcomes.items() if isinstance(outcome, PointerConflict)]
-    assert len(outcomes) == 2 and len(failed) == 1
-    winner = "rollback" if failed == ["publish"] else "publish"
-    v3 = store.versions()[-1]
-    assert latest(store_uri) == (v1 if winner == "rollback" else v3)
-    assert store.versions() == [v1, v2, v3], "the losing publish's version is still stored"
-    changes = [record for record in store.history() if record["from"] == v2]
-    assert [record["action"] for record in changes] == [winner]
+@pytest.mark.parametrize("pinned", ["latest", "older"])
+def test_a_pin_landing_during_a_publish_holds(store_uri, pinned):
+    """The pin lands after the publisher checked for one: even a pin of the version latest.json already names rewrites
+    it, so the publisher's swap fails, it rereads, and finds the pin."""
+    v1, v2 = publish(store_uri, 1000, 0), publish(store_uri, 2000, 1)
+    target = v2 if pinned == "latest" else v1
+    store = open_store(store_uri)
+    store.backend = InterleavingBackend(store.backend, lambda: store_ops.pin(open_store(store_uri), target, "freeze"), after="pin.json")
+    with pytest.raises(PointerHeld):
+        store.publish(model_bytes(3000), now=T0 + timedelta(hours=2), **FACTS)
+    assert latest(store_uri) == target and len(open_store(store_uri).versions()) == 3
 
 
 def test_pin_then_publish_stores_but_keeps_latest(store_uri, capsys):
