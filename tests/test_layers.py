@@ -93,3 +93,25 @@ def test_no_module_outside_bench_is_over_300_lines():
     assert REPO / "compile.py" in files and REPO / "tests" / "test_layers.py" in files
     long = [f"{path.relative_to(REPO)}: {count}" for path in files if (count := len(path.read_text().splitlines())) > MAX_LINES]
     assert not long, long
+
+
+def image_packages(dockerfile: str) -> list[str]:
+    """The packages of ours an image's build stage puts in its wheel (scripts/build_venv.sh REQUIREMENTS PACKAGE...)."""
+    lines = [line for line in (REPO / dockerfile).read_text().splitlines() if line.startswith("RUN sh scripts/build_venv.sh ")]
+    assert len(lines) == 1, f"{dockerfile} should build its venv once"
+    return lines[0].split()[4:]
+
+
+@pytest.mark.parametrize("dockerfile, packages", [("webapp/Dockerfile", {"salary", "webapp"}), ("components/Dockerfile", {"salary", "components"})])
+def test_each_image_wheel_holds_only_the_code_it_runs(tmp_path, dockerfile, packages):
+    import zipfile
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    subprocess.run(["sh", "scripts/build_wheel.sh", str(tmp_path), *image_packages(dockerfile)],
+                   cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {name.split("/")[0] for name in names if ".dist-info/" not in name} == packages
+    if "webapp" in packages:
+        # Package data travels with it: the templates, the static files and the shipped CSV.
+        assert {"webapp/templates/index.html", "webapp/static/style.css", "salary/data/salary.csv"} <= set(names)
