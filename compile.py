@@ -242,9 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: the running tasks were stopped", file=sys.stderr)
         return 130
+    first = ("r2", "rmse", "mae", "n_train", "n_test")
     metrics = ", ".join(
         f"{name}={value:.4g}" if isinstance(value, (int, float)) else f"{name}={value}"
-        for name, value in outputs["metrics"].items()
+        for name, value in sorted(outputs["metrics"].items(), key=lambda item: (first.index(item[0]) if item[0] in first else len(first), item[0]))
     )
     print(f"metrics: {metrics}")
     if not outputs["published"]:
