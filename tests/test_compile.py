@@ -16,6 +16,7 @@ from kfp import components as kfp_components
 
 import compile as compile_py
 from pipeline_def.local_run import TaskFailed, descendants, run_locally
+from salary import defaults
 from salary.model_store import open_store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,7 +37,11 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     assert set(pipeline.component_spec.inputs) == {
         "data_uri", "model_uri", "test_fraction", "seed", "min_r2", "max_r2_drop", "force", "git_commit", "registry_model",
     }
-    assert pipeline.component_spec.inputs["min_r2"].default == 0.8
+    # One set of defaults: the compiled signature's and the command line's are the same values.
+    flags = compile_py.build_parser().parse_args([])
+    for name in ("test_fraction", "seed", "min_r2", "max_r2_drop"):
+        assert pipeline.component_spec.inputs[name].default == getattr(flags, name) == getattr(defaults, name.upper())
+    assert pipeline.component_spec.inputs["model_uri"].default == defaults.LOCAL_MODEL_STORE
     assert pipeline.component_spec.inputs["registry_model"].default == ""
     document = yaml.safe_load(spec.read_text())
     tasks = document["root"]["dag"]["tasks"]
@@ -46,6 +51,11 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     assert tasks["condition-1"]["triggerPolicy"]["condition"] == "inputs.parameter_values['pipelinechannel--registry_model'] != ''"
     assert set(document["root"]["dag"]["tasks"]["condition-1"]["componentRef"].values()) == {"comp-condition-1"}
     assert set(document["components"]["comp-condition-1"]["dag"]["tasks"]) == {"register-model"}
+    # The decision's reason comes straight from evaluation; export only publishes (or not).
+    outputs = {name: value["valueFromParameter"] for name, value in document["root"]["dag"]["outputs"]["parameters"].items()}
+    assert outputs["reason"] == {"outputParameterKey": "reason", "producerSubtask": "evaluate-model"}
+    assert "reason" not in document["components"]["comp-export-model"]["inputDefinitions"]["parameters"]
+    assert set(document["components"]["comp-export-model"]["outputDefinitions"]["parameters"]) == {"published", "version"}
     executors = document["deploymentSpec"]["executors"]
     assert len(executors) == 5
     for executor in executors.values():
@@ -79,6 +89,19 @@ def test_bad_flags_exit_2(flag, capsys):
         compile_py.main(flag + ["--no-dry-run"])
     assert caught.value.code == 2
     assert flag[0] in capsys.readouterr().err
+
+
+def test_checking_the_flags_changes_nothing_and_resolving_fills_in_the_store():
+    parser = compile_py.build_parser()
+    local = parser.parse_args([])
+    submit = parser.parse_args(["--submit", "--project", "my-proj", "--region", "europe-west1", "--pipeline-root", "gs://my-bucket/root",
+                                "--service-account", "salary-pipeline@my-proj.iam.gserviceaccount.com"])
+    for args in (local, submit):
+        before = dict(vars(args))
+        compile_py.check_cloud_flags(parser, args)
+        assert vars(args) == before
+    assert compile_py.resolve_model_uri(local) == defaults.LOCAL_MODEL_STORE
+    assert compile_py.resolve_model_uri(submit) == defaults.cloud_model_uri("my-bucket") == "gs://my-bucket/models/salary"
 
 
 def test_bad_data_stops_before_the_run(tmp_path, capsys):
