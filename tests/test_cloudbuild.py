@@ -174,7 +174,7 @@ def test_pipeline_is_submitted_on_the_components_image_that_was_built(build, tmp
     assert request["parent"] == "projects/my-proj/locations/europe-west1"
     assert job["displayName"] == "salary-training-abc1234"
     assert job["labels"] == {"git-commit": "abc1234", "cloud-build": BUILT_INS["BUILD_ID"]}
-    assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://my-proj-salary/pipeline-root"
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://my-proj-salary-pipeline-root/runs"
     parameters = job["runtimeConfig"]["parameterValues"]
     assert parameters["model_uri"] == "gs://my-proj-salary/models/salary"
     assert parameters["git_commit"] == TRIGGERED["COMMIT_SHA"] and parameters["registry_model"] == ""
