@@ -14,11 +14,10 @@ def export_model(
     metrics: Input[Metrics],
     plot_svg: Input[Artifact],
     blessed: bool,
-    reason: str,
     model_uri: str,
     git_commit: str,
     pipeline_run: str,
-) -> NamedTuple("ExportOutputs", published=bool, version=str, reason=str):
+) -> NamedTuple("ExportOutputs", published=bool, version=str):
     """Publish model.pkl, the fit plot and the manifest under model_uri when blessed; otherwise publish nothing."""
     import os
     from collections import namedtuple
@@ -27,10 +26,10 @@ def export_model(
     from salary.model_store import PLOT_FILE, open_store
     from salary.store_errors import PointerHeld
 
-    outputs = namedtuple("ExportOutputs", ["published", "version", "reason"])
+    outputs = namedtuple("ExportOutputs", ["published", "version"])
     if not blessed:
-        print(f"not published: {reason}")
-        return outputs(False, "", reason)
+        print("not published: evaluation did not bless the model")
+        return outputs(False, "")
     with open(os.path.join(model.path, MODEL_FILE), "rb") as handle:
         model_bytes = handle.read()
     with open(plot_svg.path, "rb") as handle:
@@ -38,7 +37,7 @@ def export_model(
     try:
         manifest = open_store(model_uri).publish(
             model_bytes,
-            metrics={"rows": metrics.metadata["n_test"], **metrics.metadata},
+            metrics=dict(metrics.metadata),
             data={
                 "uri": dataset.metadata["source_uri"],
                 "sha256": dataset.metadata["sha256"],
@@ -49,8 +48,8 @@ def export_model(
             actor=f"pipeline run {pipeline_run}" if pipeline_run else None,
         )
     except PointerHeld as exc:
-        # The version is stored for later (rollback, unpin); the run succeeds and says why nothing moved.
+        # The version is stored for later (rollback, unpin); the run succeeds and says why latest.json did not move.
         print(f"not made latest: {exc}")
-        return outputs(False, exc.version, str(exc))
+        return outputs(False, exc.version)
     print(f"published version {manifest['version']} to {model_uri}")
-    return outputs(True, manifest["version"], reason)
+    return outputs(True, manifest["version"])

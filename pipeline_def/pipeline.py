@@ -5,9 +5,8 @@ from collections.abc import Callable
 from kfp import dsl
 
 from components import evaluate_model, export_model, load_data, register_model, report_run, train_model
-
-PIPELINE_NAME = "salary-training"
-DEFAULT_MODEL_URI = "model-store/salary"
+from pipeline_def import PIPELINE_NAME
+from salary import defaults
 
 
 def build_pipeline(image: str) -> Callable:
@@ -16,11 +15,11 @@ def build_pipeline(image: str) -> Callable:
     @dsl.pipeline(name=PIPELINE_NAME)
     def salary_training(
         data_uri: str = "",
-        model_uri: str = DEFAULT_MODEL_URI,
-        test_fraction: float = 0.2,
-        seed: int = 42,
-        min_r2: float = 0.8,
-        max_r2_drop: float = 0.01,
+        model_uri: str = defaults.LOCAL_MODEL_STORE,
+        test_fraction: float = defaults.TEST_FRACTION,
+        seed: int = defaults.SEED,
+        min_r2: float = defaults.MIN_R2,
+        max_r2_drop: float = defaults.MAX_R2_DROP,
         force: bool = False,
         git_commit: str = "",
         registry_model: str = "",
@@ -52,7 +51,6 @@ def build_pipeline(image: str) -> Callable:
                 metrics=evaluate_model_task.outputs["metrics"],
                 plot_svg=evaluate_model_task.outputs["plot_svg"],
                 blessed=evaluate_model_task.outputs["blessed"],
-                reason=evaluate_model_task.outputs["reason"],
                 model_uri=model_uri,
                 git_commit=git_commit,
                 pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
@@ -72,7 +70,7 @@ def build_pipeline(image: str) -> Callable:
                 register_model_task.set_display_name("Register in Vertex AI Model Registry")
                 register_model_task.set_container_image(image)
         # Pipeline outputs cannot come from inside an exit handler: the run's final state is its one output
-        # (compile.py's dry run reads the tasks' own outputs; pipeline_def/local_run.py).
+        # (the dry run reads the tasks' own outputs: pipeline_def/local_run.py).
         return report_run_task.output
 
     return salary_training

@@ -9,7 +9,7 @@ import re
 import zoneinfo
 from typing import Any, Optional
 
-from pipeline_def.pipeline import PIPELINE_NAME
+from pipeline_def import PIPELINE_NAME
 
 SCHEDULE_NAME = f"{PIPELINE_NAME}-schedule"
 # One run at a time: a slow run is never overtaken by the next one publishing over it.

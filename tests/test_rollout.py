@@ -18,7 +18,8 @@ def build():
 def test_traffic_moves_only_after_the_smoke_check(build):
     by_id = steps(build)
     assert list(by_id["deploy-webapp"].wait_for) == ["ensure-service"]
-    assert list(by_id["smoke-webapp"].wait_for) == ["deploy-webapp"]
+    assert list(by_id["smoke-target"].wait_for) == ["deploy-webapp"]
+    assert list(by_id["smoke-webapp"].wait_for) == ["smoke-target"]
     assert list(by_id["route-traffic"].wait_for) == ["smoke-webapp"]
     values = resolved(build, TRIGGERED)
     for step in build.steps:
@@ -46,8 +47,15 @@ def test_the_first_build_creates_the_service_on_a_placeholder(build, tmp_path, e
                             "--region=europe-west1", "--service-account=salary-webapp@my-proj.iam.gserviceaccount.com", "--quiet"]
 
 
+def in_folder(step, folder):
+    """The step with /workspace/ replaced by a test folder."""
+    copy = cloudbuild_v1.BuildStep(step)
+    copy.args = [step.args[0], step.args[1].replace("/workspace/", f"{folder}/")]
+    return copy
+
+
 def smoke_step(build, tmp_path, base):
-    """Run the smoke step's script with gcloud answering as Cloud Run would for a service whose candidate tag is `base`."""
+    """Run both smoke steps' scripts, gcloud answering as Cloud Run would for a service whose candidate tag is `base`."""
     service = {"status": {"url": "https://salary-webapp-abc-ew.a.run.app", "traffic": [
         {"revisionName": "salary-webapp-00001-old", "percent": 100},
         {"revisionName": "salary-webapp-00002-new", "tag": "candidate", "url": base},
@@ -61,11 +69,10 @@ def smoke_step(build, tmp_path, base):
         "esac"
     )
     values = resolved(build, TRIGGERED)
-    step = steps(build)["smoke-webapp"]
-    # The step writes the service description to /workspace, which the test keeps in its own folder.
-    step_copy = cloudbuild_v1.BuildStep(step)
-    step_copy.args = [step.args[0], step.args[1].replace("/workspace/", f"{tmp_path}/")]
-    return run_script(step_copy, values, tmp_path, program="gcloud", answers=answers)
+    calls = run_script(in_folder(steps(build)["smoke-target"], tmp_path), values, tmp_path, program="gcloud", answers=answers)
+    assert (tmp_path / "smoke-id-token").read_text().strip() == "test-token"
+    run_script(in_folder(steps(build)["smoke-webapp"], tmp_path), values, tmp_path, program="unused")
+    return calls
 
 
 @pytest.mark.slow

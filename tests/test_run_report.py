@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-import compile as compile_py
+from pipeline_def.local_run import TaskFailed, run_locally
 from salary.run_report import EVENT, run_report
 
 VERTEX_FAILURE = (
@@ -40,7 +40,7 @@ def test_failure_reports(state, message, task, severity):
 
 
 @pytest.mark.slow
-def test_the_exit_handler_reports_failed_in_the_dry_run(tmp_path, capfd):
+def test_the_exit_handler_reports_failed_in_the_dry_run(tmp_path):
     """Bad data fails load-data inside the exit handler; report-run still runs and logs state FAILED."""
     bad = tmp_path / "bad.csv"
     bad.write_text("YearsExperience,Salary\n" + "3,50000\n" * 10 + "3,-5\n")
@@ -48,9 +48,9 @@ def test_the_exit_handler_reports_failed_in_the_dry_run(tmp_path, capfd):
         "data_uri": str(bad), "model_uri": str(tmp_path / "store"), "test_fraction": 0.2, "seed": 1, "min_r2": 0.5,
         "max_r2_drop": 0.01, "force": False, "git_commit": "", "registry_model": "",
     }
-    with pytest.raises(RuntimeError, match="load-data"):
-        compile_py.dry_run("salary-components:test", arguments, str(tmp_path / "root"))
-    out = capfd.readouterr().out
+    with pytest.raises(TaskFailed, match="load-data") as failed:
+        run_locally("salary-components:test", arguments, str(tmp_path / "root"))
+    out = failed.value.log_path.read_text()
     reports = [json.loads(line) for line in out.splitlines() if f'"event": "{EVENT}"' in line]
     assert len(reports) == 1
     assert reports[0]["state"] == "FAILED" and reports[0]["severity"] == "ERROR"

@@ -180,7 +180,7 @@ def test_pin_then_publish_stores_but_keeps_latest(store_uri, capsys):
     assert salary_models(capsys, "--store", store_uri, "unpin")[0:3:2] == (1, "error: the store is not pinned\n")
 
 
-def test_export_component_says_why_latest_did_not_move(store_uri, tmp_path):
+def test_export_component_says_why_latest_did_not_move(store_uri, tmp_path, capsys):
     from kfp.dsl import Artifact, Dataset, Metrics, Model
 
     from components import export_model
@@ -194,10 +194,11 @@ def test_export_component_says_why_latest_did_not_move(store_uri, tmp_path):
     (tmp_path / "plot.svg").write_text("<svg/>")
     dataset = Dataset(uri=str(tmp_path / "d.csv"), metadata={"source_uri": "d.csv", "sha256": "a" * 64, "rows": 15})
     metrics = Metrics(uri=str(tmp_path / "metrics"), metadata={"n_test": 3, "r2": 0.9})
-    outputs = export_model.python_func(model=model, dataset=dataset, metrics=metrics, plot_svg=plot, blessed=True, reason="good",
+    outputs = export_model.python_func(model=model, dataset=dataset, metrics=metrics, plot_svg=plot, blessed=True,
                                        model_uri=store_uri, git_commit="", pipeline_run="run-2")
     assert outputs.published is False and outputs.version in open_store(store_uri).versions()
-    assert outputs.reason.startswith(f"version {outputs.version} is stored but not made latest: the store is pinned to {v1} (freeze)")
+    assert capsys.readouterr().out.startswith(
+        f"not made latest: version {outputs.version} is stored but not made latest: the store is pinned to {v1} (freeze)")
 
 
 def test_prune_keeps_the_latest_the_pinned_and_rollback_targets(store_uri, capsys):
