@@ -256,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in sorted(outputs["metrics"].items(), key=lambda item: (first.index(item[0]) if item[0] in first else len(first), item[0]))
     )
     print(f"metrics: {metrics}")
+    if not outputs["published"] and outputs["version"]:
+        # A pinned store: the export task stored the version and logged why latest.json stayed.
+        print(f"error: version {outputs['version']} stored but not made latest (the store is pinned; see the log)", file=sys.stderr)
+        return 1
     if not outputs["published"]:
         print(f"error: model rejected, nothing published: {outputs['reason']}", file=sys.stderr)
         return 1

@@ -180,6 +180,20 @@ def test_pin_then_publish_stores_but_keeps_latest(store_uri, capsys):
     assert salary_models(capsys, "--store", store_uri, "unpin")[0:3:2] == (1, "error: the store is not pinned\n")
 
 
+@pytest.mark.slow
+def test_dry_run_into_a_pinned_store_says_so(tmp_path, salary_csv, capsys):
+    import compile as compile_py
+
+    store = str(tmp_path / "store")
+    v1 = publish(store, 1000, 0)
+    store_ops.pin(open_store(store), v1, "freeze")
+    code = compile_py.main(["--output", str(tmp_path / "p.yaml"), "--data-uri", str(salary_csv), "--model-uri", store,
+                            "--local-root", str(tmp_path / "root"), "--min-r2", "0.5"])
+    stored = open_store(store).versions()[-1]
+    assert code == 1 and stored != v1 and latest(store) == v1
+    assert capsys.readouterr().err.strip() == f"error: version {stored} stored but not made latest (the store is pinned; see the log)"
+
+
 def test_export_component_says_why_latest_did_not_move(store_uri, tmp_path, capsys):
     from kfp.dsl import Artifact, Dataset, Metrics, Model
 
