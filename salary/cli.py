@@ -5,12 +5,9 @@ import json
 import os
 import sys
 
-from salary import store_ops
+from salary import defaults, store_ops
 from salary.model_store import ModelStore, open_store
 from salary.store_errors import ModelRejected, StoreError
-
-# What compile.py's dry run publishes to when run from the repository.
-DEFAULT_STORE = "model-store/salary"
 
 
 def _keep(text: str) -> int:
@@ -34,7 +31,8 @@ def _reason(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The command line of salary-models."""
     store = argparse.ArgumentParser(add_help=False)
-    store.add_argument("--store", default=argparse.SUPPRESS, help=f"model store: a folder or gs://bucket/prefix (default: $MODEL_URI, else {DEFAULT_STORE})")
+    store.add_argument("--store", default=argparse.SUPPRESS,
+                       help=f"model store: a folder or gs://bucket/prefix (default: $MODEL_URI, else {defaults.LOCAL_MODEL_STORE})")
     parser = argparse.ArgumentParser(prog="salary-models", description=__doc__, parents=[store])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", parents=[store], help="versions, newest first; which is latest and pinned")
@@ -123,7 +121,7 @@ def prune(store: ModelStore, keep: int, yes: bool) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out one command on the store."""
-    store = open_store(getattr(args, "store", None) or os.environ.get("MODEL_URI") or DEFAULT_STORE)
+    store = open_store(getattr(args, "store", None) or os.environ.get("MODEL_URI") or defaults.LOCAL_MODEL_STORE)
     if args.command == "list":
         (list_history if args.history else list_versions)(store)
         return 0
