@@ -24,10 +24,7 @@ tools:
 compile: install
 	$(BIN)/python compile.py
 
-# The server refuses to start without SECRET_KEY; a local run gets a fresh random one (set your own
-# to keep form sessions valid across restarts).
 serve: install
-	SECRET_KEY="$${SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')}" \
 	PORT=$(PORT) $(BIN)/gunicorn --config webapp/gunicorn.conf.py 'webapp:create_app()'
 
 demo: compile serve

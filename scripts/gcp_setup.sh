@@ -53,12 +53,6 @@ bucket=${bucket:-$project-salary}
 builder="salary-builder@$project.iam.gserviceaccount.com"
 pipeline="salary-pipeline@$project.iam.gserviceaccount.com"
 webapp="salary-webapp@$project.iam.gserviceaccount.com"
-secret="salary-webapp-secret-key"
-
-# 32 random bytes as hex, for the web app's SECRET_KEY; nothing in a dry run, which reads no input.
-new_secret_key() {
-  $dry_run || od -An -N32 -tx1 /dev/urandom | tr -d ' \n'
-}
 
 # Print the command (--dry-run) or run it.
 run() {
@@ -79,7 +73,7 @@ exists() {
 echo "== APIs" >&2
 run gcloud services enable --project "$project" \
   aiplatform.googleapis.com artifactregistry.googleapis.com cloudbuild.googleapis.com \
-  cloudresourcemanager.googleapis.com iam.googleapis.com run.googleapis.com secretmanager.googleapis.com \
+  cloudresourcemanager.googleapis.com iam.googleapis.com run.googleapis.com \
   storage.googleapis.com
 
 echo "== Bucket gs://$bucket: pipeline-root/ (run artifacts), models/ (the model store), data/ (training data)" >&2
@@ -133,13 +127,8 @@ grant_folder data "$pipeline" roles/storage.objectViewer
 grant_folder models "$pipeline" roles/storage.objectUser
 grant_folder pipeline-root "$pipeline" roles/storage.objectUser
 
-echo "== Web app $webapp: read models/ and its SECRET_KEY" >&2
+echo "== Web app $webapp: read models/" >&2
 grant_folder models "$webapp" roles/storage.objectViewer
-# All Cloud Run instances must share one SECRET_KEY (it signs the form's CSRF tokens); made once, random.
-exists gcloud secrets describe "$secret" --project "$project" ||
-  new_secret_key | run gcloud secrets create "$secret" --project "$project" --replication-policy automatic --data-file=-
-run gcloud secrets add-iam-policy-binding "$secret" --project "$project" \
-  --member "serviceAccount:$webapp" --role roles/secretmanager.secretAccessor
 
 echo "== Cloud Build trigger salary-main: every push to main of github.com/$github_owner/$github_repo" >&2
 exists gcloud builds triggers describe salary-main --project "$project" ||

@@ -30,7 +30,6 @@ EXPECTED_GRANTS = {
     ("folder gs://my-proj-salary/models/", PIPELINE, "roles/storage.objectUser"),
     ("folder gs://my-proj-salary/pipeline-root/", PIPELINE, "roles/storage.objectUser"),
     ("folder gs://my-proj-salary/models/", WEBAPP, "roles/storage.objectViewer"),
-    ("secret salary-webapp-secret-key", WEBAPP, "roles/secretmanager.secretAccessor"),
 }
 
 
@@ -45,8 +44,6 @@ def run_setup(tmp_path, *args, gcloud_exit=1):
         "#!/usr/bin/env bash\n"
         f'printf "%q " gcloud "$@" >> "{log}"; echo >> "{log}"\n'
         f'for word in "$@"; do [[ $word == describe ]] && exit {gcloud_exit}; done\n'
-        # Like gcloud, read the piped secret value when told to take data from standard input.
-        'for word in "$@"; do [[ $word == --data-file=- ]] && cat > /dev/null; done\n'
         "exit 0\n"
     )
     (fake / "gcloud").chmod(0o755)
@@ -76,7 +73,6 @@ def grants(commands):
             ("artifacts", "repositories"): "repository",
             ("storage", "buckets"): "bucket",
             ("storage", "managed-folders"): "folder",
-            ("secrets", "add-iam-policy-binding"): "secret",
         }[tuple(kind)]
         found.add((f"{where} {target}", option(command, "--member"), option(command, "--role")))
     return found
@@ -101,6 +97,8 @@ def test_dry_run_prints_every_command_and_runs_none(tmp_path):
     assert ("storage", "buckets", "create") in creates and ("artifacts", "repositories", "create") in creates
     enable = next(command for command in commands if command[1:3] == ["services", "enable"])
     assert {"aiplatform.googleapis.com", "artifactregistry.googleapis.com", "cloudbuild.googleapis.com", "run.googleapis.com"} <= set(enable)
+    # The web app keeps no secret (no CSRF to sign): no Secret Manager API, secret or grant.
+    assert "secretmanager.googleapis.com" not in enable and not [command for command in commands if command[1] == "secrets"]
     bucket = next(command for command in commands if command[1:4] == ["storage", "buckets", "create"])
     assert bucket[4] == "gs://my-proj-salary" and option(bucket, "--location") == "europe-west1"
     assert "--uniform-bucket-level-access" in bucket and "--public-access-prevention" in bucket

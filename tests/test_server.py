@@ -54,13 +54,8 @@ def test_gunicorn_sends_security_headers_and_logs_one_json_line_per_request(stor
     assert not any('"GET /' in line or "POST /api" in line for line in output if not line.startswith("{"))
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"SECRET_KEY": ""}, "SECRET_KEY is not set"),
-    ({"SECRET_KEY": "short"}, "SECRET_KEY is too short (5 characters)"),
-    ({"FLASK_DEBUG": "1"}, "debug mode is on"),
-])
-def test_gunicorn_refuses_to_start_when_insecure(store_uri, env, message):
-    result = subprocess.run(GUNICORN, cwd=REPO, env=server_env({"MODEL_URI": store_uri, **env}, free_port()),
-                            capture_output=True, text=True, timeout=60)
+def test_gunicorn_refuses_to_start_in_debug_mode(store_uri):
+    env = server_env({"MODEL_URI": store_uri, "FLASK_DEBUG": "1"}, free_port())
+    result = subprocess.run(GUNICORN, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
-    assert message in result.stdout + result.stderr
+    assert "debug mode is on" in result.stdout + result.stderr

@@ -33,7 +33,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json = OrjsonProvider(app)
     app.config.from_mapping(
         MODEL_URI=os.environ.get("MODEL_URI", DEFAULT_MODEL_URI),
-        SECRET_KEY=os.environ.get("SECRET_KEY"),
         # How often to look for a newly published model; 0 turns hot reload off.
         MODEL_POLL_SECONDS=_env_seconds("MODEL_POLL_SECONDS", 30.0),
         # Longest wait between retries while the model store is unreachable.
@@ -43,7 +42,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         MODEL_STORAGE_RETRY_SECONDS=2.0,
         MAX_CONTENT_LENGTH=1024 * 1024,
         MAX_BATCH=MAX_BATCH,
-        SESSION_COOKIE_SAMESITE="Lax",
     )
     if test_config is None:
         app.config.from_prefixed_env()
@@ -55,7 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.check_config(app)
     model.init_app(app)
     request_log.init_app(app)
-    security.init_app(app, csrf_exempt=(api.bp,))
+    security.init_app(app)
     problems.init_app(app)
     formatting.init_app(app)
     app.register_blueprint(pages.bp)
