@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: install tools lint compile serve demo demo-gcs test test-fast test-slow bench clean
+.PHONY: install tools lint compile serve demo demo-gcs test test-fast test-slow bench screenshots clean
 
 install: $(STAMP)
 
@@ -52,6 +52,10 @@ BENCH_SECONDS ?= 5
 bench: install
 	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(BIN)/python -m bench.run --rounds $(BENCH_ROUNDS) --seconds $(BENCH_SECONDS)
+
+# The README's pictures (docs/screenshots/*.png), through the browser the tests use (Debian's chromium).
+screenshots: install
+	$(BIN)/python -m scripts.screenshots
 
 clean:
 	rm -rf $(VENV) .dry-run pipeline.yaml model-store .pytest_cache .hypothesis

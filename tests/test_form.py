@@ -2,6 +2,7 @@
 
 import html
 import re
+from pathlib import Path
 
 import pytest
 
@@ -111,7 +112,7 @@ def test_a_note_when_asked_beyond_the_years_trained_on(ranged_client, years, out
     text = words(ranged_client.get(f"/?years={years}"))
     assert ('id="outside"' in text) is outside
     if outside:
-        assert "learned from people with 0.5 years to 39.5 years of experience" in text
+        assert "learned from people with 0.5 to 39.5 years of experience" in text
 
 
 def test_an_old_manifest_still_serves_without_range_or_note(client):
@@ -165,3 +166,12 @@ def test_the_api_page_shows_copyable_examples(client):
         assert field in text
     assert 'href="/openapi.json"' in page.text
     assert re.search(r'<a href="/api" aria-current="page">API</a>', page.text)
+
+
+def test_the_readme_pictures_are_committed_and_small():
+    repo = Path(__file__).resolve().parent.parent
+    pictures = re.findall(r"docs/screenshots/[\w-]+\.png", (repo / "README.md").read_text())
+    assert len(set(pictures)) >= 3
+    for picture in pictures:
+        data = (repo / picture).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) < 100_000, picture

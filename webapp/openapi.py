@@ -59,10 +59,10 @@ def openapi_document(max_batch: int, max_body_bytes: int) -> dict:
                             "examples": {
                                 "single": {"value": {
                                     "salary": 52281.32, "model_version": "20261127T085344Z-23f074cd",
-                                    "margin_95": 10621.24, "salary_range": {"low": 41660.08, "high": 62902.56}}},
+                                    "margin_95": 10620.83, "salary_range": {"low": 41660.49, "high": 62902.15}}},
                                 "batch": {"value": {"predictions": [40646.89, 45009.81, 66824.36],
                                                     "model_version": "20261127T085344Z-23f074cd",
-                                                    "margin_95": 10621.24}},
+                                                    "margin_95": 10620.83}},
                             },
                         }}},
                 "400": _problem_response(
