@@ -8,6 +8,7 @@ import pytest
 
 from salary.model_store import open_store
 from salary.modeling import dump_model
+from tests.test_openapi import response_schema
 from webapp import create_app
 from webapp.answers import facts_from_manifest
 
@@ -138,6 +139,10 @@ def test_the_api_returns_the_range(ranged_client, ranged):
                       "salary_range": {"low": pytest.approx(40000.0 - MARGIN), "high": pytest.approx(40000.0 + MARGIN)}}
     batch = ranged_client.post("/api/predict", json={"instances": [1, 2]}).json
     assert batch["margin_95"] == MARGIN and batch["predictions"] == pytest.approx([32000.0, 34000.0])
+    # Both answer as /openapi.json describes them.
+    document = ranged_client.get("/openapi.json").json
+    for body in (single, batch):
+        response_schema(document, 200, "application/json").validate(body)
 
 
 def test_head_is_answered_wherever_get_is(client):
