@@ -174,6 +174,38 @@ def test_model_card_shows_the_plot_and_hides_the_jargon_until_asked(page, served
     assert page.problems == []
 
 
+CONTRAST = """([a, b]) => {
+    const channels = (css) => css.match(/[\\d.]+/g).slice(0, 3).map(Number);
+    const luminance = (css) => {
+        const [r, g, b] = channels(css).map((c) => c / 255).map((c) => c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const [high, low] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+    return (high + 0.05) / (low + 0.05);
+}"""
+
+
+@pytest.mark.parametrize("mode", ["desktop", "dark"])
+def test_focus_ring_and_input_border_contrast_at_least_3_to_1(browser, served, mode):
+    base, _, _ = served
+    context = browser.new_context(**MODES[mode])
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/")
+        page.keyboard.press("Tab")  # the skip link, then the brand, the nav and the input
+        while page.evaluate("document.activeElement.id") != "years":
+            page.keyboard.press("Tab")
+        style = page.locator("#years").evaluate(
+            "input => { const s = getComputedStyle(input); return [s.outlineColor, s.outlineStyle, s.borderTopColor]; }")
+        card = page.locator(".card").evaluate("card => getComputedStyle(card).backgroundColor")
+        outline, outline_style, border = style
+        assert outline_style == "solid"
+        assert page.evaluate(CONTRAST, [outline, card]) >= 3.0
+        assert page.evaluate(CONTRAST, [border, card]) >= 3.0
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_axe_finds_no_violations(browser, served, mode):
     base, _, _ = served

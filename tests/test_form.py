@@ -180,3 +180,20 @@ def test_the_readme_pictures_are_committed_and_small():
     for picture in pictures:
         data = (repo / picture).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) < 100_000, picture
+
+
+def test_the_plot_alt_text_says_which_rows_it_shows(store_uri, line_model):
+    import numpy as np
+
+    from salary.plotting import fit_plot_svg
+
+    years = np.arange(0.0, 20.0)
+    open_store(store_uri).publish(
+        dump_model(line_model), metrics={"r2": 1.0, "rmse": 0.0, "mae": 0.0, "rows": 4},
+        data={"uri": "gs://bucket/salary.csv", "sha256": "0" * 64, "rows": 20}, source={},
+        attachments={"plot.svg": fit_plot_svg(years, 30000.0 + 2000.0 * years, line_model).encode()},
+    )
+    page = create_app({"TESTING": True, "MODEL_URI": store_uri, "MODEL_POLL_SECONDS": 0}).test_client().get("/model")
+    alt = html.unescape(re.search(r'<img id="fit-plot"[^>]*alt="([^"]+)"', page.text).group(1))
+    # The published plot is drawn by evaluate_model from the held-out rows, not the training rows.
+    assert "held-out rows" in alt and "training" not in alt.replace("not used in training", "")

@@ -27,8 +27,12 @@ def test_gunicorn_serves_predictions_and_errors(store_uri, published):
         assert status == 415 and content_type == "application/problem+json"
         status, _, body = request(f"{base}/api/predict", b"[" + b"1," * 600_000 + b"1]", "application/json")
         assert status == 413 and "larger than the limit" in json.loads(body)["detail"]
+        status, _, page = request(f"{base}/?years=5")
+        assert status == 200 and "$40,000" in page
         status, _, page = request(f"{base}/", b"years=5", "application/x-www-form-urlencoded")
-        assert status == 400 and "This form has expired or was not sent from this site" in page
+        assert status == 405  # the form is a GET: nothing a browser posts changes anything
+        status, headers, page = fetch(f"{base}/", method="HEAD")
+        assert status == 200 and page == "" and "Set-Cookie" not in headers
 
 
 def test_gunicorn_without_a_model_is_up_but_not_ready(store_uri):
