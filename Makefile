@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8080
 PYTEST_ARGS ?=
+COMPILE_ARGS ?=
 
 .PHONY: install tools lint compile serve demo demo-gcs test test-fast test-slow bench screenshots clean
 
@@ -22,7 +23,7 @@ tools:
 	@command -v shellcheck >/dev/null || { apt-get update -qq && apt-get install -y -qq shellcheck; }
 
 compile: install
-	$(BIN)/python compile.py
+	$(BIN)/python compile.py $(COMPILE_ARGS)
 
 serve: install
 	PORT=$(PORT) $(BIN)/gunicorn --config webapp/gunicorn.conf.py 'webapp:create_app()'

@@ -21,6 +21,7 @@ from salary import gcs
 from salary.model_codec import MODEL_FILE, safe_unpickle
 from salary.store_backends import Backend, open_backend
 from salary.store_errors import ModelRejected, NoModelPublished, PointerConflict, StoreError
+from salary.store_history import read_history, record_change
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,10 @@ class ModelStore:
         self.backend = backend
         self.uri = backend.uri
 
-    def publish(self, model_bytes: bytes, **version_facts: Any) -> dict:
+    def publish(self, model_bytes: bytes, *, actor: str | None = None, **version_facts: Any) -> dict:
         """Write a new version (write_version's arguments), then point latest.json at it; returns its manifest."""
         manifest = self.write_version(model_bytes, **version_facts)
-        self.point_latest_at(manifest["version"])
+        self.point_latest_at(manifest["version"], actor=actor)
         log.info("published model version %s to %s", manifest["version"], self.uri)
         return manifest
 
@@ -121,8 +122,8 @@ class ModelStore:
         self.backend.create(f"versions/{version}/{MANIFEST_FILE}", _dump_json(manifest))
         return manifest
 
-    def point_latest_at(self, version: str) -> None:
-        """Swap latest.json to `version`; never moves it back to an older version."""
+    def point_latest_at(self, version: str, *, actor: str | None = None) -> None:
+        """Swap latest.json to `version`, never back to an older one; the change is recorded under history/."""
         for _ in range(SWAP_ATTEMPTS):
             current, generation = self.read_pointer()
             # Compare publication times only: within one second the hash suffix says nothing of order.
@@ -133,10 +134,25 @@ class ModelStore:
                 )
             try:
                 self.backend.replace(POINTER_FILE, _dump_json({"version": version}), generation)
-                return
             except PointerConflict:
                 continue
+            else:
+                # After the swap, so a publisher that lost a race leaves no record of a change that never happened.
+                record_change(self.backend, "publish", current, version, actor=actor)
+                return
         raise PointerConflict(f"{self.uri}: latest.json kept changing; version {version} is stored but not latest")
+
+    def history(self) -> list[dict]:
+        """Every change of latest.json recorded under history/, oldest first."""
+        return read_history(self.backend)
+
+    def previously_latest(self) -> list[str]:
+        """Versions latest.json has named, most recent first, each once."""
+        seen: list[str] = []
+        for record in reversed(self.history()):
+            if record.get("to") and record["to"] not in seen:
+                seen.append(record["to"])
+        return seen
 
     def read_pointer(self) -> tuple[str | None, Any]:
         """The version latest.json names (None when unpublished) and the pointer's generation."""

@@ -61,7 +61,7 @@ def served(tmp_path_factory):
     scores = score(model, rows.years[split.test], rows.salary[split.test])
     store_uri = str(folder / "store" / "salary")
     manifest = open_store(store_uri).publish(
-        dump_model(model), metrics={**scores, "rows": int(split.test.size), "margin_95": margin_95(scores["rmse"])},
+        dump_model(model), metrics={**scores, "n_train": int(split.train.size), "n_test": int(split.test.size), "margin_95": margin_95(scores["rmse"])},
         data={"uri": str(csv), "sha256": rows.sha256, "rows": rows.rows, **years_span(rows.years[split.train])},
         source={},
     )

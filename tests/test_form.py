@@ -20,7 +20,7 @@ def ranged(store_uri, line_model):
     """The line model published with the range and the trained years recorded; its manifest."""
     return open_store(store_uri).publish(
         dump_model(line_model),
-        metrics={"r2": 0.97, "rmse": 5419.0, "mae": 4000.0, "rows": 4, "margin_95": MARGIN},
+        metrics={"r2": 0.97, "rmse": 5419.0, "mae": 4000.0, "n_test": 4, "margin_95": MARGIN},
         data={"uri": "test.csv", "sha256": "0" * 64, "rows": 20, "years_min": 0.5, "years_max": 39.5},
         source={},
     )

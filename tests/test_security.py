@@ -109,3 +109,15 @@ def test_production_app_starts_without_a_secret_key(monkeypatch, store_uri):
     monkeypatch.setenv("MODEL_URI", store_uri)
     app = create_app()
     assert app.secret_key is None and not app.debug and not app.testing
+
+
+def test_checking_the_configuration_changes_nothing():
+    from flask import Flask
+
+    from webapp.security import check_config
+
+    app = Flask(__name__)
+    app.testing = True
+    before = dict(app.config)
+    check_config(app)
+    assert dict(app.config) == before
