@@ -7,7 +7,7 @@ PORT ?= 8080
 PYTEST_ARGS ?=
 COMPILE_ARGS ?=
 
-.PHONY: install tools lint compile serve demo demo-gcs test test-fast test-slow bench clean
+.PHONY: install tools lint compile serve demo demo-gcs test test-fast test-slow bench screenshots clean
 
 install: $(STAMP)
 
@@ -25,10 +25,7 @@ tools:
 compile: install
 	$(BIN)/python compile.py $(COMPILE_ARGS)
 
-# The server refuses to start without SECRET_KEY; a local run gets a fresh random one (set your own
-# to keep form sessions valid across restarts).
 serve: install
-	SECRET_KEY="$${SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')}" \
 	PORT=$(PORT) $(BIN)/gunicorn --config webapp/gunicorn.conf.py 'webapp:create_app()'
 
 demo: compile serve
@@ -56,6 +53,10 @@ BENCH_SECONDS ?= 5
 bench: install
 	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(BIN)/python -m bench.run --rounds $(BENCH_ROUNDS) --seconds $(BENCH_SECONDS)
+
+# The README's pictures (docs/screenshots/*.png), through the browser the tests use (Debian's chromium).
+screenshots: install
+	$(BIN)/python -m scripts.screenshots
 
 clean:
 	rm -rf $(VENV) .dry-run pipeline.yaml model-store .pytest_cache .hypothesis

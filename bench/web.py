@@ -4,7 +4,6 @@ import contextlib
 import http.client
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -31,8 +30,6 @@ def server_env(model_uri: str, port: int, settings: dict | None = None) -> dict:
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "MODEL_URI": model_uri,
-        # The app may insist on a secret in production; any value serves a benchmark.
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_hex(32),
         **(settings or {}),
     }
 
@@ -145,7 +142,7 @@ marks.append(("import numpy", time.perf_counter()))
 import sklearn.linear_model
 marks.append(("import scikit-learn (needed to unpickle the model)", time.perf_counter()))
 from webapp import create_app
-create_app({"MODEL_URI": sys.argv[1], "MODEL_POLL_SECONDS": 0, "SECRET_KEY": "x" * 64})
+create_app({"MODEL_URI": sys.argv[1], "MODEL_POLL_SECONDS": 0})
 marks.append(("create_app: the app's modules, reading and verifying the model", time.perf_counter()))
 print(json.dumps([[name, marks[i + 1][1] - marks[i][1]] for i, (name, _) in enumerate(marks[1:])]))
 """

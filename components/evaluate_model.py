@@ -26,7 +26,7 @@ def evaluate_model(
     from salary.dataset import read_salary_csv
     from salary.model_codec import MODEL_FILE, safe_unpickle
     from salary.model_store import latest_or_none, open_store
-    from salary.modeling import decide, score
+    from salary.modeling import decide, margin_95, score
     from salary.plotting import fit_plot_svg, svg_page
 
     with open(os.path.join(model.path, MODEL_FILE), "rb") as handle:
@@ -35,6 +35,7 @@ def evaluate_model(
     scores = score(estimator, held_out.years, held_out.salary)
     for name, value in scores.items():
         metrics.log_metric(name, value)
+    metrics.log_metric("margin_95", margin_95(scores["rmse"]))
     metrics.log_metric("n_train", model.metadata["n_train"])
     metrics.log_metric("n_test", held_out.rows)
     champion = latest_or_none(open_store(model_uri))

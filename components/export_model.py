@@ -42,6 +42,8 @@ def export_model(
                 "uri": dataset.metadata["source_uri"],
                 "sha256": dataset.metadata["sha256"],
                 "rows": dataset.metadata["rows"],
+                # The span the model was trained on, so the web app can say when it is asked beyond it.
+                **{key: model.metadata[key] for key in ("years_min", "years_max") if key in model.metadata},
             },
             source={"git_commit": git_commit, "pipeline_run": pipeline_run},
             attachments={PLOT_FILE: plot_bytes},

@@ -21,7 +21,7 @@ def train_model(
 
     from salary.dataset import read_salary_csv, write_salary_csv
     from salary.model_codec import MODEL_FILE
-    from salary.modeling import dump_model, fit_salary_model, split_rows
+    from salary.modeling import dump_model, fit_salary_model, split_rows, years_span
 
     data = read_salary_csv(dataset.path)
     split = split_rows(data.rows, test_fraction, seed)
@@ -34,6 +34,7 @@ def train_model(
         "n_test": int(split.test.size),
         "coef": float(estimator.coef_[0]),
         "intercept": float(estimator.intercept_),
+        **years_span(data.years[split.train]),
     }
     os.makedirs(model.path, exist_ok=True)
     with open(os.path.join(model.path, MODEL_FILE), "wb") as handle:

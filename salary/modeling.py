@@ -49,6 +49,20 @@ def score(model: LinearRegression, years: np.ndarray, salary: np.ndarray) -> dic
     }
 
 
+# Half-width of a 95 % range for one prediction, in held-out RMSEs (the normal quantile).
+Z_95 = 1.96
+
+
+def margin_95(rmse: float) -> float:
+    """Half-width of the range that holds about 95 % of salaries around a prediction: 1.96 held-out RMSEs."""
+    return Z_95 * rmse
+
+
+def years_span(years: np.ndarray) -> dict[str, float]:
+    """The least and most years of experience among the rows a model was trained on."""
+    return {"years_min": float(years.min()), "years_max": float(years.max())}
+
+
 def decide(
     r2: float, min_r2: float, champion_r2: float | None, max_r2_drop: float, force: bool
 ) -> tuple[bool, str]:

@@ -15,6 +15,7 @@ def fit_plot_svg(years: np.ndarray, salary: np.ndarray, model, title: str = "Sal
     # Imported here: the pyplot-free API keeps this usable in servers and subprocesses alike.
     import matplotlib
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     rows = years.size
     label = "data"
@@ -25,25 +26,35 @@ def fit_plot_svg(years: np.ndarray, salary: np.ndarray, model, title: str = "Sal
     predicted = model.predict(years.reshape(-1, 1))
     line_x = np.linspace(0.0, max(float(years.max()), 1.0), 100)
     line_y = model.predict(line_x.reshape(-1, 1))
-    figure = Figure(figsize=(8, 6))
-    fit, residuals = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    fit.scatter(years, salary, s=14, color="#1a56db", alpha=0.7, label=label)
-    fit.plot(line_x, line_y, color="#b3261e", linewidth=2, label="fitted line")
-    fit.set_ylabel("Salary")
-    fit.set_title(title)
-    fit.legend(loc="upper left")
-    fit.grid(alpha=0.3)
-    residuals.scatter(years, salary - predicted, s=10, color="#5b6472")
-    residuals.axhline(0.0, color="#b3261e", linewidth=1)
-    residuals.set_xlabel("Years of experience")
-    residuals.set_ylabel("Residual")
-    residuals.grid(alpha=0.3)
-    figure.tight_layout()
     buffer = io.StringIO()
-    # Text stays text (not glyph paths): a third of the size, and readable by tests and screen readers.
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
+    # A small page with large type, so a phone that shrinks it to 300 px still shows 9–10 px text;
+    # text stays text (not glyph paths): a third of the size, and readable by tests.
+    style = {"font.size": 15, "axes.titlesize": 15, "legend.fontsize": 13, "svg.fonttype": "none"}
+    with matplotlib.rc_context(style):
+        figure = Figure(figsize=(6.4, 4.8))
+        fit, residuals = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+        fit.scatter(years, salary, s=18, color="#1a56db", alpha=0.7, label=label)
+        fit.plot(line_x, line_y, color="#b3261e", linewidth=2.5, label="fitted line")
+        fit.set_ylabel("Salary")
+        fit.set_title(title)
+        fit.legend(loc="upper left")
+        residuals.scatter(years, salary - predicted, s=12, color="#5b6472")
+        residuals.axhline(0.0, color="#b3261e", linewidth=1.5)
+        residuals.set_xlabel("Years of experience")
+        residuals.set_ylabel("Residual")
+        residuals.yaxis.set_major_locator(MaxNLocator(3))
+        for axes in (fit, residuals):
+            axes.yaxis.set_major_formatter(FuncFormatter(dollars))
+            axes.grid(alpha=0.3)
+        figure.tight_layout()
         figure.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
+
+
+def dollars(value: float, _position: int | None = None) -> str:
+    """An axis tick in dollars with thousands separators: 160000 -> $160,000; -5000 -> -$5,000."""
+    amount = round(value)
+    return f"{'-' if amount < 0 else ''}${abs(amount):,}"
 
 
 def svg_page(svg: str, title: str, caption: str = "") -> str:

@@ -22,5 +22,4 @@ done
 
 "$BIN/python" compile.py --model-uri "$MODEL_URI"
 echo "serving ${MODEL_URI} on http://127.0.0.1:${PORT:-8080} (STORAGE_EMULATOR_HOST=${STORAGE_EMULATOR_HOST})"
-SECRET_KEY="${SECRET_KEY:-$("$BIN/python" -c 'import secrets; print(secrets.token_hex(32))')}" \
-  MODEL_URI="$MODEL_URI" "$BIN/gunicorn" --config webapp/gunicorn.conf.py 'webapp:create_app()'
+MODEL_URI="$MODEL_URI" "$BIN/gunicorn" --config webapp/gunicorn.conf.py 'webapp:create_app()'

@@ -58,12 +58,6 @@ pipeline_root_bucket=${pipeline_root_bucket:-$bucket-pipeline-root}
 builder="salary-builder@$project.iam.gserviceaccount.com"
 pipeline="salary-pipeline@$project.iam.gserviceaccount.com"
 webapp="salary-webapp@$project.iam.gserviceaccount.com"
-secret="salary-webapp-secret-key"
-
-# 32 random bytes as hex, for the web app's SECRET_KEY; nothing in a dry run, which reads no input.
-new_secret_key() {
-  $dry_run || od -An -N32 -tx1 /dev/urandom | tr -d ' \n'
-}
 
 # Print the command (--dry-run) or run it.
 run() {
@@ -89,7 +83,7 @@ listed() {
 echo "== APIs" >&2
 run gcloud services enable --project "$project" \
   aiplatform.googleapis.com artifactregistry.googleapis.com cloudbuild.googleapis.com \
-  cloudresourcemanager.googleapis.com iam.googleapis.com run.googleapis.com secretmanager.googleapis.com \
+  cloudresourcemanager.googleapis.com iam.googleapis.com run.googleapis.com \
   storage.googleapis.com
 
 echo "== Buckets gs://$bucket: models/ (the model store), data/ (training data); gs://$pipeline_root_bucket: run artifacts" >&2
@@ -135,9 +129,6 @@ grant_repository() {
   run gcloud artifacts repositories add-iam-policy-binding "$repository" --project "$project" --location "$region" \
     --member "serviceAccount:$1" --role "$2"
 }
-grant_secret() {
-  run gcloud secrets add-iam-policy-binding "$secret" --project "$project" --member "serviceAccount:$1" --role "$2"
-}
 
 # Every grant below has its reason beside it (tests/test_gcp_setup.py checks).
 
@@ -158,12 +149,8 @@ grant_bucket "$pipeline_root_bucket" "$pipeline" roles/storage.objectUser  # Ver
 grant_folder data "$pipeline" roles/storage.objectViewer  # read the training data, nothing else there
 grant_folder models "$pipeline" roles/storage.objectUser  # publish versions; swapping latest.json also deletes
 
-echo "== Web app $webapp: read models/ and its SECRET_KEY" >&2
+echo "== Web app $webapp: read models/" >&2
 grant_folder models "$webapp" roles/storage.objectViewer  # serve the published models, read-only
-# All Cloud Run instances must share one SECRET_KEY (it signs the form's CSRF tokens); made once, random.
-exists gcloud secrets describe "$secret" --project "$project" ||
-  new_secret_key | run gcloud secrets create "$secret" --project "$project" --replication-policy automatic --data-file=-
-grant_secret "$webapp" roles/secretmanager.secretAccessor  # read SECRET_KEY, this one secret only
 
 echo "== Cloud Build trigger salary-main: every push to main of github.com/$github_owner/$github_repo" >&2
 exists gcloud builds triggers describe salary-main --project "$project" ||

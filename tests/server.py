@@ -2,7 +2,6 @@
 
 import contextlib
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -24,8 +23,8 @@ def free_port() -> int:
 
 
 def server_env(env: dict, port: int) -> dict:
-    """The environment `make serve` gives gunicorn: a fresh SECRET_KEY unless `env` sets one."""
-    return {**os.environ, "SECRET_KEY": secrets.token_hex(32), "HOST": "127.0.0.1", "PORT": str(port), **env}
+    """The environment `make serve` gives gunicorn, on a loopback port."""
+    return {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), **env}
 
 
 @contextlib.contextmanager

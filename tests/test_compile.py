@@ -161,7 +161,12 @@ def test_make_compile_prints_one_line_per_task_and_keeps_the_full_log(tmp_path, 
     assert loaded.manifest["source"]["git_commit"] == "feedface"
     assert open_store(str(store)).read_attachment(loaded.version, "plot.svg").startswith(b"<?xml")
     assert loaded.manifest["source"]["pipeline_run"].startswith("salary-training-")
-    assert loaded.manifest["data"] == {"uri": str(salary_csv), "sha256": loaded.manifest["data"]["sha256"], "rows": 40}
+    data = loaded.manifest["data"]
+    assert data == {"uri": str(salary_csv), "sha256": data["sha256"], "rows": 40,
+                    "years_min": data["years_min"], "years_max": data["years_max"]}
+    # The range and the span of years trained on reach the manifest the web app serves from.
+    assert 0 <= data["years_min"] < data["years_max"] <= 40
+    assert loaded.manifest["metrics"]["margin_95"] == 1.96 * loaded.manifest["metrics"]["rmse"]
 
 
 @pytest.mark.slow

@@ -51,7 +51,9 @@ def test_train_and_evaluate(tmp_path, salary_csv):
     assert facts["framework"] == "scikit-learn" and facts["n_train"] == 30 and facts["n_test"] == 10
     assert (tmp_path / "model" / "model.pkl").stat().st_size > 0
     assert facts["coef"] == pytest.approx(2500, rel=0.1)
-    assert set(metrics.metadata) == {"r2", "rmse", "mae", "n_train", "n_test"}
+    assert set(metrics.metadata) == {"r2", "rmse", "mae", "margin_95", "n_train", "n_test"}
+    assert metrics.metadata["margin_95"] == 1.96 * metrics.metadata["rmse"]
+    assert 0 <= facts["years_min"] < facts["years_max"] <= 40
     assert metrics.metadata["n_test"] == 10
     assert decision.blessed is True and metrics.metadata["r2"] > 0.9
 
@@ -69,6 +71,8 @@ def test_export_publishes_only_blessed(tmp_path, salary_csv, store_uri):
     assert manifest["data"]["uri"] == str(salary_csv) and manifest["data"]["rows"] == 40
     # The metrics as evaluation logged them, once: the held-out count is n_test, with no `rows` alias.
     assert manifest["metrics"] == dict(metrics.metadata) and "rows" not in manifest["metrics"]
+    assert manifest["metrics"]["margin_95"] == metrics.metadata["margin_95"]
+    assert (manifest["data"]["years_min"], manifest["data"]["years_max"]) == (model.metadata["years_min"], model.metadata["years_max"])
     # The plot evaluation drew is the one published beside the model.
     assert open_store(store_uri).read_attachment(done.version, "plot.svg") == (tmp_path / "plot_svg").read_bytes()
 

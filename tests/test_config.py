@@ -16,13 +16,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def environ(monkeypatch, store_uri):
-    """A production-like environment with none of the table's variables but a store and a key."""
+    """A production-like environment with none of the table's variables but a store."""
     for variable in VARIABLES:
         monkeypatch.delenv(variable.name, raising=False)
         monkeypatch.delenv(f"FLASK_{variable.name}", raising=False)
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     monkeypatch.setenv("MODEL_URI", store_uri)
-    monkeypatch.setenv("SECRET_KEY", "s" * 32)
     return monkeypatch
 
 
@@ -51,7 +50,6 @@ def test_a_flask_prefixed_name_alone_is_refused_not_ignored(environ):
     ("MODEL_URI", "", "must not be empty"),
     ("MODEL_POLL_SECONDS", "abc", "must be a non-negative number of seconds"),
     ("MODEL_RETRY_CAP_SECONDS", "nan", "must be a non-negative number of seconds"),
-    ("SESSION_COOKIE_SECURE", "maybe", "must be true or false"),
     ("STORAGE_EMULATOR_HOST", " ", "must not be empty"),
     ("HOST", "", "must not be empty"),
     ("PORT", "0", "must be a whole number between 1 and 65535"),
@@ -68,10 +66,9 @@ def test_a_bad_value_is_a_one_line_error_naming_the_variable(environ, name, valu
 
 
 def test_values_are_read_with_their_types(environ):
-    environ.setenv("SESSION_COOKIE_SECURE", "true")
     environ.setenv("MODEL_POLL_SECONDS", "2.5")
     app = create_app()
-    assert app.config["SESSION_COOKIE_SECURE"] is True and app.config["MODEL_POLL_SECONDS"] == 2.5
+    assert app.config["MODEL_POLL_SECONDS"] == 2.5
     assert {"PORT": 9090, "WEB_THREADS": 4, "HOST": "127.0.0.1"}.items() <= read_environment({"PORT": "9090", "WEB_THREADS": "4"}).items()
 
 

@@ -32,7 +32,6 @@ EXPECTED_GRANTS = {
     ("folder gs://my-proj-salary/data/", PIPELINE, "roles/storage.objectViewer"),
     ("folder gs://my-proj-salary/models/", PIPELINE, "roles/storage.objectUser"),
     ("folder gs://my-proj-salary/models/", WEBAPP, "roles/storage.objectViewer"),
-    ("secret salary-webapp-secret-key", WEBAPP, "roles/secretmanager.secretAccessor"),
 }
 
 
@@ -49,8 +48,6 @@ def run_setup(tmp_path, *args, gcloud_exit=1):
         f'for word in "$@"; do [[ $word == describe ]] && exit {gcloud_exit}; done\n'
         # A list lists something exactly when a describe would find it.
         f'for word in "$@"; do [[ $word == list ]] && {{ [[ {gcloud_exit} == 0 ]] && echo found; exit 0; }}; done\n'
-        # Like gcloud, read the piped secret value when told to take data from standard input.
-        'for word in "$@"; do [[ $word == --data-file=- ]] && cat > /dev/null; done\n'
         "exit 0\n"
     )
     (fake / "gcloud").chmod(0o755)
@@ -80,7 +77,6 @@ def grants(commands):
             ("artifacts", "repositories"): "repository",
             ("storage", "buckets"): "bucket",
             ("storage", "managed-folders"): "folder",
-            ("secrets", "add-iam-policy-binding"): "secret",
         }[tuple(kind)]
         found.add((f"{where} {target}", option(command, "--member"), option(command, "--role")))
     return found
@@ -105,6 +101,8 @@ def test_dry_run_prints_every_command_and_runs_none(tmp_path):
     assert ("storage", "buckets", "create") in creates and ("artifacts", "repositories", "create") in creates
     enable = next(command for command in commands if command[1:3] == ["services", "enable"])
     assert {"aiplatform.googleapis.com", "artifactregistry.googleapis.com", "cloudbuild.googleapis.com", "run.googleapis.com"} <= set(enable)
+    # The web app keeps no secret (no CSRF to sign): no Secret Manager API, secret or grant.
+    assert "secretmanager.googleapis.com" not in enable and not [command for command in commands if command[1] == "secrets"]
     buckets = [command for command in commands if command[1:4] == ["storage", "buckets", "create"]]
     assert [bucket[4] for bucket in buckets] == ["gs://my-proj-salary", "gs://my-proj-salary-pipeline-root"]
     for bucket in buckets:

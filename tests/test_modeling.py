@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from salary.modeling import decide, dump_model, fit_salary_model, score, split_rows
+from salary.modeling import decide, dump_model, fit_salary_model, margin_95, score, split_rows, years_span
 
 
 def test_split_is_deterministic_disjoint_and_sized():
@@ -63,3 +63,14 @@ def test_decide_applies_floor_then_champion(r2, champion_r2, force, expected):
 
 def test_dump_round_trips(line_model):
     assert pickle.loads(dump_model(line_model)).predict([[5.0]])[0] == pytest.approx(40000.0)
+
+
+def test_margin_95_is_1_96_rmse():
+    # The example: 52,281 ± 1.96 × 5,419 is $41.7k–$62.9k.
+    assert margin_95(5419.0) == pytest.approx(10621.24)
+    assert round((52281 - margin_95(5419.0)) / 100) * 100 == 41700
+    assert round((52281 + margin_95(5419.0)) / 100) * 100 == 62900
+
+
+def test_years_span_of_training_rows():
+    assert years_span(np.array([3.5, 0.5, 39.5, 12.0])) == {"years_min": 0.5, "years_max": 39.5}

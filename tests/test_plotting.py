@@ -44,3 +44,23 @@ def test_large_data_is_drawn_as_a_bounded_sample(line_model):
     # One marker per drawn point in each panel (plus a few tick marks): no bigger than a 2,000-row plot.
     assert 2 * MAX_PLOT_POINTS <= svg.count("<use ") < 2 * MAX_PLOT_POINTS + 50
     assert abs(svg.count("<use ") - small.count("<use ")) < 20 and len(svg) < 1.1 * len(small)
+
+
+def test_salary_axes_read_in_dollars_with_separators(line_model):
+    from salary.plotting import dollars
+
+    assert (dollars(160000.0), dollars(-5000.0), dollars(0.4)) == ("$160,000", "-$5,000", "$0")
+    years = np.arange(0.0, 40.0)
+    svg = fit_plot_svg(years, 30000.0 + 2000.0 * years + (years % 3) * 1000.0, line_model)
+    texts = [element.text or "" for element in ElementTree.fromstring(svg).iter() if element.tag.endswith("text")]
+    assert "$100,000" in texts and "100000" not in svg
+
+
+def test_text_stays_legible_when_a_phone_shows_the_plot_300_px_wide(line_model):
+    import re
+
+    years = np.arange(0.0, 40.0)
+    svg = fit_plot_svg(years, 30000.0 + 2000.0 * years, line_model)
+    width = float(ElementTree.fromstring(svg).get("viewBox").split()[2])
+    sizes = [float(size) for size in re.findall(r"font-size: ([\d.]+)px", svg)]
+    assert sizes and min(sizes) * 300 / width >= 8

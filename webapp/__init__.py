@@ -21,17 +21,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         MODEL_STORAGE_RETRY_SECONDS=2.0,
         MAX_CONTENT_LENGTH=1024 * 1024,
         MAX_BATCH=MAX_BATCH,
-        SESSION_COOKIE_SAMESITE="Lax",
     )
     app.config.from_mapping(test_config or {})
 
     from webapp import api, formatting, health, model, model_card, openapi, pages, problems, request_log, security
 
-    security.resolve_secret_key(app)
     security.check_config(app)
     model.init_app(app)
     request_log.init_app(app)
-    security.init_app(app, csrf_exempt=(api.bp,))
+    security.init_app(app)
     problems.init_app(app)
     formatting.init_app(app)
     app.register_blueprint(pages.bp)

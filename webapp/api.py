@@ -5,6 +5,7 @@ import json
 import orjson
 from flask import Blueprint, current_app, jsonify, request
 
+from webapp.answers import answer_facts
 from webapp.model import ModelUnavailable, served_model
 from webapp.problems import problem
 from webapp.validation import InvalidInput, parse_predict_body
@@ -45,6 +46,11 @@ def predict():
         salaries, version = served_model().predict(years)
     except ModelUnavailable as exc:
         return problem(503, f"no model available: {exc}")
+    # The 95 % range is each prediction ± margin_95; a model published before it was recorded has none.
+    margin = answer_facts(version).margin_95
+    extra = {} if margin is None else {"margin_95": margin}
     if batch:
-        return jsonify(predictions=salaries, model_version=version)
-    return jsonify(salary=salaries[0], model_version=version)
+        return jsonify(predictions=salaries, model_version=version, **extra)
+    if margin is not None:
+        extra["salary_range"] = {"low": salaries[0] - margin, "high": salaries[0] + margin}
+    return jsonify(salary=salaries[0], model_version=version, **extra)

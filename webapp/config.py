@@ -56,14 +56,6 @@ def whole(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-def flag(value: str) -> bool:
-    """true/false, 1/0, yes/no, on/off."""
-    lowered = value.strip().lower()
-    if lowered not in ("true", "1", "yes", "on", "false", "0", "no", "off"):
-        raise ValueError("must be true or false")
-    return lowered in ("true", "1", "yes", "on")
-
-
 def one_of(*choices: str) -> Callable[[str], str]:
     """One of a few words."""
 
@@ -87,11 +79,8 @@ class Variable:
 # Every variable the web app and its server read; the README's table lists the same ones.
 VARIABLES = (
     Variable("MODEL_URI", nonempty, DEFAULT_MODEL_URI),
-    # Required outside tests; security.check_config says so (None here, so the check can tell).
-    Variable("SECRET_KEY", text, None),
     Variable("MODEL_POLL_SECONDS", seconds, 30.0),
     Variable("MODEL_RETRY_CAP_SECONDS", seconds, 30.0),
-    Variable("SESSION_COOKIE_SECURE", flag, False),
     # Read by google-cloud-storage itself; checked here so that a typo fails at start-up.
     Variable("STORAGE_EMULATOR_HOST", nonempty, None),
     Variable("HOST", nonempty, "127.0.0.1"),

@@ -39,9 +39,25 @@ def count(value) -> str:
     return f"{int(value):,}"
 
 
+def years(value) -> str:
+    """A number of years for people: 5 -> '5 years', 1 -> '1 year', 2.5 -> '2.5 years'."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "–"
+    return f"{value:g} year{'' if value == 1 else 's'}"
+
+
+def percent(value) -> str:
+    """A share as a whole percentage: 0.9727 -> '97 %'; a dash when not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "–"
+    return f"{value * 100:.0f} %"
+
+
 def init_app(app: Flask) -> None:
     """Make the filters available to every template."""
     app.add_template_filter(currency)
     app.add_template_filter(timestamp)
     app.add_template_filter(score)
     app.add_template_filter(count)
+    app.add_template_filter(years)
+    app.add_template_filter(percent)

@@ -2,7 +2,7 @@
 
 from http import HTTPStatus
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, render_template, request
 
 from salary.dataset import MAX_YEARS, MIN_YEARS
 from webapp.problems import PROBLEM_JSON
@@ -57,9 +57,12 @@ def openapi_document(max_batch: int, max_body_bytes: int) -> dict:
                             "schema": {"oneOf": [{"$ref": "#/components/schemas/SingleResponse"},
                                                  {"$ref": "#/components/schemas/BatchResponse"}]},
                             "examples": {
-                                "single": {"value": {"salary": 52281.32, "model_version": "20261127T085344Z-23f074cd"}},
+                                "single": {"value": {
+                                    "salary": 52281.32, "model_version": "20261127T085344Z-23f074cd",
+                                    "margin_95": 10620.83, "salary_range": {"low": 41660.49, "high": 62902.15}}},
                                 "batch": {"value": {"predictions": [40646.89, 45009.81, 66824.36],
-                                                    "model_version": "20261127T085344Z-23f074cd"}},
+                                                    "model_version": "20261127T085344Z-23f074cd",
+                                                    "margin_95": 10620.83}},
                             },
                         }}},
                 "400": _problem_response(
@@ -87,14 +90,29 @@ def openapi_document(max_batch: int, max_body_bytes: int) -> dict:
                 "properties": {"instances": {"type": "array", "minItems": 1, "maxItems": max_batch,
                                              "items": {"$ref": "#/components/schemas/Years"}}},
             },
+            "Margin": {
+                "type": "number", "minimum": 0,
+                "description": "Half-width of the 95 % range in dollars: about 95 % of the held-out salaries "
+                               "lay within this distance of the model's prediction (1.96 × the held-out "
+                               "RMSE). Absent for a model published before it was recorded.",
+            },
             "SingleResponse": {
                 "type": "object", "required": ["salary", "model_version"],
-                "properties": {"salary": {"type": "number"}, "model_version": {"type": "string"}},
+                "properties": {
+                    "salary": {"type": "number"}, "model_version": {"type": "string"},
+                    "margin_95": {"$ref": "#/components/schemas/Margin"},
+                    "salary_range": {
+                        "type": "object", "required": ["low", "high"],
+                        "description": "The 95 % range: salary ± margin_95 (present when margin_95 is).",
+                        "properties": {"low": {"type": "number"}, "high": {"type": "number"}},
+                    },
+                },
             },
             "BatchResponse": {
                 "type": "object", "required": ["predictions", "model_version"],
                 "properties": {"predictions": {"type": "array", "items": {"type": "number"}},
-                               "model_version": {"type": "string"}},
+                               "model_version": {"type": "string"},
+                               "margin_95": {"$ref": "#/components/schemas/Margin"}},
             },
             "Problem": {
                 "type": "object", "required": ["type", "title", "status", "detail"],
@@ -108,6 +126,22 @@ def openapi_document(max_batch: int, max_body_bytes: int) -> dict:
             },
         }},
     }
+
+
+@bp.get("/api")
+def api_page():
+    """The JSON API for people: copyable examples, the range, the errors, and a link to the description."""
+    config = current_app.config
+    document = openapi_document(config["MAX_BATCH"], config["MAX_CONTENT_LENGTH"])
+    operation = document["paths"]["/api/predict"]["post"]
+    requests = operation["requestBody"]["content"]["application/json"]["examples"]
+    responses = operation["responses"]["200"]["content"]["application/json"]["examples"]
+    errors = {status: response["content"][PROBLEM_JSON]["example"]
+              for status, response in operation["responses"].items() if status != "200"}
+    return render_template(
+        "api.html", base=request.host_url.rstrip("/"), requests=requests, responses=responses, errors=errors,
+        max_batch=config["MAX_BATCH"], max_body_bytes=config["MAX_CONTENT_LENGTH"],
+    )
 
 
 @bp.get("/openapi.json")

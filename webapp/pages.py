@@ -1,41 +1,46 @@
-"""The prediction form."""
+"""The prediction form: a GET, so a result has its own address (/?years=5) and Back and Reload just work."""
 
-from flask import Blueprint, render_template, request
-from flask_wtf.csrf import CSRFError
+from flask import Blueprint, current_app, render_template, request
 
+from webapp.answers import AnswerFacts, answer_facts
 from webapp.model import ModelUnavailable, served_model
 from webapp.validation import InvalidInput, parse_years_text
 
 bp = Blueprint("pages", __name__)
 
 
-def render_form(years: str = "", error: str = "", status: int = 200, **result):
-    """The form page with the value kept, and either an error or a result; never cached (it holds a token)."""
+def render_form(typed: str = "", error: str = "", status: int = 200, **result):
+    """The form page with what was typed kept, and either what is wrong with it or the answer."""
     served = served_model()
     page = render_template(
-        "index.html", years=years, error=error, unavailable=None if served.loaded else served.reason,
-        loaded=served.loaded, salary=result.get("salary"), version=result.get("version"),
+        "index.html", typed=typed, error=error, unavailable=None if served.loaded else served.reason,
+        loaded=served.loaded, **result,
     )
-    return page, status, {"Cache-Control": "no-store"}
+    # A result may change when a new model is published: revalidate rather than show a stale one.
+    return page, status, {"Cache-Control": "no-cache"}
 
 
-@bp.route("/", methods=["GET", "POST"])
+@bp.get("/")
 def index():
-    """Show the form; on submit, the predicted salary or what was wrong with the input."""
-    if request.method == "GET":
+    """The form; with ?years=, the predicted salary, its range and how far to trust it, or what was wrong."""
+    if "years" not in request.args:
         return render_form()
-    years = request.form.get("years", "")
+    typed = request.args.get("years", "")
     try:
-        salaries, version = served_model().predict([parse_years_text(years)])
+        years = parse_years_text(typed)
+        salaries, version = served_model().predict([years])
     except InvalidInput as exc:
-        return render_form(years, str(exc), 400)
+        return render_form(typed, str(exc), 400)
     except ModelUnavailable:
-        return render_form(years, status=503)
-    return render_form(years, salary=salaries[0], version=version)
+        return render_form(typed, status=503)
+    facts: AnswerFacts = answer_facts(version)
+    return render_form(
+        typed, years=years, salary=salaries[0], version=version,
+        salary_range=facts.salary_range(salaries[0]), facts=facts, outside=facts.outside_training(years),
+    )
 
 
-@bp.errorhandler(CSRFError)
-def csrf_error(exc: CSRFError):
-    """A form without a valid token (expired, or posted from elsewhere) is refused, with a fresh form."""
-    message = "This form has expired or was not sent from this site. Please submit it again."
-    return render_form(request.form.get("years", ""), message, 400)
+@bp.get("/favicon.ico")
+def favicon():
+    """The icon browsers ask for at the root whatever the page links (the pages link favicon.svg)."""
+    return current_app.send_static_file("favicon.ico")

@@ -1,14 +1,11 @@
-"""The secret key, CSRF protection of the form, and the security headers on every response."""
+"""Configuration checks and the security headers on every response."""
 
-import secrets
+from flask import Flask, Response
 
-from flask import Blueprint, Flask, Request, Response
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from flask_wtf.csrf import CSRFProtect
-
-MIN_SECRET_KEY_LENGTH = 16
 # The pages use no script, no frame, no font or resource from elsewhere: only our stylesheet,
-# our images (plot, icon) and the form posting back to us.
+# our images (plot, icon) and the form sending back to us. The site has no state-changing browser
+# request (the form is a GET) and sets no cookie, so there is nothing for CSRF to forge: anything
+# state-changing added later brings CSRF protection back with it.
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'none'",
     "style-src 'self'",
@@ -20,41 +17,20 @@ CONTENT_SECURITY_POLICY = "; ".join([
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    # same-origin, not no-referrer: Flask-WTF's HTTPS check needs our own Referer on form posts.
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     # Ignored over plain HTTP; behind Cloud Run's HTTPS it keeps browsers from downgrading.
     "Strict-Transport-Security": "max-age=31536000",
 }
-GENERATE_HINT = "python -c 'import secrets; print(secrets.token_hex(32))'"
 
 
 class InsecureConfig(RuntimeError):
     """The app is configured in a way that must not reach production; the message says how."""
 
 
-def resolve_secret_key(app: Flask) -> None:
-    """Tests that give no SECRET_KEY get a random one; elsewhere the key is the configured one."""
-    if app.testing and not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
-
-
 def check_config(app: Flask) -> None:
-    """Refuse a missing or short SECRET_KEY and debug mode, except in tests."""
-    if app.testing:
-        return
-    key = app.config.get("SECRET_KEY")
-    if not key:
-        raise InsecureConfig(
-            "SECRET_KEY is not set: the server signs the form's CSRF tokens with it. "
-            f"Set it in the environment to a random value, e.g. SECRET_KEY=$({GENERATE_HINT})"
-        )
-    if len(key) < MIN_SECRET_KEY_LENGTH:
-        raise InsecureConfig(
-            f"SECRET_KEY is too short ({len(key)} characters): use at least {MIN_SECRET_KEY_LENGTH} "
-            f"random characters, e.g. $({GENERATE_HINT})"
-        )
-    if app.debug:
+    """Refuse debug mode outside tests."""
+    if app.debug and not app.testing:
         raise InsecureConfig("debug mode is on (FLASK_DEBUG): it must never be on in production")
 
 
@@ -68,25 +44,6 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-class SessionlessApiInterface(SecureCookieSessionInterface):
-    """Cookie sessions for the pages only: the JSON API reads no session cookie and sets none."""
-
-    def __init__(self, api_prefixes: tuple[str, ...]):
-        self.api_prefixes = api_prefixes
-
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
-        # None makes Flask use its null session, which refuses writes and is never saved. Opening a
-        # real one costs a signing serializer and a cookie parse on every API call (docs/benchmarks.md).
-        if request.path.startswith(self.api_prefixes):
-            return None
-        return super().open_session(app, request)
-
-
-def init_app(app: Flask, csrf_exempt: tuple[Blueprint, ...] = ()) -> None:
-    """Protect forms against CSRF and add the headers; call resolve_secret_key and check_config first."""
-    csrf = CSRFProtect(app)
-    # A JSON-only API cannot be posted cross-site by a plain form, and it acts on no session.
-    for blueprint in csrf_exempt:
-        csrf.exempt(blueprint)
-    app.session_interface = SessionlessApiInterface(tuple(f"{blueprint.url_prefix}/" for blueprint in csrf_exempt))
+def init_app(app: Flask) -> None:
+    """Add the headers to every response; call check_config first."""
     app.after_request(add_security_headers)

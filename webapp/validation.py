@@ -1,6 +1,7 @@
 """Check prediction input: years of experience as finite numbers in range."""
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,15 +30,22 @@ def check_years(value: Any, field: str = "years_experience") -> float:
     return years
 
 
+# Digits with at most one decimal separator, a point or a comma (2,5 is two and a half in much of
+# the world), and an optional sign; ASCII digits only. float() alone would take "1_0" as 10 and "1e1".
+YEARS_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)", re.ASCII)
+MAX_ECHO = 24
+
+
 def parse_years_text(text: str) -> float:
-    """Years of experience typed into the form."""
+    """Years of experience typed into the form: a decimal point or a decimal comma, never a thousands separator."""
     text = text.strip()
     if not text:
         raise InvalidInput("Enter your years of experience.")
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidInput(f"{text!r} is not a number.") from None
+    if not YEARS_TEXT.fullmatch(text):
+        shown = text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "…"
+        raise InvalidInput(f"“{shown}” is not a number: use digits with one decimal point or comma, like 5 or 7.5.")
+    # A comma here is a decimal comma: with years at most 60, no number with a thousands separator fits.
+    value = float(text.replace(",", "."))
     try:
         return check_years(value, "Years of experience")
     except InvalidInput as exc:
