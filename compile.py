@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="where to write the pipeline spec (YAML)")
     parser.add_argument("--image", type=_image, default=DEFAULT_IMAGE, help="components image URI every task runs")
-    parser.add_argument("--data-uri", default="", help="salary CSV to train on (default: the one shipped in components/data)")
+    parser.add_argument("--data-uri", default="", help="CSV (path or gs://) or BigQuery table (bq://project.dataset.table) to train on (default: shipped CSV)")
     parser.add_argument("--model-uri", default=None,
                         help=f"model store to publish to (default: {DEFAULT_LOCAL_STORE}; with --submit gs://<pipeline-root bucket>/models/salary)")
     parser.add_argument("--test-fraction", type=_fraction, default=0.2, help="share of rows held out for evaluation")
@@ -120,8 +120,8 @@ def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
     args.model_uri = args.model_uri or vertex.default_model_uri(args.pipeline_root)
     if not args.model_uri.startswith("gs://"):
         parser.error(f"--model-uri must be a gs:// prefix with --submit, got {args.model_uri!r}")
-    if args.data_uri and not args.data_uri.startswith("gs://"):
-        parser.error(f"--data-uri must be empty (the shipped CSV) or gs:// with --submit, got {args.data_uri!r}")
+    if args.data_uri and not args.data_uri.startswith(("gs://", "bq://")):
+        parser.error(f"--data-uri must be empty (the shipped CSV), gs:// or bq:// with --submit, got {args.data_uri!r}")
 
 
 def git_commit() -> str:
@@ -166,11 +166,17 @@ def compile_spec(image: str, output: str) -> None:
     compiler.Compiler().compile(build_pipeline(image), output)
 
 
-def check_data(data_uri: str) -> None:
-    """Fail before the run, with the validator's one-line reason, when the data is bad."""
-    from salary.dataset import read_salary_csv, resolve_data_uri
+def data_problem(arguments: dict, local_root: str) -> str | None:
+    """Why the data cannot be trained on, or None: asked only after load-data failed, so a good run validates once."""
+    from salary.dataset import DataValidationError, resolve_data_uri
+    from salary.training_data import summarize
 
-    read_salary_csv(resolve_data_uri(data_uri))
+    try:
+        summarize(resolve_data_uri(arguments["data_uri"]), arguments["test_fraction"], arguments["seed"],
+                  str(Path(local_root).resolve() / "data-check"))
+    except DataValidationError as exc:
+        return str(exc)
+    return None
 
 
 def dry_run(image: str, arguments: dict, local_root: str) -> dict:
@@ -230,8 +236,6 @@ def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Compile, then dry-run or submit; the exit code says whether a model was published or a run submitted."""
-    from salary.dataset import DataValidationError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     check_cloud_flags(parser, args)
@@ -244,14 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_dry_run:
         return 0
     try:
-        check_data(arguments["data_uri"])
-    except DataValidationError as exc:
-        print(f"error: bad training data: {exc}", file=sys.stderr)
-        return 1
-    try:
         outputs = dry_run(args.image, arguments, args.local_root)
     except RuntimeError as exc:
-        print(f"error: dry run failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        problem = data_problem(arguments, args.local_root) if "load-data" in str(exc) else None
+        print(f"error: bad training data: {problem}" if problem else f"error: dry run failed: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
     metrics = ", ".join(
         f"{name}={value:.4g}" if isinstance(value, (int, float)) else f"{name}={value}"

@@ -37,11 +37,7 @@ def export_model(
     manifest = open_store(model_uri).publish(
         model_bytes,
         metrics={"rows": metrics.metadata["n_test"], **metrics.metadata},
-        data={
-            "uri": dataset.metadata["source_uri"],
-            "sha256": dataset.metadata["sha256"],
-            "rows": dataset.metadata["rows"],
-        },
+        data=dict(dataset.metadata["data"]),
         source={"git_commit": git_commit, "pipeline_run": pipeline_run},
         attachments={PLOT_FILE: plot_bytes},
         actor=f"pipeline run {pipeline_run}" if pipeline_run else None,

@@ -10,7 +10,9 @@ import yaml
 from kfp import components as kfp_components
 
 import compile as compile_py
+from salary.dataset import read_salary_csv
 from salary.model_store import open_store
+from salary.modeling import held_out_mask
 
 REPO = Path(__file__).resolve().parent.parent
 TASKS = {"load-data", "train-model", "evaluate-model", "export-model"}
@@ -104,7 +106,10 @@ def test_cli_dry_run_trains_and_publishes(tmp_path, salary_csv):
     assert loaded.manifest["source"]["git_commit"] == "feedface"
     assert open_store(str(store)).read_attachment(loaded.version, "plot.svg").startswith(b"<?xml")
     assert loaded.manifest["source"]["pipeline_run"].startswith("salary-training-")
-    assert loaded.manifest["data"] == {"uri": str(salary_csv), "sha256": loaded.manifest["data"]["sha256"], "rows": 40}
+    data = read_salary_csv(str(salary_csv))
+    train = ~held_out_mask(data.years, data.salary, 0.2, 42)
+    assert loaded.manifest["data"] == {"uri": str(salary_csv), "sha256": data.sha256, "rows": 40,
+                                       "years_min": data.years[train].min(), "years_max": data.years[train].max()}
 
 
 @pytest.mark.slow
