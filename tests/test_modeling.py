@@ -5,7 +5,6 @@ import pickle
 
 import numpy as np
 import pytest
-
 from sklearn.linear_model import LinearRegression
 
 from salary.data.make_salary_csv import make_rows
