@@ -3,26 +3,28 @@
 # repository, three service accounts with least privilege, and the Cloud Build trigger on main.
 #
 #   scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N
-#                        [--bucket B] [--repository salary] [--dry-run]
+#                        [--bucket B] [--repository salary] [--bq-dataset D] [--dry-run]
 #
+# --bq-dataset D lets the pipeline train on tables of the BigQuery dataset P:D (data_uri bq://P.D.TABLE):
+# it may read that dataset and run query jobs, nothing more.
 # --dry-run prints every command without running it (nothing is looked up either). Rerunning is safe:
 # what exists already is kept, and IAM bindings are added only once.
 set -euo pipefail
 
 usage() {
-  sed -n '2,9s/^# \{0,1\}//p' "$0"
+  sed -n '2,12s/^# \{0,1\}//p' "$0"
 }
 
 fail_usage() {
   echo "gcp_setup.sh: $1" >&2
-  echo "usage: scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N [--bucket B] [--repository NAME] [--dry-run]" >&2
+  echo "usage: scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N [--bucket B] [--repository NAME] [--bq-dataset D] [--dry-run]" >&2
   exit 2
 }
 
-project="" region="" bucket="" repository="salary" github_owner="" github_repo="" dry_run=false
+project="" region="" bucket="" repository="salary" github_owner="" github_repo="" bq_dataset="" dry_run=false
 while (($#)); do
   case "$1" in
-    --project | --region | --bucket | --repository | --github-owner | --github-repo)
+    --project | --region | --bucket | --repository | --github-owner | --github-repo | --bq-dataset)
       (($# >= 2)) || fail_usage "$1 needs a value"
       case "$1" in
         --project) project=$2 ;;
@@ -31,6 +33,7 @@ while (($#)); do
         --repository) repository=$2 ;;
         --github-owner) github_owner=$2 ;;
         --github-repo) github_repo=$2 ;;
+        --bq-dataset) bq_dataset=$2 ;;
       esac
       shift 2
       ;;
@@ -49,6 +52,7 @@ bucket=${bucket:-$project-salary}
 [[ $region =~ ^[a-z]+-[a-z]+[0-9]+$ ]] || fail_usage "--region $region is not a region such as europe-west1"
 [[ $bucket =~ ^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$ ]] || fail_usage "--bucket $bucket is not a bucket name"
 [[ $repository =~ ^[a-z][a-z0-9-]{0,62}$ ]] || fail_usage "--repository $repository is not a repository name"
+[[ -z $bq_dataset || $bq_dataset =~ ^[A-Za-z0-9_]{1,1024}$ ]] || fail_usage "--bq-dataset $bq_dataset is not a dataset name"
 
 builder="salary-builder@$project.iam.gserviceaccount.com"
 pipeline="salary-pipeline@$project.iam.gserviceaccount.com"
@@ -132,6 +136,16 @@ grant_project "$pipeline" roles/aiplatform.user
 grant_folder data "$pipeline" roles/storage.objectViewer
 grant_folder models "$pipeline" roles/storage.objectUser
 grant_folder pipeline-root "$pipeline" roles/storage.objectUser
+
+if [[ -n $bq_dataset ]]; then
+  # Reading the tables of one dataset (dataViewer on it) and running the queries that aggregate them (jobUser
+  # on the project: jobs are created in a project, not a dataset). bq grants on a dataset; see
+  # https://cloud.google.com/bigquery/docs/dataset-access-controls and https://cloud.google.com/bigquery/docs/access-control
+  echo "== Pipeline $pipeline: query the BigQuery dataset $project:$bq_dataset" >&2
+  run gcloud services enable --project "$project" bigquery.googleapis.com
+  grant_project "$pipeline" roles/bigquery.jobUser
+  run bq add-iam-policy-binding --member "serviceAccount:$pipeline" --role roles/bigquery.dataViewer "$project:$bq_dataset"
+fi
 
 echo "== Web app $webapp: read models/ and its SECRET_KEY" >&2
 grant_folder models "$webapp" roles/storage.objectViewer
