@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: install tools lint compile serve demo demo-gcs test test-fast test-slow bench clean
+.PHONY: install tools lint compile serve demo demo-gcs test test-fast test-slow bench bench-pipeline clean
 
 install: $(STAMP)
 
@@ -55,6 +55,10 @@ BENCH_SECONDS ?= 5
 bench: install
 	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 	$(BIN)/python -m bench.run --rounds $(BENCH_ROUNDS) --seconds $(BENCH_SECONDS)
+
+# The pipeline part alone (shipped data, 1M/10M/100M CSV rows, a BigQuery table in the emulator); prints its report.
+bench-pipeline: install
+	$(BIN)/python -m bench.run --rounds $(BENCH_ROUNDS) --only pipeline,scaling,bigquery --output -
 
 clean:
 	rm -rf $(VENV) .dry-run pipeline.yaml model-store .pytest_cache .hypothesis
