@@ -73,7 +73,7 @@ def _open_bytes(uri: str) -> Iterator[BinaryIO]:
             raise DataValidationError(f"{uri}: cannot be read ({exc})") from None
         return
     try:
-        stream = open(uri, "rb")  # noqa: SIM115 - closed below, after the with-block's errors are told apart
+        stream = open(uri, "rb")
     except FileNotFoundError:
         raise DataValidationError(f"{uri}: file not found") from None
     except IsADirectoryError:

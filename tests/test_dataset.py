@@ -123,3 +123,19 @@ def test_an_endless_line_is_refused_without_reading_it_whole(tmp_path):
     path = write(tmp_path, "YearsExperience,Salary\n1," + "1" * 5000)
     with pytest.raises(DataValidationError, match="line 2 is longer than 2000 bytes"):
         list(CsvScan(path, chunk_bytes=1000).chunks())
+
+
+def test_gcs_csv_is_streamed_in_chunks(fake_gcs, tmp_path):
+    from google.cloud import storage
+
+    from tests.storage import new_bucket
+
+    bucket = new_bucket("data").removeprefix("gs://").split("/")[0]
+    local = tmp_path / "local.csv"
+    write_salary_csv(str(local), np.arange(0.0, 50.0), np.arange(1000.0, 1050.0))
+    storage.Client().bucket(bucket).blob("data/salary.csv").upload_from_filename(str(local))
+    scan, years, salary, parts = scan_all(f"gs://{bucket}/data/salary.csv", 100)
+    assert years.tolist() == list(range(50)) and salary.tolist() == [1000.0 + i for i in range(50)]
+    assert parts > 3 and scan.sha256 == hashlib.sha256(local.read_bytes()).hexdigest()
+    with pytest.raises(DataValidationError, match=f"^gs://{bucket}/data/nope.csv: file not found$"):
+        read_salary_csv(f"gs://{bucket}/data/nope.csv")
