@@ -139,3 +139,17 @@ def test_failing_task_fails_the_run_and_publishes_nothing(tmp_path):
 def _plain(text):
     """Log text without ANSI colours."""
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+@pytest.mark.slow
+def test_good_data_is_validated_once_in_the_pipeline_not_before_it(tmp_path, salary_csv, monkeypatch):
+    """compile.py reads the data only to explain a failed load-data; load_data's own pass is the validation."""
+    from salary.dataset import CsvScan
+
+    def refuse(self):
+        raise AssertionError(f"compile.py read {self.uri} itself")
+
+    monkeypatch.setattr(CsvScan, "chunks", refuse)
+    code = compile_py.main(["--output", str(tmp_path / "p.yaml"), "--data-uri", str(salary_csv), "--model-uri", str(tmp_path / "store"),
+                            "--local-root", str(tmp_path / "root")])
+    assert code == 0 and open_store(str(tmp_path / "store")).latest_version()
