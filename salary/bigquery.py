@@ -160,6 +160,8 @@ def score_table(summary, lines: list[Line]):
     sample = _query(bq, held_out + f"SELECT x, y FROM test ORDER BY hp, x, y LIMIT {MAX_PLOT_ROWS}",
                     threshold=parameters["threshold"], **_salts(summary.seed))
     moments = _moments(row)
+    if moments.n != summary.n_test:
+        raise DataValidationError(f"{summary.uri}: the table changed after it was loaded ({moments.n} held-out rows, {summary.n_test} before)")
     residuals = [Residuals(moments.n, float(row[f"squares{i}"] or 0.0), float(row[f"abs{i}"] or 0.0)) for i in range(len(lines))]
     return HeldOut(moments, residuals, np.array([r["x"] for r in sample], dtype=np.float64),
                    np.array([r["y"] for r in sample], dtype=np.float64))

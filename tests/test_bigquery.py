@@ -11,7 +11,7 @@ from google.cloud import bigquery
 import compile as compile_py
 from salary.dataset import DataValidationError, bundled_data_path, write_salary_csv
 from salary.model_store import open_store
-from salary.modeling import HASH_PRIME, Line, linear_regression, row_hash, row_hash_sql, scores_from_sums
+from salary.modeling import HASH_PRIME, Line, held_out_mask, linear_regression, row_hash, row_hash_sql, scores_from_sums
 from salary.training_data import score_held_out, summarize
 from scripts.bq_emulator import load_csv, running
 
@@ -155,3 +155,16 @@ def test_pipeline_trains_from_a_table_and_refuses_a_bad_one(emulator, tmp_path, 
         compile_py.dry_run("salary-components:test", {**arguments, "data_uri": bad, "model_uri": str(tmp_path / "s2")},
                            str(tmp_path / "runs"))
     assert not (tmp_path / "s2").exists()
+
+
+def test_a_table_changed_between_the_passes_is_refused(emulator, tmp_path, salary_csv):
+    uri = table_from_csv(emulator, salary_csv)
+    summarize(uri, 0.25, 2, str(tmp_path))
+    client = bigquery.Client(project=PROJECT, credentials=_anonymous(), client_options={"api_endpoint": emulator.url})
+    # Rows that the split holds out, so the change shows in what pass two reads even where last_modified does not move.
+    years = np.arange(1.0, 40.0)
+    added = held_out_mask(years, np.full(years.size, 60000.0), 0.25, 2)
+    values = ", ".join(f"({year}, 60000.0)" for year in years[added].tolist())
+    client.query(f"INSERT INTO `{uri.removeprefix('bq://')}` (YearsExperience, Salary) VALUES {values}").result()
+    with pytest.raises(DataValidationError, match=r"the table changed after it was loaded"):
+        score_held_out(str(tmp_path), [Line(2500.0, 35000.0)])
