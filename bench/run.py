@@ -417,7 +417,8 @@ def render_startup(results: dict, goals: list[str]) -> list[str]:
 
 def run_summary(runs: list[Run]) -> str:
     """Median wall time and peak memory of some runs of one command."""
-    return (f"{statistics.median(run.seconds for run in runs):.2f} s, largest process "
+    return (f"{statistics.median(run.seconds for run in runs):.2f} s "
+            f"({statistics.median(run.cpu_seconds for run in runs):.2f} s of CPU), largest process "
             f"{statistics.median(run.max_process_rss for run in runs) / MIB:.0f} MiB, whole tree "
             f"{statistics.median(run.peak_tree_pss for run in runs) / MIB:.0f} MiB")
 
