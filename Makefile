@@ -49,7 +49,7 @@ test-fast: install tools lint
 test-slow: install
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
-# Benchmarks (not tests): about 10 minutes; writes docs/benchmarks.md. wrk comes from Debian's packages.
+# Benchmarks (not tests): about 15 minutes on an idle machine (the pipeline on 100M CSV rows included); writes docs/benchmarks.md. wrk comes from Debian's packages.
 BENCH_ROUNDS ?= 5
 BENCH_SECONDS ?= 5
 bench: install
