@@ -105,3 +105,27 @@ def test_evaluate_scores_the_champion_on_the_same_rows(tmp_path, salary_csv, sto
     # The published line model (30000 + 2000x) is far from this data (35000 + 2500x): the challenger wins.
     assert metrics.metadata["champion_r2"] < metrics.metadata["r2"]
     assert decision.blessed and "champion r2" in decision.reason
+
+
+def test_evaluation_without_a_champion_does_not_import_scikit_learn(tmp_path, salary_csv):
+    """Importing scikit-learn costs each task over a second; evaluate needs it only to load a champion."""
+    import subprocess
+    import sys
+
+    dataset, model = artifact(Dataset, tmp_path, "dataset"), artifact(Model, tmp_path, "model")
+    load_data.python_func(data_uri=str(salary_csv), test_fraction=0.25, seed=1, dataset=dataset)
+    train_model.python_func(dataset=dataset, model=model)
+    script = f"""
+import sys
+from kfp.dsl import HTML, Artifact, Dataset, Metrics, Model
+from components import evaluate_model
+def artifact(kind, name, metadata=None):
+    return kind(name=name, uri={str(tmp_path)!r} + "/" + name, metadata=dict(metadata or {{}}))
+evaluate_model.python_func(model=artifact(Model, "model", {dict(model.metadata)!r}), dataset=artifact(Dataset, "dataset"),
+    min_r2=0.5, model_uri={str(tmp_path / "no-store")!r}, max_r2_drop=0.01, force=False, metrics=artifact(Metrics, "metrics"),
+    plot=artifact(HTML, "plot"), plot_svg=artifact(Artifact, "plot_svg"))
+print("sklearn" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=Path(__file__).parent.parent)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "False"
