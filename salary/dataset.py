@@ -65,11 +65,11 @@ def _open_bytes(uri: str) -> Iterator[BinaryIO]:
         try:
             with open_object(uri) as stream:
                 yield stream
+        except DataValidationError:
+            raise
         except NotFound:
             raise DataValidationError(f"{uri}: file not found") from None
         except (GoogleAPIError, ValueError) as exc:
-            if isinstance(exc, DataValidationError):
-                raise
             raise DataValidationError(f"{uri}: cannot be read ({exc})") from None
         return
     try:
