@@ -489,15 +489,20 @@ def render_scaling(runs: dict[int, Run], goals: list[str]) -> list[str]:
 def render_bigquery(result: dict, goals: list[str]) -> list[str]:
     """The dry run on a BigQuery table in the emulator."""
     run, rows = result["run"], result["rows"]
+    # The kernel's largest-process figure here includes this benchmark's own peak (it loaded the table with
+    # the BigQuery client and DuckDB, and a forked child keeps its parent's high-water mark), so the sampled
+    # tree is the measure.
+    tree_mib = run.peak_tree_pss / MIB
     goals.append(goal_row(f"dry run on a {rows:,}-row BigQuery table (emulator): peak memory ≤ {PIPELINE_MEMORY_GOAL_MIB} MiB",
-                          f"{memory_mib(run):.0f} MiB", memory_mib(run) <= PIPELINE_MEMORY_GOAL_MIB))
+                          f"{tree_mib:.0f} MiB (whole tree)", tree_mib <= PIPELINE_MEMORY_GOAL_MIB))
     return [
         "## The pipeline on a BigQuery table",
         "",
         f"`python compile.py --data-uri bq://…` on a {rows:,}-row table in the BigQuery emulator (`bqemulator`, DuckDB "
         "inside, on this machine; its own time and memory are not in the figures): only aggregates and a 2,000-row plot "
-        f"sample come back. {run.seconds:.1f} s ({run.cpu_seconds:.1f} s of CPU), largest process {run.max_process_rss / MIB:.0f} MiB, whole tree "
-        f"{run.peak_tree_pss / MIB:.0f} MiB. Real BigQuery runs the same SQL distributed; the emulator's time says "
+        f"sample come back. {run.seconds:.1f} s ({run.cpu_seconds:.1f} s of CPU), whole tree {tree_mib:.0f} MiB "
+        "(the largest-process figure is not shown: it would include the benchmark's own memory from loading the table). "
+        "Real BigQuery runs the same SQL distributed; the emulator's time says "
         "little about it.",
         "",
     ]
