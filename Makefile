@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8080
 PYTEST_ARGS ?=
+COMPILE_ARGS ?=
 
 .PHONY: install tools lint compile serve demo demo-gcs test test-fast test-slow bench bench-pipeline clean
 
@@ -22,7 +23,7 @@ tools:
 	@command -v shellcheck >/dev/null || { apt-get update -qq && apt-get install -y -qq shellcheck; }
 
 compile: install
-	$(BIN)/python compile.py
+	$(BIN)/python compile.py $(COMPILE_ARGS)
 
 # The server refuses to start without SECRET_KEY; a local run gets a fresh random one (set your own
 # to keep form sessions valid across restarts).

@@ -5,15 +5,12 @@ import json
 import math
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
-from components.base import DEFAULT_IMAGE
 from pipeline_def import vertex
-from salary import registry
+from salary import defaults, registry
 
 DEFAULT_OUTPUT = "pipeline.yaml"
-DEFAULT_LOCAL_STORE = "model-store/salary"
 DEFAULT_LOCAL_ROOT = ".dry-run"
 
 
@@ -60,24 +57,25 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of compile.py."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="where to write the pipeline spec (YAML)")
-    parser.add_argument("--image", type=_image, default=DEFAULT_IMAGE, help="components image URI every task runs")
+    parser.add_argument("--image", type=_image, default=defaults.COMPONENTS_IMAGE, help="components image URI every task runs")
     parser.add_argument("--data-uri", default="", help="CSV (path or gs://) or BigQuery table (bq://project.dataset.table) to train on (default: shipped CSV)")
-    parser.add_argument("--model-uri", default=None,
-                        help=f"model store to publish to (default: {DEFAULT_LOCAL_STORE}; with --submit gs://<pipeline-root bucket>/models/salary)")
-    parser.add_argument("--test-fraction", type=_fraction, default=0.2, help="share of rows held out for evaluation")
-    parser.add_argument("--seed", type=_seed, default=42, help="seed of the train/test split")
-    parser.add_argument("--min-r2", type=_r2, default=0.8, help="publish only when held-out R² reaches this")
-    parser.add_argument("--max-r2-drop", type=_drop, default=0.01, help="largest R² drop from the published champion allowed")
+    parser.add_argument("--model-uri", default=None, help=f"model store to publish to (default: {defaults.LOCAL_MODEL_STORE}; "
+                        f"with --submit {defaults.cloud_model_uri('<pipeline-root bucket>')})")
+    parser.add_argument("--test-fraction", type=_fraction, default=defaults.TEST_FRACTION, help="share of rows held out for evaluation")
+    parser.add_argument("--seed", type=_seed, default=defaults.SEED, help="seed of the train/test split")
+    parser.add_argument("--min-r2", type=_r2, default=defaults.MIN_R2, help="publish only when held-out R² reaches this")
+    parser.add_argument("--max-r2-drop", type=_drop, default=defaults.MAX_R2_DROP, help="largest R² drop from the published champion allowed")
     parser.add_argument("--force", action="store_true", help="publish even when worse than the champion (min_r2 still applies)")
     parser.add_argument("--git-commit", default=None, help="commit recorded in the manifest (default: git rev-parse HEAD)")
     parser.add_argument("--local-root", default=DEFAULT_LOCAL_ROOT, help="where the dry run keeps its artifacts")
     parser.add_argument("--no-dry-run", action="store_true", help="only compile the spec")
+    parser.add_argument("--verbose", action="store_true", help="also show kfp.local's full output (always in the dry run's log file)")
     cloud = parser.add_argument_group("Vertex AI submission (the local dry run does not run)")
     cloud.add_argument("--submit", action="store_true", help="submit the compiled spec to Vertex AI Pipelines (does not wait)")
     cloud.add_argument("--dry-run", action="store_true", help="with --submit: print the create request as JSON instead of sending it")
     cloud.add_argument("--project", type=_checked(vertex.check_project), help="Google Cloud project ID")
     cloud.add_argument("--region", type=_checked(vertex.check_region), help="Vertex AI region, e.g. europe-west1")
-    cloud.add_argument("--pipeline-root", type=_checked(vertex.check_gcs_uri), help="gs:// prefix for the run's artifacts")
+    cloud.add_argument("--pipeline-root", type=_checked(vertex.parse_gcs_uri), help="gs:// prefix for the run's artifacts")
     cloud.add_argument("--service-account", type=_checked(vertex.check_service_account), help="service account the run executes as")
     cloud.add_argument("--labels", type=_checked(vertex.parse_labels), default={}, help="run labels, k=v,k2=v2")
     cloud.add_argument("--no-cache", action="store_true", help="run every task afresh instead of reusing cached results")
@@ -101,27 +99,34 @@ def _checked(check, allow_empty: bool = False):
     return parse
 
 
+CLOUD_ONLY = ("project", "region", "pipeline_root", "service_account", "labels", "no_cache", "registry_model")
+
+
 def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Flags that only make sense together; fills in the model store; parser.error (exit 2) otherwise."""
-    cloud_only = ("project", "region", "pipeline_root", "service_account", "labels", "no_cache", "registry_model")
+    """Flags that only make sense together; parser.error (exit 2) otherwise."""
     if not args.submit:
-        given = [f"--{name.replace('_', '-')}" for name in cloud_only if getattr(args, name)]
+        given = [f"--{name.replace('_', '-')}" for name in CLOUD_ONLY if getattr(args, name)]
         if given:
             parser.error(f"{', '.join(given)} only apply with --submit")
         if args.dry_run and args.no_dry_run:
             parser.error("--dry-run and --no-dry-run contradict each other")
-        args.model_uri = args.model_uri or DEFAULT_LOCAL_STORE
         return
-    missing = [f"--{name.replace('_', '-')}" for name in cloud_only[:4] if not getattr(args, name)]
+    missing = [f"--{name.replace('_', '-')}" for name in CLOUD_ONLY[:4] if not getattr(args, name)]
     if missing:
         parser.error(f"--submit requires {', '.join(missing)}")
     if args.no_dry_run:
         parser.error("--no-dry-run does not apply with --submit (the local dry run never runs then)")
-    args.model_uri = args.model_uri or vertex.default_model_uri(args.pipeline_root)
-    if not args.model_uri.startswith("gs://"):
+    if args.model_uri and not args.model_uri.startswith("gs://"):
         parser.error(f"--model-uri must be a gs:// prefix with --submit, got {args.model_uri!r}")
     if args.data_uri and not args.data_uri.startswith(("gs://", "bq://")):
         parser.error(f"--data-uri must be empty (the shipped CSV), gs:// or bq:// with --submit, got {args.data_uri!r}")
+
+
+def resolve_model_uri(args: argparse.Namespace) -> str:
+    """The model store to publish to: the flag, else the local store, or with --submit the pipeline root's bucket."""
+    if args.model_uri:
+        return args.model_uri
+    return vertex.default_model_uri(args.pipeline_root) if args.submit else defaults.LOCAL_MODEL_STORE
 
 
 def git_commit() -> str:
@@ -137,7 +142,7 @@ def git_commit() -> str:
 
 def pipeline_arguments(args: argparse.Namespace) -> dict:
     """Pipeline parameter values from the command line."""
-    model_uri = args.model_uri
+    model_uri = resolve_model_uri(args)
     if "://" not in model_uri:
         # The dry run's tasks may run in another working directory; pin local paths down.
         model_uri = str(Path(model_uri).resolve())
@@ -161,45 +166,9 @@ def compile_spec(image: str, output: str) -> None:
     """Write the pipeline spec with every task on `image`."""
     from kfp import compiler
 
-    from pipeline_def import build_pipeline
+    from pipeline_def.pipeline import build_pipeline
 
     compiler.Compiler().compile(build_pipeline(image), output)
-
-
-def data_problem(arguments: dict, local_root: str) -> str | None:
-    """Why the data cannot be trained on, or None: asked only after load-data failed, so a good run validates once."""
-    from salary.dataset import DataValidationError, resolve_data_uri
-    from salary.training_data import summarize
-
-    try:
-        summarize(resolve_data_uri(arguments["data_uri"]), arguments["test_fraction"], arguments["seed"],
-                  str(Path(local_root).resolve() / "data-check"))
-    except DataValidationError as exc:
-        return str(exc)
-    except Exception:  # storage or network trouble is no data problem: the task's log says what it was
-        return None
-    return None
-
-
-def dry_run(image: str, arguments: dict, local_root: str) -> dict:
-    """Run the whole pipeline with kfp.local in this environment; returns its outputs."""
-    from kfp import local
-
-    from pipeline_def import build_pipeline
-
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(Path(local_root).resolve()))
-    with warnings.catch_warnings():
-        # kfp.local says the display names and the (non-"python") image do not apply to subprocesses;
-        # both are for Vertex, so the notice is noise here.
-        warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
-        warnings.filterwarnings("ignore", message=".*non-Python base image.*")
-        run = build_pipeline(image)(**arguments)
-    return {
-        "metrics": dict(run.outputs["metrics"].metadata),
-        "published": run.outputs["published"],
-        "version": run.outputs["version"],
-        "reason": run.outputs["reason"],
-    }
 
 
 def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:
@@ -249,15 +218,25 @@ def main(argv: list[str] | None = None) -> int:
         return submit_to_vertex(args, arguments)
     if args.no_dry_run:
         return 0
+    from pipeline_def.local_run import TaskFailed, run_locally
+
     try:
-        outputs = dry_run(args.image, arguments, args.local_root)
-    except RuntimeError as exc:
-        problem = data_problem(arguments, args.local_root) if "load-data" in str(exc) else None
-        print(f"error: bad training data: {problem}" if problem else f"error: dry run failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        outputs = run_locally(args.image, arguments, args.local_root, verbose=args.verbose)
+    except TaskFailed as exc:
+        # The data is validated once, by load_data's own pass; its reason is the task's last error line.
+        bad_data = "DataValidationError: "
+        if exc.task == "load-data" and exc.reason.startswith(bad_data):
+            print(f"error: bad training data: {exc.reason.removeprefix(bad_data)}", file=sys.stderr)
+        else:
+            print(f"error: dry run failed: {exc}; full log: {exc.log_path}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: the running tasks were stopped", file=sys.stderr)
+        return 130
+    first = ("r2", "rmse", "mae", "n_train", "n_test")
     metrics = ", ".join(
         f"{name}={value:.4g}" if isinstance(value, (int, float)) else f"{name}={value}"
-        for name, value in outputs["metrics"].items()
+        for name, value in sorted(outputs["metrics"].items(), key=lambda item: (first.index(item[0]) if item[0] in first else len(first), item[0]))
     )
     print(f"metrics: {metrics}")
     if not outputs["published"]:

@@ -14,11 +14,10 @@ def export_model(
     metrics: Input[Metrics],
     plot_svg: Input[Artifact],
     blessed: bool,
-    reason: str,
     model_uri: str,
     git_commit: str,
     pipeline_run: str,
-) -> NamedTuple("ExportOutputs", published=bool, version=str, reason=str):
+) -> NamedTuple("ExportOutputs", published=bool, version=str):
     """Publish model.pkl, the fit plot and the manifest under model_uri when blessed; otherwise publish nothing."""
     import os
     from collections import namedtuple
@@ -26,21 +25,21 @@ def export_model(
     from salary.model_codec import MODEL_FILE
     from salary.model_store import PLOT_FILE, open_store
 
-    outputs = namedtuple("ExportOutputs", ["published", "version", "reason"])
+    outputs = namedtuple("ExportOutputs", ["published", "version"])
     if not blessed:
-        print(f"not published: {reason}")
-        return outputs(False, "", reason)
+        print("not published: evaluation did not bless the model")
+        return outputs(False, "")
     with open(os.path.join(model.path, MODEL_FILE), "rb") as handle:
         model_bytes = handle.read()
     with open(plot_svg.path, "rb") as handle:
         plot_bytes = handle.read()
     manifest = open_store(model_uri).publish(
         model_bytes,
-        metrics={"rows": metrics.metadata["n_test"], **metrics.metadata},
+        metrics=dict(metrics.metadata),
         data=dict(dataset.metadata["data"]),
         source={"git_commit": git_commit, "pipeline_run": pipeline_run},
         attachments={PLOT_FILE: plot_bytes},
         actor=f"pipeline run {pipeline_run}" if pipeline_run else None,
     )
     print(f"published version {manifest['version']} to {model_uri}")
-    return outputs(True, manifest["version"], reason)
+    return outputs(True, manifest["version"])

@@ -1,5 +1,3 @@
-"""The salary training pipeline."""
+"""The salary training pipeline (`pipeline.py`), its Vertex AI submission (`vertex.py`) and its local dry run (`local_run.py`)."""
 
-from pipeline_def.pipeline import PIPELINE_NAME, build_pipeline
-
-__all__ = ["PIPELINE_NAME", "build_pipeline"]
+PIPELINE_NAME = "salary-training"

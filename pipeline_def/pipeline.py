@@ -7,9 +7,10 @@ from kfp import dsl
 from kfp.dsl import Metrics
 
 from components import evaluate_model, export_model, load_data, register_model, train_model
+from pipeline_def import PIPELINE_NAME
+from salary import defaults
 
-PIPELINE_NAME = "salary-training"
-DEFAULT_MODEL_URI = "model-store/salary"
+
 class PipelineOutputs(NamedTuple):
     metrics: Metrics
     published: bool
@@ -23,11 +24,11 @@ def build_pipeline(image: str) -> Callable:
     @dsl.pipeline(name=PIPELINE_NAME)
     def salary_training(
         data_uri: str = "",
-        model_uri: str = DEFAULT_MODEL_URI,
-        test_fraction: float = 0.2,
-        seed: int = 42,
-        min_r2: float = 0.8,
-        max_r2_drop: float = 0.01,
+        model_uri: str = defaults.LOCAL_MODEL_STORE,
+        test_fraction: float = defaults.TEST_FRACTION,
+        seed: int = defaults.SEED,
+        min_r2: float = defaults.MIN_R2,
+        max_r2_drop: float = defaults.MAX_R2_DROP,
         force: bool = False,
         git_commit: str = "",
         registry_model: str = "",
@@ -52,7 +53,6 @@ def build_pipeline(image: str) -> Callable:
             metrics=evaluate_model_task.outputs["metrics"],
             plot_svg=evaluate_model_task.outputs["plot_svg"],
             blessed=evaluate_model_task.outputs["blessed"],
-            reason=evaluate_model_task.outputs["reason"],
             model_uri=model_uri,
             git_commit=git_commit,
             pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
@@ -75,7 +75,7 @@ def build_pipeline(image: str) -> Callable:
             metrics=evaluate_model_task.outputs["metrics"],
             published=export_model_task.outputs["published"],
             version=export_model_task.outputs["version"],
-            reason=export_model_task.outputs["reason"],
+            reason=evaluate_model_task.outputs["reason"],
         )
 
     return salary_training

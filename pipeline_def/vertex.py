@@ -4,7 +4,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Optional
 
-from pipeline_def.pipeline import PIPELINE_NAME
+from pipeline_def import PIPELINE_NAME
+from salary.defaults import cloud_model_uri
 
 # Google's label rules: lowercase keys starting with a letter, values may be empty, 63 characters each.
 LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
@@ -14,7 +15,6 @@ REGION = re.compile(r"[a-z]+-[a-z]+[0-9]+")
 GCS_URI = re.compile(r"gs://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9](/.*)?")
 SERVICE_ACCOUNT = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9.-]+\.iam\.gserviceaccount\.com|[0-9]+-compute@developer\.gserviceaccount\.com")
 GIT_SHA = re.compile(r"[0-9a-f]{7,40}")
-MODEL_STORE_PREFIX = "models/salary"
 
 
 def parse_labels(text: str) -> dict[str, str]:
@@ -34,8 +34,8 @@ def parse_labels(text: str) -> dict[str, str]:
     return labels
 
 
-def check_gcs_uri(uri: str) -> str:
-    """A gs://bucket[/path] URI, or a ValueError saying what it is not."""
+def parse_gcs_uri(uri: str) -> str:
+    """A gs://bucket[/path] URI without a trailing slash, or a ValueError saying what it is not."""
     if not GCS_URI.fullmatch(uri):
         raise ValueError(f"{uri!r} is not a gs://bucket[/path] URI")
     return uri.rstrip("/")
@@ -64,8 +64,8 @@ def check_service_account(email: str) -> str:
 
 def default_model_uri(pipeline_root: str) -> str:
     """The model store in the pipeline root's bucket, where the set-up script grants access."""
-    bucket = check_gcs_uri(pipeline_root)[len("gs://"):].split("/", 1)[0]
-    return f"gs://{bucket}/{MODEL_STORE_PREFIX}"
+    bucket = parse_gcs_uri(pipeline_root)[len("gs://"):].split("/", 1)[0]
+    return cloud_model_uri(bucket)
 
 
 def short_sha(git_commit: str) -> str:

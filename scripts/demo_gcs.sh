@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 GCS_PORT=${GCS_PORT:-4443}
 BUCKET=${BUCKET:-salary-demo}
-MODEL_URI="gs://${BUCKET}/models/salary"
+# The same place in the bucket as a cloud run publishes to (salary/defaults.py).
+MODEL_URI=$("$BIN/python" -c 'import sys; from salary.defaults import cloud_model_uri; print(cloud_model_uri(sys.argv[1]))' "$BUCKET")
 
 "$BIN/python" scripts/fake_gcs.py --port "$GCS_PORT" --bucket "$BUCKET" &
 server=$!

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# One-time Google Cloud set-up for the salary pipeline: APIs, the bucket, the Artifact Registry
+# One-time Google Cloud set-up for the salary pipeline: APIs, the two buckets, the Artifact Registry
 # repository, three service accounts with least privilege, and the Cloud Build trigger on main.
 #
 #   scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N
-#                        [--bucket B] [--repository salary] [--bq-dataset D] [--dry-run]
+#                        [--bucket B] [--pipeline-root-bucket B2] [--repository salary] [--bq-dataset D] [--dry-run]
 #
 # --bq-dataset D lets the pipeline train on tables of the BigQuery dataset P:D (data_uri bq://P.D.TABLE):
 # it may read that dataset and run query jobs, nothing more.
@@ -12,24 +12,25 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,12s/^# \{0,1\}//p' "$0"
+  sed -n '2,11s/^# \{0,1\}//p' "$0"
 }
 
 fail_usage() {
   echo "gcp_setup.sh: $1" >&2
-  echo "usage: scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N [--bucket B] [--repository NAME] [--bq-dataset D] [--dry-run]" >&2
+  echo "usage: scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N [--bucket B] [--pipeline-root-bucket B2] [--repository NAME] [--bq-dataset D] [--dry-run]" >&2
   exit 2
 }
 
-project="" region="" bucket="" repository="salary" github_owner="" github_repo="" bq_dataset="" dry_run=false
+project="" region="" bucket="" pipeline_root_bucket="" repository="salary" github_owner="" github_repo="" bq_dataset="" dry_run=false
 while (($#)); do
   case "$1" in
-    --project | --region | --bucket | --repository | --github-owner | --github-repo | --bq-dataset)
+    --project | --region | --bucket | --pipeline-root-bucket | --repository | --github-owner | --github-repo | --bq-dataset)
       (($# >= 2)) || fail_usage "$1 needs a value"
       case "$1" in
         --project) project=$2 ;;
         --region) region=$2 ;;
         --bucket) bucket=$2 ;;
+        --pipeline-root-bucket) pipeline_root_bucket=$2 ;;
         --repository) repository=$2 ;;
         --github-owner) github_owner=$2 ;;
         --github-repo) github_repo=$2 ;;
@@ -48,9 +49,12 @@ done
 [[ -n $github_owner ]] || fail_usage "--github-owner is required"
 [[ -n $github_repo ]] || fail_usage "--github-repo is required"
 bucket=${bucket:-$project-salary}
+pipeline_root_bucket=${pipeline_root_bucket:-$bucket-pipeline-root}
 [[ $project =~ ^[a-z][a-z0-9-]{4,28}[a-z0-9]$ ]] || fail_usage "--project $project is not a project ID"
 [[ $region =~ ^[a-z]+-[a-z]+[0-9]+$ ]] || fail_usage "--region $region is not a region such as europe-west1"
 [[ $bucket =~ ^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$ ]] || fail_usage "--bucket $bucket is not a bucket name"
+[[ $pipeline_root_bucket =~ ^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$ && $pipeline_root_bucket != "$bucket" ]] ||
+  fail_usage "--pipeline-root-bucket $pipeline_root_bucket is not a bucket name of its own"
 [[ $repository =~ ^[a-z][a-z0-9-]{0,62}$ ]] || fail_usage "--repository $repository is not a repository name"
 [[ -z $bq_dataset || $bq_dataset =~ ^[A-Za-z0-9_]{1,1024}$ ]] || fail_usage "--bq-dataset $bq_dataset is not a dataset name"
 
@@ -86,12 +90,17 @@ run gcloud services enable --project "$project" \
   cloudresourcemanager.googleapis.com iam.googleapis.com run.googleapis.com secretmanager.googleapis.com \
   storage.googleapis.com
 
-echo "== Bucket gs://$bucket: pipeline-root/ (run artifacts), models/ (the model store), data/ (training data)" >&2
-# Managed folders carry their own IAM, so each account gets only the prefixes it needs.
-exists gcloud storage buckets describe "gs://$bucket" --project "$project" ||
-  run gcloud storage buckets create "gs://$bucket" --project "$project" --location "$region" \
-    --uniform-bucket-level-access --public-access-prevention
-for folder in pipeline-root data models; do
+echo "== Buckets gs://$bucket: models/ (the model store), data/ (training data); gs://$pipeline_root_bucket: run artifacts" >&2
+# Vertex AI needs storage.objects.get and .create on the pipeline root's whole bucket (RuntimeConfig.gcsOutputDirectory,
+# https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.pipelineJobs#RuntimeConfig), so run
+# artifacts get a bucket of their own; managed folders carry their own IAM, so in the other bucket each account gets
+# only the prefixes it needs.
+for name in "$bucket" "$pipeline_root_bucket"; do
+  exists gcloud storage buckets describe "gs://$name" --project "$project" ||
+    run gcloud storage buckets create "gs://$name" --project "$project" --location "$region" \
+      --uniform-bucket-level-access --public-access-prevention
+done
+for folder in data models; do
   exists gcloud storage managed-folders describe "gs://$bucket/$folder/" ||
     run gcloud storage managed-folders create "gs://$bucket/$folder/"
 done
@@ -110,6 +119,9 @@ done
 grant_project() {
   run gcloud projects add-iam-policy-binding "$project" --member "serviceAccount:$1" --role "$2" --condition None --quiet
 }
+grant_bucket() {
+  run gcloud storage buckets add-iam-policy-binding "gs://$1" --member "serviceAccount:$2" --role "$3"
+}
 grant_folder() {
   run gcloud storage managed-folders add-iam-policy-binding "gs://$bucket/$1/" --member "serviceAccount:$2" --role "$3"
 }
@@ -117,49 +129,56 @@ grant_act_as() {
   run gcloud iam service-accounts add-iam-policy-binding "$1" --project "$project" \
     --member "serviceAccount:$builder" --role roles/iam.serviceAccountUser
 }
+grant_repository() {
+  run gcloud artifacts repositories add-iam-policy-binding "$repository" --project "$project" --location "$region" \
+    --member "serviceAccount:$1" --role "$2"
+}
+grant_dataset() {
+  run bq add-iam-policy-binding --member "serviceAccount:$1" --role "$2" "$project:$bq_dataset"
+}
+grant_secret() {
+  run gcloud secrets add-iam-policy-binding "$secret" --project "$project" --member "serviceAccount:$1" --role "$2"
+}
+
+# Every grant below has its reason beside it (tests/test_gcp_setup.py checks).
 
 echo "== Builder $builder: submit pipelines, act as the pipeline and web app accounts, push images, deploy Cloud Run" >&2
-grant_project "$builder" roles/aiplatform.user
-grant_project "$builder" roles/run.developer
-grant_project "$builder" roles/logging.logWriter
-grant_act_as "$pipeline"
-grant_act_as "$webapp"
-run gcloud artifacts repositories add-iam-policy-binding "$repository" --project "$project" --location "$region" \
-  --member "serviceAccount:$builder" --role roles/artifactregistry.writer
-# aiplatform's submit() checks that the pipeline root's bucket exists and belongs to the project.
-run gcloud storage buckets add-iam-policy-binding "gs://$bucket" \
-  --member "serviceAccount:$builder" --role roles/storage.legacyBucketReader
-grant_project "$builder" roles/browser
+# Nothing on the buckets or the project itself: PipelineJob.submit()'s best-effort check of the pipeline root's
+# bucket (google-cloud-aiplatform 2.7.0) logs its 403 and submits anyway.
+grant_project "$builder" roles/aiplatform.user  # submit pipeline runs (aiplatform.pipelineJobs.create)
+grant_project "$builder" roles/run.developer  # deploy new revisions of the Cloud Run service
+grant_project "$builder" roles/logging.logWriter  # a build with its own service account must write its own logs
+grant_act_as "$pipeline"  # submit runs that execute as the pipeline account
+grant_act_as "$webapp"  # deploy the Cloud Run service that runs as the web app account
+grant_repository "$builder" roles/artifactregistry.writer  # push the two images to this repository only
 
-echo "== Pipeline $pipeline: read data/, write models/ and pipeline-root/, register models" >&2
-grant_project "$pipeline" roles/aiplatform.user
-grant_folder data "$pipeline" roles/storage.objectViewer
-grant_folder models "$pipeline" roles/storage.objectUser
-grant_folder pipeline-root "$pipeline" roles/storage.objectUser
+echo "== Pipeline $pipeline: run artifacts in gs://$pipeline_root_bucket, read data/, write models/, register models" >&2
+grant_project "$pipeline" roles/aiplatform.user  # Vertex ML Metadata of its runs and Model Registry uploads
+grant_bucket "$pipeline_root_bucket" "$pipeline" roles/storage.objectUser  # Vertex needs get+create on the pipeline root's bucket
+grant_folder data "$pipeline" roles/storage.objectViewer  # read the training data, nothing else there
+grant_folder models "$pipeline" roles/storage.objectUser  # publish versions; swapping latest.json also deletes
 
 if [[ -n $bq_dataset ]]; then
-  # Reading the tables of one dataset (dataViewer on it) and running the queries that aggregate them (jobUser
-  # on the project: jobs are created in a project, not a dataset). bq grants on a dataset; see
-  # https://cloud.google.com/bigquery/docs/dataset-access-controls and https://cloud.google.com/bigquery/docs/access-control
+  # bq grants on a dataset; see https://cloud.google.com/bigquery/docs/dataset-access-controls and
+  # https://cloud.google.com/bigquery/docs/access-control
   echo "== Pipeline $pipeline: query the BigQuery dataset $project:$bq_dataset" >&2
   run gcloud services enable --project "$project" bigquery.googleapis.com
-  grant_project "$pipeline" roles/bigquery.jobUser
-  run bq add-iam-policy-binding --member "serviceAccount:$pipeline" --role roles/bigquery.dataViewer "$project:$bq_dataset"
+  grant_project "$pipeline" roles/bigquery.jobUser  # run the aggregating queries: jobs belong to a project, not a dataset
+  grant_dataset "$pipeline" roles/bigquery.dataViewer  # read the tables of that dataset only
 fi
 
 echo "== Web app $webapp: read models/ and its SECRET_KEY" >&2
-grant_folder models "$webapp" roles/storage.objectViewer
+grant_folder models "$webapp" roles/storage.objectViewer  # serve the published models, read-only
 # All Cloud Run instances must share one SECRET_KEY (it signs the form's CSRF tokens); made once, random.
 exists gcloud secrets describe "$secret" --project "$project" ||
   new_secret_key | run gcloud secrets create "$secret" --project "$project" --replication-policy automatic --data-file=-
-run gcloud secrets add-iam-policy-binding "$secret" --project "$project" \
-  --member "serviceAccount:$webapp" --role roles/secretmanager.secretAccessor
+grant_secret "$webapp" roles/secretmanager.secretAccessor  # read SECRET_KEY, this one secret only
 
 echo "== Cloud Build trigger salary-main: every push to main of github.com/$github_owner/$github_repo" >&2
 exists gcloud builds triggers describe salary-main --project "$project" ||
   run gcloud builds triggers create github --project "$project" --name salary-main \
     --repo-owner "$github_owner" --repo-name "$github_repo" --branch-pattern '^main$' \
     --build-config cloudbuild.yaml --service-account "projects/$project/serviceAccounts/$builder" \
-    --substitutions "_REGION=$region,_REPOSITORY=$repository,_BUCKET=$bucket,_PIPELINE_SA=$pipeline,_WEBAPP_SA=$webapp"
+    --substitutions "_REGION=$region,_REPOSITORY=$repository,_BUCKET=$bucket,_PIPELINE_ROOT_BUCKET=$pipeline_root_bucket,_PIPELINE_SA=$pipeline,_WEBAPP_SA=$webapp"
 
 echo "== Done. Push to main, or start a build by hand: gcloud builds triggers run salary-main --project $project --branch main" >&2

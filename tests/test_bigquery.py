@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from google.cloud import bigquery
 
-import compile as compile_py
+from pipeline_def.local_run import TaskFailed, run_locally
 from salary.dataset import DataValidationError, bundled_data_path, write_salary_csv
 from salary.model_store import open_store
 from salary.modeling import HASH_PRIME, Line, held_out_mask, linear_regression, row_hash, row_hash_sql, scores_from_sums
@@ -141,7 +141,7 @@ def test_pipeline_trains_from_a_table_and_refuses_a_bad_one(emulator, tmp_path, 
     uri = table_from_csv(emulator, salary_csv)
     arguments = {"data_uri": uri, "model_uri": str(tmp_path / "store"), "test_fraction": 0.25, "seed": 2,
                  "min_r2": 0.5, "max_r2_drop": 0.01, "force": False, "git_commit": ""}
-    outcome = compile_py.dry_run("salary-components:test", arguments, str(tmp_path / "runs"))
+    outcome = run_locally("salary-components:test", arguments, str(tmp_path / "runs"))
     assert outcome["published"] is True
     loaded = open_store(str(tmp_path / "store")).load()
     assert loaded.manifest["data"]["uri"] == uri and loaded.manifest["data"]["rows"] == 40
@@ -151,9 +151,8 @@ def test_pipeline_trains_from_a_table_and_refuses_a_bad_one(emulator, tmp_path, 
     assert loaded.estimator.intercept_ == pytest.approx(expected.intercept_, rel=1e-9)
 
     bad = table_from_sql(emulator, "SELECT * FROM UNNEST([STRUCT(3.0 AS YearsExperience, -1.0 AS Salary)])")
-    with pytest.raises(RuntimeError, match="load-data"):
-        compile_py.dry_run("salary-components:test", {**arguments, "data_uri": bad, "model_uri": str(tmp_path / "s2")},
-                           str(tmp_path / "runs"))
+    with pytest.raises(TaskFailed, match="task 'load-data' failed: DataValidationError: .*Salary -1 is not positive"):
+        run_locally("salary-components:test", {**arguments, "data_uri": bad, "model_uri": str(tmp_path / "s2")}, str(tmp_path / "runs"))
     assert not (tmp_path / "s2").exists()
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import compile as compile_py
+from pipeline_def.local_run import run_locally
 from salary.dataset import write_salary_csv
 from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model, held_out_mask
@@ -40,7 +40,7 @@ def publish_champion(store_uri, slope):
 def run(tmp_path, data_uri, store_uri, force=False):
     arguments = {"data_uri": data_uri, "model_uri": store_uri, "test_fraction": TEST_FRACTION, "seed": SEED,
                  "min_r2": 0.5, "max_r2_drop": 0.01, "force": force, "git_commit": ""}
-    return compile_py.dry_run("salary-components:test", arguments, str(tmp_path / "runs"))
+    return run_locally("salary-components:test", arguments, str(tmp_path / "runs"))
 
 
 def test_better_champion_blocks_the_challenger_unless_forced(tmp_path, tilted_csv, store_uri):

@@ -12,6 +12,7 @@ from google.cloud.devtools import cloudbuild_v1
 from google.protobuf import json_format
 
 import compile as compile_py
+from salary.defaults import MODEL_STORE_PREFIX, cloud_model_uri
 
 REPO = Path(__file__).resolve().parent.parent
 BUILT_INS = {"PROJECT_ID": "my-proj", "PROJECT_NUMBER": "123456789", "BUILD_ID": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "LOCATION": "europe-west1"}
@@ -173,7 +174,7 @@ def test_pipeline_is_submitted_on_the_components_image_that_was_built(build, tmp
     assert request["parent"] == "projects/my-proj/locations/europe-west1"
     assert job["displayName"] == "salary-training-abc1234"
     assert job["labels"] == {"git-commit": "abc1234", "cloud-build": BUILT_INS["BUILD_ID"]}
-    assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://my-proj-salary/pipeline-root"
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://my-proj-salary-pipeline-root/runs"
     parameters = job["runtimeConfig"]["parameterValues"]
     assert parameters["model_uri"] == "gs://my-proj-salary/models/salary"
     assert parameters["git_commit"] == TRIGGERED["COMMIT_SHA"] and parameters["registry_model"] == ""
@@ -202,6 +203,9 @@ def test_web_app_is_deployed_from_its_image_and_reads_the_store_the_pipeline_wri
     submit_args = [substitute(arg, values) for arg in steps(build)["submit-pipeline"].args]
     model_uri = next(arg.split("=", 1)[1] for arg in submit_args if arg.startswith("--model-uri="))
     # Cloud Run serves over HTTPS: the session cookie (which carries the CSRF token) is marked Secure.
-    assert flags["set-env-vars"].split(",") == [f"MODEL_URI={model_uri}", "FLASK_SESSION_COOKIE_SECURE=true"]
+    assert flags["set-env-vars"].split(",") == [f"MODEL_URI={model_uri}", "SESSION_COOKIE_SECURE=true"]
+    # The store's place in the bucket is written once, in salary/defaults.py; the substitution's default is the same.
+    assert build.substitutions["_MODEL_STORE_PREFIX"] == MODEL_STORE_PREFIX
+    assert model_uri == cloud_model_uri("my-proj-salary")
     # The app refuses to start without SECRET_KEY; every instance reads the same one from Secret Manager.
     assert flags["set-secrets"] == "SECRET_KEY=salary-webapp-secret-key:latest"

@@ -1,8 +1,13 @@
 """compile.py: the spec it writes, its flags, and the kfp.local dry run end to end."""
 
+import contextlib
+import errno
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +15,8 @@ import yaml
 from kfp import components as kfp_components
 
 import compile as compile_py
+from pipeline_def.local_run import TaskFailed, descendants, run_locally
+from salary import defaults
 from salary.dataset import read_salary_csv
 from salary.model_store import open_store
 from salary.modeling import held_out_mask
@@ -32,7 +39,11 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     assert set(pipeline.component_spec.inputs) == {
         "data_uri", "model_uri", "test_fraction", "seed", "min_r2", "max_r2_drop", "force", "git_commit", "registry_model",
     }
-    assert pipeline.component_spec.inputs["min_r2"].default == 0.8
+    # One set of defaults: the compiled signature's and the command line's are the same values.
+    flags = compile_py.build_parser().parse_args([])
+    for name in ("test_fraction", "seed", "min_r2", "max_r2_drop"):
+        assert pipeline.component_spec.inputs[name].default == getattr(flags, name) == getattr(defaults, name.upper())
+    assert pipeline.component_spec.inputs["model_uri"].default == defaults.LOCAL_MODEL_STORE
     assert pipeline.component_spec.inputs["registry_model"].default == ""
     document = yaml.safe_load(spec.read_text())
     tasks = document["root"]["dag"]["tasks"]
@@ -42,6 +53,11 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     assert tasks["condition-1"]["triggerPolicy"]["condition"] == "inputs.parameter_values['pipelinechannel--registry_model'] != ''"
     assert set(document["root"]["dag"]["tasks"]["condition-1"]["componentRef"].values()) == {"comp-condition-1"}
     assert set(document["components"]["comp-condition-1"]["dag"]["tasks"]) == {"register-model"}
+    # The decision's reason comes straight from evaluation; export only publishes (or not).
+    outputs = {name: value["valueFromParameter"] for name, value in document["root"]["dag"]["outputs"]["parameters"].items()}
+    assert outputs["reason"] == {"outputParameterKey": "reason", "producerSubtask": "evaluate-model"}
+    assert "reason" not in document["components"]["comp-export-model"]["inputDefinitions"]["parameters"]
+    assert set(document["components"]["comp-export-model"]["outputDefinitions"]["parameters"]) == {"published", "version"}
     executors = document["deploymentSpec"]["executors"]
     assert len(executors) == 5
     for executor in executors.values():
@@ -77,6 +93,19 @@ def test_bad_flags_exit_2(flag, capsys):
     assert flag[0] in capsys.readouterr().err
 
 
+def test_checking_the_flags_changes_nothing_and_resolving_fills_in_the_store():
+    parser = compile_py.build_parser()
+    local = parser.parse_args([])
+    submit = parser.parse_args(["--submit", "--project", "my-proj", "--region", "europe-west1", "--pipeline-root", "gs://my-bucket/root",
+                                "--service-account", "salary-pipeline@my-proj.iam.gserviceaccount.com"])
+    for args in (local, submit):
+        before = dict(vars(args))
+        compile_py.check_cloud_flags(parser, args)
+        assert vars(args) == before
+    assert compile_py.resolve_model_uri(local) == defaults.LOCAL_MODEL_STORE
+    assert compile_py.resolve_model_uri(submit) == defaults.cloud_model_uri("my-bucket") == "gs://my-bucket/models/salary"
+
+
 def test_bad_data_stops_before_the_run(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("YearsExperience,Salary\n1,2\n")
@@ -88,21 +117,35 @@ def test_bad_data_stops_before_the_run(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_cli_dry_run_trains_and_publishes(tmp_path, salary_csv):
+def test_make_compile_prints_one_line_per_task_and_keeps_the_full_log(tmp_path, salary_csv):
     store = tmp_path / "store"
+    flags = (f"--output {tmp_path / 'p.yaml'} --data-uri {salary_csv} --model-uri {store} "
+             f"--local-root {tmp_path / 'root'} --git-commit feedface")
+    # The Makefile's own target, on this interpreter's environment (its venv is already installed).
     result = subprocess.run(
-        [sys.executable, str(REPO / "compile.py"), "--output", str(tmp_path / "p.yaml"), "--data-uri", str(salary_csv),
-         "--model-uri", str(store), "--local-root", str(tmp_path / "root"), "--git-commit", "feedface"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        ["make", "--no-print-directory", "-o", ".venv/.installed", "compile", f"BIN={Path(sys.executable).parent}", f"COMPILE_ARGS={flags}"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    printed = (result.stdout + result.stderr).splitlines()
+    assert len(printed) <= 15, "\n".join(printed)
     loaded = open_store(str(store)).load()
-    assert f"published model version {loaded.version} to {store}" in result.stdout
-    assert "metrics: " in result.stdout and "r2=" in result.stdout
+    assert printed[-1] == f"published model version {loaded.version} to {store}"
+    assert any(line.startswith("metrics: ") and "r2=" in line for line in printed)
+    steps = {line.split()[0]: line for line in printed if line.startswith("  ")}
+    assert list(steps) == ["load-data", "train-model", "evaluate-model", "export-model"]
+    assert all(line.split()[1] == "SUCCESS" and re.search(r" \d+\.\d s ", line) for line in steps.values())
+    assert steps["load-data"].endswith("40 rows loaded")
+    assert f"r2 {loaded.manifest['metrics']['r2']:.4f}, blessed: " in steps["evaluate-model"]
+    assert steps["export-model"].endswith(f"published {loaded.version}")
+    # kfp.local's own output is in the log file the run names, not on the terminal.
+    log = Path(next(line for line in printed if "full log: " in line).split("full log: ")[1])
+    assert log.parent.parent == tmp_path / "root"
     for task in TASKS:
-        assert f"Task '{task}' finished with status SUCCESS" in _plain(result.stdout + result.stderr)
+        assert f"Task '{task}' finished with status SUCCESS" in _plain(log.read_text())
+    assert "Executing task" not in result.stdout + result.stderr
     # The registry step is off by default, and kfp.local honours the condition.
-    assert "register-model" not in _plain(result.stdout + result.stderr)
+    assert "register-model" not in _plain(log.read_text())
     assert loaded.manifest["source"]["git_commit"] == "feedface"
     assert open_store(str(store)).read_attachment(loaded.version, "plot.svg").startswith(b"<?xml")
     assert loaded.manifest["source"]["pipeline_run"].startswith("salary-training-")
@@ -110,6 +153,26 @@ def test_cli_dry_run_trains_and_publishes(tmp_path, salary_csv):
     train = ~held_out_mask(data.years, data.salary, 0.2, 42)
     assert loaded.manifest["data"] == {"uri": str(salary_csv), "sha256": data.sha256, "rows": 40,
                                        "years_min": data.years[train].min(), "years_max": data.years[train].max()}
+
+
+@pytest.mark.slow
+def test_failed_task_prints_its_reason_and_the_log_and_verbose_shows_everything(tmp_path, salary_csv):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "compile.py"), "--output", str(tmp_path / "p.yaml"), "--data-uri", str(salary_csv),
+         "--model-uri", str(blocker / "store"), "--local-root", str(tmp_path / "root"), "--verbose"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 1
+    error = result.stderr.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith("error: dry run failed: task 'evaluate-model' failed: NotADirectoryError: ")
+    log = Path(error[0].split("; full log: ")[1])
+    assert log.is_file() and log.parent.parent == tmp_path / "root"
+    failed = [line for line in result.stdout.splitlines() if line.startswith("  evaluate-model ")]
+    assert len(failed) == 1 and "FAILURE" in failed[0] and "NotADirectoryError" in failed[0]
+    # --verbose: kfp.local's output on the terminal too.
+    assert "Executing task" in result.stdout and "Executing task" in log.read_text()
 
 
 @pytest.mark.slow
@@ -131,8 +194,9 @@ def test_failing_task_fails_the_run_and_publishes_nothing(tmp_path):
         "data_uri": str(bad), "model_uri": str(tmp_path / "store"), "test_fraction": 0.2, "seed": 1, "min_r2": 0.5,
         "max_r2_drop": 0.01, "force": False, "git_commit": "",
     }
-    with pytest.raises(RuntimeError, match="load-data"):
-        compile_py.dry_run("salary-components:test", arguments, str(tmp_path / "root"))
+    with pytest.raises(TaskFailed, match="task 'load-data' failed: DataValidationError: .*line 12, column Salary") as failed:
+        run_locally("salary-components:test", arguments, str(tmp_path / "root"))
+    assert failed.value.log_path.is_file()
     assert not (tmp_path / "store").exists()
 
 
@@ -153,3 +217,72 @@ def test_good_data_is_validated_once_in_the_pipeline_not_before_it(tmp_path, sal
     code = compile_py.main(["--output", str(tmp_path / "p.yaml"), "--data-uri", str(salary_csv), "--model-uri", str(tmp_path / "store"),
                             "--local-root", str(tmp_path / "root")])
     assert code == 0 and open_store(str(tmp_path / "store")).latest_version()
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (a zombie that nobody reaped yet counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_for(condition, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 130)])
+def test_killed_compile_takes_its_running_task_with_it(tmp_path, salary_csv, signum, code):
+    # The data is a FIFO: the load-data task blocks opening it until the test writes the rows.
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)
+    store = tmp_path / "store"
+    with open(tmp_path / "out.txt", "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "compile.py"), "--output", str(tmp_path / "p.yaml"), "--data-uri", str(fifo),
+             "--model-uri", str(store), "--local-root", str(tmp_path / "root")],
+            cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+        )
+    tasks = []
+    try:
+        writer = _wait_for(lambda: _open_writer(fifo), 120)
+        assert writer is not None, "the load-data task never read its data"
+        with os.fdopen(writer, "wb") as handle:
+            handle.write(salary_csv.read_bytes())
+
+        def task():
+            return next((pid for pid in descendants(process.pid) if b"executor_main" in Path(f"/proc/{pid}/cmdline").read_bytes()), None)
+
+        pid = _wait_for(task, 120)
+        assert pid is not None, (tmp_path / "out.txt").read_text()
+        tasks += descendants(process.pid)
+        process.send_signal(signum)
+        assert process.wait(timeout=60) == code
+        assert _wait_for(lambda: not any(_alive(task) for task in tasks), 10), "a task outlived compile.py"
+    finally:
+        process.kill()
+        process.wait()
+        # Whatever the outcome, nothing of this test keeps running.
+        for leftover in tasks:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(leftover, signal.SIGKILL)
+    # Nobody is left to read the data, so nothing can go on to publish.
+    assert _open_writer(fifo) is None and not store.exists()
+
+
+def _open_writer(fifo: Path):
+    """A write end of the FIFO when a reader has it open, else None."""
+    try:
+        return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            return None
+        raise

@@ -1,6 +1,7 @@
 """scripts/gcp_setup.sh: clean under shellcheck, and the exact commands it would run, with gcloud replaced by a recorder."""
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -15,20 +16,20 @@ ARGS = ["--project", "my-proj", "--region", "europe-west1", "--github-owner", "o
 BUILDER = "serviceAccount:salary-builder@my-proj.iam.gserviceaccount.com"
 PIPELINE = "serviceAccount:salary-pipeline@my-proj.iam.gserviceaccount.com"
 WEBAPP = "serviceAccount:salary-webapp@my-proj.iam.gserviceaccount.com"
-# Every grant the set-up makes, and nothing broader: (where, who, role).
+# Every grant the set-up makes, and nothing broader: (where, who, role). The builder needs nothing on the buckets
+# or the project itself (no roles/browser): PipelineJob.submit() only logs its failed bucket check.
 EXPECTED_GRANTS = {
     ("project my-proj", BUILDER, "roles/aiplatform.user"),
     ("project my-proj", BUILDER, "roles/run.developer"),
     ("project my-proj", BUILDER, "roles/logging.logWriter"),
-    ("project my-proj", BUILDER, "roles/browser"),
     ("service account salary-pipeline@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountUser"),
     ("service account salary-webapp@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountUser"),
     ("repository salary", BUILDER, "roles/artifactregistry.writer"),
-    ("bucket gs://my-proj-salary", BUILDER, "roles/storage.legacyBucketReader"),
     ("project my-proj", PIPELINE, "roles/aiplatform.user"),
+    # Vertex AI requires storage.objects.get and .create on the pipeline root's bucket, not a folder of it.
+    ("bucket gs://my-proj-salary-pipeline-root", PIPELINE, "roles/storage.objectUser"),
     ("folder gs://my-proj-salary/data/", PIPELINE, "roles/storage.objectViewer"),
     ("folder gs://my-proj-salary/models/", PIPELINE, "roles/storage.objectUser"),
-    ("folder gs://my-proj-salary/pipeline-root/", PIPELINE, "roles/storage.objectUser"),
     ("folder gs://my-proj-salary/models/", WEBAPP, "roles/storage.objectViewer"),
     ("secret salary-webapp-secret-key", WEBAPP, "roles/secretmanager.secretAccessor"),
 }
@@ -101,11 +102,13 @@ def test_dry_run_prints_every_command_and_runs_none(tmp_path):
     assert ("storage", "buckets", "create") in creates and ("artifacts", "repositories", "create") in creates
     enable = next(command for command in commands if command[1:3] == ["services", "enable"])
     assert {"aiplatform.googleapis.com", "artifactregistry.googleapis.com", "cloudbuild.googleapis.com", "run.googleapis.com"} <= set(enable)
-    bucket = next(command for command in commands if command[1:4] == ["storage", "buckets", "create"])
-    assert bucket[4] == "gs://my-proj-salary" and option(bucket, "--location") == "europe-west1"
-    assert "--uniform-bucket-level-access" in bucket and "--public-access-prevention" in bucket
+    buckets = [command for command in commands if command[1:4] == ["storage", "buckets", "create"]]
+    assert [bucket[4] for bucket in buckets] == ["gs://my-proj-salary", "gs://my-proj-salary-pipeline-root"]
+    for bucket in buckets:
+        assert option(bucket, "--location") == "europe-west1"
+        assert "--uniform-bucket-level-access" in bucket and "--public-access-prevention" in bucket
     folders = {command[4] for command in commands if command[1:4] == ["storage", "managed-folders", "create"]}
-    assert folders == {"gs://my-proj-salary/data/", "gs://my-proj-salary/models/", "gs://my-proj-salary/pipeline-root/"}
+    assert folders == {"gs://my-proj-salary/data/", "gs://my-proj-salary/models/"}
     repository = next(command for command in commands if command[1:4] == ["artifacts", "repositories", "create"])
     assert repository[4] == "salary" and option(repository, "--repository-format") == "docker"
     accounts = {command[4] for command in commands if command[1:4] == ["iam", "service-accounts", "create"]}
@@ -124,6 +127,7 @@ def test_trigger_runs_cloudbuild_on_main_as_the_builder_with_known_substitutions
     substitutions = dict(pair.split("=", 1) for pair in option(trigger, "--substitutions").split(","))
     assert substitutions == {
         "_REGION": "europe-west1", "_REPOSITORY": "salary", "_BUCKET": "salary-bucket",
+        "_PIPELINE_ROOT_BUCKET": "salary-bucket-pipeline-root",
         "_PIPELINE_SA": PIPELINE.split(":", 1)[1], "_WEBAPP_SA": WEBAPP.split(":", 1)[1],
     }
     # Cloud Build refuses a trigger substitution the build file does not define.
@@ -170,6 +174,8 @@ def test_bq_dataset_grants_reading_that_dataset_and_running_jobs_only(tmp_path):
         (ARGS + ["--region", "Europe"], "--region Europe is not a region"),
         (["--project", "My_Proj"] + ARGS[2:], "--project My_Proj is not a project ID"),
         (ARGS + ["--bucket", "x"], "--bucket x is not a bucket name"),
+        (ARGS + ["--bucket", "b-1", "--pipeline-root-bucket", "b-1"], "--pipeline-root-bucket b-1 is not a bucket name of its own"),
+        (ARGS + ["--bucket", "b" * 60], "--pipeline-root-bucket " + "b" * 60 + "-pipeline-root is not a bucket name"),
         (ARGS + ["--colour"], "unknown argument --colour"),
         (ARGS + ["--bucket"], "--bucket needs a value"),
         (ARGS + ["--bq-dataset", "a.b"], "--bq-dataset a.b is not a dataset name"),
@@ -179,3 +185,64 @@ def test_bad_arguments_exit_2_before_any_command(tmp_path, args, message):
     result, calls = run_setup(tmp_path, *args)
     assert result.returncode == 2 and message in result.stderr
     assert calls == [] and result.stdout == ""
+
+
+def test_the_pipeline_root_cloud_build_submits_to_is_a_bucket_the_pipeline_may_use(tmp_path):
+    """Vertex AI: the run-as account needs storage.objects.get and .create on the pipeline root's bucket.
+
+    https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.pipelineJobs#RuntimeConfig
+    (gcsOutputDirectory) and https://cloud.google.com/vertex-ai/docs/pipelines/configure-project
+    """
+    result, _ = run_setup(tmp_path, *ARGS, "--dry-run")
+    commands = [shlex.split(line) for line in result.stdout.splitlines()]
+    trigger = next(command for command in commands if command[1:5] == ["builds", "triggers", "create", "github"])
+    build = yaml.safe_load((REPO / "cloudbuild.yaml").read_text())
+    # The trigger's values, over the file's defaults for the rest (_MODEL_STORE_PREFIX).
+    values = {**build["substitutions"], **dict(pair.split("=", 1) for pair in option(trigger, "--substitutions").split(","))}
+    submit = next(step for step in build["steps"] if step["id"] == "submit-pipeline")
+    flags = {}
+    for arg in submit["args"]:
+        for name, value in values.items():
+            arg = arg.replace(f"${{{name}}}", value)
+        if arg.startswith("--") and "=" in arg:
+            flags[arg[2:].split("=", 1)[0]] = arg.split("=", 1)[1]
+    root_bucket = re.fullmatch(r"gs://([^/]+)/.+", flags["pipeline-root"]).group(1)
+    granted = grants(commands)
+    assert (f"bucket gs://{root_bucket}", PIPELINE, "roles/storage.objectUser") in granted
+    # Models stay on their managed folder, outside the run artifacts' bucket; the web app may only read them.
+    model_folder = re.fullmatch(r"(gs://[^/]+/[^/]+/).+", flags["model-uri"]).group(1)
+    assert not model_folder.startswith(f"gs://{root_bucket}/")
+    assert (f"folder {model_folder}", PIPELINE, "roles/storage.objectUser") in granted
+    assert {role for where, who, role in granted if who == WEBAPP and where.startswith(("bucket", "folder"))} == {
+        "roles/storage.objectViewer"}
+    assert {where for where, who, role in granted if who == WEBAPP and where.startswith(("bucket", "folder"))} == {
+        f"folder {model_folder}"}
+
+
+def test_every_grant_has_its_reason_beside_it(tmp_path):
+    lines = SCRIPT.read_text().splitlines()
+    # A call of one of the grant_ helpers, not a definition; every add-iam-policy-binding goes through them.
+    calls = [line for line in lines if re.match(r"\s*grant_\w+ ", line)]
+    unexplained = [line for line in calls if not re.search(r"\s# \S+( \S+){2,}$", line)]
+    assert unexplained == [], "each grant needs a one-line reason: `grant_x ...  # why`"
+    # --bq-dataset turns on the only conditional grants, so every call in the script is sent.
+    result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--dry-run")
+    sent = [line for line in result.stdout.splitlines() if "add-iam-policy-binding" in line]
+    assert len(calls) == len(sent)
+
+
+def test_readme_walks_the_first_deployment_and_says_how_to_verify_each_part(tmp_path):
+    section = (REPO / "README.md").read_text().split("\n## Deploying for the first time\n", 1)[1].split("\n## ", 1)[0]
+    events = re.findall(r"^\d+\. \*\*(.+?)\*\*", section, re.MULTILINE)
+    assert events == ["The set-up script", "The first build", "The first pipeline run", "The first deploy"]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith(("| what ", "| ---"))]
+    assert len(rows) >= 10
+    for row in rows:
+        check = row.split(" | ", 1)[1]
+        assert re.search(r"`(gcloud|curl|docker|jq|scripts/gcp_setup\.sh) [^`]+`", check), f"no command to verify: {row}"
+    # The commands name what the set-up creates (P is the project; my-proj in the dry run).
+    result, _ = run_setup(tmp_path, *ARGS, "--dry-run")
+    commands = [shlex.split(line) for line in result.stdout.splitlines()]
+    buckets = {command[4] for command in commands if command[1:4] == ["storage", "buckets", "create"]}
+    named = {"gs://my-proj" + suffix for suffix in re.findall(r"gs://P(-[a-z0-9-]+)", section)}
+    assert named and named <= buckets

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-import compile as compile_py
+from pipeline_def.local_run import run_locally
 from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
 from tests.server import gunicorn, request
@@ -38,7 +38,7 @@ def wait_for(condition, timeout=15.0):
 def test_dry_run_to_gcs_then_served_and_hot_reloaded(tmp_path, gcs_store_uri, salary_csv):
     arguments = {"data_uri": str(salary_csv), "model_uri": gcs_store_uri, "test_fraction": 0.2, "seed": 3,
                  "min_r2": 0.8, "max_r2_drop": 0.01, "force": False, "git_commit": ""}
-    outcome = compile_py.dry_run("salary-components:test", arguments, str(tmp_path / "runs"))
+    outcome = run_locally("salary-components:test", arguments, str(tmp_path / "runs"))
     assert outcome["published"] is True
     store = open_store(gcs_store_uri)
     assert store.latest_version() == outcome["version"]

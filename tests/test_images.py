@@ -80,7 +80,8 @@ def requirement_files(dockerfile: Path) -> list[str]:
     """The requirement and constraint files an image installs from, through the build script."""
     run_lines = [arguments for name, arguments in instructions(dockerfile) if name == "RUN" and BUILD_SCRIPT in arguments]
     assert len(run_lines) == 1, f"{dockerfile} should install through {BUILD_SCRIPT} once"
-    requirements = shlex.split(run_lines[0])[-1]
+    words = shlex.split(run_lines[0])
+    requirements = words[words.index(BUILD_SCRIPT) + 1]
     files = []
     for line in (REPO / BUILD_SCRIPT).read_text().splitlines():
         words = shlex.split(line.replace('"$requirements"', requirements), comments=True)
@@ -134,7 +135,7 @@ def test_every_copy_source_exists_in_the_build_context(image):
 
 def test_dockerignore_sends_what_the_build_needs_and_nothing_else():
     assert not dockerignored(BUILD_SCRIPT)
-    for needed in ("pyproject.toml", "constraints.txt", "salary/data/salary.csv", "webapp/templates/index.html"):
+    for needed in ("pyproject.toml", "constraints.txt", "scripts/build_wheel.sh", "salary/data/salary.csv", "webapp/templates/index.html"):
         assert not dockerignored(needed), needed
     for left_out in (".venv/bin/python", ".git/HEAD", "tests/test_images.py", "model-store/salary/latest.json",
                      "components/__pycache__/base.cpython-311.pyc", "README.md", "cloudbuild.yaml"):

@@ -13,7 +13,7 @@ from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
 from webapp import create_app
 
-METRICS = {"r2": 0.9123, "rmse": 4321.0, "mae": 3210.0, "rows": 8, "n_train": 32, "n_test": 8}
+METRICS = {"r2": 0.9123, "rmse": 4321.0, "mae": 3210.0, "n_train": 32, "n_test": 8}
 START = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
@@ -44,6 +44,7 @@ def test_card_shows_the_manifest_facts(store_uri, line_model, csv_data):
     assert "0.9123" in text and "$4,321" in text and "$3,210" in text
     assert f"40 rows from <code>{csv_data[0]['uri']}</code>" in text and csv_data[0]["sha256"] in text
     assert "32 rows to train, 8 held out to score" in text
+    assert '<span class="label">Held-out rows</span><span class="value">8</span>' in text
     assert f"scikit-learn {sklearn.__version__}" in text and manifest["sha256"] in text
     assert "salary = $30,000 + $2,000 × years of experience" in text
     assert "commit <code>aaaaaaaaaaaa</code>" in text and "run-7" in text

@@ -285,18 +285,3 @@ def test_incomplete_version_is_not_listed(store_uri, published):
     raw_write(store_uri, "versions/20990101T000000Z-00000000/model.pkl", b"half-published")
     assert open_store(store_uri).versions() == [published["version"]]
 
-
-def test_unsupported_uri_scheme():
-    with pytest.raises(StoreError, match="unsupported model store URI"):
-        open_store("s3://bucket/models")
-    with pytest.raises(StoreError, match="without a bucket name"):
-        open_store("gs:///models")
-
-
-def test_unreachable_gcs_is_told_apart(monkeypatch):
-    from salary.store_errors import StoreUnavailable
-    from scripts.fake_gcs import free_port
-
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{free_port()}")
-    with pytest.raises(StoreUnavailable, match="storage unreachable"):
-        open_store("gs://bucket/models", retry_seconds=0.5).load()

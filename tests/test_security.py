@@ -119,6 +119,19 @@ def test_production_app_starts_with_a_secret_key(monkeypatch, store_uri):
     assert app.secret_key == "k" * 16 and not app.debug and not app.testing
 
 
+def test_checking_the_configuration_changes_nothing(store_uri):
+    from flask import Flask
+
+    from webapp.security import check_config, resolve_secret_key
+
+    app = Flask(__name__)
+    app.testing = True
+    check_config(app)
+    assert app.config["SECRET_KEY"] is None
+    resolve_secret_key(app)
+    assert len(app.config["SECRET_KEY"]) == 64
+
+
 def test_tests_get_a_random_secret_key(store_uri):
     first = create_app({"TESTING": True, "MODEL_URI": store_uri}).secret_key
     second = create_app({"TESTING": True, "MODEL_URI": store_uri}).secret_key

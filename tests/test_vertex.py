@@ -1,5 +1,6 @@
 """Vertex AI submission, offline: the real PipelineJob with anonymous credentials; only the calls to Google are mocked."""
 
+import contextlib
 import copy
 import json
 from datetime import UTC, datetime
@@ -10,8 +11,9 @@ import pytest
 import yaml
 from google.api_core import exceptions as api_exceptions
 from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
 from google.cloud.aiplatform import initializer
-from google.cloud.aiplatform.utils import gcs_utils
+from google.cloud.aiplatform.utils import gcs_utils, resource_manager_utils
 from google.cloud.aiplatform_v1.services.pipeline_service import PipelineServiceClient
 from google.cloud.aiplatform_v1.types import PipelineJob as PipelineJobProto
 from google.protobuf import json_format
@@ -136,6 +138,36 @@ def test_submit_sends_exactly_the_dry_run_request(spec):
     assert sent["pipelineJob"]["serviceAccount"] == SA
     assert bucket.call_args.kwargs["output_artifacts_gcs_dir"] == "gs://my-bucket/pipeline-root"
     assert bucket.call_args.kwargs["service_account"] == SA
+
+
+def bucket_check_denied_storage():
+    """The builder may not read the bucket: the check's first call to Cloud Storage answers 403."""
+    return mock.patch.object(storage.Bucket, "exists", autospec=True,
+                             side_effect=api_exceptions.Forbidden("salary-builder has no storage.buckets.get access"))
+
+
+@contextlib.contextmanager
+def bucket_check_denied_project():
+    """The bucket is readable, but without roles/browser the ownership check's project lookup answers 403."""
+    with mock.patch.object(storage.Bucket, "exists", autospec=True, return_value=True), \
+            mock.patch.object(storage.Bucket, "reload", autospec=True), \
+            mock.patch.object(resource_manager_utils, "get_project_number", autospec=True,
+                              side_effect=api_exceptions.PermissionDenied("resourcemanager.projects.get denied")):
+        yield
+
+
+@pytest.mark.parametrize("denied", [bucket_check_denied_storage, bucket_check_denied_project], ids=["no-bucket-read", "no-browser"])
+def test_submit_goes_ahead_when_the_builder_may_not_check_the_bucket(spec, denied):
+    """google-cloud-aiplatform 2.7.0's submit() logs a failed pipeline-root bucket check and submits anyway."""
+    job = build(spec)
+    expected = vertex.create_request(job, SA)
+    with denied(), mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True,
+                                     side_effect=lambda self, *, parent, pipeline_job, pipeline_job_id, timeout=None:
+                                     PipelineJobProto(name=f"{parent}/pipelineJobs/{pipeline_job_id}")) as create:
+        name = vertex.submit(job, SA)
+    assert name.startswith("projects/my-proj/locations/europe-west1/pipelineJobs/salary-training-abc1234-")
+    request = create.call_args.kwargs
+    assert json_format.MessageToDict(PipelineJobProto.pb(request["pipeline_job"])) == expected["pipelineJob"]
 
 
 def test_cli_dry_run_prints_the_request_and_touches_no_network(tmp_path, capsys):

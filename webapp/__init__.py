@@ -1,43 +1,21 @@
 """Flask web app that serves salary predictions from the published model."""
 
-import os
-from pathlib import Path
-
 from flask import Flask
 
-# Where `python compile.py` publishes when run from the repository root.
-DEFAULT_MODEL_URI = str(Path(__file__).resolve().parent.parent / "model-store" / "salary")
 MAX_BATCH = 10_000
-
-
-def _env_seconds(name: str, default: float) -> float:
-    """A non-negative number of seconds from the environment, or a clear error."""
-    text = os.environ.get(name)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value < float("inf"):
-        raise ValueError(f"{name} must be a non-negative number of seconds, got {text!r}")
-    return value
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Application factory: configure, check the configuration, load the model, register the routes."""
-    app = Flask(__name__)
-    # orjson writes the same JSON as the standard library, several times faster (docs/benchmarks.md).
+    from webapp import config
     from webapp.json_provider import OrjsonProvider
 
+    app = Flask(__name__)
+    # orjson writes the same JSON as the standard library, several times faster (docs/benchmarks.md).
     app.json = OrjsonProvider(app)
+    # One way in: the environment is read (and checked) only when the caller gives no configuration.
+    app.config.from_mapping(config.read_environment() if test_config is None else config.defaults())
     app.config.from_mapping(
-        MODEL_URI=os.environ.get("MODEL_URI", DEFAULT_MODEL_URI),
-        SECRET_KEY=os.environ.get("SECRET_KEY"),
-        # How often to look for a newly published model; 0 turns hot reload off.
-        MODEL_POLL_SECONDS=_env_seconds("MODEL_POLL_SECONDS", 30.0),
-        # Longest wait between retries while the model store is unreachable.
-        MODEL_RETRY_CAP_SECONDS=_env_seconds("MODEL_RETRY_CAP_SECONDS", 30.0),
         # Bound on one storage call including the client library's own retries; short, so
         # start-up is not held up by an unreachable store (the background retry takes over).
         MODEL_STORAGE_RETRY_SECONDS=2.0,
@@ -45,13 +23,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_BATCH=MAX_BATCH,
         SESSION_COOKIE_SAMESITE="Lax",
     )
-    if test_config is None:
-        app.config.from_prefixed_env()
-    else:
-        app.config.from_mapping(test_config)
+    app.config.from_mapping(test_config or {})
 
     from webapp import api, formatting, health, model, model_card, openapi, pages, problems, request_log, security
 
+    security.resolve_secret_key(app)
     security.check_config(app)
     model.init_app(app)
     request_log.init_app(app)

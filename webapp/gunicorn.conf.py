@@ -1,12 +1,20 @@
-"""Production server settings, overridable from the environment (Cloud Run sets PORT)."""
+"""Production server settings, from the web app's environment variables (Cloud Run sets PORT)."""
 
-import os
+import sys
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8080')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+from webapp.config import ConfigError, read_environment
+
+try:
+    settings = read_environment()
+except ConfigError as exc:
+    # Before any worker starts: one line, no traceback.
+    sys.exit(f"error: {exc}")
+
+bind = f"{settings['HOST']}:{settings['PORT']}"
+workers = settings["WEB_CONCURRENCY"]
 # Two sync workers measured steadiest on two cores, with the lowest p99 (docs/benchmarks.md, "Server settings").
-worker_class = os.environ.get("WEB_WORKER_CLASS", "sync")
-threads = int(os.environ.get("WEB_THREADS", "1"))
+worker_class = settings["WEB_WORKER_CLASS"]
+threads = settings["WEB_THREADS"]
 # The app logs each request as one JSON line (webapp/request_log.py); gunicorn's own access
 # log would repeat it as text, with query strings and user agents.
 accesslog = None

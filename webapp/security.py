@@ -33,12 +33,17 @@ class InsecureConfig(RuntimeError):
     """The app is configured in a way that must not reach production; the message says how."""
 
 
+def resolve_secret_key(app: Flask) -> None:
+    """Tests that give no SECRET_KEY get a random one; elsewhere the key is the configured one."""
+    if app.testing and not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+
+
 def check_config(app: Flask) -> None:
-    """Refuse a missing or short SECRET_KEY and debug mode, except in tests (which get a random key)."""
-    key = app.config.get("SECRET_KEY")
+    """Refuse a missing or short SECRET_KEY and debug mode, except in tests."""
     if app.testing:
-        app.config["SECRET_KEY"] = key or secrets.token_hex(32)
         return
+    key = app.config.get("SECRET_KEY")
     if not key:
         raise InsecureConfig(
             "SECRET_KEY is not set: the server signs the form's CSRF tokens with it. "
@@ -78,7 +83,7 @@ class SessionlessApiInterface(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask, csrf_exempt: tuple[Blueprint, ...] = ()) -> None:
-    """Protect forms against CSRF and add the headers; call check_config first."""
+    """Protect forms against CSRF and add the headers; call resolve_secret_key and check_config first."""
     csrf = CSRFProtect(app)
     # A JSON-only API cannot be posted cross-site by a plain form, and it acts on no session.
     for blueprint in csrf_exempt:

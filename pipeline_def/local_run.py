@@ -1,0 +1,196 @@
+"""The kfp.local dry run: one line per task as it finishes, kfp.local's full output in a log file."""
+
+import contextlib
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from pipeline_def.pipeline import build_pipeline
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+EXECUTING = re.compile(r"Executing task '([^']+)'")
+FINISHED = re.compile(r"Task '([^']+)' finished with status (\w+)")
+OUTPUT_FILE = re.compile(r"Wrote executor output file to (\S+?)\.?$")
+# The last line of a Python traceback: `module.SomeError: what went wrong`.
+ERROR = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?([A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)): (.+)$")
+
+
+class TaskFailed(RuntimeError):
+    """A task of the dry run failed; the message names it and gives its one-line reason."""
+
+    def __init__(self, task: str, reason: str, log_path: Path):
+        super().__init__(f"task '{task}' failed: {reason}")
+        self.task, self.reason, self.log_path = task, reason, log_path
+
+
+def make_runner(name: str):
+    """The kfp.local runner called `name`."""
+    from kfp import local
+
+    if name == "subprocess":
+        # This environment already has the project and its pinned dependencies: no venv, no pip.
+        return local.SubprocessRunner(use_venv=False)
+    raise ValueError(f"unknown runner {name!r}")
+
+
+def key_output(task: str, outputs: dict) -> str:
+    """The one fact worth a glance from a task's executor output."""
+    parameters = outputs.get("parameterValues", {})
+
+    def metadata(artifact: str) -> dict:
+        found = outputs.get("artifacts", {}).get(artifact, {}).get("artifacts", [{}])
+        return found[0].get("metadata", {})
+
+    if task == "load-data":
+        facts = metadata("dataset")
+        return f"{int(facts.get('data', {}).get('rows', 0))} rows loaded"
+    if task == "train-model":
+        facts = metadata("model")
+        return f"trained on {int(facts.get('n_train', 0))} rows, {int(facts.get('n_test', 0))} held out"
+    if task == "evaluate-model":
+        verdict = "blessed" if parameters.get("blessed") else "rejected"
+        return f"r2 {metadata('metrics').get('r2', float('nan')):.4f}, {verdict}: {parameters.get('reason', '')}"
+    if task == "export-model":
+        return f"published {parameters['version']}" if parameters.get("published") else "not published"
+    if task == "register-model":
+        return f"registered {parameters.get('Output', '')}" if parameters.get("Output") else "not registered"
+    return ""
+
+
+class Progress:
+    """A stdout stand-in: everything goes to the log (and with verbose to the terminal); finished tasks get one line."""
+
+    def __init__(self, log: TextIO, terminal: TextIO, verbose: bool):
+        self.log, self.terminal, self.verbose = log, terminal, verbose
+        self.pending = ""
+        self.started: dict[str, float] = {}
+        self.output_file: dict[str, str] = {}
+        self.error: dict[str, str] = {}
+        self.current = ""
+        self.failed: tuple[str, str] | None = None
+
+    def write(self, text: str) -> int:
+        self.log.write(text)
+        if self.verbose:
+            self.terminal.write(text)
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self.line(ANSI.sub("", line))
+        return len(text)
+
+    def flush(self) -> None:
+        self.log.flush()
+        self.terminal.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def line(self, line: str) -> None:
+        if match := EXECUTING.search(line):
+            self.current = match[1]
+            self.started[self.current] = time.monotonic()
+        elif match := FINISHED.search(line):
+            self.finished(match[1], match[2])
+        elif match := OUTPUT_FILE.search(line):
+            self.output_file[self.current] = match[1]
+        elif match := ERROR.match(line):
+            self.error[self.current] = f"{match[1]}: {match[2]}"
+
+    def finished(self, task: str, status: str) -> None:
+        seconds = time.monotonic() - self.started.get(task, time.monotonic())
+        if status == "SUCCESS":
+            try:
+                outputs = json.loads(Path(self.output_file[task]).read_text())
+            except (KeyError, OSError, ValueError):
+                outputs = {}
+            detail = key_output(task, outputs)
+        else:
+            detail = self.error.get(task, "see the log")
+            self.failed = (task, detail)
+        self.terminal.write(f"  {task:<15} {status:<8} {seconds:5.1f} s  {detail}\n")
+        self.terminal.flush()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, children first (Linux /proc; elsewhere none are found)."""
+    children: dict[int, list[int]] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    stat = Path(entry.path, "stat").read_text()
+                except OSError:
+                    continue
+                children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    found, queue = [], list(children.get(pid, []))
+    while queue:
+        child = queue.pop(0)
+        found.append(child)
+        queue += children.get(child, [])
+    return found
+
+
+@contextlib.contextmanager
+def tasks_die_with_us():
+    """On SIGTERM or SIGINT, stop the task processes first, so no task publishes after we are gone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # Processes that were already running (a test's servers, say) are not ours to stop.
+    before = set(descendants(os.getpid()))
+
+    def stop(signum, frame):
+        for pid in descendants(os.getpid()):
+            if pid not in before:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run_locally(image: str, arguments: dict, local_root: str, runner: str = "subprocess", verbose: bool = False) -> dict:
+    """Run the whole pipeline with kfp.local; prints a line per task, returns the pipeline's outputs and the log path."""
+    from kfp import local
+
+    root = Path(local_root).resolve()
+    log_path = root / "logs" / f"{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    terminal = sys.stdout
+    print(f"dry run ({runner} runner), full log: {log_path}", file=terminal, flush=True)
+    local.init(runner=make_runner(runner), pipeline_root=str(root))
+    with open(log_path, "w") as log, tasks_die_with_us():
+        progress = Progress(log, terminal, verbose)
+        try:
+            with contextlib.redirect_stdout(progress), contextlib.redirect_stderr(progress), warnings.catch_warnings():
+                # kfp.local says the display names and the (non-"python") image do not apply to subprocesses;
+                # both are for Vertex, so the notice is noise here.
+                warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
+                warnings.filterwarnings("ignore", message=".*non-Python base image.*")
+                run = build_pipeline(image)(**arguments)
+        except RuntimeError as exc:
+            task, reason = progress.failed or ("pipeline", str(exc).splitlines()[0])
+            raise TaskFailed(task, reason, log_path) from None
+    return {
+        "metrics": dict(run.outputs["metrics"].metadata),
+        "published": run.outputs["published"],
+        "version": run.outputs["version"],
+        "reason": run.outputs["reason"],
+        "log": log_path,
+    }

@@ -1,0 +1,117 @@
+"""The tree's layers: salary ← components ← pipeline_def ← compile.py, salary ← webapp; nothing else, and small modules."""
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIRST_PARTY = {"salary", "components", "pipeline_def", "compile", "webapp", "tests", "bench", "scripts"}
+# What each layer may import of ours besides itself.
+BELOW = {
+    "salary": set(),
+    "components": {"salary"},
+    "pipeline_def": {"components", "salary"},
+    "compile": {"pipeline_def", "salary"},
+    "webapp": {"salary"},
+}
+# Third-party packages a layer must never import: the web app image has no kfp or Vertex client, and the
+# library (which both images hold) needs neither kfp nor Flask.
+FORBIDDEN = {
+    "salary": {"kfp", "flask", "flask_wtf"},
+    "components": {"flask", "flask_wtf"},
+    "pipeline_def": {"flask", "flask_wtf"},
+    "compile": {"flask", "flask_wtf"},
+    "webapp": {"kfp", "google.cloud.aiplatform", "google.cloud.aiplatform_v1"},
+}
+MAX_LINES = 300
+
+
+def layer_files(layer: str) -> list[Path]:
+    if layer == "compile":
+        return [REPO / "compile.py"]
+    return sorted((REPO / layer).rglob("*.py"))
+
+
+def imported(path: Path) -> set[str]:
+    """Every module a file imports, anywhere in it (deferred imports inside functions too)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add(path.relative_to(REPO).parts[0])
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(BELOW))
+def test_each_layer_imports_only_the_layers_below_it(layer):
+    found = []
+    for path in layer_files(layer):
+        for name in sorted(imported(path)):
+            top = name.split(".")[0]
+            if top in FIRST_PARTY and top != layer and top not in BELOW[layer]:
+                found.append(f"{path.relative_to(REPO)} imports {name}")
+            if any(name == banned or name.startswith(banned + ".") for banned in FORBIDDEN[layer]):
+                found.append(f"{path.relative_to(REPO)} imports {name}")
+    assert not found, "\n".join(found)
+
+
+def loaded_after(code: str) -> set[str]:
+    """The top-level packages a fresh interpreter has loaded after running `code`."""
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted({{name.split('.')[0] for name in sys.modules}})))"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
+    return set(result.stdout.split())
+
+
+def test_import_compile_loads_no_kfp_until_it_compiles():
+    assert not loaded_after("import compile") & {"kfp", "components", "webapp"}
+
+
+def test_the_web_app_loads_neither_kfp_nor_the_shells_nor_the_pipeline(tmp_path):
+    loaded = loaded_after(f"from webapp import create_app\ncreate_app({{'TESTING': True, 'MODEL_URI': {str(tmp_path)!r}}})")
+    assert "flask" in loaded and not loaded & {"kfp", "components", "pipeline_def", "compile"}
+
+
+def python_files() -> list[Path]:
+    """Every Python file of the project outside bench/ (no git needed: Cloud Build checkouts have none)."""
+    found = []
+    for folder, subfolders, files in os.walk(REPO):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".") and name not in ("bench", "__pycache__", "model-store")]
+        found += [Path(folder, name) for name in files if name.endswith(".py")]
+    return found
+
+
+def test_no_module_outside_bench_is_over_300_lines():
+    files = python_files()
+    assert REPO / "compile.py" in files and REPO / "tests" / "test_layers.py" in files
+    long = [f"{path.relative_to(REPO)}: {count}" for path in files if (count := len(path.read_text().splitlines())) > MAX_LINES]
+    assert not long, long
+
+
+def image_packages(dockerfile: str) -> list[str]:
+    """The packages of ours an image's build stage puts in its wheel (scripts/build_venv.sh REQUIREMENTS PACKAGE...)."""
+    lines = [line for line in (REPO / dockerfile).read_text().splitlines() if line.startswith("RUN sh scripts/build_venv.sh ")]
+    assert len(lines) == 1, f"{dockerfile} should build its venv once"
+    return lines[0].split()[4:]
+
+
+@pytest.mark.parametrize("dockerfile, packages", [("webapp/Dockerfile", {"salary", "webapp"}), ("components/Dockerfile", {"salary", "components"})])
+def test_each_image_wheel_holds_only_the_code_it_runs(tmp_path, dockerfile, packages):
+    import zipfile
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    subprocess.run(["sh", "scripts/build_wheel.sh", str(tmp_path), *image_packages(dockerfile)],
+                   cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {name.split("/")[0] for name in names if ".dist-info/" not in name} == packages
+    if "webapp" in packages:
+        # Package data travels with it: the templates, the static files and the shipped CSV.
+        assert {"webapp/templates/index.html", "webapp/static/style.css", "salary/data/salary.csv"} <= set(names)

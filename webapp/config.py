@@ -1,0 +1,127 @@
+"""The web app's environment: one table of variables, read and checked in one place."""
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from salary.defaults import LOCAL_MODEL_STORE
+
+# Where `python compile.py` publishes when run from the repository root.
+DEFAULT_MODEL_URI = str(Path(__file__).resolve().parent.parent / LOCAL_MODEL_STORE)
+
+
+class ConfigError(ValueError):
+    """A variable of the environment is unusable; the one-line message names it."""
+
+
+def text(value: str) -> str:
+    """Any text, empty included."""
+    return value
+
+
+def nonempty(value: str) -> str:
+    """Text that is not empty."""
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def seconds(value: str) -> float:
+    """A finite, non-negative number of seconds."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0.0 <= number < math.inf:
+        raise ValueError("must be a non-negative number of seconds")
+    return number
+
+
+def whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A whole number in [low, high]."""
+    span = f"between {low} and {high}" if high is not None else f"of at least {low}"
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = low - 1
+        if number < low or (high is not None and number > high):
+            raise ValueError(f"must be a whole number {span}")
+        return number
+
+    return parse
+
+
+def flag(value: str) -> bool:
+    """true/false, 1/0, yes/no, on/off."""
+    lowered = value.strip().lower()
+    if lowered not in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+        raise ValueError("must be true or false")
+    return lowered in ("true", "1", "yes", "on")
+
+
+def one_of(*choices: str) -> Callable[[str], str]:
+    """One of a few words."""
+
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: its name (also its key in app.config), how to read it, and its default."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+
+
+# Every variable the web app and its server read; the README's table lists the same ones.
+VARIABLES = (
+    Variable("MODEL_URI", nonempty, DEFAULT_MODEL_URI),
+    # Required outside tests; security.check_config says so (None here, so the check can tell).
+    Variable("SECRET_KEY", text, None),
+    Variable("MODEL_POLL_SECONDS", seconds, 30.0),
+    Variable("MODEL_RETRY_CAP_SECONDS", seconds, 30.0),
+    Variable("SESSION_COOKIE_SECURE", flag, False),
+    # Read by google-cloud-storage itself; checked here so that a typo fails at start-up.
+    Variable("STORAGE_EMULATOR_HOST", nonempty, None),
+    Variable("HOST", nonempty, "127.0.0.1"),
+    Variable("PORT", whole(1, 65535), 8080),
+    Variable("WEB_CONCURRENCY", whole(1), 2),
+    Variable("WEB_WORKER_CLASS", one_of("sync", "gthread"), "sync"),
+    Variable("WEB_THREADS", whole(1), 1),
+)
+
+
+def defaults() -> dict[str, Any]:
+    """Every variable's default, as tests start from."""
+    return {variable.name: variable.default for variable in VARIABLES}
+
+
+def read_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """Every variable from the environment, checked; a ConfigError names the first one that is wrong."""
+    values = {}
+    for variable in VARIABLES:
+        # One name per setting: Flask's FLASK_ prefix is not a second way in.
+        prefixed = f"FLASK_{variable.name}"
+        if prefixed in environ:
+            both = f"both {variable.name} and {prefixed} are set" if variable.name in environ else f"{prefixed} is set"
+            raise ConfigError(f"{both}: the web app reads {variable.name} only; unset {prefixed}")
+        value = environ.get(variable.name)
+        if value is None:
+            values[variable.name] = variable.default
+            continue
+        try:
+            values[variable.name] = variable.parse(value)
+        except ValueError as exc:
+            raise ConfigError(f"{variable.name} {exc}, got {value!r}") from None
+    return values
