@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="where to write the pipeline spec (YAML)")
     parser.add_argument("--image", type=_image, default=defaults.COMPONENTS_IMAGE, help="components image URI every task runs")
-    parser.add_argument("--data-uri", default="", help="salary CSV to train on (default: the one shipped in salary/data)")
+    parser.add_argument("--data-uri", default="", help="CSV (path or gs://) or BigQuery table (bq://project.dataset.table) to train on (default: shipped CSV)")
     parser.add_argument("--model-uri", default=None, help=f"model store to publish to (default: {defaults.LOCAL_MODEL_STORE}; "
                         f"with --submit {defaults.cloud_model_uri('<pipeline-root bucket>')})")
     parser.add_argument("--test-fraction", type=_fraction, default=defaults.TEST_FRACTION, help="share of rows held out for evaluation")
@@ -123,8 +123,8 @@ def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error("--no-dry-run does not apply with --submit (the local dry run never runs then)")
     if args.model_uri and not args.model_uri.startswith("gs://"):
         parser.error(f"--model-uri must be a gs:// prefix with --submit, got {args.model_uri!r}")
-    if args.data_uri and not args.data_uri.startswith("gs://"):
-        parser.error(f"--data-uri must be empty (the shipped CSV) or gs:// with --submit, got {args.data_uri!r}")
+    if args.data_uri and not args.data_uri.startswith(("gs://", "bq://")):
+        parser.error(f"--data-uri must be empty (the shipped CSV), gs:// or bq:// with --submit, got {args.data_uri!r}")
 
 
 def resolve_model_uri(args: argparse.Namespace) -> str:
@@ -176,13 +176,6 @@ def compile_spec(image: str, output: str) -> None:
     compiler.Compiler().compile(build_pipeline(image), output)
 
 
-def check_data(data_uri: str) -> None:
-    """Fail before the run, with the validator's one-line reason, when the data is bad."""
-    from salary.dataset import read_salary_csv, resolve_data_uri
-
-    read_salary_csv(resolve_data_uri(data_uri))
-
-
 def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:
     """Build the PipelineJob from the compiled spec; print its request (--dry-run) or submit it."""
     credentials = None
@@ -222,8 +215,6 @@ def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Compile, then dry-run or submit; the exit code says whether a model was published or a run submitted."""
-    from salary.dataset import DataValidationError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     check_cloud_flags(parser, args)
@@ -235,17 +226,17 @@ def main(argv: list[str] | None = None) -> int:
         return submit_to_vertex(args, arguments)
     if args.no_dry_run:
         return 0
-    try:
-        check_data(arguments["data_uri"])
-    except DataValidationError as exc:
-        print(f"error: bad training data: {exc}", file=sys.stderr)
-        return 1
     from pipeline_def.local_run import TaskFailed, run_locally
 
     try:
         outputs = run_locally(args.image, arguments, args.local_root, verbose=args.verbose)
     except TaskFailed as exc:
-        print(f"error: dry run failed: {exc}; full log: {exc.log_path}", file=sys.stderr)
+        # The data is validated once, by load_data's own pass; its reason is the task's last error line.
+        bad_data = "DataValidationError: "
+        if exc.task == "load-data" and exc.reason.startswith(bad_data):
+            print(f"error: bad training data: {exc.reason.removeprefix(bad_data)}", file=sys.stderr)
+        else:
+            print(f"error: dry run failed: {exc}; full log: {exc.log_path}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: the running tasks were stopped", file=sys.stderr)

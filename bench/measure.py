@@ -16,11 +16,14 @@ SAMPLE_SECONDS = 0.01
 
 @dataclass(frozen=True)
 class Run:
-    """One finished command: wall time, the largest process's peak RSS, the tree's sampled peak PSS."""
+    """One finished command: wall time, the largest process's peak RSS, the tree's sampled peak PSS, CPU time."""
 
     seconds: float
     max_process_rss: int
     peak_tree_pss: int
+    # User and system CPU of the command and every descendant it waited for: on a shared machine, the
+    # figure that load does not inflate.
+    cpu_seconds: float = 0.0
 
 
 def tree_pss_bytes(pid: int) -> int:
@@ -67,4 +70,5 @@ def run_measured(command: Sequence[str], cwd: Path, log_path: Path) -> Run:
     if process.returncode != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
         raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}; see {log_path}:\n{tail}")
-    return Run(seconds=seconds, max_process_rss=usage.ru_maxrss * 1024, peak_tree_pss=peak[0])
+    return Run(seconds=seconds, max_process_rss=usage.ru_maxrss * 1024, peak_tree_pss=peak[0],
+               cpu_seconds=usage.ru_utime + usage.ru_stime)

@@ -1,6 +1,7 @@
 """Run the benchmarks side by side, several rounds each, and write the medians to docs/benchmarks.md.
 
-python -m bench.run [--rounds 5] [--seconds 5] [--output docs/benchmarks.md] [--only web,startup,...]
+python -m bench.run [--rounds 5] [--seconds 5] [--output docs/benchmarks.md | -] [--only web,startup,...]
+                    [--rows 1000000,10000000,100000000] [--bigquery-rows 10000000]
 """
 
 import argparse
@@ -24,8 +25,13 @@ from bench import inprocess, pipeline, web
 from bench.measure import Run, tree_pss_bytes
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("pipeline", "scaling", "startup", "web", "settings")
-SCALING_ROWS = (10_000, 100_000, 1_000_000)
+SECTIONS = ("pipeline", "scaling", "bigquery", "startup", "web", "settings")
+# The pipeline on generated CSVs of these sizes (each once: 100M rows is a few GB and minutes), and on a
+# BigQuery table in the emulator.
+SCALING_ROWS = "1000000,10000000,100000000"
+BIGQUERY_ROWS = 10_000_000
+PIPELINE_MEMORY_GOAL_MIB = 300
+SECONDS_PER_MILLION_GOAL = 4.0
 BATCH_ROWS = 10_000
 # Server settings compared for the single-row route: (label, environment).
 SERVER_SETTINGS = (
@@ -44,9 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="rounds of every measurement; medians are quoted")
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", "5")),
                         help="length of each wrk run")
-    parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks.md")
+    parser.add_argument("--output", default=str(REPO / "docs" / "benchmarks.md"), help="where the report goes; - prints it")
     parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma-separated sections to run, of {', '.join(SECTIONS)}")
+                        help=f"comma-separated sections to run, of {', '.join(SECTIONS)} (pipeline,scaling,bigquery: the pipeline alone)")
+    parser.add_argument("--rows", default=os.environ.get("BENCH_ROWS", SCALING_ROWS), help="CSV sizes for the scaling section")
+    parser.add_argument("--bigquery-rows", type=int, default=int(os.environ.get("BENCH_BIGQUERY_ROWS", BIGQUERY_ROWS)),
+                        help="rows of the BigQuery table (emulator)")
     return parser
 
 
@@ -62,13 +71,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="salary-bench-") as tmp:
         workdir = Path(tmp)
         # Every section serves the model a dry run publishes here: never the developer's ./model-store.
+        model_uri = ""
         if "pipeline" in sections:
             results["pipeline"] = measure_pipeline(workdir, args.rounds)
             model_uri = results["pipeline"]["model_uri"]
-        else:
+        elif {"startup", "web", "settings"} & set(sections):
             _, model_uri = pipeline.dry_run(workdir, "model")
         if "scaling" in sections:
-            results["scaling"] = measure_scaling(workdir, args.rounds)
+            results["scaling"] = measure_scaling(workdir, [int(rows) for rows in args.rows.split(",")])
+        if "bigquery" in sections:
+            progress(f"the dry run on a {args.bigquery_rows:,}-row BigQuery table in the emulator")
+            results["bigquery"] = {"rows": args.bigquery_rows, "run": pipeline.bigquery_dry_run(workdir, args.bigquery_rows)}
         if "startup" in sections:
             results["startup"] = measure_startup(workdir, model_uri, args.rounds)
         if "web" in sections:
@@ -77,8 +90,12 @@ def main(argv: list[str] | None = None) -> int:
             results["settings"] = measure_settings(workdir, model_uri, args.rounds, args.seconds)
     context["finished"] = now_text()
     context["load_after"] = load_average()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(render(context, results))
+    report = render(context, results)
+    if args.output == "-":
+        print(report)
+        return 0
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(report)
     print(f"wrote {args.output}")
     return 0
 
@@ -100,18 +117,16 @@ def measure_pipeline(workdir: Path, rounds: int) -> dict:
     return {"compile": compile_runs, "dry_run": dry_runs, "model_uri": model_uri}
 
 
-def measure_scaling(workdir: Path, rounds: int) -> dict:
-    """The dry run on generated CSVs of each size; sizes interleaved within each round."""
-    paths = {}
-    for rows in SCALING_ROWS:
+def measure_scaling(workdir: Path, sizes: list[int]) -> dict:
+    """The dry run on the shipped data (the fixed start) and once on a generated CSV of each size, deleted after."""
+    progress("the dry run on the shipped data, for the fixed start")
+    runs: dict[int, Run] = {0: pipeline.dry_run(workdir, "fixed")[0]}
+    for rows in sizes:
         progress(f"generating a {rows:,}-row CSV")
-        paths[rows] = pipeline.generated_csv(workdir, rows)
-    runs: dict[int, list[Run]] = {rows: [] for rows in SCALING_ROWS}
-    for number in range(rounds):
-        for rows in SCALING_ROWS:
-            progress(f"scaling round {number + 1}/{rounds}: dry run on {rows:,} rows")
-            run, _ = pipeline.dry_run(workdir, f"{rows}-{number}", str(paths[rows]))
-            runs[rows].append(run)
+        path = pipeline.generated_csv(workdir, rows)
+        progress(f"the dry run on {rows:,} rows ({path.stat().st_size / 2**30:.2f} GiB)")
+        runs[rows], _ = pipeline.dry_run(workdir, f"{rows}", str(path))
+        path.unlink()
     return runs
 
 
@@ -277,6 +292,8 @@ def render(context: dict, results: dict) -> str:
         body += render_pipeline(results["pipeline"], goals)
     if "scaling" in results:
         body += render_scaling(results["scaling"], goals)
+    if "bigquery" in results:
+        body += render_bigquery(results["bigquery"], goals)
     if "settings" in results:
         body += render_settings(results["settings"])
     server = context["server"]
@@ -400,7 +417,8 @@ def render_startup(results: dict, goals: list[str]) -> list[str]:
 
 def run_summary(runs: list[Run]) -> str:
     """Median wall time and peak memory of some runs of one command."""
-    return (f"{statistics.median(run.seconds for run in runs):.2f} s, largest process "
+    return (f"{statistics.median(run.seconds for run in runs):.2f} s "
+            f"({statistics.median(run.cpu_seconds for run in runs):.2f} s of CPU), largest process "
             f"{statistics.median(run.max_process_rss for run in runs) / MIB:.0f} MiB, whole tree "
             f"{statistics.median(run.peak_tree_pss for run in runs) / MIB:.0f} MiB")
 
@@ -410,7 +428,7 @@ def render_pipeline(results: dict, goals: list[str]) -> list[str]:
     compile_s = statistics.median(run.seconds for run in results["compile"])
     dry_s = statistics.median(run.seconds for run in results["dry_run"])
     goals.append(goal_row("`compile.py --no-dry-run` ≤ 2 s", f"{compile_s:.2f} s", compile_s <= 2))
-    goals.append(goal_row("full dry run on the shipped data ≤ 8 s", f"{dry_s:.2f} s", dry_s <= 8))
+    goals.append(goal_row("full dry run on the shipped data ≤ 5 s", f"{dry_s:.2f} s", dry_s <= 5))
     return [
         "## compile.py",
         "",
@@ -429,41 +447,65 @@ def render_pipeline(results: dict, goals: list[str]) -> list[str]:
     ]
 
 
-def render_scaling(runs: dict[int, list[Run]], goals: list[str]) -> list[str]:
-    """Dry-run cost against rows, with a straight-line fit."""
-    sizes = sorted(runs)
-    seconds = [statistics.median(run.seconds for run in runs[rows]) for rows in sizes]
-    process_mib = [statistics.median(run.max_process_rss for run in runs[rows]) / MIB for rows in sizes]
-    tree_mib = [statistics.median(run.peak_tree_pss for run in runs[rows]) / MIB for rows in sizes]
-    slope, fixed = np.polyfit(sizes, seconds, 1)
-    mem_slope, mem_fixed = np.polyfit(sizes, tree_mib, 1)
+def memory_mib(run: Run) -> float:
+    """The larger of the two peak-memory figures of a run, in MiB."""
+    return max(run.max_process_rss, run.peak_tree_pss) / MIB
+
+
+def render_scaling(runs: dict[int, Run], goals: list[str]) -> list[str]:
+    """Dry-run cost against rows: time per million rows beyond the fixed start, and peak memory."""
+    fixed = runs[0].seconds
     lines = [
         "## The pipeline against data size",
         "",
-        "`python compile.py --data-uri <generated CSV>` (kfp.local dry run: load, train, evaluate, export), "
-        "on CSVs generated like the shipped one (`salary/data/make_salary_csv.py`).",
+        "`python compile.py --data-uri <generated CSV>` (kfp.local dry run: load, train, evaluate, export), once per size, "
+        "on CSVs generated like the shipped one (`salary/data/make_salary_csv.py`, a million rows at a time from ten "
+        f"distinct seeded blocks). The fixed start is the same dry run on the shipped 150 rows: {fixed:.2f} s "
+        f"({runs[0].cpu_seconds:.2f} s of CPU). CPU time (user and system, the whole process tree) is given beside "
+        "the wall time: on a shared machine it is the figure other processes' load does not inflate.",
         "",
-        "| rows | wall time | fitted line | extra time per extra row | largest process | whole tree |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| rows | wall time | per million rows after the fixed start | CPU time | CPU per million rows after the fixed start "
+        "| largest process | whole tree |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for index, rows in enumerate(sizes):
-        marginal = "" if index == 0 else \
-            f"{(seconds[index] - seconds[index - 1]) / (rows - sizes[index - 1]) * 1e6:.2f} µs"
-        lines.append(f"| {rows:,} | {seconds[index]:.2f} s | {fixed + slope * rows:.2f} s | {marginal} | "
-                     f"{process_mib[index]:.0f} MiB | {tree_mib[index]:.0f} MiB |")
-    lines += [
+    for rows in sorted(size for size in runs if size):
+        run = runs[rows]
+        per_million = (run.seconds - fixed) / (rows / 1e6)
+        cpu_per_million = (run.cpu_seconds - runs[0].cpu_seconds) / (rows / 1e6)
+        lines.append(f"| {rows:,} | {run.seconds:.1f} s | {per_million:.2f} s | {run.cpu_seconds:.1f} s | {cpu_per_million:.2f} s | "
+                     f"{run.max_process_rss / MIB:.0f} MiB | {run.peak_tree_pss / MIB:.0f} MiB |")
+        goals.append(goal_row(f"dry run on {rows:,} CSV rows ≤ {SECONDS_PER_MILLION_GOAL:g} s per million rows after the fixed start",
+                              f"{per_million:.2f} s", per_million <= SECONDS_PER_MILLION_GOAL))
+        goals.append(goal_row(f"dry run on {rows:,} CSV rows: peak memory ≤ {PIPELINE_MEMORY_GOAL_MIB} MiB",
+                              f"{memory_mib(run):.0f} MiB", memory_mib(run) <= PIPELINE_MEMORY_GOAL_MIB))
+    return lines + [
         "",
-        f"Straight-line fit: wall time ≈ {fixed:.2f} s + {slope * 1e6:.2f} µs × rows (the fixed part is the "
-        f"start of five Python processes: kfp in each, scikit-learn in train and evaluate); whole-tree memory ≈ {mem_fixed:.0f} MiB + "
-        f"{mem_slope * 1e6:.0f} MiB per million rows.",
+        "Memory does not grow with the rows: the CSV is read in 4 MiB chunks, the training rows are reduced to their "
+        "sums as they pass, and only the held-out rows are kept, on disk, for the evaluation's second pass.",
         "",
     ]
-    largest = sizes[-1]
-    if largest >= 1_000_000:
-        memory = max(process_mib[-1], tree_mib[-1])
-        goals.append(goal_row(f"dry run on {largest:,} rows ≤ 30 s", f"{seconds[-1]:.2f} s", seconds[-1] <= 30))
-        goals.append(goal_row(f"dry run on {largest:,} rows ≤ 1 GiB", f"{memory:.0f} MiB (whole tree)", memory <= 1024))
-    return lines
+
+
+def render_bigquery(result: dict, goals: list[str]) -> list[str]:
+    """The dry run on a BigQuery table in the emulator."""
+    run, rows = result["run"], result["rows"]
+    # The kernel's largest-process figure here includes this benchmark's own peak (it loaded the table with
+    # the BigQuery client and DuckDB, and a forked child keeps its parent's high-water mark), so the sampled
+    # tree is the measure.
+    tree_mib = run.peak_tree_pss / MIB
+    goals.append(goal_row(f"dry run on a {rows:,}-row BigQuery table (emulator): peak memory ≤ {PIPELINE_MEMORY_GOAL_MIB} MiB",
+                          f"{tree_mib:.0f} MiB (whole tree)", tree_mib <= PIPELINE_MEMORY_GOAL_MIB))
+    return [
+        "## The pipeline on a BigQuery table",
+        "",
+        f"`python compile.py --data-uri bq://…` on a {rows:,}-row table in the BigQuery emulator (`bqemulator`, DuckDB "
+        "inside, on this machine; its own time and memory are not in the figures): only aggregates and a 2,000-row plot "
+        f"sample come back. {run.seconds:.1f} s ({run.cpu_seconds:.1f} s of CPU), whole tree {tree_mib:.0f} MiB "
+        "(the largest-process figure is not shown: it would include the benchmark's own memory from loading the table). "
+        "Real BigQuery runs the same SQL distributed; the emulator's time says "
+        "little about it.",
+        "",
+    ]
 
 
 def render_settings(results: dict) -> list[str]:

@@ -10,7 +10,7 @@ from components.base import salary_component
 @salary_component
 def evaluate_model(
     model: Input[Model],
-    test_data: Input[Dataset],
+    dataset: Input[Dataset],
     min_r2: float,
     model_uri: str,
     max_r2_drop: float,
@@ -20,39 +20,38 @@ def evaluate_model(
     plot_svg: Output[Artifact],
 ) -> NamedTuple("EvaluationOutputs", blessed=bool, reason=str):
     """Score the model and the published champion on held-out rows, draw the fit plot, and decide."""
-    import os
     from collections import namedtuple
 
-    from salary.dataset import read_salary_csv
-    from salary.model_codec import MODEL_FILE, safe_unpickle
     from salary.model_store import latest_or_none, open_store
-    from salary.modeling import decide, margin_95, score
+    from salary.modeling import Line, decide, margin_95, scores_from_sums
     from salary.plotting import fit_plot_svg, svg_page
+    from salary.training_data import score_held_out
 
-    with open(os.path.join(model.path, MODEL_FILE), "rb") as handle:
-        estimator = safe_unpickle("candidate", handle.read())
-    held_out = read_salary_csv(test_data.path, min_rows=1)
-    scores = score(estimator, held_out.years, held_out.salary)
+    # The line train_model recorded is the pickled model's own coef_ and intercept_ (JSON keeps floats exactly).
+    challenger = Line(model.metadata["coef"], model.metadata["intercept"])
+    champion = latest_or_none(open_store(model_uri))
+    lines = [challenger] if champion is None else [challenger, Line.of(champion.estimator)]
+    held_out = score_held_out(dataset.path, lines)
+    scores = scores_from_sums(held_out.residuals[0], held_out.moments)
     for name, value in scores.items():
         metrics.log_metric(name, value)
     metrics.log_metric("margin_95", margin_95(scores["rmse"]))
     metrics.log_metric("n_train", model.metadata["n_train"])
-    metrics.log_metric("n_test", held_out.rows)
-    champion = latest_or_none(open_store(model_uri))
+    metrics.log_metric("n_test", held_out.moments.n)
     champion_r2 = None
     if champion is not None:
-        champion_scores = score(champion.estimator, held_out.years, held_out.salary)
+        champion_scores = scores_from_sums(held_out.residuals[1], held_out.moments)
         for name, value in champion_scores.items():
             metrics.log_metric(f"champion_{name}", value)
         metrics.metadata["champion_version"] = champion.version
         champion_r2 = champion_scores["r2"]
     blessed, reason = decide(scores["r2"], min_r2, champion_r2, max_r2_drop, force)
     # One drawing, two artifacts: the page the Vertex console renders, and the SVG export publishes as plot.svg.
-    svg = fit_plot_svg(held_out.years, held_out.salary, estimator, title="Held-out rows and the fitted line")
+    svg = fit_plot_svg(held_out.sample_years, held_out.sample_salary, challenger, title="Held-out rows and the fitted line")
     with open(plot_svg.path, "w") as handle:
         handle.write(svg)
     plot_svg.metadata["mime_type"] = "image/svg+xml"
-    caption = f"{'Blessed' if blessed else 'Rejected'}: {reason}. RMSE {scores['rmse']:,.0f}, MAE {scores['mae']:,.0f} on {held_out.rows} held-out rows."
+    caption = f"{'Blessed' if blessed else 'Rejected'}: {reason}. RMSE {scores['rmse']:,.0f}, MAE {scores['mae']:,.0f} on {held_out.moments.n:,} held-out rows."
     with open(plot.path, "w") as handle:
         handle.write(svg_page(svg, "Salary model evaluation", caption))
     print(f"{'blessed' if blessed else 'rejected'}: {reason}")

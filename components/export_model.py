@@ -38,13 +38,7 @@ def export_model(
         manifest = open_store(model_uri).publish(
             model_bytes,
             metrics=dict(metrics.metadata),
-            data={
-                "uri": dataset.metadata["source_uri"],
-                "sha256": dataset.metadata["sha256"],
-                "rows": dataset.metadata["rows"],
-                # The span the model was trained on, so the web app can say when it is asked beyond it.
-                **{key: model.metadata[key] for key in ("years_min", "years_max") if key in model.metadata},
-            },
+            data=dict(dataset.metadata["data"]),
             source={"git_commit": git_commit, "pipeline_run": pipeline_run},
             attachments={PLOT_FILE: plot_bytes},
             actor=f"pipeline run {pipeline_run}" if pipeline_run else None,

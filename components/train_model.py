@@ -1,4 +1,4 @@
-"""Component: split the rows and fit the linear salary model."""
+"""Component: fit the linear salary model from the training rows' sums."""
 
 from kfp.dsl import Dataset, Input, Model, Output
 
@@ -6,35 +6,26 @@ from components.base import salary_component
 
 
 @salary_component
-def train_model(
-    dataset: Input[Dataset],
-    test_fraction: float,
-    seed: int,
-    model: Output[Model],
-    test_data: Output[Dataset],
-) -> None:
-    """Fit LinearRegression on a seeded split; the held-out rows go on to evaluation."""
+def train_model(dataset: Input[Dataset], model: Output[Model]) -> None:
+    """Build the LinearRegression that least squares gives on the training rows (closed form, exact)."""
     import json
     import os
+    from importlib import metadata
 
-    import sklearn
-
-    from salary.dataset import read_salary_csv, write_salary_csv
     from salary.model_codec import MODEL_FILE
-    from salary.modeling import dump_model, fit_salary_model, split_rows, years_span
+    from salary.modeling import dump_model, linear_regression
+    from salary.training_data import read_summary
 
-    data = read_salary_csv(dataset.path)
-    split = split_rows(data.rows, test_fraction, seed)
-    estimator = fit_salary_model(data.years[split.train], data.salary[split.train])
+    summary = read_summary(dataset.path)
+    estimator = linear_regression(summary.train)
     facts = {
         "framework": "scikit-learn",
         "estimator": "LinearRegression",
-        "sklearn_version": sklearn.__version__,
-        "n_train": int(split.train.size),
-        "n_test": int(split.test.size),
+        "sklearn_version": metadata.version("scikit-learn"),
+        "n_train": summary.train.n,
+        "n_test": summary.n_test,
         "coef": float(estimator.coef_[0]),
         "intercept": float(estimator.intercept_),
-        **years_span(data.years[split.train]),
     }
     os.makedirs(model.path, exist_ok=True)
     with open(os.path.join(model.path, MODEL_FILE), "wb") as handle:
@@ -42,6 +33,4 @@ def train_model(
     with open(os.path.join(model.path, "metadata.json"), "w") as handle:
         json.dump(facts, handle, indent=2)
     model.metadata.update(facts)
-    write_salary_csv(test_data.path, data.years[split.test], data.salary[split.test])
-    test_data.metadata["rows"] = int(split.test.size)
-    print(f"trained on {split.train.size} rows: salary = {facts['intercept']:.2f} + {facts['coef']:.2f} * years")
+    print(f"trained on {summary.train.n} rows: salary = {facts['intercept']:.2f} + {facts['coef']:.2f} * years")

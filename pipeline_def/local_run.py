@@ -54,7 +54,8 @@ def key_output(task: str, outputs: dict) -> str:
         return found[0].get("metadata", {})
 
     if task == "load-data":
-        return f"{int(metadata('dataset').get('rows', 0))} rows loaded"
+        facts = metadata("dataset")
+        return f"{int(facts.get('data', {}).get('rows', 0))} rows loaded"
     if task == "train-model":
         facts = metadata("model")
         return f"trained on {int(facts.get('n_train', 0))} rows, {int(facts.get('n_test', 0))} held out"

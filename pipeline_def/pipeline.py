@@ -30,15 +30,13 @@ def build_pipeline(image: str) -> Callable:
         report_run_task.set_display_name("Report the run's final state")
         report_run_task.set_container_image(image)
         with dsl.ExitHandler(report_run_task, name="salary-training-steps"):
-            load_data_task = load_data(data_uri=data_uri)
+            load_data_task = load_data(data_uri=data_uri, test_fraction=test_fraction, seed=seed)
             load_data_task.set_display_name("Load and validate data")
-            train_model_task = train_model(
-                dataset=load_data_task.outputs["dataset"], test_fraction=test_fraction, seed=seed
-            )
+            train_model_task = train_model(dataset=load_data_task.outputs["dataset"])
             train_model_task.set_display_name("Train linear regression")
             evaluate_model_task = evaluate_model(
                 model=train_model_task.outputs["model"],
-                test_data=train_model_task.outputs["test_data"],
+                dataset=load_data_task.outputs["dataset"],
                 min_r2=min_r2,
                 model_uri=model_uri,
                 max_r2_drop=max_r2_drop,

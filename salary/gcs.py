@@ -36,3 +36,13 @@ def read_object(uri: str, retry_seconds: float = DEFAULT_RETRY_SECONDS) -> bytes
         )
     except NotFound:
         return None
+
+
+def open_object(uri: str, retry_seconds: float = DEFAULT_RETRY_SECONDS):
+    """A binary stream of gs://bucket/path, read in chunks (NotFound on the first read when it does not exist)."""
+    from google.cloud.storage.retry import DEFAULT_RETRY
+
+    bucket, path = parse_gs_uri(uri)
+    return storage_client().bucket(bucket).blob(path).open(
+        "rb", timeout=REQUEST_TIMEOUT_SECONDS, retry=DEFAULT_RETRY.with_timeout(retry_seconds)
+    )

@@ -5,48 +5,126 @@ import pickle
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LinearRegression
+
+from salary.moments import Moments, Residuals
 
 # Protocol 5 keeps numpy arrays as raw buffers; the model store's allow-list expects it.
 PICKLE_PROTOCOL = 5
 
+# The split rule (README "The split"): a row's hash of its own values and a salt, in integer arithmetic
+# modulo a prime, so NumPy and BigQuery SQL compute the same number (no product exceeds 2**62).
+HASH_PRIME = 2_147_483_647
+HASH_ROUNDS = ((1_103_515_245, 12_345), (1_664_525, 1_013_904_223), (2_147_480_001, 907_633_385))
+# The plot sample is the held-out rows with the smallest hash under this other salt.
+SAMPLE_SALT = 1_000_003
+MAX_PLOT_ROWS = 2000
 
-@dataclass(frozen=True)
-class Split:
-    """Row indices of the training and held-out parts."""
 
-    train: np.ndarray
-    test: np.ndarray
-
-
-def split_rows(rows: int, test_fraction: float, seed: int) -> Split:
-    """Deterministic shuffle split: the same rows, fraction and seed give the same parts."""
+def split_threshold(test_fraction: float) -> int:
+    """Rows whose hash is below this are held out."""
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be between 0 and 1 (exclusive), got {test_fraction}")
-    n_test = max(1, round(rows * test_fraction))
-    if n_test >= rows - 1:
-        raise ValueError(f"test_fraction {test_fraction} leaves fewer than 2 of {rows} rows for training")
-    order = np.random.default_rng(seed).permutation(rows)
-    return Split(train=np.sort(order[n_test:]), test=np.sort(order[:n_test]))
+    return int(test_fraction * HASH_PRIME)
 
 
-def fit_salary_model(years: np.ndarray, salary: np.ndarray) -> LinearRegression:
-    """Fit salary on years of experience."""
+def row_hash(years: np.ndarray, salary: np.ndarray, salt: int) -> np.ndarray:
+    """Each row's hash in [0, HASH_PRIME): years to the micro-year, salary to the cent, mixed with the salt."""
+    key_years = np.floor(years * 1e6 + 0.5).astype(np.int64)
+    key_salary = np.floor(np.minimum(salary, 1e12) * 100.0 + 0.5).astype(np.int64) % HASH_PRIME
+    (a1, b1), (a2, b2), (a3, b3) = HASH_ROUNDS
+    h = (key_years + salt % HASH_PRIME) % HASH_PRIME
+    h = (h * a1 + b1) % HASH_PRIME
+    h = (h * h + key_salary) % HASH_PRIME
+    h = (h * a2 + b2) % HASH_PRIME
+    h = (h * h + key_years) % HASH_PRIME
+    return (h * a3 + b3) % HASH_PRIME
+
+
+def row_hash_sql(years: str, salary: str, salt: str, h: str) -> list[str]:
+    """The same hash as SQL: one expression per step, each over the previous step's column `h`."""
+    (a1, b1), (a2, b2), (a3, b3) = HASH_ROUNDS
+    p = HASH_PRIME
+    key_years = f"CAST(FLOOR({years} * 1000000 + 0.5) AS INT64)"
+    key_salary = f"MOD(CAST(FLOOR(LEAST({salary}, 1e12) * 100 + 0.5) AS INT64), {p})"
+    return [
+        f"MOD({key_years} + MOD({salt}, {p}), {p})",
+        f"MOD({h} * {a1} + {b1}, {p})",
+        f"MOD({h} * {h} + {key_salary}, {p})",
+        f"MOD({h} * {a2} + {b2}, {p})",
+        f"MOD({h} * {h} + {key_years}, {p})",
+        f"MOD({h} * {a3} + {b3}, {p})",
+    ]
+
+
+def held_out_mask(years: np.ndarray, salary: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
+    """True for the rows the split holds out for evaluation."""
+    return row_hash(years, salary, seed) < split_threshold(test_fraction)
+
+
+@dataclass(frozen=True)
+class Line:
+    """A fitted line; predicts exactly as LinearRegression does for one feature (x * coef + intercept)."""
+
+    coef: float
+    intercept: float
+
+    def predict(self, features) -> np.ndarray:
+        """Predictions for an (n, 1) array."""
+        return np.asarray(features, dtype=np.float64)[:, 0] * self.coef + self.intercept
+
+    @classmethod
+    def of(cls, estimator) -> "Line":
+        """The line of a fitted one-feature LinearRegression."""
+        return cls(float(estimator.coef_[0]), float(estimator.intercept_))
+
+
+def fit_line(train: Moments) -> Line:
+    """Least squares from the training rows' moments (the normal equations, centred)."""
+    if train.n < 2 or not train.sxx > 0.0:
+        raise ValueError(f"all {train.n} training rows have the same years of experience ({train.min_x:g}): no line can be fitted")
+    coef = train.sxy / train.sxx
+    return Line(coef, train.mean_y - coef * train.mean_x)
+
+
+def linear_regression(train: Moments):
+    """A scikit-learn LinearRegression in the state `fit` leaves on these rows, built from their moments."""
+    from sklearn.linear_model import LinearRegression
+
+    line = fit_line(train)
+    estimator = LinearRegression()
+    estimator.n_features_in_ = 1
+    estimator.coef_ = np.array([line.coef], dtype=np.float64)
+    estimator.rank_ = 1
+    # lstsq's singular value of the centred one-column design is its norm.
+    estimator.singular_ = np.array([math.sqrt(train.sxx)], dtype=np.float64)
+    estimator.intercept_ = np.float64(line.intercept)
+    return estimator
+
+
+def fit_salary_model(years: np.ndarray, salary: np.ndarray):
+    """Fit salary on years of experience with scikit-learn itself (fixtures and reference checks)."""
+    from sklearn.linear_model import LinearRegression
+
     return LinearRegression().fit(years.reshape(-1, 1), salary)
 
 
-def score(model: LinearRegression, years: np.ndarray, salary: np.ndarray) -> dict[str, float]:
-    """R², RMSE and MAE of the model's predictions on the given rows."""
-    predicted = model.predict(years.reshape(-1, 1))
-    residual = salary - predicted
-    total = float(np.sum((salary - salary.mean()) ** 2))
+def scores_from_sums(residuals: Residuals, held_out: Moments) -> dict[str, float]:
+    """R², RMSE and MAE from residual sums and the held-out rows' moments."""
+    n = max(residuals.n, 1)
     # R² is undefined on constant targets; report 0 rather than NaN so metrics stay finite.
-    r2 = 1.0 - float(np.sum(residual**2)) / total if total > 0 else 0.0
-    return {
-        "r2": r2,
-        "rmse": math.sqrt(float(np.mean(residual**2))),
-        "mae": float(np.mean(np.abs(residual))),
-    }
+    r2 = 1.0 - residuals.sum_squares / held_out.syy if held_out.syy > 0 else 0.0
+    return {"r2": r2, "rmse": math.sqrt(residuals.sum_squares / n), "mae": residuals.sum_abs / n}
+
+
+def score(model, years: np.ndarray, salary: np.ndarray) -> dict[str, float]:
+    """R², RMSE and MAE of the model's predictions on the given rows."""
+    residual = salary - model.predict(years.reshape(-1, 1))
+    return scores_from_sums(Residuals.of(residual), Moments.of(years, salary))
+
+
+def training_range(train: Moments) -> dict[str, float]:
+    """The years of experience the model was trained on, for the form's note."""
+    return {"years_min": train.min_x, "years_max": train.max_x}
 
 
 # Half-width of a 95 % range for one prediction, in held-out RMSEs (the normal quantile).
@@ -56,11 +134,6 @@ Z_95 = 1.96
 def margin_95(rmse: float) -> float:
     """Half-width of the range that holds about 95 % of salaries around a prediction: 1.96 held-out RMSEs."""
     return Z_95 * rmse
-
-
-def years_span(years: np.ndarray) -> dict[str, float]:
-    """The least and most years of experience among the rows a model was trained on."""
-    return {"years_min": float(years.min()), "years_max": float(years.max())}
 
 
 def decide(
@@ -79,6 +152,6 @@ def decide(
     return True, f"{floor}; champion r2 {champion_r2:.4f}, drop within max_r2_drop {max_r2_drop:.4f}"
 
 
-def dump_model(model: LinearRegression) -> bytes:
+def dump_model(model) -> bytes:
     """Pickle a fitted model the way the model store expects it."""
     return pickle.dumps(model, protocol=PICKLE_PROTOCOL)

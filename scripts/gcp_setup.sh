@@ -3,26 +3,28 @@
 # repository, three service accounts with least privilege, and the Cloud Build trigger on main.
 #
 #   scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N
-#                        [--bucket B] [--pipeline-root-bucket B2] [--repository salary] [--alert-channels C1,C2] [--dry-run]
+#                        [--bucket B] [--pipeline-root-bucket B2] [--repository salary] [--bq-dataset D] [--alert-channels C1,C2] [--dry-run]
 #
+# --bq-dataset D lets the pipeline train on tables of the BigQuery dataset P:D (data_uri bq://P.D.TABLE):
+# it may read that dataset and run query jobs, nothing more.
 # --dry-run prints every command without running it (nothing is looked up either). Rerunning is safe:
 # what exists already is kept, and IAM bindings are added only once.
 set -euo pipefail
 
 usage() {
-  sed -n '2,9s/^# \{0,1\}//p' "$0"
+  sed -n '2,11s/^# \{0,1\}//p' "$0"
 }
 
 fail_usage() {
   echo "gcp_setup.sh: $1" >&2
-  echo "usage: scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N [--bucket B] [--pipeline-root-bucket B2] [--repository NAME] [--alert-channels C1,C2] [--dry-run]" >&2
+  echo "usage: scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N [--bucket B] [--pipeline-root-bucket B2] [--repository NAME] [--bq-dataset D] [--alert-channels C1,C2] [--dry-run]" >&2
   exit 2
 }
 
-project="" region="" bucket="" pipeline_root_bucket="" repository="salary" github_owner="" github_repo="" alert_channels="" dry_run=false
+project="" region="" bucket="" pipeline_root_bucket="" repository="salary" github_owner="" github_repo="" bq_dataset="" alert_channels="" dry_run=false
 while (($#)); do
   case "$1" in
-    --project | --region | --bucket | --pipeline-root-bucket | --repository | --github-owner | --github-repo | --alert-channels)
+    --project | --region | --bucket | --pipeline-root-bucket | --repository | --github-owner | --github-repo | --bq-dataset | --alert-channels)
       (($# >= 2)) || fail_usage "$1 needs a value"
       case "$1" in
         --project) project=$2 ;;
@@ -33,6 +35,7 @@ while (($#)); do
         --github-owner) github_owner=$2 ;;
         --github-repo) github_repo=$2 ;;
         --alert-channels) alert_channels=$2 ;;
+        --bq-dataset) bq_dataset=$2 ;;
       esac
       shift 2
       ;;
@@ -54,6 +57,7 @@ pipeline_root_bucket=${pipeline_root_bucket:-$bucket-pipeline-root}
 [[ $pipeline_root_bucket =~ ^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$ && $pipeline_root_bucket != "$bucket" ]] ||
   fail_usage "--pipeline-root-bucket $pipeline_root_bucket is not a bucket name of its own"
 [[ $repository =~ ^[a-z][a-z0-9-]{0,62}$ ]] || fail_usage "--repository $repository is not a repository name"
+[[ -z $bq_dataset || $bq_dataset =~ ^[A-Za-z0-9_]{1,1024}$ ]] || fail_usage "--bq-dataset $bq_dataset is not a dataset name"
 
 builder="salary-builder@$project.iam.gserviceaccount.com"
 pipeline="salary-pipeline@$project.iam.gserviceaccount.com"
@@ -129,6 +133,9 @@ grant_repository() {
   run gcloud artifacts repositories add-iam-policy-binding "$repository" --project "$project" --location "$region" \
     --member "serviceAccount:$1" --role "$2"
 }
+grant_dataset() {
+  run bq add-iam-policy-binding --member "serviceAccount:$1" --role "$2" "$project:$bq_dataset"
+}
 
 # Every grant below has its reason beside it (tests/test_gcp_setup.py checks).
 
@@ -148,6 +155,15 @@ grant_project "$pipeline" roles/aiplatform.user  # Vertex ML Metadata of its run
 grant_bucket "$pipeline_root_bucket" "$pipeline" roles/storage.objectUser  # Vertex needs get+create on the pipeline root's bucket
 grant_folder data "$pipeline" roles/storage.objectViewer  # read the training data, nothing else there
 grant_folder models "$pipeline" roles/storage.objectUser  # publish versions; swapping latest.json also deletes
+
+if [[ -n $bq_dataset ]]; then
+  # bq grants on a dataset; see https://cloud.google.com/bigquery/docs/dataset-access-controls and
+  # https://cloud.google.com/bigquery/docs/access-control
+  echo "== Pipeline $pipeline: query the BigQuery dataset $project:$bq_dataset" >&2
+  run gcloud services enable --project "$project" bigquery.googleapis.com
+  grant_project "$pipeline" roles/bigquery.jobUser  # run the aggregating queries: jobs belong to a project, not a dataset
+  grant_dataset "$pipeline" roles/bigquery.dataViewer  # read the tables of that dataset only
+fi
 
 echo "== Web app $webapp: read models/" >&2
 grant_folder models "$webapp" roles/storage.objectViewer  # serve the published models, read-only

@@ -8,7 +8,8 @@ from playwright.sync_api import expect, sync_playwright
 
 from salary.dataset import read_salary_csv
 from salary.model_store import open_store
-from salary.modeling import dump_model, fit_salary_model, margin_95, score, split_rows, years_span
+from salary.modeling import dump_model, fit_salary_model, held_out_mask, margin_95, score, training_range
+from salary.moments import Moments
 from tests.browser import MODES, launch
 from tests.server import gunicorn
 from webapp.formatting import currency
@@ -56,13 +57,13 @@ def served(tmp_path_factory):
     csv = folder / "salary.csv"
     write_salary_csv(str(csv), years, 38000 + 2900 * years + rng.normal(0, 5000, 60))
     rows = read_salary_csv(str(csv))
-    split = split_rows(rows.rows, 0.2, 42)
-    model = fit_salary_model(rows.years[split.train], rows.salary[split.train])
-    scores = score(model, rows.years[split.test], rows.salary[split.test])
+    test = held_out_mask(rows.years, rows.salary, 0.2, 42)
+    model = fit_salary_model(rows.years[~test], rows.salary[~test])
+    scores = score(model, rows.years[test], rows.salary[test])
     store_uri = str(folder / "store" / "salary")
     manifest = open_store(store_uri).publish(
-        dump_model(model), metrics={**scores, "n_train": int(split.train.size), "n_test": int(split.test.size), "margin_95": margin_95(scores["rmse"])},
-        data={"uri": str(csv), "sha256": rows.sha256, "rows": rows.rows, **years_span(rows.years[split.train])},
+        dump_model(model), metrics={**scores, "n_train": int((~test).sum()), "n_test": int(test.sum()), "margin_95": margin_95(scores["rmse"])},
+        data={"uri": str(csv), "sha256": rows.sha256, "rows": rows.rows, **training_range(Moments.of(rows.years[~test], rows.salary[~test]))},
         source={},
     )
     with gunicorn({"MODEL_URI": store_uri}) as base:

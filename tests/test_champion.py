@@ -6,7 +6,7 @@ import pytest
 from pipeline_def.local_run import run_locally
 from salary.dataset import write_salary_csv
 from salary.model_store import open_store
-from salary.modeling import dump_model, fit_salary_model, split_rows
+from salary.modeling import dump_model, fit_salary_model, held_out_mask
 
 pytestmark = pytest.mark.slow
 ROWS, TEST_FRACTION, SEED = 40, 0.25, 5
@@ -22,8 +22,11 @@ def tilted_csv(tmp_path):
     """Held-out rows lie exactly on 30000 + 2000x; training rows are tilted, so the challenger is off."""
     years = np.linspace(0.5, 39.5, ROWS)
     salary = 30000.0 + 2000.0 * years
-    train = split_rows(ROWS, TEST_FRACTION, SEED).train
+    train = ~held_out_mask(years, salary, TEST_FRACTION, SEED)
     salary[train] += 200.0 * years[train]
+    # A tilted row hashes anew; one that now falls on the held-out side is dropped, so held-out rows stay exact.
+    keep = ~(train & held_out_mask(years, salary, TEST_FRACTION, SEED))
+    years, salary = years[keep], salary[keep]
     path = tmp_path / "tilted.csv"
     write_salary_csv(str(path), years, salary)
     return str(path)

@@ -18,7 +18,9 @@ from kfp import components as kfp_components
 import compile as compile_py
 from pipeline_def.local_run import TaskFailed, descendants, run_locally
 from salary import defaults
+from salary.dataset import read_salary_csv
 from salary.model_store import open_store
+from salary.modeling import held_out_mask
 
 REPO = Path(__file__).resolve().parent.parent
 TASKS = {"load-data", "train-model", "evaluate-model", "export-model"}
@@ -150,23 +152,19 @@ def test_make_compile_prints_one_line_per_task_and_keeps_the_full_log(tmp_path, 
     # kfp.local's own output is in the log file the run names, not on the terminal.
     log = Path(next(line for line in printed if "full log: " in line).split("full log: ")[1])
     assert log.parent.parent == tmp_path / "root"
-    for task in TASKS:
-        assert f"Task '{task}' finished with status SUCCESS" in _plain(log.read_text())
+    assert all(f"Task '{task}' finished with status SUCCESS" in _plain(log.read_text()) for task in TASKS)
     assert "Executing task" not in result.stdout + result.stderr
-    # The registry step is off by default, and kfp.local honours the condition.
-    assert "register-model" not in _plain(log.read_text())
-    # The exit handler logged the run's final state.
-    reports = [json.loads(line) for line in log.read_text().splitlines() if '"event": "salary-pipeline-run-finished"' in line]
+    assert "register-model" not in _plain(log.read_text())  # off by default, and kfp.local honours the condition
+    reports = [  # the exit handler logged the run's final state
+        json.loads(line) for line in log.read_text().splitlines() if '"event": "salary-pipeline-run-finished"' in line]
     assert [(report["state"], report["severity"]) for report in reports] == [("SUCCEEDED", "INFO")]
     assert loaded.manifest["source"]["git_commit"] == "feedface"
     assert open_store(str(store)).read_attachment(loaded.version, "plot.svg").startswith(b"<?xml")
     assert loaded.manifest["source"]["pipeline_run"].startswith("salary-training-")
-    data = loaded.manifest["data"]
-    assert data == {"uri": str(salary_csv), "sha256": data["sha256"], "rows": 40,
-                    "years_min": data["years_min"], "years_max": data["years_max"]}
-    # The range and the span of years trained on reach the manifest the web app serves from.
-    assert 0 <= data["years_min"] < data["years_max"] <= 40
-    assert loaded.manifest["metrics"]["margin_95"] == 1.96 * loaded.manifest["metrics"]["rmse"]
+    data = read_salary_csv(str(salary_csv))
+    train = ~held_out_mask(data.years, data.salary, 0.2, 42)
+    assert loaded.manifest["data"] == {"uri": str(salary_csv), "sha256": data.sha256, "rows": 40,
+                                       "years_min": data.years[train].min(), "years_max": data.years[train].max()}
 
 
 @pytest.mark.slow
@@ -219,6 +217,20 @@ def _plain(text):
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
+@pytest.mark.slow
+def test_good_data_is_validated_once_in_the_pipeline_not_before_it(tmp_path, salary_csv, monkeypatch):
+    """compile.py reads the data only to explain a failed load-data; load_data's own pass is the validation."""
+    from salary.dataset import CsvScan
+
+    def refuse(self):
+        raise AssertionError(f"compile.py read {self.uri} itself")
+
+    monkeypatch.setattr(CsvScan, "chunks", refuse)
+    code = compile_py.main(["--output", str(tmp_path / "p.yaml"), "--data-uri", str(salary_csv), "--model-uri", str(tmp_path / "store"),
+                            "--local-root", str(tmp_path / "root")])
+    assert code == 0 and open_store(str(tmp_path / "store")).latest_version()
+
+
 def _alive(pid: int) -> bool:
     """Whether a process runs (a zombie that nobody reaped yet counts as gone)."""
     try:
@@ -241,7 +253,7 @@ def _wait_for(condition, timeout: float):
 @pytest.mark.slow
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 130)])
 def test_killed_compile_takes_its_running_task_with_it(tmp_path, salary_csv, signum, code):
-    # The data is a FIFO: compile.py's own check reads it once, then the load-data task blocks opening it.
+    # The data is a FIFO: the load-data task blocks opening it until the test writes the rows.
     fifo = tmp_path / "data.csv"
     os.mkfifo(fifo)
     store = tmp_path / "store"
@@ -254,7 +266,7 @@ def test_killed_compile_takes_its_running_task_with_it(tmp_path, salary_csv, sig
     tasks = []
     try:
         writer = _wait_for(lambda: _open_writer(fifo), 120)
-        assert writer is not None, "compile.py never read its data"
+        assert writer is not None, "the load-data task never read its data"
         with os.fdopen(writer, "wb") as handle:
             handle.write(salary_csv.read_bytes())
 

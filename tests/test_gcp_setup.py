@@ -153,6 +153,20 @@ def test_rerun_keeps_what_exists_and_only_reasserts_grants(tmp_path):
     assert grants(sent) == EXPECTED_GRANTS
 
 
+def test_bq_dataset_grants_reading_that_dataset_and_running_jobs_only(tmp_path):
+    result, calls = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--dry-run")
+    assert result.returncode == 0 and calls == []
+    commands = [shlex.split(line) for line in result.stdout.splitlines()]
+    added = [command for command in commands if command not in
+             [shlex.split(line) for line in run_setup(tmp_path, *ARGS, "--dry-run")[0].stdout.splitlines()]]
+    assert added == [
+        ["gcloud", "services", "enable", "--project", "my-proj", "bigquery.googleapis.com"],
+        ["gcloud", "projects", "add-iam-policy-binding", "my-proj", "--member", PIPELINE, "--role", "roles/bigquery.jobUser",
+         "--condition", "None", "--quiet"],
+        ["bq", "add-iam-policy-binding", "--member", PIPELINE, "--role", "roles/bigquery.dataViewer", "my-proj:hr_data"],
+    ]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -165,6 +179,7 @@ def test_rerun_keeps_what_exists_and_only_reasserts_grants(tmp_path):
         (ARGS + ["--bucket", "b" * 60], "--pipeline-root-bucket " + "b" * 60 + "-pipeline-root is not a bucket name"),
         (ARGS + ["--colour"], "unknown argument --colour"),
         (ARGS + ["--bucket"], "--bucket needs a value"),
+        (ARGS + ["--bq-dataset", "a.b"], "--bq-dataset a.b is not a dataset name"),
     ],
 )
 def test_bad_arguments_exit_2_before_any_command(tmp_path, args, message):
@@ -240,7 +255,8 @@ def test_every_grant_has_its_reason_beside_it(tmp_path):
     calls = [line for line in lines if re.match(r"\s*grant_\w+ ", line)]
     unexplained = [line for line in calls if not re.search(r"\s# \S+( \S+){2,}$", line)]
     assert unexplained == [], "each grant needs a one-line reason: `grant_x ...  # why`"
-    result, _ = run_setup(tmp_path, *ARGS, "--dry-run")
+    # --bq-dataset turns on the only conditional grants, so every call in the script is sent.
+    result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--dry-run")
     sent = [line for line in result.stdout.splitlines() if "add-iam-policy-binding" in line]
     assert len(calls) == len(sent)
 

@@ -206,7 +206,7 @@ def test_export_component_says_why_latest_did_not_move(store_uri, tmp_path, caps
     (tmp_path / "model" / "model.pkl").write_bytes(model_bytes(2000))
     plot = Artifact(uri=str(tmp_path / "plot.svg"))
     (tmp_path / "plot.svg").write_text("<svg/>")
-    dataset = Dataset(uri=str(tmp_path / "d.csv"), metadata={"source_uri": "d.csv", "sha256": "a" * 64, "rows": 15})
+    dataset = Dataset(uri=str(tmp_path / "d.csv"), metadata={"data": {"uri": "d.csv", "sha256": "a" * 64, "rows": 15}})
     metrics = Metrics(uri=str(tmp_path / "metrics"), metadata={"n_test": 3, "r2": 0.9})
     outputs = export_model.python_func(model=model, dataset=dataset, metrics=metrics, plot_svg=plot, blessed=True,
                                        model_uri=store_uri, git_commit="", pipeline_run="run-2")

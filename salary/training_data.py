@@ -1,0 +1,147 @@
+"""The passes over the training data, for a CSV (streamed in chunks) or a BigQuery table (as SQL).
+
+Pass one (load_data) validates every row, splits, and reduces the training rows to their moments; a CSV's
+held-out rows are kept as raw float64 pairs for pass two. Pass two (evaluate_model) scores lines on the held-out
+rows and draws the plot sample. Memory stays bounded by the chunk size whatever the row count.
+"""
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from salary.dataset import CHUNK_BYTES, CsvScan, DataValidationError
+from salary.modeling import MAX_PLOT_ROWS, SAMPLE_SALT, Line, fit_line, row_hash, split_threshold, training_range
+from salary.moments import Moments, MomentsAccumulator, Residuals
+
+SUMMARY_FILE = "summary.json"
+HELD_OUT_FILE = "held_out.f64"
+HELD_OUT_CHUNK_ROWS = 1 << 18
+BIGQUERY_SCHEME = "bq://"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What pass one learnt: the source, its fingerprint, the split and the training rows' moments."""
+
+    uri: str
+    rows: int
+    fingerprint: dict
+    test_fraction: float
+    seed: int
+    train: Moments
+    n_test: int
+
+    def data_facts(self) -> dict:
+        """What the manifest records about the data: URI, rows, fingerprint, and the years trained on."""
+        return {"uri": self.uri, "rows": self.rows, **self.fingerprint, **training_range(self.train)}
+
+    def to_json(self) -> str:
+        """JSON text of the summary."""
+        return json.dumps({**self.__dict__, "train": self.train.as_dict()}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Summary":
+        """The summary written by to_json."""
+        fields = json.loads(text)
+        return cls(**{**fields, "train": Moments(**fields["train"])})
+
+
+@dataclass
+class HeldOut:
+    """Pass two's result: the held-out rows' moments, each line's residual sums, and the plot sample."""
+
+    moments: Moments
+    residuals: list[Residuals]
+    sample_years: np.ndarray
+    sample_salary: np.ndarray
+
+
+def summarize(uri: str, test_fraction: float, seed: int, folder: str, chunk_bytes: int = CHUNK_BYTES) -> Summary:
+    """Pass one into `folder`: validate, split, reduce; a bad source or split raises DataValidationError."""
+    split_threshold(test_fraction)
+    os.makedirs(folder, exist_ok=True)
+    if uri.startswith(BIGQUERY_SCHEME):
+        from salary.bigquery import summarize_table
+
+        summary = summarize_table(uri, test_fraction, seed)
+    else:
+        summary = _summarize_csv(uri, test_fraction, seed, os.path.join(folder, HELD_OUT_FILE), chunk_bytes)
+    if summary.n_test == 0:
+        raise DataValidationError(f"{uri}: test_fraction {test_fraction} holds out none of the {summary.rows} rows")
+    try:
+        fit_line(summary.train)
+    except ValueError as exc:
+        raise DataValidationError(f"{uri}: {exc}") from None
+    with open(os.path.join(folder, SUMMARY_FILE), "w") as handle:
+        handle.write(summary.to_json())
+    return summary
+
+
+def _summarize_csv(uri: str, test_fraction: float, seed: int, held_out_path: str, chunk_bytes: int) -> Summary:
+    """One streamed pass over the CSV."""
+    scan = CsvScan(uri, chunk_bytes=chunk_bytes)
+    threshold = split_threshold(test_fraction)
+    train, n_test = MomentsAccumulator(), 0
+    with open(held_out_path, "wb") as held_out:
+        for years, salary in scan.chunks():
+            test = row_hash(years, salary, seed) < threshold
+            train.add(years[~test], salary[~test])
+            n_test += int(test.sum())
+            held_out.write(np.column_stack((years[test], salary[test])).tobytes())
+    return Summary(uri, scan.rows, {"sha256": scan.sha256}, test_fraction, seed, train.result(), n_test)
+
+
+def read_summary(folder: str) -> Summary:
+    """The summary pass one wrote into `folder`."""
+    with open(os.path.join(folder, SUMMARY_FILE)) as handle:
+        return Summary.from_json(handle.read())
+
+
+def score_held_out(folder: str, lines: list[Line]) -> HeldOut:
+    """Pass two: every line's residual sums on the held-out rows, their moments, and the plot sample."""
+    summary = read_summary(folder)
+    if summary.uri.startswith(BIGQUERY_SCHEME):
+        from salary.bigquery import score_table
+
+        return score_table(summary, lines)
+    moments, residuals, sample = MomentsAccumulator(), [Residuals() for _ in lines], Sample(summary.seed + SAMPLE_SALT)
+    for years, salary in _held_out_chunks(os.path.join(folder, HELD_OUT_FILE)):
+        moments.add(years, salary)
+        features = years.reshape(-1, 1)
+        residuals = [total.merge(Residuals.of(salary - line.predict(features))) for total, line in zip(residuals, lines, strict=True)]
+        sample.add(years, salary)
+    return HeldOut(moments.result(), residuals, *sample.rows())
+
+
+def _held_out_chunks(path: str):
+    """The held-out rows pass one wrote, a bounded chunk at a time."""
+    with open(path, "rb") as handle:
+        while (pairs := np.fromfile(handle, dtype=np.float64, count=2 * HELD_OUT_CHUNK_ROWS)).size:
+            pairs = pairs.reshape(-1, 2)
+            yield np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
+
+
+@dataclass
+class Sample:
+    """The rows with the smallest (hash, years, salary) seen so far: the same rows whatever the chunking or order."""
+
+    salt: int
+    size: int = MAX_PLOT_ROWS
+    kept: tuple = field(default_factory=lambda: (np.empty(0, np.int64), np.empty(0), np.empty(0)))
+
+    def add(self, years: np.ndarray, salary: np.ndarray) -> None:
+        """Offer a chunk of rows."""
+        hashes = row_hash(years, salary, self.salt)
+        if self.kept[0].size >= self.size:
+            # Only rows that can still make it are sorted; with the sample full that is almost none.
+            close = hashes <= self.kept[0].max()
+            hashes, years, salary = hashes[close], years[close], salary[close]
+        merged = [np.concatenate((old, new)) for old, new in zip(self.kept, (hashes, years, salary), strict=True)]
+        order = np.lexsort((merged[2], merged[1], merged[0]))[: self.size]
+        self.kept = tuple(column[order] for column in merged)
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Years and salaries of the sample, in hash order."""
+        return self.kept[1], self.kept[2]
