@@ -126,11 +126,15 @@ class ModelStore:
         """Swap latest.json to `version`, never back to an older one; the change is recorded under history/."""
         for _ in range(SWAP_ATTEMPTS):
             current, generation = self.read_pointer()
-            # Compare publication times only: within one second the hash suffix says nothing of order.
-            if current is not None and current.split("-")[0] > version.split("-")[0]:
+            if current == version:
+                return
+            # Compare publication times only: within one second the hash suffix says nothing of order,
+            # so of two versions of the same second the one that got there first stays latest.
+            if current is not None and current.split("-")[0] >= version.split("-")[0]:
+                which = "newer" if current.split("-")[0] > version.split("-")[0] else "same-second"
                 raise PointerConflict(
                     f"{self.uri}: version {version} is stored but not made latest, "
-                    f"because newer version {current} was published meanwhile"
+                    f"because {which} version {current} was published meanwhile"
                 )
             try:
                 self.backend.replace(POINTER_FILE, _dump_json({"version": version}), generation)
@@ -248,9 +252,10 @@ def latest_or_none(store: ModelStore) -> LoadedModel | None:
         return None
 
 
-def open_store(uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS) -> ModelStore:
-    """The model store at a folder path or gs:// URI; retry_seconds bounds retried GCS calls."""
-    return ModelStore(open_backend(uri, retry_seconds))
+def open_store(uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS,
+               request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS) -> ModelStore:
+    """The model store at a folder path or gs:// URI; retry_seconds bounds retried GCS calls, request_timeout each request."""
+    return ModelStore(open_backend(uri, retry_seconds, request_timeout))
 
 
 def _dump_json(value: dict) -> bytes:

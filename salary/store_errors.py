@@ -28,3 +28,7 @@ class PointerConflict(StoreError):
 
 class StoreUnavailable(StoreError):
     """The storage could not be reached (after the client library's own retries)."""
+
+
+class MissingCredentials(StoreUnavailable):
+    """No Google credentials were found to reach a gs:// store (they may yet appear, so retry)."""
