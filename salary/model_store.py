@@ -124,13 +124,15 @@ class ModelStore:
 
     def point_latest_at(self, version: str, *, actor: str | None = None) -> None:
         """Swap latest.json to `version`, never back to an older one; the change is recorded under history/."""
+        raced = False
         for _ in range(SWAP_ATTEMPTS):
             current, generation = self.read_pointer()
-            if current == version:
-                return
             # Compare publication times only: within one second the hash suffix says nothing of order,
-            # so of two versions of the same second the one that got there first stays latest.
-            if current is not None and current.split("-")[0] >= version.split("-")[0]:
+            # so a same-second version that won a race against this swap stays latest.
+            if current is not None and current != version and (
+                current.split("-")[0] > version.split("-")[0]
+                or raced and current.split("-")[0] == version.split("-")[0]
+            ):
                 which = "newer" if current.split("-")[0] > version.split("-")[0] else "same-second"
                 raise PointerConflict(
                     f"{self.uri}: version {version} is stored but not made latest, "
@@ -139,6 +141,7 @@ class ModelStore:
             try:
                 self.backend.replace(POINTER_FILE, _dump_json({"version": version}), generation)
             except PointerConflict:
+                raced = True
                 continue
             else:
                 # After the swap, so a publisher that lost a race leaves no record of a change that never happened.
@@ -203,10 +206,11 @@ class ModelStore:
             if key.count("/") == 2 and key.endswith(f"/{MANIFEST_FILE}")
         )
 
-    def read_attachment(self, version: str, name: str) -> bytes | None:
-        """An attachment of a version, checked against the manifest; None when it has none."""
-        expected = self.read_manifest(version).get("attachments", {}).get(name)
-        if expected is None:
+    def read_attachment(self, version: str, name: str, manifest: dict | None = None) -> bytes | None:
+        """An attachment of a version, checked against its manifest (read unless given); None when it has none."""
+        attachments = (manifest or self.read_manifest(version)).get("attachments")
+        expected = attachments.get(name) if isinstance(attachments, dict) else None
+        if not isinstance(expected, dict) or "sha256" not in expected:
             return None
         content, _ = self.backend.read(f"versions/{version}/{name}")
         if content is None or hashlib.sha256(content).hexdigest() != expected["sha256"]:

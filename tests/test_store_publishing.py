@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from salary.model_store import open_store
+from salary.model_store import ModelStore, open_store
 from salary.modeling import dump_model
 from salary.store_backends import ABANDONED_TEMP_SECONDS
 from salary.store_errors import PointerConflict
@@ -26,13 +26,39 @@ def publish_at(store, model_bytes, when):
 
 
 
-def test_of_two_same_second_publishes_the_one_not_made_latest_says_so(store_uri, line_model):
+class RacedBackend:
+    """A backend on which another publisher swaps latest.json just before this one's first swap."""
+
+    def __init__(self, backend, other_swap):
+        self._backend, self._other_swap = backend, other_swap
+        self.uri = backend.uri
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    def replace(self, key, data, generation):
+        if self._other_swap is not None:
+            swap, self._other_swap = self._other_swap, None
+            swap()
+        return self._backend.replace(key, data, generation)
+
+
+def test_of_two_racing_same_second_publishes_the_one_not_made_latest_says_so(store_uri, line_model):
     store = open_store(store_uri)
-    first = publish_at(store, dump_model(line_model), T0)
-    with pytest.raises(PointerConflict, match=f"not made latest, because same-second version {first['version']}"):
-        publish_at(store, dump_model(line_model) + b"\0", T0)
-    assert store.latest_version() == first["version"]
-    assert [record["to"] for record in store.history()] == [first["version"]]
+    first = store.write_version(dump_model(line_model), now=T0, **FACTS)["version"]
+    second = store.write_version(dump_model(line_model) + b"\0", now=T0, **FACTS)["version"]
+    racing = ModelStore(RacedBackend(store.backend, lambda: store.point_latest_at(first)))
+    with pytest.raises(PointerConflict, match=f"{second} is stored but not made latest, because same-second version {first}"):
+        racing.point_latest_at(second)
+    assert store.latest_version() == first
+    assert [record["to"] for record in store.history()] == [first]
+
+
+def test_a_later_publish_in_the_same_second_still_becomes_latest(store_uri, line_model):
+    store = open_store(store_uri)
+    publish_at(store, dump_model(line_model), T0)
+    second = publish_at(store, dump_model(line_model) + b"\0", T0)["version"]
+    assert store.latest_version() == second
 
 
 def test_temp_files_of_a_killed_publisher_are_removed_by_the_next_publish(store_uri, line_model):

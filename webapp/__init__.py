@@ -41,6 +41,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Bound on one storage call including the client library's own retries; short, so
         # start-up is not held up by an unreachable store (the background retry takes over).
         MODEL_STORAGE_RETRY_SECONDS=2.0,
+        # Longest wait for the first model load, every storage request included; after it the
+        # server answers (/readyz 503 with the reason) and the load goes on in the background.
+        MODEL_STARTUP_SECONDS=_env_seconds("MODEL_STARTUP_SECONDS", 10.0),
         MAX_CONTENT_LENGTH=1024 * 1024,
         MAX_BATCH=MAX_BATCH,
         SESSION_COOKIE_SAMESITE="Lax",
