@@ -19,13 +19,17 @@ class HangingProxy:
         self._closed = threading.Event()
 
     def __enter__(self) -> "HangingProxy":
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._closed.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
-        for sock in self._held:
+        self._thread.join(timeout=5)
+        for sock in list(self._held):
             sock.close()
 
     def _accept(self) -> None:
