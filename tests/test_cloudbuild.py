@@ -205,3 +205,15 @@ def test_web_app_is_deployed_from_its_image_and_reads_the_store_the_pipeline_wri
     assert flags["set-env-vars"].split(",") == [f"MODEL_URI={model_uri}", "FLASK_SESSION_COOKIE_SECURE=true"]
     # The app refuses to start without SECRET_KEY; every instance reads the same one from Secret Manager.
     assert flags["set-secrets"] == "SECRET_KEY=salary-webapp-secret-key:latest"
+
+
+def test_cloud_run_is_sized_to_the_server(build):
+    values = resolved(build, TRIGGERED)
+    args = [substitute(arg, values) for arg in steps(build)["deploy-webapp"].args]
+    flags = dict(arg[2:].split("=", 1) for arg in args[3:] if "=" in arg)
+    conf: dict = {}
+    exec((REPO / "webapp" / "gunicorn.conf.py").read_text(), conf)  # noqa: S102  (our own config file)
+    # One vCPU per worker; the requests in flight fit in what the workers hold at once.
+    assert flags["cpu"] == str(conf["workers"]) and conf["worker_class"] == "gevent"
+    assert 0 < int(flags["concurrency"]) <= conf["workers"] * conf["worker_connections"]
+    assert flags["concurrency"] == "40" and flags["memory"] == "1Gi"
