@@ -195,3 +195,16 @@ def test_batch_values_are_predicted_exactly(client):
     years = [0, 1, 2.5, 59.999, 60]
     response = post_json(client, {"instances": years})
     assert response.json["predictions"] == pytest.approx([30000.0 + 2000.0 * x for x in years], rel=1e-12)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_json_must_be_utf8(client, encoding):
+    response = client.post("/api/predict", data='{"years_experience": 5}'.encode(encoding),
+                           content_type="application/json")
+    # Without a byte order mark, UTF-16-LE of ASCII is valid UTF-8 (with NULs), so JSON refuses it instead.
+    assert assert_problem(response, 400).startswith("malformed JSON")
+
+
+def test_a_charset_other_than_utf8_is_415(client):
+    response = client.post("/api/predict", data=b'{"years_experience": 5}', content_type="application/json; charset=latin-1")
+    assert assert_problem(response, 415) == "JSON must be encoded as UTF-8"
