@@ -124,16 +124,24 @@ class ModelStore:
 
     def point_latest_at(self, version: str, *, actor: str | None = None) -> None:
         """Swap latest.json to `version`: not while pinned, never back to an older one unless that one fails verification."""
-        first_seen = None
+        first_seen, raced = None, False
         for attempt in range(SWAP_ATTEMPTS):
             current, generation = self.read_pointer()
             if attempt == 0:
                 first_seen = current
+            # Within one second the hash suffix says nothing of order: a same-second version that won a race
+            # against this swap stays latest, and this publisher says so.
+            if raced and current not in (None, version) and current.split("-")[0] == version.split("-")[0]:
+                raise PointerConflict(
+                    f"{self.uri}: version {version} is stored but not made latest, "
+                    f"because same-second version {current} was published meanwhile"
+                )
             # Refuses (PointerHeld, PointerConflict) unless this publish may move latest.json now.
             action, why = store_ops.publish_action(self, version, current, first_seen)
             try:
                 self.swap_pointer(version, generation)
             except PointerConflict:
+                raced = True
                 continue
             else:
                 # After the swap, so a publisher that lost a race leaves no record of a change that never happened.
@@ -202,10 +210,11 @@ class ModelStore:
             if key.count("/") == 2 and key.endswith(f"/{MANIFEST_FILE}")
         )
 
-    def read_attachment(self, version: str, name: str) -> bytes | None:
-        """An attachment of a version, checked against the manifest; None when it has none."""
-        expected = self.read_manifest(version).get("attachments", {}).get(name)
-        if expected is None:
+    def read_attachment(self, version: str, name: str, manifest: dict | None = None) -> bytes | None:
+        """An attachment of a version, checked against its manifest (read unless given); None when it has none."""
+        attachments = (manifest or self.read_manifest(version)).get("attachments")
+        expected = attachments.get(name) if isinstance(attachments, dict) else None
+        if not isinstance(expected, dict) or "sha256" not in expected:
             return None
         content, _ = self.backend.read(f"versions/{version}/{name}")
         if content is None or hashlib.sha256(content).hexdigest() != expected["sha256"]:
@@ -251,9 +260,10 @@ def latest_or_none(store: ModelStore) -> LoadedModel | None:
         return None
 
 
-def open_store(uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS) -> ModelStore:
-    """The model store at a folder path or gs:// URI; retry_seconds bounds retried GCS calls."""
-    return ModelStore(open_backend(uri, retry_seconds))
+def open_store(uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS,
+               request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS) -> ModelStore:
+    """The model store at a folder path or gs:// URI; retry_seconds bounds retried GCS calls, request_timeout each request."""
+    return ModelStore(open_backend(uri, retry_seconds, request_timeout))
 
 
 def _dump_json(value: dict) -> bytes:

@@ -4,11 +4,15 @@ import contextlib
 import fcntl
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
 from salary import gcs
-from salary.store_errors import ObjectExists, PointerConflict, StoreError, StoreUnavailable
+from salary.store_errors import MissingCredentials, ObjectExists, PointerConflict, StoreError, StoreUnavailable
+
+# An unlocked temp file older than this was left by a publisher that died; the next write removes it.
+ABANDONED_TEMP_SECONDS = 60.0
 
 
 class Backend(Protocol):
@@ -95,10 +99,13 @@ class FolderBackend:
 
     @contextlib.contextmanager
     def _temp_file(self, path: Path, data: bytes):
-        """A fully written, synced temp file beside `path`, removed if still there afterwards."""
+        """A fully written, synced temp file beside `path`, locked while in use and removed afterwards."""
+        _remove_abandoned_temp_files(path.parent)
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
-            with os.fdopen(fd, "wb") as handle:
+            # The lock tells a later publisher that this file is in use; it dies with this process.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with os.fdopen(os.dup(fd), "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -106,14 +113,32 @@ class FolderBackend:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
+            os.close(fd)
+
+
+def _remove_abandoned_temp_files(folder: Path) -> None:
+    """Remove temp files a killed publisher left in `folder`: unlocked, and older than a live write could be."""
+    cutoff = time.time() - ABANDONED_TEMP_SECONDS
+    for temp in folder.glob(".*.*"):
+        try:
+            if temp.stat().st_mtime >= cutoff:
+                continue
+            with open(temp, "rb") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                temp.unlink()
+        except OSError:  # in use by a live publisher, or already gone
+            continue
 
 
 class GcsBackend:
     """A store under a gs:// prefix: preconditions on object generations give the guarantees."""
 
-    def __init__(self, uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS, client: Any = None):
+    def __init__(self, uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS, client: Any = None,
+                 request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS):
         bucket, prefix = gcs.parse_gs_uri(uri.rstrip("/"))
         self.uri = f"gs://{bucket}/{prefix}" if prefix else f"gs://{bucket}"
+        # Bounds each HTTP request; retry_seconds bounds the retries, not a request that hangs.
+        self._timeout = request_timeout
         self._client = client or gcs.storage_client()
         self._bucket = self._client.bucket(bucket)
         self._prefix = f"{prefix}/" if prefix else ""
@@ -133,7 +158,7 @@ class GcsBackend:
         blob = self._bucket.blob(self._prefix + key)
         with self._errors(key):
             try:
-                content = blob.download_as_bytes(timeout=gcs.REQUEST_TIMEOUT_SECONDS, retry=self._read_retry)
+                content = blob.download_as_bytes(timeout=self._timeout, retry=self._read_retry)
             except NotFound:
                 return None, 0
         return content, blob.generation
@@ -150,7 +175,7 @@ class GcsBackend:
         """Object keys under the store prefix that start with `prefix`."""
         with self._errors(prefix):
             blobs = self._client.list_blobs(
-                self._bucket, prefix=self._prefix + prefix, timeout=gcs.REQUEST_TIMEOUT_SECONDS,
+                self._bucket, prefix=self._prefix + prefix, timeout=self._timeout,
                 retry=self._read_retry,
             )
             return sorted(blob.name[len(self._prefix):] for blob in blobs)
@@ -171,7 +196,7 @@ class GcsBackend:
             try:
                 blob.upload_from_string(
                     data, content_type=_content_type(key), if_generation_match=generation,
-                    timeout=gcs.REQUEST_TIMEOUT_SECONDS, retry=self._write_retry,
+                    timeout=self._timeout, retry=self._write_retry,
                 )
             except PreconditionFailed:
                 raise conflict from None
@@ -207,13 +232,18 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
-def open_backend(uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS) -> Backend:
+def open_backend(uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS,
+                 request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS) -> Backend:
     """The backend for a store URI: a gs:// prefix or a local folder."""
     if uri.startswith("gs://"):
+        from google.auth.exceptions import DefaultCredentialsError
+
         try:
-            return GcsBackend(uri, retry_seconds=retry_seconds)
+            return GcsBackend(uri, retry_seconds=retry_seconds, request_timeout=request_timeout)
         except ValueError as exc:
             raise StoreError(str(exc)) from None
+        except DefaultCredentialsError as exc:
+            raise MissingCredentials(f"{uri}: no Google credentials found: {_first_line(exc)}") from None
     if "://" in uri:
         raise StoreError(f"{uri}: unsupported model store URI (use a folder path or gs://bucket/prefix)")
     return FolderBackend(uri)

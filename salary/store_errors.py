@@ -40,3 +40,7 @@ class PointerHeld(StoreError):
         )
         self.version = version
         self.pinned = pinned
+
+
+class MissingCredentials(StoreUnavailable):
+    """No Google credentials were found to reach a gs:// store (they may yet appear, so retry)."""

@@ -11,6 +11,7 @@ from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model, held_out_mask, margin_95, score, training_range
 from salary.moments import Moments
 from tests.browser import MODES, launch
+from salary.plotting import fit_plot_svg
 from tests.server import gunicorn
 from webapp.formatting import currency
 
@@ -65,6 +66,7 @@ def served(tmp_path_factory):
         dump_model(model), metrics={**scores, "n_train": int((~test).sum()), "n_test": int(test.sum()), "margin_95": margin_95(scores["rmse"])},
         data={"uri": str(csv), "sha256": rows.sha256, "rows": rows.rows, **training_range(Moments.of(rows.years[~test], rows.salary[~test]))},
         source={},
+        attachments={"plot.svg": fit_plot_svg(rows.years, rows.salary, model, title="Fit").encode()},
     )
     with gunicorn({"MODEL_URI": store_uri}) as base:
         yield base, model, manifest

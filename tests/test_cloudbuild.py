@@ -245,3 +245,15 @@ def test_web_app_is_deployed_from_its_image_and_reads_the_store_the_pipeline_wri
     assert not [arg for arg in args if "secret" in arg.lower()]
     # The new revision takes no traffic until its smoke check passes; it is reachable at its tag's URL.
     assert "--no-traffic" in args and flags["tag"] == "candidate"
+
+
+def test_cloud_run_is_sized_to_the_server(build):
+    values = resolved(build, TRIGGERED)
+    args = [substitute(arg, values) for arg in steps(build)["deploy-webapp"].args]
+    flags = dict(arg[2:].split("=", 1) for arg in args[3:] if "=" in arg)
+    conf: dict = {}
+    exec((REPO / "webapp" / "gunicorn.conf.py").read_text(), conf)  # noqa: S102  (our own config file)
+    # One vCPU per worker; the requests in flight fit in what the workers hold at once.
+    assert flags["cpu"] == str(conf["workers"]) and conf["worker_class"] == "gevent"
+    assert 0 < int(flags["concurrency"]) <= conf["workers"] * conf["worker_connections"]
+    assert flags["concurrency"] == "40" and flags["memory"] == "1Gi"

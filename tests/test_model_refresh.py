@@ -68,9 +68,10 @@ def test_storage_down_at_start_then_up(make_app, fake_gcs, monkeypatch):
     client = app.test_client()
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
-    assert ready.status_code == 503 and "model store unreachable" in ready.json["reason"]
+    assert ready.status_code == 503 and ready.json["reason"] == "the model store cannot be reached; retrying"
     response = client.post("/api/predict", json={"years_experience": 3})
-    assert response.status_code == 503 and "unreachable" in response.json["detail"]
+    assert response.status_code == 503
+    assert response.json["detail"] == "no model available: the model store cannot be reached; retrying"
     server = FakeGcs(port).start()
     try:
         from google.cloud import storage
@@ -99,7 +100,10 @@ def test_hot_reload_serves_new_versions_and_keeps_serving_through_a_bad_one(make
     assert eventually(lambda: f"refused model version {v3}" in caplog.text, timeout=5)
     time.sleep(0.3)
     assert served_version(client) == v2
-    assert client.get("/readyz").json == {"status": "ready", "model_version": v2}
+    assert client.get("/readyz").json == {
+        "status": "ready", "model_version": v2, "latest_version": v3,
+        "why": f"the latest version {v3} failed verification; {v2} keeps serving",
+    }
 
 
 def test_poll_zero_turns_hot_reload_off(make_app, store_uri):

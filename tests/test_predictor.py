@@ -89,5 +89,5 @@ def test_anything_but_a_plain_line_goes_through_predict(make):
 
 def test_served_model_uses_the_direct_predictor(app, published):
     served = app.extensions["salary_model"]
-    assert served.predictor.direct and served.predictor.version == published["version"]
+    assert served.state.predictor.direct and served.state.predictor.version == published["version"]
     assert served.predict([5.0, 10.0]) == ([40000.0, 50000.0], published["version"])

@@ -111,7 +111,9 @@ def test_browsers_get_an_error_page_outside_the_api(client):
 
 def test_health_and_readiness(client, published):
     assert client.get("/healthz").json == {"status": "ok"}
-    assert client.get("/readyz").json == {"status": "ready", "model_version": published["version"]}
+    assert client.get("/readyz").json == {"status": "ready", "model_version": published["version"],
+                                          "latest_version": published["version"],
+                                          "why": "it is the version latest.json names"}
 
 
 def test_no_model_yet_still_starts(store_uri):
@@ -119,7 +121,7 @@ def test_no_model_yet_still_starts(store_uri):
     client = app.test_client()
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
-    assert ready.status_code == 503 and "no model published" in ready.json["reason"]
+    assert ready.status_code == 503 and ready.json["reason"] == "no model has been published yet"
     assert assert_problem(post_json(client, {"years_experience": 5}), 503).startswith("no model available")
     page = client.get("/")
     assert "No model is available yet" in page.text and "disabled" in page.text
@@ -133,7 +135,8 @@ def test_refused_model_is_not_served(store_uri, published):
     (Path(store_uri) / "versions" / published["version"] / "model.pkl").write_bytes(b"junk")
     client = create_app({"TESTING": True, "MODEL_URI": store_uri}).test_client()
     ready = client.get("/readyz")
-    assert ready.status_code == 503 and "refused" in ready.json["reason"]
+    assert ready.status_code == 503
+    assert ready.json["reason"] == f"model version {published['version']} failed verification"
 
 
 def test_model_uri_comes_from_the_environment(monkeypatch, store_uri, published):
@@ -160,3 +163,16 @@ def test_batch_values_are_predicted_exactly(client):
     years = [0, 1, 2.5, 59.999, 60]
     response = post_json(client, {"instances": years})
     assert response.json["predictions"] == pytest.approx([30000.0 + 2000.0 * x for x in years], rel=1e-12)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_json_must_be_utf8(client, encoding):
+    response = client.post("/api/predict", data='{"years_experience": 5}'.encode(encoding),
+                           content_type="application/json")
+    # Without a byte order mark, UTF-16-LE of ASCII is valid UTF-8 (with NULs), so JSON refuses it instead.
+    assert assert_problem(response, 400).startswith("malformed JSON")
+
+
+def test_a_charset_other_than_utf8_is_415(client):
+    response = client.post("/api/predict", data=b'{"years_experience": 5}', content_type="application/json; charset=latin-1")
+    assert assert_problem(response, 415) == "JSON must be encoded as UTF-8"

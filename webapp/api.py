@@ -6,6 +6,7 @@ import orjson
 from flask import Blueprint, current_app, jsonify, request
 
 from webapp.answers import answer_facts
+from webapp.body import read_body
 from webapp.model import ModelUnavailable, served_model
 from webapp.problems import problem
 from webapp.validation import InvalidInput, parse_predict_body
@@ -19,12 +20,17 @@ def _reject_constant(name: str) -> None:
 
 
 def parse_json(data: bytes):
-    """Parse a body with orjson; what it refuses is parsed again by json, whose errors we report."""
+    """Parse a UTF-8 body with orjson; what it refuses is parsed again by json, whose errors we report."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        # Rare and already an error: the standard parser names the problem (NaN, position, ...).
-        return json.loads(data, parse_constant=_reject_constant)
+        # Rare and already an error: the standard parser names the problem (NaN, position, ...). Decoding
+        # first keeps it from guessing UTF-16 or UTF-32, which JSON over HTTP does not allow (RFC 8259).
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("the body must be encoded as UTF-8") from None
+        return json.loads(text, parse_constant=_reject_constant)
 
 
 @bp.post("/predict")
@@ -32,8 +38,11 @@ def predict():
     """Predict one salary ({"years_experience": x}) or a batch ({"instances": [...]})."""
     if request.mimetype != "application/json":
         return problem(415, f"Content-Type must be application/json, got {request.mimetype or 'none'}")
+    if request.mimetype_params.get("charset", "utf-8").lower() != "utf-8":
+        return problem(415, "JSON must be encoded as UTF-8")
+    body_bytes = read_body(current_app.config["MAX_CONTENT_LENGTH"])
     try:
-        body = parse_json(request.get_data(cache=False))
+        body = parse_json(body_bytes)
         years, batch = parse_predict_body(body, current_app.config["MAX_BATCH"])
     except InvalidInput as exc:
         return problem(400, str(exc))

@@ -81,12 +81,15 @@ VARIABLES = (
     Variable("MODEL_URI", nonempty, DEFAULT_MODEL_URI),
     Variable("MODEL_POLL_SECONDS", seconds, 30.0),
     Variable("MODEL_RETRY_CAP_SECONDS", seconds, 30.0),
+    # Longest wait for the first model load, every storage request included; after it the server
+    # answers (/readyz 503 with the reason) and the load goes on in the background.
+    Variable("MODEL_STARTUP_SECONDS", seconds, 10.0),
     # Read by google-cloud-storage itself; checked here so that a typo fails at start-up.
     Variable("STORAGE_EMULATOR_HOST", nonempty, None),
     Variable("HOST", nonempty, "127.0.0.1"),
     Variable("PORT", whole(1, 65535), 8080),
     Variable("WEB_CONCURRENCY", whole(1), 2),
-    Variable("WEB_WORKER_CLASS", one_of("sync", "gthread"), "sync"),
+    Variable("WEB_WORKER_CLASS", one_of("gevent", "sync", "gthread"), "gevent"),
     Variable("WEB_THREADS", whole(1), 1),
 )
 

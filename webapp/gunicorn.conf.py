@@ -3,6 +3,7 @@
 import sys
 
 from webapp.config import ConfigError, read_environment
+from webapp.server_hooks import body_deadline, post_request  # noqa: F401  (gunicorn reads hooks by name)
 
 try:
     settings = read_environment()
@@ -12,17 +13,34 @@ except ConfigError as exc:
 
 bind = f"{settings['HOST']}:{settings['PORT']}"
 workers = settings["WEB_CONCURRENCY"]
-# Two sync workers measured steadiest on two cores, with the lowest p99 (docs/benchmarks.md, "Server settings").
+# gevent: a connection costs a greenlet, not a worker, so slow clients cannot stall the server; sync and
+# gthread workers stopped answering /healthz under 50 slow connections (README, "Serving under slow clients").
 worker_class = settings["WEB_WORKER_CLASS"]
 threads = settings["WEB_THREADS"]
+# Connections one worker holds at once; past it new ones wait in the listen backlog.
+worker_connections = 1000
+# With gevent, a request's line and headers must arrive within keepalive seconds (gevent's timeout
+# around each request's parse), which is also how long an idle kept-alive connection stays open.
+keepalive = 5
+# The whole body, however it trickles in, within this many seconds (webapp/server_hooks.py); then 408.
+BODY_READ_SECONDS = 10.0
+pre_request = body_deadline(BODY_READ_SECONDS)
+# No control socket: gunicorn 27's default is one path per user ($HOME/.gunicorn), shared by every
+# server on the host; nothing here uses gunicornc.
+control_socket_disable = True
 # The app logs each request as one JSON line (webapp/request_log.py); gunicorn's own access
 # log would repeat it as text, with query strings and user agents.
 accesslog = None
 logconfig_dict = {
     "root": {"level": "INFO", "handlers": ["text"]},
-    "loggers": {"webapp.requests": {"level": "INFO", "handlers": ["json_lines"], "propagate": False}},
+    "loggers": {
+        "webapp.requests": {"level": "INFO", "handlers": ["json_lines"], "propagate": False},
+        "gunicorn.error": {"level": "INFO", "handlers": ["text"], "propagate": False},
+    },
+    "filters": {"no_addresses": {"()": "webapp.server_hooks.NoClientAddresses"}},
     "handlers": {
-        "text": {"class": "logging.StreamHandler", "formatter": "text", "stream": "ext://sys.stderr"},
+        "text": {"class": "logging.StreamHandler", "formatter": "text", "stream": "ext://sys.stderr",
+                 "filters": ["no_addresses"]},
         "json_lines": {"class": "logging.StreamHandler", "formatter": "bare", "stream": "ext://sys.stdout"},
     },
     "formatters": {

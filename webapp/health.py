@@ -15,8 +15,9 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready only while a verified model is being served."""
+    """Ready only while a verified model is being served: which version, what latest.json names, and why."""
     served = served_model()
-    if served.loaded is None:
+    state = served.state
+    if state is None:
         return jsonify(status="unavailable", reason=served.reason), 503
-    return jsonify(status="ready", model_version=served.loaded.version)
+    return jsonify(status="ready", model_version=state.version, latest_version=state.latest, why=state.why)

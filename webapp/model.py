@@ -1,89 +1,200 @@
-"""The served model: loaded through the model store's checks, retried and hot-reloaded in the background."""
+"""The served model: loaded through the model store's checks, retried and hot-reloaded off the request path."""
 
+import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from flask import Flask, current_app
 
 from salary.model_store import LoadedModel, ModelStore, open_store
-from salary.store_errors import ModelRejected, NoModelPublished, StoreError, StoreUnavailable
+from salary.store_errors import MissingCredentials, ModelRejected, NoModelPublished, StoreError, StoreUnavailable
 from webapp.predictor import Predictor, make_predictor
 
 log = logging.getLogger(__name__)
 EXTENSION = "salary_model"
 # First retry after storage was unreachable; each further one waits twice as long, up to the cap.
 FIRST_RETRY_SECONDS = 0.5
+# Earlier latest versions tried at start-up when the current one is refused, most recent first.
+MAX_FALLBACKS = 5
+AS_LATEST = "it is the version latest.json names"
+# Public reasons: what went wrong, never where (the log has the URI and the error).
+UNREACHABLE = "the model store cannot be reached; retrying"
+NO_CREDENTIALS = "no Google credentials to read the model store; retrying"
+UNREADABLE = "the model store cannot be read (see the server log)"
+UNPUBLISHED = "no model has been published yet"
 
 
 class ModelUnavailable(Exception):
     """No verified model is being served; the message says why."""
 
 
+@dataclass(frozen=True)
+class Serving:
+    """What is served, replaced whole in one assignment: read it once, and every field agrees."""
+
+    loaded: LoadedModel
+    # Carries its own version, so a prediction always names the model that made it.
+    predictor: Predictor
+    # The version latest.json named when this one was chosen, and why this one is served.
+    latest: str
+    why: str
+
+    @property
+    def version(self) -> str:
+        """The served version."""
+        return self.loaded.version
+
+    @property
+    def manifest(self) -> dict:
+        """The served version's manifest."""
+        return self.loaded.manifest
+
+
 class ServedModel:
     """The verified model this process serves (or why there is none), kept current with latest.json."""
 
-    def __init__(self, model_uri: str, poll_seconds: float, retry_cap_seconds: float, storage_retry_seconds: float):
+    def __init__(self, model_uri: str, poll_seconds: float, retry_cap_seconds: float, storage_seconds: float):
         self.model_uri = model_uri
         self.poll_seconds = poll_seconds
         self.retry_cap_seconds = retry_cap_seconds
-        self.loaded: LoadedModel | None = None
-        # Carries its own version, so a prediction always names the model that made it.
-        self.predictor: Predictor | None = None
-        self.reason = "not loaded yet"
-        self._refused: str | None = None
+        self.storage_seconds = storage_seconds
+        self.state: Serving | None = None
+        self.reason = "the model is loading"
+        self.first_check = threading.Event()
+        self._store: ModelStore | None = None
+        self._refused: set[str] = set()
+        self._fallback_tried: str | None = None
+        self._gate = threading.Lock()
+        self._next_check = 0.0
+        self._backoff = min(FIRST_RETRY_SECONDS, retry_cap_seconds)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        try:
-            self._store: ModelStore | None = open_store(model_uri, retry_seconds=storage_retry_seconds)
-        except StoreError as exc:
-            self._store = None
-            self.reason = str(exc)
-            log.error("MODEL_URI %s is unusable: %s", model_uri, exc)
+
+    @property
+    def loaded(self) -> LoadedModel | None:
+        """The served model with its manifest; None when there is none."""
+        state = self.state
+        return state.loaded if state is not None else None
+
+    def store(self) -> ModelStore:
+        """The one store this process reads, with the short retry budget; StoreUnavailable until it is open."""
+        store = self._store
+        if store is None:
+            raise StoreUnavailable("the model store is not open yet")
+        return store
+
+    def _open_store(self) -> ModelStore:
+        """Open the store on first use (in the background: finding credentials can take seconds)."""
+        if self._store is None:
+            self._store = open_store(self.model_uri, retry_seconds=self.storage_seconds,
+                                     request_timeout=self.storage_seconds)
+        return self._store
 
     def refresh(self) -> bool:
         """Follow latest.json once; False when storage could not be reached (so retry sooner)."""
-        if self._store is None:
-            return True
         try:
-            version = self._store.latest_version()
-            if self.loaded is not None and version == self.loaded.version or version == self._refused:
+            store = self._open_store()
+            latest = store.latest_version()
+            current = self.state
+            if current is not None and latest in (current.version, current.latest):
                 return True
-            loaded = self._store.load(version)
+            serving = self._choose(store, latest)
+        except MissingCredentials as exc:
+            self._not_serving(NO_CREDENTIALS, exc, logging.ERROR)
+            return False
         except StoreUnavailable as exc:
-            self._not_serving(f"model store unreachable: {exc}", logging.WARNING)
+            self._not_serving(UNREACHABLE, exc, logging.WARNING)
             return False
         except NoModelPublished as exc:
-            self._not_serving(str(exc), logging.INFO)
-            return True
-        except ModelRejected as exc:
-            # A version never changes, so a refused one is not fetched again until the pointer moves.
-            self._refused = exc.version
-            self._not_serving(str(exc), logging.ERROR)
+            self._not_serving(UNPUBLISHED, exc, logging.INFO)
             return True
         except StoreError as exc:
-            self._not_serving(str(exc), logging.ERROR)
+            self._not_serving(UNREADABLE, exc, logging.ERROR)
             return True
-        predictor = make_predictor(loaded.version, loaded.estimator)
-        previous, self.loaded, self.reason = self.loaded, loaded, ""
-        self.predictor = predictor
-        log.info(
-            "serving model version %s from %s%s", loaded.version, self.model_uri,
-            f" (was {previous.version})" if previous else "",
-        )
+        previous = self.state
+        if serving is not None:
+            self.state = serving
+            if previous is None or previous.version != serving.version:
+                log.info("serving model version %s from %s%s: %s", serving.version, self.model_uri,
+                         f" (was {previous.version})" if previous else "", serving.why)
         return True
 
-    def _not_serving(self, reason: str, level: int) -> None:
-        """Record why a refresh did not change the model; the current one keeps serving."""
-        if self.loaded is not None:
-            log.log(level, "still serving version %s: %s", self.loaded.version, reason)
+    def _choose(self, store: ModelStore, latest: str) -> Serving | None:
+        """The latest version if it verifies; else, with nothing served yet, the most recent earlier latest that does."""
+        if latest not in self._refused:
+            try:
+                return self._load(store, latest, latest, AS_LATEST)
+            except ModelRejected as exc:
+                self._refused.add(latest)
+                self._not_serving(f"model version {latest} failed verification", exc, logging.ERROR)
+        current = self.state
+        if current is not None:
+            why = f"the latest version {latest} failed verification; {current.version} keeps serving"
+            return dataclasses.replace(current, latest=latest, why=why)
+        if self._fallback_tried == latest:
+            return None
+        self._fallback_tried = latest
+        for version in [v for v in store.previously_latest() if v != latest][:MAX_FALLBACKS]:
+            if version in self._refused:
+                continue
+            why = (f"the latest version {latest} failed verification; {version} is the most recent "
+                   "version that was latest before it and passes")
+            try:
+                serving = self._load(store, version, latest, why)
+            except ModelRejected as exc:
+                self._refused.add(version)
+                log.warning("not falling back to %s: %s", version, exc)
+                continue
+            log.warning("falling back: %s", why)
+            return serving
+        return None
+
+    @staticmethod
+    def _load(store: ModelStore, version: str, latest: str, why: str) -> Serving:
+        """Load and verify one version, ready to serve."""
+        loaded = store.load(version)
+        return Serving(loaded, make_predictor(loaded.version, loaded.estimator), latest, why)
+
+    def _not_serving(self, reason: str, detail: Exception, level: int) -> None:
+        """Log why a refresh did not change the model (in full); the public reason only says what."""
+        state = self.state
+        if state is not None:
+            log.log(level, "still serving version %s: %s", state.version, detail)
             return
         self.reason = reason
-        log.log(level, "no model served: %s", reason)
+        log.log(level, "no model served: %s", detail)
 
-    def start(self, reached: bool) -> None:
-        """Keep following latest.json in a daemon thread; `reached`: did the last refresh reach storage."""
-        self._thread = threading.Thread(target=self._run, args=(reached,), name="model-refresh", daemon=True)
+    def check_if_due(self) -> None:
+        """Refresh when the interval (or the retry backoff) has passed and no refresh is running."""
+        if time.monotonic() < self._next_check or not self._gate.acquire(blocking=False):
+            return
+        try:
+            reached = self.refresh()
+            if reached:
+                self._backoff = min(FIRST_RETRY_SECONDS, self.retry_cap_seconds)
+                wait = self.poll_seconds if self.poll_seconds > 0 else float("inf")
+            else:
+                wait, self._backoff = self._backoff, min(self._backoff * 2, self.retry_cap_seconds)
+            self._next_check = time.monotonic() + wait
+        finally:
+            self._gate.release()
+            self.first_check.set()
+
+    def poke(self) -> None:
+        """On each request: when a check is due, run it in the background, never on the request's time.
+
+        Under request-based billing Cloud Run gives the CPU only while requests run, so the timer alone may
+        stall; this keeps a busy instance current with at most one pointer read per interval.
+        """
+        if time.monotonic() >= self._next_check and not self._gate.locked():
+            threading.Thread(target=self.check_if_due, name="model-check", daemon=True).start()
+
+    def start(self) -> None:
+        """Check now and then on the timer, in a daemon thread."""
+        self._thread = threading.Thread(target=self._run, name="model-refresh", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -92,41 +203,39 @@ class ServedModel:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def _run(self, reached: bool) -> None:
-        """Poll every poll_seconds; while storage is unreachable retry at 0.5 s, 1 s, 2 s … up to the cap."""
-        first_retry = min(FIRST_RETRY_SECONDS, self.retry_cap_seconds)
-        backoff = first_retry
-        while True:
-            if reached:
-                if self.poll_seconds <= 0:
-                    return
-                wait, backoff = self.poll_seconds, first_retry
-            else:
-                wait, backoff = backoff, min(backoff * 2, self.retry_cap_seconds)
-            if self._stop.wait(wait):
+    def _run(self) -> None:
+        """Check whenever due; with hot reload off, stop once storage was reached."""
+        while not self._stop.is_set():
+            self.check_if_due()
+            if self._next_check == float("inf"):
                 return
-            reached = self.refresh()
+            self._stop.wait(min(max(self._next_check - time.monotonic(), 0.05), 1.0))
 
     def predict(self, years: Sequence[float]) -> tuple[list[float], str]:
         """Salaries for the given years of experience (a list or an array), with the version that predicted them."""
-        predictor = self.predictor
-        if predictor is None:
+        state = self.state
+        if state is None:
             raise ModelUnavailable(self.reason)
-        return predictor.predict(years), predictor.version
+        return state.predictor.predict(years), state.version
 
 
 def init_app(app: Flask) -> None:
-    """Load the model named by MODEL_URI now, then keep it current in the background."""
+    """Load the model named by MODEL_URI within the start-up deadline, then keep it current in the background."""
     served = ServedModel(
         app.config["MODEL_URI"],
         poll_seconds=float(app.config["MODEL_POLL_SECONDS"]),
         retry_cap_seconds=float(app.config["MODEL_RETRY_CAP_SECONDS"]),
-        storage_retry_seconds=float(app.config["MODEL_STORAGE_RETRY_SECONDS"]),
+        storage_seconds=min(float(app.config["MODEL_STORAGE_RETRY_SECONDS"]),
+                            float(app.config["MODEL_STARTUP_SECONDS"])),
     )
-    reached = served.refresh()
     app.extensions[EXTENSION] = served
-    if served.poll_seconds > 0 or not reached:
-        served.start(reached)
+    served.start()
+    deadline = float(app.config["MODEL_STARTUP_SECONDS"])
+    if not served.first_check.wait(deadline) and served.state is None:
+        # The check goes on in the background; the process serves /healthz meanwhile.
+        served.reason = f"the model store did not answer within the start-up deadline of {deadline:g} s; retrying"
+        log.warning("no model served yet: %s (%s)", served.reason, served.model_uri)
+    app.before_request(served.poke)
 
 
 def served_model() -> ServedModel:

@@ -1,95 +1,201 @@
-"""The model card: what the served model is, how it was trained and scored, its fit plot, its history."""
+"""The model card: what the served model is, how it was trained and scored, its fit plot, the store's history.
+
+Everything comes from the served model's own store connection, through a per-version cache (a version
+never changes): a view costs at most one storage read (the version listing) when nothing changed, and
+answers within the storage budget when storage hangs, from the cache, saying so.
+"""
 
 import base64
 import hashlib
 import logging
+import threading
+import time
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from salary.dataset import DataValidationError, SalaryData, read_salary_csv
-from salary.model_store import PLOT_FILE, LoadedModel, ModelStore, open_store
-from salary.plotting import fit_plot_svg
-from salary.store_errors import StoreError
-from webapp.model import served_model
+from salary.model_store import PLOT_FILE, ModelStore
+from salary.store_errors import ModelRejected, StoreError
+from webapp.model import ServedModel, Serving, served_model
 from webapp.problems import problem
 
 log = logging.getLogger(__name__)
 bp = Blueprint("model_card", __name__, url_prefix="/model")
 RECENT_VERSIONS = 10
-PLOT_CACHE = "model_card_plot"
+CACHE = "model_card_cache"
+# A store writer chooses every manifest value: the card shows each one cut to this length.
+MAX_SHOWN_CHARS = 120
+MAX_SHOWN_ITEMS = 50
+# Cached versions before the cache starts afresh (each entry is a small, bounded manifest).
+MAX_CACHED_VERSIONS = 256
+UNREADABLE = "the model store cannot be read right now"
 
 
 @dataclass(frozen=True)
 class Plot:
-    """Where a version's fit plot comes from: its published SVG or its training data; else why there is none."""
+    """A version's published fit plot, or why there is none."""
 
     version: str
     source: str
     published: bytes | None = None
-    data: SalaryData | None = None
 
     @property
     def available(self) -> bool:
         """There is a plot to show."""
-        return self.published is not None or self.data is not None
+        return self.published is not None
 
 
 @dataclass(frozen=True)
 class VersionRow:
-    """One line of the store's history: a version's manifest, or why it cannot be read."""
+    """One line of the store's history: a version's manifest (as shown), or why it cannot be shown."""
 
     version: str
     manifest: dict | None
     problem: str
 
 
-def find_plot(store: ModelStore, loaded: LoadedModel) -> Plot:
-    """The plot.svg published with the version, else its training data to draw from, else why neither."""
-    try:
-        published = store.read_attachment(loaded.version, PLOT_FILE)
-    except StoreError as exc:
-        # A plot that fails its check is not shown; draw one from the data instead.
-        log.warning("not showing the published plot of %s: %s", loaded.version, exc)
-        published = None
-    if published is not None:
-        return Plot(loaded.version, "published with the model", published=published)
-    missing = "no plot was published with this version, and"
-    data = loaded.manifest.get("data") or {}
-    uri = str(data.get("uri") or "")
-    if not uri or "://" in uri:
-        return Plot(loaded.version, f"{missing} its training data ({uri or 'unknown'}) is not a file this server can read")
-    try:
-        rows = read_salary_csv(uri)
-    except DataValidationError as exc:
-        return Plot(loaded.version, f"{missing} its training data cannot be read: {exc}")
-    if rows.sha256 != data.get("sha256"):
-        return Plot(loaded.version, f"{missing} the training data at {uri} has changed since it was trained")
-    return Plot(loaded.version, f"drawn from the training data ({uri})", data=rows)
+@dataclass(frozen=True)
+class ShownModel:
+    """The served version as the card shows it: its manifest bounded."""
+
+    version: str
+    manifest: dict
 
 
-def plot_svg_bytes(plot: Plot, loaded: LoadedModel) -> bytes:
-    """The plot as SVG; a drawn one is kept per app, since drawing takes a while and the version rarely changes."""
-    if plot.published is not None:
-        return plot.published
-    cached = current_app.extensions.get(PLOT_CACHE)
-    if cached is None or cached[0] != (plot.version, plot.data.sha256):
-        svg = fit_plot_svg(plot.data.years, plot.data.salary, loaded.estimator, title=f"Model {plot.version}")
-        cached = ((plot.version, plot.data.sha256), svg.encode())
-        current_app.extensions[PLOT_CACHE] = cached
-    return cached[1]
+def shown(value: Any, depth: int = 0) -> Any:
+    """A manifest value as the card may show it: strings cut, containers bounded, anything else dropped."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_SHOWN_CHARS else value[:MAX_SHOWN_CHARS - 1] + "…"
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if depth >= 3:
+        return None
+    if isinstance(value, dict):
+        return {shown(str(key)): shown(item, depth + 1) for key, item in list(value.items())[:MAX_SHOWN_ITEMS]}
+    if isinstance(value, list):
+        return [shown(item, depth + 1) for item in value[:MAX_SHOWN_ITEMS]]
+    return None
 
 
-def recent_versions(store: ModelStore, limit: int = RECENT_VERSIONS) -> list[VersionRow]:
-    """The newest versions in the store, newest first, each with its manifest or its problem."""
-    rows = []
-    for version in reversed(store.versions()[-limit:]):
+def shown_manifest(manifest: dict) -> dict:
+    """The manifest bounded, its training data named by file name only (never a server path or storage URI)."""
+    result = shown(manifest)
+    data = result.get("data")
+    if isinstance(data, dict):
+        uri = data.get("uri")
+        data["uri"] = PurePosixPath(uri.split("://", 1)[-1]).name if isinstance(uri, str) else None
+    return result
+
+
+class CardCache:
+    """Per-version manifests and plots, the last version listing, and single-flight background reads."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running: dict[str, threading.Event] = {}
+        self.manifests: dict[str, VersionRow] = {}
+        self.plots: dict[str, Plot] = {}
+        self.rows: list[VersionRow] | None = None
+        self.listed_at: float | None = None
+        self.listing_problem = ""
+
+    def run(self, key: str, job: Callable[[], None], wait: float) -> bool:
+        """Run `job` in the background (once, however many views ask); True if it finished within `wait`."""
+        with self._lock:
+            done = self._running.get(key)
+            if done is None:
+                done = self._running[key] = threading.Event()
+                threading.Thread(target=self._run, args=(key, job, done), daemon=True).start()
+        return done.wait(wait)
+
+    def _run(self, key: str, job: Callable[[], None], done: threading.Event) -> None:
         try:
-            rows.append(VersionRow(version, store.read_manifest(version), ""))
+            job()
+        finally:
+            with self._lock:
+                self._running.pop(key, None)
+            done.set()
+
+    def read_listing(self, store: ModelStore) -> None:
+        """List the versions (one read); read only the manifests not cached yet."""
+        try:
+            versions = store.versions()[-RECENT_VERSIONS:]
+            if len(self.manifests) > MAX_CACHED_VERSIONS:
+                self.manifests = {}
+            rows = []
+            for version in reversed(versions):
+                if version not in self.manifests:
+                    self.manifests[version] = self._row(store, version)
+                rows.append(self.manifests[version])
         except StoreError as exc:
-            rows.append(VersionRow(version, None, str(exc)))
-    return rows
+            log.warning("model card: the version listing cannot be read: %s", exc)
+            self.listing_problem = UNREADABLE
+            return
+        self.rows, self.listed_at, self.listing_problem = rows, time.time(), ""
+
+    @staticmethod
+    def _row(store: ModelStore, version: str) -> VersionRow:
+        """One version's row; a refused manifest is cached as such (a version never changes)."""
+        try:
+            return VersionRow(shown(version), shown_manifest(store.read_manifest(version)), "")
+        except ModelRejected as exc:
+            log.warning("model card: %s", exc)
+            return VersionRow(shown(version), None, "its manifest is missing or invalid")
+
+    def read_plot(self, store: ModelStore, state: Serving) -> None:
+        """The served version's published plot, checked against the manifest it was loaded with."""
+        version = state.version
+        try:
+            published = store.read_attachment(version, PLOT_FILE, manifest=state.manifest)
+        except ModelRejected as exc:
+            log.warning("model card: not showing the published plot: %s", exc)
+            self.plots[version] = Plot(version, "the plot published with this version does not match its manifest")
+            return
+        except StoreError as exc:
+            log.warning("model card: the plot of %s cannot be read: %s", version, exc)
+            return
+        if published is None:
+            self.plots[version] = Plot(version, "no plot was published with this version")
+        else:
+            self.plots[version] = Plot(version, "published with the model", published=published)
+
+
+def card_cache() -> CardCache:
+    """The current app's card cache."""
+    return current_app.extensions.setdefault(CACHE, CardCache())
+
+
+def find_plot(served: ServedModel, state: Serving) -> Plot:
+    """The served version's plot from the cache, read (within the storage budget) when not cached yet."""
+    cache = card_cache()
+    if state.version not in cache.plots:
+        try:
+            store = served.store()
+        except StoreError:
+            return Plot(state.version, UNREADABLE)
+        cache.run(f"plot {state.version}", lambda: cache.read_plot(store, state), served.storage_seconds)
+    return cache.plots.get(state.version) or Plot(state.version, UNREADABLE)
+
+
+def recent_versions(served: ServedModel) -> tuple[list[VersionRow], str]:
+    """The newest versions, newest first, and what to say when they come from the cache."""
+    cache = card_cache()
+    try:
+        store = served.store()
+    except StoreError:
+        done = False
+    else:
+        done = cache.run("listing", lambda: cache.read_listing(store), served.storage_seconds)
+    if done and not cache.listing_problem:
+        return cache.rows or [], ""
+    why = cache.listing_problem if done else f"the model store did not answer within {served.storage_seconds:g} s"
+    if cache.listed_at is None:
+        return [], f"{why[0].upper()}{why[1:]}."
+    return cache.rows or [], f"{why[0].upper()}{why[1:]}; the list below was read at {time.strftime('%H:%M:%S UTC', time.gmtime(cache.listed_at))}."
 
 
 def svg_content_security_policy(svg: bytes) -> str:
@@ -113,38 +219,33 @@ def svg_content_security_policy(svg: bytes) -> str:
 def card():
     """The model card of the served model, and the store's recent versions."""
     served = served_model()
-    loaded = served.loaded
-    plot, versions, latest, store_problem = None, [], None, ""
-    try:
-        store = open_store(current_app.config["MODEL_URI"])
-        versions = recent_versions(store)
-        latest, _ = store.read_pointer()
-        if loaded is not None:
-            plot = find_plot(store, loaded)
-    except StoreError as exc:
-        store_problem = str(exc)
-    line = {}
-    if loaded is not None:
-        line = {"intercept": float(loaded.estimator.intercept_), "slope": float(loaded.estimator.coef_[0])}
-    return render_template(
-        "model.html", loaded=loaded, reason=served.reason, plot=plot, versions=versions, latest=latest,
-        store_problem=store_problem, **line,
-    )
+    state = served.state
+    versions, store_problem = recent_versions(served)
+    context: dict[str, Any] = {"loaded": None, "plot": None, "latest": None, "why": ""}
+    if state is not None:
+        estimator = state.loaded.estimator
+        context = {
+            "loaded": ShownModel(shown(state.version), shown_manifest(state.manifest)),
+            "plot": find_plot(served, state), "latest": state.latest, "why": state.why,
+            "intercept": float(estimator.intercept_), "slope": float(estimator.coef_[0]),
+        }
+    return render_template("model.html", reason=served.reason, versions=versions, store_problem=store_problem,
+                           **context)
 
 
 @bp.get("/plot.svg")
 def plot_svg():
     """The served model's fit plot as an image, under a CSP that lets it do nothing but draw."""
-    loaded = served_model().loaded
-    if loaded is None:
+    served = served_model()
+    state = served.state
+    if state is None:
         return problem(404, "no model is being served, so there is no plot")
-    try:
-        plot = find_plot(open_store(current_app.config["MODEL_URI"]), loaded)
-    except StoreError as exc:
-        return problem(503, f"the model store cannot be read: {exc}")
+    plot = find_plot(served, state)
+    if plot.source == UNREADABLE:
+        return problem(503, UNREADABLE)
     if not plot.available:
         return problem(404, plot.source)
-    svg = plot_svg_bytes(plot, loaded)
+    svg = plot.published
     response = Response(svg, mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = svg_content_security_policy(svg)
     response.headers["Cache-Control"] = "no-cache"
