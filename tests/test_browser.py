@@ -10,8 +10,8 @@ from salary.dataset import read_salary_csv
 from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model, held_out_mask, margin_95, score, training_range
 from salary.moments import Moments
-from tests.browser import MODES, launch
 from salary.plotting import fit_plot_svg
+from tests.browser import MODES, launch
 from tests.server import gunicorn
 from webapp.formatting import currency
 

@@ -55,7 +55,7 @@ def test_a_flask_prefixed_name_alone_is_refused_not_ignored(environ):
     ("PORT", "0", "must be a whole number between 1 and 65535"),
     ("PORT", "http", "must be a whole number between 1 and 65535"),
     ("WEB_CONCURRENCY", "0", "must be a whole number of at least 1"),
-    ("WEB_WORKER_CLASS", "gevent", "must be one of sync, gthread"),
+    ("WEB_WORKER_CLASS", "eventlet", "must be one of gevent, sync, gthread"),
     ("WEB_THREADS", "1.5", "must be a whole number of at least 1"),
 ])
 def test_a_bad_value_is_a_one_line_error_naming_the_variable(environ, name, value, reason):
