@@ -3,7 +3,7 @@
 import contextlib
 import fcntl
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -85,7 +85,10 @@ class FolderBackend:
     @contextlib.contextmanager
     def _temp_file(self, path: Path, data: bytes):
         """A fully written, synced temp file beside `path`, removed if still there afterwards."""
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        # Not mkstemp: its 0600 would hide the store from a reader running as another user (a
+        # read-only mount into the web app's container); 0666 less the umask is what open() would give.
+        temp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
