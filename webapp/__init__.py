@@ -1,6 +1,7 @@
 """Flask web app that serves salary predictions from the published model."""
 
 import os
+import secrets
 from pathlib import Path
 
 from flask import Flask
@@ -44,13 +45,21 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
         MAX_BATCH=MAX_BATCH,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Vertex AI's custom prediction container contract (webapp/vertex.py); all unset elsewhere.
+        AIP_PREDICT_ROUTE=os.environ.get("AIP_PREDICT_ROUTE", ""),
+        AIP_HEALTH_ROUTE=os.environ.get("AIP_HEALTH_ROUTE", ""),
+        # The copied artifact folder of the registered model (<model_uri>/versions/<v>/): served instead of MODEL_URI.
+        AIP_STORAGE_URI=os.environ.get("AIP_STORAGE_URI", ""),
     )
+    if not app.config["SECRET_KEY"] and app.config["AIP_PREDICT_ROUTE"]:
+        # Vertex AI forwards only the predict and health routes, so no form (the key's one use) is reachable.
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
     if test_config is None:
         app.config.from_prefixed_env()
     else:
         app.config.from_mapping(test_config)
 
-    from webapp import api, formatting, health, model, model_card, openapi, pages, problems, request_log, security
+    from webapp import api, formatting, health, model, model_card, openapi, pages, problems, request_log, security, vertex
 
     security.check_config(app)
     model.init_app(app)
@@ -63,4 +72,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(health.bp)
+    vertex.init_app(app)
     return app

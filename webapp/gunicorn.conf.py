@@ -2,7 +2,8 @@
 
 import os
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8080')}"
+# Vertex AI names the port in AIP_HTTP_PORT (custom container contract, webapp/vertex.py).
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('AIP_HTTP_PORT') or os.environ.get('PORT', '8080')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Two sync workers measured steadiest on two cores, with the lowest p99 (docs/benchmarks.md, "Server settings").
 worker_class = os.environ.get("WEB_WORKER_CLASS", "sync")

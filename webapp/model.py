@@ -8,6 +8,7 @@ from flask import Flask, current_app
 
 from salary.model_store import LoadedModel, ModelStore, open_store
 from salary.store_errors import ModelRejected, NoModelPublished, StoreError, StoreUnavailable
+from salary.version_folder import open_version_folder
 from webapp.predictor import Predictor, make_predictor
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,10 @@ class ModelUnavailable(Exception):
 class ServedModel:
     """The verified model this process serves (or why there is none), kept current with latest.json."""
 
-    def __init__(self, model_uri: str, poll_seconds: float, retry_cap_seconds: float, storage_retry_seconds: float):
+    def __init__(
+        self, model_uri: str, poll_seconds: float, retry_cap_seconds: float, storage_retry_seconds: float,
+        version_folder: bool = False,
+    ):
         self.model_uri = model_uri
         self.poll_seconds = poll_seconds
         self.retry_cap_seconds = retry_cap_seconds
@@ -35,7 +39,8 @@ class ServedModel:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         try:
-            self._store: ModelStore | None = open_store(model_uri, retry_seconds=storage_retry_seconds)
+            opener = open_version_folder if version_folder else open_store
+            self._store: ModelStore | None = opener(model_uri, retry_seconds=storage_retry_seconds)
         except StoreError as exc:
             self._store = None
             self.reason = str(exc)
@@ -116,12 +121,14 @@ class ServedModel:
 
 
 def init_app(app: Flask) -> None:
-    """Load the model named by MODEL_URI now, then keep it current in the background."""
+    """Load the model named by MODEL_URI (on Vertex AI: the version folder AIP_STORAGE_URI) now, then keep it current."""
+    artifact_uri = app.config["AIP_STORAGE_URI"]
     served = ServedModel(
-        app.config["MODEL_URI"],
+        artifact_uri or app.config["MODEL_URI"],
         poll_seconds=float(app.config["MODEL_POLL_SECONDS"]),
         retry_cap_seconds=float(app.config["MODEL_RETRY_CAP_SECONDS"]),
         storage_retry_seconds=float(app.config["MODEL_STORAGE_RETRY_SECONDS"]),
+        version_folder=bool(artifact_uri),
     )
     reached = served.refresh()
     app.extensions[EXTENSION] = served
