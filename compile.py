@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--git-commit", default=None, help="commit recorded in the manifest (default: git rev-parse HEAD)")
     parser.add_argument("--local-root", default=DEFAULT_LOCAL_ROOT, help="where the dry run keeps its artifacts")
     parser.add_argument("--no-dry-run", action="store_true", help="only compile the spec")
+    parser.add_argument("--runner", choices=("host", "container"), default="host",
+                        help="run the dry run's tasks in this environment, or each inside the components image (`make images` first)")
     cloud = parser.add_argument_group("Vertex AI submission (the local dry run does not run)")
     cloud.add_argument("--submit", action="store_true", help="submit the compiled spec to Vertex AI Pipelines (does not wait)")
     cloud.add_argument("--dry-run", action="store_true", help="with --submit: print the create request as JSON instead of sending it")
@@ -83,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     cloud.add_argument("--no-cache", action="store_true", help="run every task afresh instead of reusing cached results")
     cloud.add_argument("--registry-model", type=_checked(registry.check_model_id, allow_empty=True),
                        help="also upload each published model as a new version of this Vertex AI Model Registry model ID (empty: off)")
+    cloud.add_argument("--serving-image", type=_image, help="with --registry-model: the web app image the registered versions are served by")
     return parser
 
 
@@ -103,7 +106,7 @@ def _checked(check, allow_empty: bool = False):
 
 def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Flags that only make sense together; fills in the model store; parser.error (exit 2) otherwise."""
-    cloud_only = ("project", "region", "pipeline_root", "service_account", "labels", "no_cache", "registry_model")
+    cloud_only = ("project", "region", "pipeline_root", "service_account", "labels", "no_cache", "registry_model", "serving_image")
     if not args.submit:
         given = [f"--{name.replace('_', '-')}" for name in cloud_only if getattr(args, name)]
         if given:
@@ -117,6 +120,10 @@ def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error(f"--submit requires {', '.join(missing)}")
     if args.no_dry_run:
         parser.error("--no-dry-run does not apply with --submit (the local dry run never runs then)")
+    if args.runner != "host":
+        parser.error("--runner applies to the local dry run, which does not run with --submit")
+    if args.registry_model and not args.serving_image:
+        parser.error("--registry-model requires --serving-image (the web app image that serves the registered versions)")
     args.model_uri = args.model_uri or vertex.default_model_uri(args.pipeline_root)
     if not args.model_uri.startswith("gs://"):
         parser.error(f"--model-uri must be a gs:// prefix with --submit, got {args.model_uri!r}")
@@ -154,6 +161,7 @@ def pipeline_arguments(args: argparse.Namespace) -> dict:
         "force": args.force,
         "git_commit": git_commit() if args.git_commit is None else args.git_commit,
         "registry_model": registry.registry_model_name(args.project, args.region, args.registry_model) if args.registry_model else "",
+        "serving_image": args.serving_image or "",
     }
 
 
@@ -249,7 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: bad training data: {exc}", file=sys.stderr)
         return 1
     try:
-        outputs = dry_run(args.image, arguments, args.local_root)
+        if args.runner == "container":
+            from pipeline_def.containers import container_dry_run
+
+            outputs = container_dry_run(args.image, arguments, args.local_root)
+        else:
+            outputs = dry_run(args.image, arguments, args.local_root)
     except RuntimeError as exc:
         print(f"error: dry run failed: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1

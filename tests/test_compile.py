@@ -29,6 +29,7 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     assert pipeline.description.startswith("Train a linear salary model")
     assert set(pipeline.component_spec.inputs) == {
         "data_uri", "model_uri", "test_fraction", "seed", "min_r2", "max_r2_drop", "force", "git_commit", "registry_model",
+        "serving_image",
     }
     assert pipeline.component_spec.inputs["min_r2"].default == 0.8
     assert pipeline.component_spec.inputs["registry_model"].default == ""
