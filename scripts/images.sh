@@ -28,18 +28,38 @@ CONTAINERS_CONF=$(sed -n 's/^CONTAINERS_CONF=//p' .containers/engine.env)
 export CONTAINERS_CONF
 format=()
 [ "$ENGINE" = podman ] && format=(--format docker)
+# A build whose inputs (the files .dockerignore sends, the Dockerfile, the base image) are unchanged since
+# the image was last built here is skipped: even fully cached, the engine rehashes the copied venv (~1 GB).
+inputs() {
+  # shellcheck disable=SC2046  # the names .dockerignore lets through, globs expanded on purpose
+  { find $(sed -n 's/^!//p' .dockerignore) -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 \
+      | sort -z | xargs -0 sha256sum
+    sha256sum "$1/Dockerfile"
+    "$ENGINE" image inspect --format '{{.Id}}' "$base"
+  } | sha256sum | cut -d' ' -f1
+}
+image_id() {
+  "$ENGINE" image inspect --format '{{.Id}}' "$1" 2>/dev/null || true
+}
+
 # Both at once: much of a cold build is waiting on downloads, and the two share nothing but the base.
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
-pids=()
+declare -A pids hashes
 for image in components webapp; do
+  hashes[$image]=$(inputs "$image")
+  stamp=".containers/salary-$image-$tag.inputs"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${hashes[$image]} $(image_id "salary-$image:$tag")" ]; then
+    echo "images: salary-$image:$tag is up to date"
+    continue
+  fi
   "$ENGINE" build "${format[@]}" -f "$image/Dockerfile" -t "salary-$image:$tag" . >"$logs/$image" 2>&1 &
-  pids+=("$!")
+  pids[$image]=$!
 done
 failed=0
-for index in 0 1; do
-  image=$([ "$index" = 0 ] && echo components || echo webapp)
-  if wait "${pids[$index]}"; then
+for image in "${!pids[@]}"; do
+  if wait "${pids[$image]}"; then
+    echo "${hashes[$image]} $(image_id "salary-$image:$tag")" >".containers/salary-$image-$tag.inputs"
     echo "images: built salary-$image:$tag with $ENGINE"
   else
     echo "images: building salary-$image:$tag failed:" >&2
