@@ -7,7 +7,7 @@ PORT ?= 8080
 PYTEST_ARGS ?=
 COMPILE_ARGS ?=
 
-.PHONY: install tools lint compile serve demo demo-gcs test test-fast test-slow bench bench-pipeline screenshots clean
+.PHONY: install tools lint compile serve demo demo-gcs images test test-fast test-slow bench bench-pipeline screenshots clean
 
 install: $(STAMP)
 
@@ -34,6 +34,12 @@ demo: compile serve
 GCS_PORT ?= 4443
 demo-gcs: install
 	BIN=$(BIN) GCS_PORT=$(GCS_PORT) PORT=$(PORT) bash scripts/demo_gcs.sh
+
+# Both images, salary-components:dev and salary-webapp:dev (scripts/images.sh): with docker, or podman
+# (installed from Debian's packages when neither is there); where python:3.11.14-slim-bookworm cannot be
+# pulled, a stand-in base is built from Debian's packages with mmdebstrap. The container tests run it too.
+images:
+	bash scripts/images.sh
 
 lint: install
 	$(BIN)/ruff check .
@@ -63,4 +69,4 @@ bench-pipeline: install
 	$(BIN)/python -m bench.run --rounds $(BENCH_ROUNDS) --only pipeline,scaling,bigquery --output -
 
 clean:
-	rm -rf $(VENV) .dry-run pipeline.yaml model-store .pytest_cache .hypothesis
+	rm -rf $(VENV) .dry-run pipeline.yaml model-store .pytest_cache .hypothesis .containers

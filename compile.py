@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--local-root", default=DEFAULT_LOCAL_ROOT, help="where the dry run keeps its artifacts")
     parser.add_argument("--no-dry-run", action="store_true", help="only compile the spec")
     parser.add_argument("--verbose", action="store_true", help="also show kfp.local's full output (always in the dry run's log file)")
+    parser.add_argument("--runner", choices=("subprocess", "container"), default="subprocess",
+                        help="run the dry run's tasks in this environment, or each inside the components image (`make images` first)")
     cloud = parser.add_argument_group("Vertex AI submission (the local dry run does not run)")
     cloud.add_argument("--submit", action="store_true", help="submit the compiled spec to Vertex AI Pipelines (does not wait)")
     cloud.add_argument("--dry-run", action="store_true", help="with --submit: print the create request as JSON instead of sending it")
@@ -84,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     cloud.add_argument("--schedule", type=_checked(schedule.check_cron), metavar="CRON",
                        help="instead of one run, create a schedule of them (replacing older ones), e.g. '0 3 * * 1'")
     cloud.add_argument("--schedule-timezone", type=_checked(schedule.check_timezone), metavar="TZ", help="IANA time zone of --schedule (default: UTC)")
+    cloud.add_argument("--serving-image", type=_image, help="with --registry-model: the web app image the registered versions are served by")
     return parser
 
 
@@ -102,7 +105,8 @@ def _checked(check, allow_empty: bool = False):
     return parse
 
 
-CLOUD_ONLY = ("project", "region", "pipeline_root", "service_account", "labels", "no_cache", "registry_model", "schedule", "schedule_timezone")
+CLOUD_ONLY = ("project", "region", "pipeline_root", "service_account", "labels", "no_cache", "registry_model", "schedule", "schedule_timezone",
+              "serving_image")
 
 
 def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -121,6 +125,10 @@ def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error("--schedule-timezone only applies with --schedule")
     if args.no_dry_run:
         parser.error("--no-dry-run does not apply with --submit (the local dry run never runs then)")
+    if args.runner != "subprocess":
+        parser.error("--runner applies to the local dry run, which does not run with --submit")
+    if args.registry_model and not args.serving_image:
+        parser.error("--registry-model requires --serving-image (the web app image that serves the registered versions)")
     if args.model_uri and not args.model_uri.startswith("gs://"):
         parser.error(f"--model-uri must be a gs:// prefix with --submit, got {args.model_uri!r}")
     if args.data_uri and not args.data_uri.startswith(("gs://", "bq://")):
@@ -164,6 +172,7 @@ def pipeline_arguments(args: argparse.Namespace) -> dict:
         "force": args.force,
         "git_commit": git_commit() if args.git_commit is None else args.git_commit,
         "registry_model": registry.registry_model_name(args.project, args.region, args.registry_model) if args.registry_model else "",
+        "serving_image": args.serving_image or "",
     }
 
 
@@ -229,7 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline_def.local_run import TaskFailed, run_locally
 
     try:
-        outputs = run_locally(args.image, arguments, args.local_root, verbose=args.verbose)
+        if args.runner == "container":
+            from pipeline_def.containers import container_dry_run
+
+            outputs = container_dry_run(args.image, arguments, args.local_root, verbose=args.verbose)
+        else:
+            outputs = run_locally(args.image, arguments, args.local_root, verbose=args.verbose)
     except TaskFailed as exc:
         # The data is validated once, by load_data's own pass; its reason is the task's last error line.
         bad_data = "DataValidationError: "
@@ -237,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: bad training data: {exc.reason.removeprefix(bad_data)}", file=sys.stderr)
         else:
             print(f"error: dry run failed: {exc}; full log: {exc.log_path}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:  # the container runner could not start, or its run did not do what it reported
+        print(f"error: dry run failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: the running tasks were stopped", file=sys.stderr)

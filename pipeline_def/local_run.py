@@ -35,13 +35,15 @@ class TaskFailed(RuntimeError):
         self.task, self.reason, self.log_path = task, reason, log_path
 
 
-def make_runner(name: str):
-    """The kfp.local runner called `name`."""
+def make_runner(name: str, options: dict | None = None):
+    """The kfp.local runner called `name`; `options` are the container runner's docker run arguments."""
     from kfp import local
 
     if name == "subprocess":
         # This environment already has the project and its pinned dependencies: no venv, no pip.
         return local.SubprocessRunner(use_venv=False)
+    if name == "container":
+        return local.DockerRunner(**(options or {}))
     raise ValueError(f"unknown runner {name!r}")
 
 
@@ -122,6 +124,9 @@ class Progress:
 
     def finished(self, task: str, status: str) -> None:
         seconds = time.monotonic() - self.started.get(task, time.monotonic())
+        if status == "SUCCESS" and task in self.error and task not in self.output_file:
+            # Its container was gone before its exit status was read (podman) and kfp.local assumed success.
+            status = "FAILED"
         if status == "SUCCESS":
             detail = key_output(task, self.outputs(task))
         else:
@@ -177,7 +182,8 @@ def tasks_die_with_us():
             signal.signal(signum, handler)
 
 
-def run_locally(image: str, arguments: dict, local_root: str, runner: str = "subprocess", verbose: bool = False) -> dict:
+def run_locally(image: str, arguments: dict, local_root: str, runner: str = "subprocess", verbose: bool = False,
+                runner_options: dict | None = None) -> dict:
     """Run the whole pipeline with kfp.local; prints a line per task, returns the pipeline's outputs and the log path."""
     from kfp import local
 
@@ -186,7 +192,7 @@ def run_locally(image: str, arguments: dict, local_root: str, runner: str = "sub
     log_path.parent.mkdir(parents=True, exist_ok=True)
     terminal = sys.stdout
     print(f"dry run ({runner} runner), full log: {log_path}", file=terminal, flush=True)
-    local.init(runner=make_runner(runner), pipeline_root=str(root))
+    local.init(runner=make_runner(runner, runner_options), pipeline_root=str(root))
     with open(log_path, "w") as log, tasks_die_with_us():
         progress = Progress(log, terminal, verbose)
         try:
@@ -196,7 +202,8 @@ def run_locally(image: str, arguments: dict, local_root: str, runner: str = "sub
                 warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
                 warnings.filterwarnings("ignore", message=".*non-Python base image.*")
                 build_pipeline(image)(**arguments)
-        except RuntimeError as exc:
+        except (RuntimeError, ValueError) as exc:
+            # ValueError: a later task found no outputs of a failed one that kfp.local counted as a success.
             task, reason = progress.failed or ("pipeline", str(exc).splitlines()[0])
             raise TaskFailed(task, reason, log_path) from None
     evaluation, export = progress.outputs("evaluate-model"), progress.outputs("export-model").get("parameterValues", {})

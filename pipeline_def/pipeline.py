@@ -23,6 +23,7 @@ def build_pipeline(image: str) -> Callable:
         force: bool = False,
         git_commit: str = "",
         registry_model: str = "",
+        serving_image: str = "",
     ) -> str:
         """Train a linear salary model on years of experience, evaluate it, and publish it when it is good enough."""
         # Runs last whatever happened, and logs the run's final state: the failure alert counts its FAILED lines.
@@ -59,11 +60,12 @@ def build_pipeline(image: str) -> Callable:
             # Off unless registry_model (projects/P/locations/R/models/ID) is set; kfp.local honours this condition.
             with dsl.If(registry_model != "", name="registry-model-set"):
                 register_model_task = register_model(
-                    model=train_model_task.outputs["model"],
                     metrics=evaluate_model_task.outputs["metrics"],
                     published=export_model_task.outputs["published"],
                     version=export_model_task.outputs["version"],
+                    model_uri=model_uri,
                     registry_model=registry_model,
+                    serving_image=serving_image,
                 )
                 register_model_task.set_display_name("Register in Vertex AI Model Registry")
                 register_model_task.set_container_image(image)

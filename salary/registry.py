@@ -6,9 +6,12 @@ from typing import Any
 # Vertex AI's model ID rule: [a-z0-9_-], at most 63, not starting with a digit or hyphen.
 MODEL_ID = re.compile(r"[a-z_][a-z0-9_-]{0,62}")
 REGISTRY_MODEL = re.compile(r"projects/(?P<project>[a-z][a-z0-9-]{4,28}[a-z0-9])/locations/(?P<region>[a-z]+-[a-z]+[0-9]+)/models/(?P<model_id>[^/]+)")
-# Google's prebuilt scikit-learn serving container loads model.pkl from the artifact folder. 1.6 is the newest
-# one google-cloud-aiplatform 2.7.0 lists; training uses scikit-learn 1.9.1, see the README before serving from it.
-SKLEARN_SERVING_VERSION = "1.6"
+# The web app image serves a registered version as a Vertex AI custom container: Vertex sends predictions and
+# health checks to these routes on this port and sets AIP_PREDICT_ROUTE, AIP_HEALTH_ROUTE, AIP_HTTP_PORT and
+# AIP_STORAGE_URI for it (https://cloud.google.com/vertex-ai/docs/predictions/custom-container-requirements).
+SERVING_PORT = 8080
+SERVING_PREDICT_ROUTE = "/vertex/predict"
+SERVING_HEALTH_ROUTE = "/readyz"
 UPLOAD_TIMEOUT_SECONDS = 1800
 
 
@@ -32,20 +35,22 @@ def parse_registry_model(name: str) -> tuple[str, str, str]:
     return match["project"], match["region"], check_model_id(match["model_id"])
 
 
-def serving_image(region: str) -> str:
-    """The prebuilt scikit-learn prediction container nearest the region."""
-    from google.cloud.aiplatform import helpers
-
-    return helpers.get_prebuilt_prediction_container_uri(framework="sklearn", framework_version=SKLEARN_SERVING_VERSION, region=region)
+def version_folder_uri(model_uri: str, store_version: str) -> str:
+    """The store's immutable folder of one version: what the registry copies and serves from."""
+    return f"{model_uri.rstrip('/')}/versions/{store_version}/"
 
 
-def upload_request(registry_model: str, artifact_uri: str, store_version: str, metrics: dict[str, Any], new_model: bool):
+def upload_request(
+    registry_model: str, model_uri: str, store_version: str, metrics: dict[str, Any], new_model: bool, serving_image: str
+):
     """The UploadModelRequest: the first version creates the model, later ones name it as their parent."""
     from google.cloud import aiplatform_v1
 
     project, region, model_id = parse_registry_model(registry_model)
-    if not artifact_uri.startswith("gs://"):
-        raise ValueError(f"the registry reads models from Cloud Storage; {artifact_uri!r} is not a gs:// URI")
+    if not model_uri.startswith("gs://"):
+        raise ValueError(f"the registry reads models from Cloud Storage; {model_uri!r} is not a gs:// URI")
+    if not serving_image:
+        raise ValueError("a serving image (the web app image) is needed to register a model")
     scores = ", ".join(f"{name} {metrics[name]:.4g}" for name in ("r2", "rmse", "mae") if name in metrics)
     model = aiplatform_v1.Model(
         display_name=model_id,
@@ -54,8 +59,14 @@ def upload_request(registry_model: str, artifact_uri: str, store_version: str, m
         # "default" moves to every new version: each one was blessed and published as the newest model.
         version_aliases=["default", f"v{store_version}"],
         labels={"store-version": store_version.lower()},
-        artifact_uri=artifact_uri,
-        container_spec=aiplatform_v1.ModelContainerSpec(image_uri=serving_image(region)),
+        # The store's version folder, not the run's Model artifact: pipeline-root/ is per run and may be cleaned up.
+        artifact_uri=version_folder_uri(model_uri, store_version),
+        container_spec=aiplatform_v1.ModelContainerSpec(
+            image_uri=serving_image,
+            ports=[aiplatform_v1.Port(container_port=SERVING_PORT)],
+            predict_route=SERVING_PREDICT_ROUTE,
+            health_route=SERVING_HEALTH_ROUTE,
+        ),
     )
     return aiplatform_v1.UploadModelRequest(
         parent=f"projects/{project}/locations/{region}",
@@ -73,7 +84,9 @@ def model_service_client(region: str, credentials: Any = None):
     )
 
 
-def register_version(client, registry_model: str, artifact_uri: str, store_version: str, metrics: dict[str, Any]) -> str:
+def register_version(
+    client, registry_model: str, model_uri: str, store_version: str, metrics: dict[str, Any], serving_image: str
+) -> str:
     """Upload the model as a new version of registry_model (creating it first time); returns `<model>@<version id>`."""
     from google.api_core import exceptions
 
@@ -82,11 +95,11 @@ def register_version(client, registry_model: str, artifact_uri: str, store_versi
         new_model = False
     except exceptions.NotFound:
         new_model = True
-    request = upload_request(registry_model, artifact_uri, store_version, metrics, new_model)
+    request = upload_request(registry_model, model_uri, store_version, metrics, new_model, serving_image)
     try:
         operation = client.upload_model(request=request)
     except exceptions.AlreadyExists:
         # Another run created the model between our look-up and upload: become a version of it instead.
-        operation = client.upload_model(request=upload_request(registry_model, artifact_uri, store_version, metrics, False))
+        operation = client.upload_model(request=upload_request(registry_model, model_uri, store_version, metrics, False, serving_image))
     response = operation.result(timeout=UPLOAD_TIMEOUT_SECONDS)
     return f"{response.model}@{response.model_version_id}"

@@ -3,7 +3,7 @@
 import contextlib
 import fcntl
 import os
-import tempfile
+import secrets
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -101,7 +101,10 @@ class FolderBackend:
     def _temp_file(self, path: Path, data: bytes):
         """A fully written, synced temp file beside `path`, locked while in use and removed afterwards."""
         _remove_abandoned_temp_files(path.parent)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        # Not mkstemp: its 0600 would hide the store from a reader running as another user (a
+        # read-only mount into the web app's container); 0666 less the umask is what open() would give.
+        temp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             # The lock tells a later publisher that this file is in use; it dies with this process.
             fcntl.flock(fd, fcntl.LOCK_EX)

@@ -85,12 +85,21 @@ def running(port: int | None = None) -> Iterator[FakeGcs]:
         server.stop()
 
 
+def _exit_on_signal(signum, frame) -> None:
+    """Turn a signal into SystemExit, so context managers clean up."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """Serve until interrupted, creating the named buckets first."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=4443)
     parser.add_argument("--bucket", action="append", default=[])
     args = parser.parse_args()
+    # SIGTERM's default action would end this process at once and leave the server binary running; as
+    # an exception it unwinds through running(), which stops the server. (Handlers are not inherited
+    # across exec, so the server itself still stops on terminate().)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     with running(args.port) as server:
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import storage
@@ -100,7 +109,8 @@ def main() -> None:
         for bucket in args.bucket:
             client.create_bucket(bucket)
         print(f"fake-gcs-server on {server.url}; buckets: {', '.join(args.bucket) or 'none'}", flush=True)
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        while True:
+            signal.pause()
 
 
 if __name__ == "__main__":

@@ -134,6 +134,8 @@ def test_the_tests_run_before_anything_is_pushed(build):
     by_id = steps(build)
     assert by_id["test"].args == [".ci/run"] and by_id["test"].entrypoint == "bash"
     assert "CI=true" in by_id["test"].env
+    # The guide: no engine runs inside the test step, so it deselects the container tests explicitly.
+    assert "PYTEST_ARGS=-m 'not container'" in by_id["test"].env
 
     def upstream(step_id):
         found = set()
@@ -143,8 +145,18 @@ def test_the_tests_run_before_anything_is_pushed(build):
         return found
 
     for step in build.steps:
-        if step.id not in ("test", "build-components", "build-webapp"):
+        if step.id not in ("test", "build-components", "build-webapp", "run-images"):
             assert "test" in upstream(step.id), f"{step.id} could run before the tests pass"
+            assert "run-images" in upstream(step.id), f"{step.id} could run before the images were run"
+
+
+def test_the_images_run_before_they_are_pushed(build):
+    values = resolved(build, TRIGGERED)
+    step = steps(build)["run-images"]
+    assert step.entrypoint == "bash" and set(step.wait_for) == {"build-components", "build-webapp"}
+    args = [substitute(arg, values) for arg in step.args]
+    assert (REPO / args[0]).is_file()
+    assert args[1:] == sorted(built_images(build, values))
 
 
 @pytest.mark.parametrize("built_ins", [TRIGGERED, MANUAL], ids=["triggered", "manual"])
@@ -198,6 +210,8 @@ def test_pipeline_is_submitted_on_the_components_image_that_was_built(build, tmp
     parameters = job["runtimeConfig"]["parameterValues"]
     assert parameters["model_uri"] == "gs://my-proj-salary/models/salary"
     assert parameters["git_commit"] == TRIGGERED["COMMIT_SHA"] and parameters["registry_model"] == ""
+    webapp = next(image for image in built_images(build, values) if "/salary-webapp:" in image)
+    assert parameters["serving_image"] == webapp
 
 
 def test_registry_upload_is_switched_on_by_one_substitution(build, tmp_path, capsys):

@@ -38,8 +38,7 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     assert pipeline.name == "salary-training"
     assert pipeline.description.startswith("Train a linear salary model")
     assert set(pipeline.component_spec.inputs) == {
-        "data_uri", "model_uri", "test_fraction", "seed", "min_r2", "max_r2_drop", "force", "git_commit", "registry_model",
-    }
+        "data_uri", "model_uri", "test_fraction", "seed", "min_r2", "max_r2_drop", "force", "git_commit", "registry_model", "serving_image"}
     # One set of defaults: the compiled signature's and the command line's are the same values.
     flags = compile_py.build_parser().parse_args([])
     for name in ("test_fraction", "seed", "min_r2", "max_r2_drop"):

@@ -57,6 +57,9 @@ def test_a_flask_prefixed_name_alone_is_refused_not_ignored(environ):
     ("WEB_CONCURRENCY", "0", "must be a whole number of at least 1"),
     ("WEB_WORKER_CLASS", "eventlet", "must be one of gevent, sync, gthread"),
     ("WEB_THREADS", "1.5", "must be a whole number of at least 1"),
+    ("AIP_HTTP_PORT", "70000", "must be a whole number between 1 and 65535"),
+    ("AIP_PREDICT_ROUTE", "predict", "must be a path starting with /"),
+    ("AIP_HEALTH_ROUTE", "health", "must be a path starting with /"),
 ])
 def test_a_bad_value_is_a_one_line_error_naming_the_variable(environ, name, value, reason):
     environ.setenv(name, value)

@@ -77,17 +77,28 @@ def context_files() -> list[str]:
 
 
 def requirement_files(dockerfile: Path) -> list[str]:
-    """The requirement and constraint files an image installs from, through the build script."""
-    run_lines = [arguments for name, arguments in instructions(dockerfile) if name == "RUN" and BUILD_SCRIPT in arguments]
-    assert len(run_lines) == 1, f"{dockerfile} should install through {BUILD_SCRIPT} once"
-    words = shlex.split(run_lines[0])
-    requirements = words[words.index(BUILD_SCRIPT) + 1]
+    """The requirement and constraint files an image installs from, through the build script's deps step."""
+    run_lines = [arguments for name, arguments in instructions(dockerfile) if name == "RUN" and f"{BUILD_SCRIPT} deps" in arguments]
+    assert len(run_lines) == 1, f"{dockerfile} should install its dependencies through {BUILD_SCRIPT} deps once"
+    requirements = shlex.split(run_lines[0])[-1]
     files = []
     for line in (REPO / BUILD_SCRIPT).read_text().splitlines():
-        words = shlex.split(line.replace('"$requirements"', requirements), comments=True)
+        words = shlex.split(line.replace('"$2"', requirements), comments=True)
         if "pip" in words and "install" in words:
             files += [words[at + 1] for at, word in enumerate(words) if word in ("-r", "-c")]
     return files
+
+
+@pytest.mark.parametrize("image", sorted(DOCKERFILES))
+def test_dependencies_are_a_layer_before_the_source(image):
+    # Layer cache: a source change must not reinstall the dependencies.
+    found = instructions(DOCKERFILES[image])
+    deps = next(at for at, (name, arguments) in enumerate(found) if name == "RUN" and f"{BUILD_SCRIPT} deps" in arguments)
+    copies_before = [shlex.split(arguments)[:-1] for name, arguments in found[:deps] if name == "COPY"]
+    assert all(not source.endswith(".py") or source == BUILD_SCRIPT for sources in copies_before for source in sources)
+    assert "." not in [source for sources in copies_before for source in sources]
+    project = next(at for at, (name, arguments) in enumerate(found) if name == "RUN" and f"{BUILD_SCRIPT} project" in arguments)
+    assert deps < [at for at, (name, arguments) in enumerate(found) if name == "COPY" and arguments == ". ."][0] < project
 
 
 def pins(requirements: str) -> dict[str, str]:
@@ -167,14 +178,19 @@ def test_training_and_serving_share_one_scikit_learn():
 
 
 @pytest.mark.parametrize("image", sorted(DOCKERFILES))
-def test_images_run_as_a_non_root_user_on_a_pinned_base(image):
-    found = instructions(DOCKERFILES[image])
-    for name, arguments in found:
+def test_images_build_on_a_pinned_base(image):
+    for name, arguments in instructions(DOCKERFILES[image]):
         if name == "FROM":
             assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+( AS \w+)?", arguments), arguments
-    users = [arguments for name, arguments in final_stage(DOCKERFILES[image]) if name == "USER"]
-    assert users and users[-1].split(":")[0] not in ("0", "root")
     assert image_env(DOCKERFILES[image])["PATH"].startswith("/opt/venv/bin:")
+
+
+def test_web_app_runs_as_a_non_root_user_and_tasks_as_root():
+    users = [arguments for name, arguments in final_stage(DOCKERFILES["webapp"]) if name == "USER"]
+    assert users and users[-1].split(":")[0] not in ("0", "root")
+    # Nothing documents which user may write through Vertex AI's /gcs mount; the Dockerfile says why root.
+    assert not [arguments for name, arguments in final_stage(DOCKERFILES["components"]) if name == "USER"]
+    assert "/gcs" in DOCKERFILES["components"].read_text()
 
 
 def test_components_image_runs_the_executor_with_kfp_installed():
@@ -197,6 +213,9 @@ def test_webapp_image_binds_gunicorn_to_all_interfaces_on_port(monkeypatch):
     assert runpy.run_path(str(REPO / source))["bind"] == "0.0.0.0:8080"
     monkeypatch.setenv("PORT", "9090")
     assert runpy.run_path(str(REPO / source))["bind"] == "0.0.0.0:9090"
+    # As a Vertex AI prediction container the port comes from AIP_HTTP_PORT.
+    monkeypatch.setenv("AIP_HTTP_PORT", "7070")
+    assert runpy.run_path(str(REPO / source))["bind"] == "0.0.0.0:7070"
 
 
 @pytest.mark.slow

@@ -7,14 +7,17 @@ from google.api_core import exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform_v1
 from google.cloud.aiplatform_v1.services.model_service import ModelServiceClient
-from kfp.dsl import Metrics, Model
+from kfp.dsl import Metrics
 
 from components import register_model
 from salary import registry
 
 REGISTRY_MODEL = "projects/my-proj/locations/europe-west1/models/salary"
-ARTIFACT = "gs://my-bucket/pipeline-root/123/salary-training-x/train-model_-1/model"
+MODEL_URI = "gs://my-bucket/models/salary"
 VERSION = "20261127T085344Z-23f074cd"
+# The store's immutable version folder; never the run's Model artifact under pipeline-root/.
+ARTIFACT = f"gs://my-bucket/models/salary/versions/{VERSION}/"
+SERVING_IMAGE = "europe-west1-docker.pkg.dev/my-proj/salary/salary-webapp:b123"
 METRICS = {"r2": 0.97271, "rmse": 5419.24, "mae": 4203.07, "n_train": 120, "n_test": 30}
 
 
@@ -48,7 +51,7 @@ def test_client_talks_to_the_regional_endpoint(client):
 def test_a_later_version_names_the_existing_model_as_its_parent(client, rpcs):
     get_model, upload_model = rpcs
     get_model.return_value = aiplatform_v1.Model(name=REGISTRY_MODEL)
-    name = registry.register_version(client, REGISTRY_MODEL, ARTIFACT, VERSION, METRICS)
+    name = registry.register_version(client, REGISTRY_MODEL, MODEL_URI, VERSION, METRICS, SERVING_IMAGE)
     assert name == f"{REGISTRY_MODEL}@3"
     assert get_model.call_args.kwargs == {"name": REGISTRY_MODEL}
     request = upload_model.call_args.kwargs["request"]
@@ -62,8 +65,12 @@ def test_a_later_version_names_the_existing_model_as_its_parent(client, rpcs):
             version_aliases=["default", f"v{VERSION}"],
             labels={"store-version": VERSION.lower()},
             artifact_uri=ARTIFACT,
+            # The web app image, which runs the scikit-learn that trained the model; routes and port as it serves them.
             container_spec=aiplatform_v1.ModelContainerSpec(
-                image_uri="europe-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-6:latest"
+                image_uri=SERVING_IMAGE,
+                ports=[aiplatform_v1.Port(container_port=8080)],
+                predict_route="/vertex/predict",
+                health_route="/readyz",
             ),
         ),
     )
@@ -72,7 +79,7 @@ def test_a_later_version_names_the_existing_model_as_its_parent(client, rpcs):
 def test_the_first_version_creates_the_model(client, rpcs):
     get_model, upload_model = rpcs
     get_model.side_effect = exceptions.NotFound("no such model")
-    registry.register_version(client, REGISTRY_MODEL, ARTIFACT, VERSION, METRICS)
+    registry.register_version(client, REGISTRY_MODEL, MODEL_URI, VERSION, METRICS, SERVING_IMAGE)
     request = upload_model.call_args.kwargs["request"]
     assert request.model_id == "salary" and request.parent_model == ""
 
@@ -81,7 +88,7 @@ def test_losing_the_race_to_create_becomes_a_version(client, rpcs):
     get_model, upload_model = rpcs
     get_model.side_effect = exceptions.NotFound("no such model")
     upload_model.side_effect = [exceptions.AlreadyExists("created meanwhile"), Finished("1")]
-    assert registry.register_version(client, REGISTRY_MODEL, ARTIFACT, VERSION, METRICS) == f"{REGISTRY_MODEL}@1"
+    assert registry.register_version(client, REGISTRY_MODEL, MODEL_URI, VERSION, METRICS, SERVING_IMAGE) == f"{REGISTRY_MODEL}@1"
     first, second = (call.kwargs["request"] for call in upload_model.call_args_list)
     assert (first.model_id, first.parent_model) == ("salary", "")
     assert (second.model_id, second.parent_model) == ("", REGISTRY_MODEL)
@@ -90,7 +97,14 @@ def test_losing_the_race_to_create_becomes_a_version(client, rpcs):
 def test_a_local_artifact_is_refused_before_any_upload(client, rpcs):
     _, upload_model = rpcs
     with pytest.raises(ValueError, match="not a gs:// URI"):
-        registry.register_version(client, REGISTRY_MODEL, "/tmp/model", VERSION, METRICS)
+        registry.register_version(client, REGISTRY_MODEL, "/tmp/model-store", VERSION, METRICS, SERVING_IMAGE)
+    assert not upload_model.called
+
+
+def test_no_serving_image_is_refused_before_any_upload(client, rpcs):
+    _, upload_model = rpcs
+    with pytest.raises(ValueError, match="serving image"):
+        registry.register_version(client, REGISTRY_MODEL, MODEL_URI, VERSION, METRICS, "")
     assert not upload_model.called
 
 
@@ -108,9 +122,11 @@ def test_registry_model_name_round_trips():
 
 
 def component_inputs(tmp_path, **overrides):
-    model = Model(name="model", uri=ARTIFACT, metadata={})
     metrics = Metrics(name="metrics", uri=str(tmp_path / "metrics"), metadata=dict(METRICS))
-    return {"model": model, "metrics": metrics, "published": True, "version": VERSION, "registry_model": REGISTRY_MODEL, **overrides}
+    return {
+        "metrics": metrics, "published": True, "version": VERSION, "model_uri": MODEL_URI, "registry_model": REGISTRY_MODEL,
+        "serving_image": SERVING_IMAGE, **overrides,
+    }
 
 
 @pytest.mark.parametrize("overrides", [{"registry_model": ""}, {"published": False, "version": ""}])
@@ -120,11 +136,12 @@ def test_component_does_nothing_when_off_or_unpublished(tmp_path, rpcs, override
     assert not get_model.called and not upload_model.called
 
 
-def test_component_uploads_the_trained_model_artifact(tmp_path, rpcs, monkeypatch):
+def test_component_registers_the_store_version_folder(tmp_path, rpcs, monkeypatch):
     get_model, upload_model = rpcs
     # On Vertex the task's service account; here anonymous, so no credential lookup leaves the machine.
     monkeypatch.setattr("google.auth.default", lambda *args, **kwargs: (AnonymousCredentials(), "my-proj"))
     assert register_model.python_func(**component_inputs(tmp_path)) == f"{REGISTRY_MODEL}@3"
     request = upload_model.call_args.kwargs["request"]
     assert request.model.artifact_uri == ARTIFACT and request.parent_model == REGISTRY_MODEL
+    assert request.model.container_spec.image_uri == SERVING_IMAGE
     assert request.model.version_description.endswith("held-out r2 0.9727, rmse 5419, mae 4203.")

@@ -178,7 +178,7 @@ def test_cli_dry_run_prints_the_request_and_touches_no_network(tmp_path, capsys)
             mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True) as create:
         code = compile_py.main(SUBMIT + ["--dry-run", "--output", str(tmp_path / "p.yaml"), "--labels", "trigger=main",
                                          "--no-cache", "--min-r2", "0.7", "--data-uri", "gs://my-bucket/data/salary.csv",
-                                         "--registry-model", "salary"])
+                                         "--registry-model", "salary", "--serving-image", "europe-west1-docker.pkg.dev/my-proj/salary/salary-webapp:b1"])
     assert code == 0 and not create.called
     request = json.loads(capsys.readouterr().out)
     job = request["pipelineJob"]
@@ -192,6 +192,7 @@ def test_cli_dry_run_prints_the_request_and_touches_no_network(tmp_path, capsys)
         "data_uri": "gs://my-bucket/data/salary.csv", "model_uri": "gs://my-bucket/models/salary", "test_fraction": 0.2,
         "seed": 42.0, "min_r2": 0.7, "max_r2_drop": 0.01, "force": False, "git_commit": COMMIT,
         "registry_model": "projects/my-proj/locations/europe-west1/models/salary",
+        "serving_image": "europe-west1-docker.pkg.dev/my-proj/salary/salary-webapp:b1",
     }
     tasks = [task for name, task in job["pipelineSpec"]["root"]["dag"]["tasks"].items() if not name.startswith(("condition-", "exit-handler-"))]
     assert tasks and all(task["cachingOptions"].get("enableCache", False) is False for task in tasks)
@@ -229,6 +230,8 @@ def test_cli_submit_reports_the_run_or_the_failure(tmp_path, capsys):
         (["--no-cache", "--labels", "a=b"], "--labels, --no-cache only apply with --submit"),
         (["--registry-model", "salary"], "--registry-model only apply with --submit"),
         (SUBMIT + ["--registry-model", "Salary"], "argument --registry-model: 'Salary' is not a model ID"),
+        (SUBMIT + ["--registry-model", "salary"], "--registry-model requires --serving-image"),
+        (["--serving-image", "salary-webapp:dev"], "--serving-image only apply with --submit"),
         (["--dry-run", "--no-dry-run"], "contradict"),
         (SUBMIT + ["--no-dry-run"], "--no-dry-run does not apply with --submit"),
         (SUBMIT + ["--model-uri", "model-store/salary"], "--model-uri must be a gs:// prefix"),

@@ -24,7 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.from_mapping(test_config or {})
 
-    from webapp import api, formatting, health, model, model_card, openapi, pages, problems, request_log, security
+    from webapp import api, formatting, health, model, model_card, openapi, pages, problems, request_log, security, vertex
 
     security.check_config(app)
     model.init_app(app)
@@ -37,4 +37,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(health.bp)
+    vertex.init_app(app)
     return app

@@ -40,6 +40,13 @@ def seconds(value: str) -> float:
     return number
 
 
+def route(value: str) -> str:
+    """A URL path, or empty for none."""
+    if value and not value.startswith("/"):
+        raise ValueError("must be a path starting with /")
+    return value
+
+
 def whole(low: int, high: int | None = None) -> Callable[[str], int]:
     """A whole number in [low, high]."""
     span = f"between {low} and {high}" if high is not None else f"of at least {low}"
@@ -91,6 +98,13 @@ VARIABLES = (
     Variable("WEB_CONCURRENCY", whole(1), 2),
     Variable("WEB_WORKER_CLASS", one_of("gevent", "sync", "gthread"), "gevent"),
     Variable("WEB_THREADS", whole(1), 1),
+    # Set by Vertex AI when it runs the image as a prediction container (webapp/vertex.py,
+    # https://cloud.google.com/vertex-ai/docs/predictions/custom-container-requirements); unset elsewhere.
+    Variable("AIP_HTTP_PORT", whole(1, 65535), None),  # the server's port, before PORT
+    Variable("AIP_PREDICT_ROUTE", route, ""),
+    Variable("AIP_HEALTH_ROUTE", route, ""),
+    # The copied folder of the registered version (<model_uri>/versions/<v>/): served instead of MODEL_URI.
+    Variable("AIP_STORAGE_URI", text, ""),
 )
 
 

@@ -11,7 +11,8 @@ except ConfigError as exc:
     # Before any worker starts: one line, no traceback.
     sys.exit(f"error: {exc}")
 
-bind = f"{settings['HOST']}:{settings['PORT']}"
+# Vertex AI names the port in AIP_HTTP_PORT (custom container contract, webapp/vertex.py).
+bind = f"{settings['HOST']}:{settings['AIP_HTTP_PORT'] or settings['PORT']}"
 workers = settings["WEB_CONCURRENCY"]
 # gevent: a connection costs a greenlet, not a worker, so slow clients cannot stall the server; sync and
 # gthread workers stopped answering /healthz under 50 slow connections (README, "Serving under slow clients").

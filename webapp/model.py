@@ -11,6 +11,7 @@ from flask import Flask, current_app
 
 from salary.model_store import LoadedModel, ModelStore, open_store
 from salary.store_errors import MissingCredentials, ModelRejected, NoModelPublished, StoreError, StoreUnavailable
+from salary.version_folder import open_version_folder
 from webapp.predictor import Predictor, make_predictor
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,13 @@ class Serving:
 class ServedModel:
     """The verified model this process serves (or why there is none), kept current with latest.json."""
 
-    def __init__(self, model_uri: str, poll_seconds: float, retry_cap_seconds: float, storage_seconds: float):
+    def __init__(self, model_uri: str, poll_seconds: float, retry_cap_seconds: float, storage_seconds: float,
+                 version_folder: bool = False):
         self.model_uri = model_uri
         self.poll_seconds = poll_seconds
         self.retry_cap_seconds = retry_cap_seconds
         self.storage_seconds = storage_seconds
+        self.version_folder = version_folder
         self.state: Serving | None = None
         self.reason = "the model is loading"
         self.first_check = threading.Event()
@@ -89,8 +92,8 @@ class ServedModel:
     def _open_store(self) -> ModelStore:
         """Open the store on first use (in the background: finding credentials can take seconds)."""
         if self._store is None:
-            self._store = open_store(self.model_uri, retry_seconds=self.storage_seconds,
-                                     request_timeout=self.storage_seconds)
+            opener = open_version_folder if self.version_folder else open_store
+            self._store = opener(self.model_uri, retry_seconds=self.storage_seconds, request_timeout=self.storage_seconds)
         return self._store
 
     def refresh(self) -> bool:
@@ -220,13 +223,16 @@ class ServedModel:
 
 
 def init_app(app: Flask) -> None:
-    """Load the model named by MODEL_URI within the start-up deadline, then keep it current in the background."""
+    """Load the model named by MODEL_URI (on Vertex AI: the version folder AIP_STORAGE_URI) within the start-up deadline,
+    then keep it current in the background."""
+    artifact_uri = app.config["AIP_STORAGE_URI"]
     served = ServedModel(
-        app.config["MODEL_URI"],
+        artifact_uri or app.config["MODEL_URI"],
         poll_seconds=float(app.config["MODEL_POLL_SECONDS"]),
         retry_cap_seconds=float(app.config["MODEL_RETRY_CAP_SECONDS"]),
         storage_seconds=min(float(app.config["MODEL_STORAGE_RETRY_SECONDS"]),
                             float(app.config["MODEL_STARTUP_SECONDS"])),
+        version_folder=bool(artifact_uri),
     )
     app.extensions[EXTENSION] = served
     served.start()

@@ -1,0 +1,65 @@
+"""One version's folder seen as a whole model store: what Vertex AI copies for a registered model.
+
+The Model Registry entry's artifact URI is `<model_uri>/versions/<version>/`; Vertex AI copies that folder
+and hands the copy to the serving container as AIP_STORAGE_URI, with no latest.json beside it. This view
+answers latest.json from the folder's own manifest, so the store's usual checks load it unchanged.
+"""
+
+import json
+from typing import Any
+
+from salary import gcs
+from salary.model_store import MANIFEST_FILE, POINTER_FILE, ModelStore
+from salary.store_backends import Backend, open_backend
+from salary.store_errors import StoreError
+
+
+class VersionFolder:
+    """A read-only Backend over a folder holding model.pkl, manifest.json and attachments of one version."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        self.uri = backend.uri
+
+    def read(self, key: str) -> tuple[bytes | None, Any]:
+        """latest.json names the manifest's version; versions/<version>/<name> is <name> in the folder."""
+        if key == POINTER_FILE:
+            content, generation = self.backend.read(MANIFEST_FILE)
+            if content is None:
+                return None, 0
+            try:
+                version = json.loads(content)["version"]
+            except (ValueError, KeyError, TypeError):
+                raise StoreError(f"{self.uri}/{MANIFEST_FILE} names no version") from None
+            return json.dumps({"version": version}).encode(), generation
+        parts = key.split("/")
+        if len(parts) == 3 and parts[0] == "versions":
+            return self.backend.read(parts[2])
+        return None, 0
+
+    def create(self, key: str, data: bytes) -> None:
+        """Never: the copied folder is read-only."""
+        raise StoreError(f"{self.uri} is one copied model version; nothing is published to it")
+
+    def replace(self, key: str, data: bytes, generation: Any) -> None:
+        """Never: the copied folder is read-only."""
+        raise StoreError(f"{self.uri} is one copied model version; nothing is published to it")
+
+    def delete(self, key: str) -> None:
+        """Never: the copied folder is read-only."""
+        raise StoreError(f"{self.uri} is one copied model version; nothing is deleted from it")
+
+    def keys(self, prefix: str) -> list[str]:
+        """The folder's files as versions/<version>/<name>."""
+        content, _ = self.read(POINTER_FILE)
+        if content is None:
+            return []
+        version = json.loads(content)["version"]
+        names = (f"versions/{version}/{name}" for name in self.backend.keys("") if "/" not in name)
+        return sorted(key for key in names if key.startswith(prefix))
+
+
+def open_version_folder(uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS,
+                        request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS) -> ModelStore:
+    """A model store whose latest (and only) version is the one in the folder at `uri`."""
+    return ModelStore(VersionFolder(open_backend(uri, retry_seconds, request_timeout)))

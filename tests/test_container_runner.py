@@ -1,0 +1,108 @@
+"""compile.py --runner container without an engine: refusals before the run and the checks after it."""
+
+import json
+
+import pytest
+
+import compile as compile_py
+from pipeline_def import containers
+from salary.model_store import open_store
+from salary.modeling import dump_model
+
+
+def test_a_store_the_containers_cannot_reach_is_refused_before_the_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    code = compile_py.main(["--output", str(tmp_path / "p.yaml"), "--runner", "container", "--model-uri", "gs://bucket/models/salary",
+                            "--local-root", str(tmp_path / "root")])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: dry run failed: model store gs://bucket/models/salary is out of the containers' reach: they have no "
+                   "Google credentials here; use a folder, or a GCS emulator through STORAGE_EMULATOR_HOST"]
+    assert not (tmp_path / "root").exists()
+
+
+def test_runner_container_does_not_apply_with_submit(capsys):
+    with pytest.raises(SystemExit) as caught:
+        compile_py.main(["--submit", "--dry-run", "--project", "my-proj", "--region", "europe-west1", "--pipeline-root", "gs://my-bucket/root",
+                         "--service-account", "sa-name@my-proj.iam.gserviceaccount.com", "--runner", "container"])
+    assert caught.value.code == 2
+    assert "--runner applies to the local dry run" in capsys.readouterr().err
+
+
+def test_a_folder_store_is_mounted_at_the_same_path(tmp_path):
+    store, data = str(tmp_path / "store"), str(tmp_path / "d.csv")
+    args = containers.run_args({"model_uri": store, "data_uri": data})
+    assert [(m["Source"], m["Target"], m["ReadOnly"]) for m in args["mounts"]] == [(store, store, False), (data, data, True)]
+    assert "network_mode" not in args
+
+
+def test_a_gs_store_uses_the_emulator_on_the_host_network(monkeypatch):
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:4443")
+    args = containers.run_args({"model_uri": "gs://b/models/salary", "data_uri": ""})
+    assert args == {"mounts": [], "environment": {"STORAGE_EMULATOR_HOST": "http://127.0.0.1:4443"}, "network_mode": "host"}
+
+
+def _run_folder(root, tasks):
+    """A run folder as kfp.local leaves it, with executor outputs for `tasks` only."""
+    run = root / "salary-training-2026-11-27-00-00-00-000000"
+    for task in tasks:
+        (run / task).mkdir(parents=True)
+        (run / task / "executor_output.json").write_text(json.dumps({}))
+
+
+def test_a_task_whose_container_vanished_fails_the_run(tmp_path):
+    # kfp.local reports such a task as a success; it never wrote its executor output.
+    _run_folder(tmp_path, ["load-data", "train-model", "export-model"])
+    with pytest.raises(containers.ContainerRunError, match="task.s. evaluate-model left no executor output"):
+        containers.check_run(tmp_path, set(), {"model_uri": str(tmp_path / "store")}, {"published": False})
+
+
+def test_a_version_reported_but_not_on_the_host_fails_the_run(tmp_path, line_model):
+    root = tmp_path / "root"
+    _run_folder(root, containers.RUN_TASKS)
+    store = str(tmp_path / "store")
+    with pytest.raises(containers.ContainerRunError, match="version 20261127T000000Z-00000000 was reported published but is not in the store"):
+        containers.check_run(root, set(), {"model_uri": store}, {"published": True, "version": "20261127T000000Z-00000000"})
+    manifest = open_store(store).publish(dump_model(line_model), metrics={}, data={}, source={})
+    containers.check_run(root, set(), {"model_uri": store}, {"published": True, "version": manifest["version"]})
+
+
+@pytest.mark.parametrize("image, podman_name", [
+    ("salary-components:dev", "localhost/salary-components:dev"),
+    ("europe-west1-docker.pkg.dev/p/r/salary-components:b1", "europe-west1-docker.pkg.dev/p/r/salary-components:b1"),
+    ("localhost/x:1", "localhost/x:1"),
+])
+def test_podman_lists_local_images_under_localhost(image, podman_name):
+    assert containers.local_image({"ENGINE": "podman"}, image) == podman_name
+    assert containers.local_image({"ENGINE": "docker"}, image) == image
+
+
+@pytest.mark.parametrize("body, translated", [
+    (b'{"message": "container abc does not exist in database: no such container"}', True),
+    (b'{"message": "something else broke"}', False),
+])
+def test_podman_500_for_a_vanished_container_is_dockers_not_found(body, translated):
+    # kfp.local's DockerRunner handles docker's 404 for an auto-removed container; podman answers 500.
+    import docker.errors
+    import requests
+    from docker.api import client
+
+    response = requests.Response()
+    response.status_code, response._content = 500, body
+    with containers.vanished_is_not_found(), pytest.raises(docker.errors.APIError) as caught:
+        client.create_api_error_from_http_exception(requests.HTTPError(response=response))
+    assert isinstance(caught.value, docker.errors.NotFound) is translated
+
+
+def test_a_task_that_logged_an_error_and_left_no_output_failed():
+    # A container gone before its exit status was read: kfp.local reports SUCCESS; its error line says otherwise.
+    import io
+
+    from pipeline_def.local_run import Progress
+
+    terminal = io.StringIO()
+    progress = Progress(io.StringIO(), terminal, verbose=False)
+    progress.write("Executing task 'load-data'\nsalary.dataset.DataValidationError: Salary must be positive (row 12)\n"
+                   "Task 'load-data' finished with status SUCCESS\n")
+    assert progress.failed == ("load-data", "DataValidationError: Salary must be positive (row 12)")
+    assert "FAILED" in terminal.getvalue()
