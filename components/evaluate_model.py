@@ -24,13 +24,13 @@ def evaluate_model(
     from collections import namedtuple
 
     from salary.dataset import read_salary_csv
-    from salary.model_codec import MODEL_FILE, safe_unpickle
+    from salary.model_codec import MODEL_FILE, decode_model
     from salary.model_store import latest_or_none, open_store
-    from salary.modeling import decide, score
+    from salary.modeling import as_estimator, decide, score
     from salary.plotting import fit_plot_svg, svg_page
 
     with open(os.path.join(model.path, MODEL_FILE), "rb") as handle:
-        estimator = safe_unpickle("candidate", handle.read())
+        estimator = as_estimator(decode_model("candidate", handle.read()))
     held_out = read_salary_csv(test_data.path, min_rows=1)
     scores = score(estimator, held_out.years, held_out.salary)
     for name, value in scores.items():
@@ -40,7 +40,7 @@ def evaluate_model(
     champion = latest_or_none(open_store(model_uri))
     champion_r2 = None
     if champion is not None:
-        champion_scores = score(champion.estimator, held_out.years, held_out.salary)
+        champion_scores = score(as_estimator(champion.model), held_out.years, held_out.salary)
         for name, value in champion_scores.items():
             metrics.log_metric(f"champion_{name}", value)
         metrics.metadata["champion_version"] = champion.version

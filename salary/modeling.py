@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.linear_model import LinearRegression
 
+from salary.model_codec import LinearModel
+
 # Protocol 5 keeps numpy arrays as raw buffers; the model store's allow-list expects it.
 PICKLE_PROTOCOL = 5
 
@@ -68,3 +70,10 @@ def decide(
 def dump_model(model: LinearRegression) -> bytes:
     """Pickle a fitted model the way the model store expects it."""
     return pickle.dumps(model, protocol=PICKLE_PROTOCOL)
+
+
+def as_estimator(model: LinearModel) -> LinearRegression:
+    """scikit-learn's own estimator from a decoded model's checked state, built as unpickling builds it."""
+    estimator = LinearRegression.__new__(LinearRegression)
+    estimator.__setstate__(dict(model.state))
+    return estimator

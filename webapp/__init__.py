@@ -5,6 +5,8 @@ from pathlib import Path
 
 from flask import Flask
 
+from salary.model_store import DEFAULT_MAX_MODEL_BYTES
+
 # Where `python compile.py` publishes when run from the repository root.
 DEFAULT_MODEL_URI = str(Path(__file__).resolve().parent.parent / "model-store" / "salary")
 MAX_BATCH = 10_000
@@ -24,6 +26,16 @@ def _env_seconds(name: str, default: float) -> float:
     return value
 
 
+def _env_bytes(name: str, default: int) -> int:
+    """A positive whole number of bytes from the environment, or a clear error."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a positive whole number of bytes, got {text!r}")
+    return int(text)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Application factory: configure, check the configuration, load the model, register the routes."""
     app = Flask(__name__)
@@ -41,6 +53,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Bound on one storage call including the client library's own retries; short, so
         # start-up is not held up by an unreachable store (the background retry takes over).
         MODEL_STORAGE_RETRY_SECONDS=2.0,
+        # The largest model.pkl the app downloads and decodes: checked from the object's metadata first.
+        MODEL_MAX_BYTES=_env_bytes("MODEL_MAX_BYTES", DEFAULT_MAX_MODEL_BYTES),
         MAX_CONTENT_LENGTH=1024 * 1024,
         MAX_BATCH=MAX_BATCH,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -23,7 +23,8 @@ class ModelUnavailable(Exception):
 class ServedModel:
     """The verified model this process serves (or why there is none), kept current with latest.json."""
 
-    def __init__(self, model_uri: str, poll_seconds: float, retry_cap_seconds: float, storage_retry_seconds: float):
+    def __init__(self, model_uri: str, poll_seconds: float, retry_cap_seconds: float, storage_retry_seconds: float,
+                 max_model_bytes: int):
         self.model_uri = model_uri
         self.poll_seconds = poll_seconds
         self.retry_cap_seconds = retry_cap_seconds
@@ -35,7 +36,9 @@ class ServedModel:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         try:
-            self._store: ModelStore | None = open_store(model_uri, retry_seconds=storage_retry_seconds)
+            self._store: ModelStore | None = open_store(
+                model_uri, retry_seconds=storage_retry_seconds, max_model_bytes=max_model_bytes,
+            )
         except StoreError as exc:
             self._store = None
             self.reason = str(exc)
@@ -64,7 +67,7 @@ class ServedModel:
         except StoreError as exc:
             self._not_serving(str(exc), logging.ERROR)
             return True
-        predictor = make_predictor(loaded.version, loaded.estimator)
+        predictor = make_predictor(loaded.version, loaded.model)
         previous, self.loaded, self.reason = self.loaded, loaded, ""
         self.predictor = predictor
         log.info(
@@ -122,6 +125,7 @@ def init_app(app: Flask) -> None:
         poll_seconds=float(app.config["MODEL_POLL_SECONDS"]),
         retry_cap_seconds=float(app.config["MODEL_RETRY_CAP_SECONDS"]),
         storage_retry_seconds=float(app.config["MODEL_STORAGE_RETRY_SECONDS"]),
+        max_model_bytes=int(app.config["MODEL_MAX_BYTES"]),
     )
     reached = served.refresh()
     app.extensions[EXTENSION] = served

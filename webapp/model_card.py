@@ -8,9 +8,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from salary.dataset import DataValidationError, SalaryData, read_salary_csv
 from salary.model_store import PLOT_FILE, LoadedModel, ModelStore, open_store
-from salary.plotting import fit_plot_svg
 from salary.store_errors import StoreError
 from webapp.model import served_model
 from webapp.problems import problem
@@ -18,22 +16,20 @@ from webapp.problems import problem
 log = logging.getLogger(__name__)
 bp = Blueprint("model_card", __name__, url_prefix="/model")
 RECENT_VERSIONS = 10
-PLOT_CACHE = "model_card_plot"
 
 
 @dataclass(frozen=True)
 class Plot:
-    """Where a version's fit plot comes from: its published SVG or its training data; else why there is none."""
+    """A version's fit plot as published with it; else why there is none."""
 
     version: str
     source: str
     published: bytes | None = None
-    data: SalaryData | None = None
 
     @property
     def available(self) -> bool:
         """There is a plot to show."""
-        return self.published is not None or self.data is not None
+        return self.published is not None
 
 
 @dataclass(frozen=True)
@@ -46,39 +42,16 @@ class VersionRow:
 
 
 def find_plot(store: ModelStore, loaded: LoadedModel) -> Plot:
-    """The plot.svg published with the version, else its training data to draw from, else why neither."""
+    """The plot.svg published with the version (export publishes the one evaluate drew), else why there is none."""
+    # The server draws nothing itself: drawing would need matplotlib in the web app and data it must not read.
     try:
         published = store.read_attachment(loaded.version, PLOT_FILE)
     except StoreError as exc:
-        # A plot that fails its check is not shown; draw one from the data instead.
         log.warning("not showing the published plot of %s: %s", loaded.version, exc)
-        published = None
-    if published is not None:
-        return Plot(loaded.version, "published with the model", published=published)
-    missing = "no plot was published with this version, and"
-    data = loaded.manifest.get("data") or {}
-    uri = str(data.get("uri") or "")
-    if not uri or "://" in uri:
-        return Plot(loaded.version, f"{missing} its training data ({uri or 'unknown'}) is not a file this server can read")
-    try:
-        rows = read_salary_csv(uri)
-    except DataValidationError as exc:
-        return Plot(loaded.version, f"{missing} its training data cannot be read: {exc}")
-    if rows.sha256 != data.get("sha256"):
-        return Plot(loaded.version, f"{missing} the training data at {uri} has changed since it was trained")
-    return Plot(loaded.version, f"drawn from the training data ({uri})", data=rows)
-
-
-def plot_svg_bytes(plot: Plot, loaded: LoadedModel) -> bytes:
-    """The plot as SVG; a drawn one is kept per app, since drawing takes a while and the version rarely changes."""
-    if plot.published is not None:
-        return plot.published
-    cached = current_app.extensions.get(PLOT_CACHE)
-    if cached is None or cached[0] != (plot.version, plot.data.sha256):
-        svg = fit_plot_svg(plot.data.years, plot.data.salary, loaded.estimator, title=f"Model {plot.version}")
-        cached = ((plot.version, plot.data.sha256), svg.encode())
-        current_app.extensions[PLOT_CACHE] = cached
-    return cached[1]
+        return Plot(loaded.version, "the plot published with this version does not match its manifest")
+    if published is None:
+        return Plot(loaded.version, "no plot was published with this version")
+    return Plot(loaded.version, "published with the model", published=published)
 
 
 def recent_versions(store: ModelStore, limit: int = RECENT_VERSIONS) -> list[VersionRow]:
@@ -125,7 +98,7 @@ def card():
         store_problem = str(exc)
     line = {}
     if loaded is not None:
-        line = {"intercept": float(loaded.estimator.intercept_), "slope": float(loaded.estimator.coef_[0])}
+        line = {"intercept": loaded.model.intercept, "slope": loaded.model.slope}
     return render_template(
         "model.html", loaded=loaded, reason=served.reason, plot=plot, versions=versions, latest=latest,
         store_problem=store_problem, **line,
@@ -144,7 +117,7 @@ def plot_svg():
         return problem(503, f"the model store cannot be read: {exc}")
     if not plot.available:
         return problem(404, plot.source)
-    svg = plot_svg_bytes(plot, loaded)
+    svg = plot.published
     response = Response(svg, mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = svg_content_security_policy(svg)
     response.headers["Cache-Control"] = "no-cache"
