@@ -29,7 +29,8 @@ def parse_json(data: bytes):
 @bp.post("/predict")
 def predict():
     """Predict one salary ({"years_experience": x}) or a batch ({"instances": [...]})."""
-    if request.mimetype != "application/json":
+    # The exact header most clients send skips werkzeug's header parsing.
+    if request.environ.get("CONTENT_TYPE") != "application/json" and request.mimetype != "application/json":
         return problem(415, f"Content-Type must be application/json, got {request.mimetype or 'none'}")
     try:
         body = parse_json(request.get_data(cache=False))

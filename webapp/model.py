@@ -110,7 +110,7 @@ class ServedModel:
                 return
             reached = self.refresh()
 
-    def predict(self, years: Sequence[float]) -> tuple[list[float], str]:
+    def predict(self, years: Sequence[float]) -> tuple[Sequence[float], str]:
         """Salaries for the given years of experience (a list or an array), with the version that predicted them."""
         predictor = self.predictor
         if predictor is None:

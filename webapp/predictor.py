@@ -16,17 +16,18 @@ class Predictor:
     """One loaded model's prediction function, with the version it serves."""
 
     version: str
-    predict: Callable[[Sequence[float]], list[float]]
+    predict: Callable[[Sequence[float]], Sequence[float]]
 
 
 def make_predictor(version: str, model: LinearModel) -> Predictor:
     """The prediction function of a one-feature linear model."""
     slope, intercept = model.slope, model.intercept
 
-    def predict(years: Sequence[float]) -> list[float]:
+    def predict(years: Sequence[float]) -> Sequence[float]:
+        """A list for a few rows, a float64 array for more (orjson writes it as the same JSON, without a list)."""
         # The same two roundings as predict's X @ coef_ + intercept_, so the results are the same floats.
         if isinstance(years, list) and len(years) < NUMPY_FROM_ROWS:
             return [slope * x + intercept for x in years]
-        return (np.asarray(years, dtype=np.float64) * slope + intercept).tolist()
+        return np.asarray(years, dtype=np.float64) * slope + intercept
 
     return Predictor(version, predict)

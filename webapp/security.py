@@ -1,8 +1,10 @@
 """The secret key, CSRF protection of the form, and the security headers on every response."""
 
 import secrets
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from flask import Blueprint, Flask, Request, Response
+from flask import Blueprint, Flask, Request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_wtf.csrf import CSRFProtect
 
@@ -17,15 +19,15 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "base-uri 'none'",
     "frame-ancestors 'none'",
 ])
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
+SECURITY_HEADERS = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
     # same-origin, not no-referrer: Flask-WTF's HTTPS check needs our own Referer on form posts.
-    "Referrer-Policy": "same-origin",
-    "Cross-Origin-Opener-Policy": "same-origin",
+    ("Referrer-Policy", "same-origin"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
     # Ignored over plain HTTP; behind Cloud Run's HTTPS it keeps browsers from downgrading.
-    "Strict-Transport-Security": "max-age=31536000",
-}
+    ("Strict-Transport-Security", "max-age=31536000"),
+]
 GENERATE_HINT = "python -c 'import secrets; print(secrets.token_hex(32))'"
 
 
@@ -53,14 +55,25 @@ def check_config(app: Flask) -> None:
         raise InsecureConfig("debug mode is on (FLASK_DEBUG): it must never be on in production")
 
 
-def add_security_headers(response: Response) -> Response:
-    """Every response gets the headers; a route may set a stricter CSP of its own."""
-    headers = response.headers
-    if "Content-Security-Policy" not in headers:
-        headers.add("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    # No route sets these, so adding them (not set(), which scans for each) keeps them single.
-    headers.extend(SECURITY_HEADERS)
-    return response
+class SecurityHeaders:
+    """WSGI middleware: every response gets the headers; a route may set a stricter CSP of its own.
+
+    Added to the WSGI header list as the response starts: an after_request hook going through
+    werkzeug's Headers cost several times more per request (docs/benchmarks.md).
+    """
+
+    def __init__(self, wsgi_app: Callable):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        def start(status: str, headers: list, exc_info: Any = None) -> Callable:
+            if not any(name.lower() == "content-security-policy" for name, _ in headers):
+                headers.append(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+            # No route sets these, so appending them keeps them single.
+            headers.extend(SECURITY_HEADERS)
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, start)
 
 
 class SessionlessApiInterface(SecureCookieSessionInterface):
@@ -84,4 +97,4 @@ def init_app(app: Flask, csrf_exempt: tuple[Blueprint, ...] = ()) -> None:
     for blueprint in csrf_exempt:
         csrf.exempt(blueprint)
     app.session_interface = SessionlessApiInterface(tuple(f"{blueprint.url_prefix}/" for blueprint in csrf_exempt))
-    app.after_request(add_security_headers)
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)
