@@ -8,12 +8,12 @@ from webapp import create_app
 
 
 @pytest.fixture
-def request_lines(capsys):
+def request_lines(capfd):
     """The JSON lines the app writes to stdout about requests, so far."""
     written = []
 
     def lines():
-        written.extend(json.loads(line) for line in capsys.readouterr().out.splitlines())
+        written.extend(json.loads(line) for line in capfd.readouterr().out.splitlines())
         return written
 
     return lines

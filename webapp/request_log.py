@@ -1,6 +1,6 @@
 """One structured JSON line per request on stdout, with nothing secret in it, written at the WSGI level."""
 
-import sys
+import os
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -31,15 +31,16 @@ def request_record(method: str, path: str, status: int, seconds: float, served: 
 class RequestLog:
     """WSGI middleware: times each request through the whole app and writes its line.
 
-    One write per line, straight to stdout (Cloud Logging reads severity and message from it): the logging
-    module's records, caller lookup and handler locks cost several times more than the line itself
-    (docs/benchmarks.md), and Flask hooks cost more than wrapping the call once.
+    One write(2) per line on stdout's file descriptor (Cloud Logging reads severity and message from it):
+    the logging module's records, caller lookup and handler locks cost several times more than the line
+    itself (docs/benchmarks.md), and Flask hooks cost more than wrapping the call once. A line is far below
+    PIPE_BUF, so lines from threads or workers sharing the pipe never interleave.
     """
 
-    def __init__(self, wsgi_app: Callable, served: ServedModel, stream: Any = None):
+    def __init__(self, wsgi_app: Callable, served: ServedModel, fd: int = 1):
         self.wsgi_app = wsgi_app
         self.served = served
-        self.stream = stream
+        self.fd = fd
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -59,10 +60,10 @@ class RequestLog:
             self.write(request_record(environ["REQUEST_METHOD"], path, status, time.perf_counter() - started, self.served))
 
     def write(self, record: dict) -> None:
-        """One line, flushed, so it reaches the log at once even when stdout is a pipe."""
-        stream = self.stream or sys.stdout
-        stream.write(orjson.dumps(record).decode() + "\n")
-        stream.flush()
+        """One line, unbuffered, so it reaches the log at once even when stdout is a pipe."""
+        line = orjson.dumps(record) + b"\n"
+        while line:
+            line = line[os.write(self.fd, line):]
 
 
 def init_app(app: Flask) -> None:
