@@ -8,6 +8,7 @@ from playwright.sync_api import expect, sync_playwright
 from salary.dataset import read_salary_csv
 from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
+from salary.plotting import fit_plot_svg
 from tests.server import gunicorn
 from webapp.formatting import currency
 
@@ -45,6 +46,7 @@ def served(store_uri, salary_csv):
     manifest = open_store(store_uri).publish(
         dump_model(model), metrics={"r2": 0.97, "rmse": 3000.0, "mae": 2400.0, "rows": 8},
         data={"uri": str(salary_csv), "sha256": rows.sha256, "rows": rows.rows}, source={},
+        attachments={"plot.svg": fit_plot_svg(rows.years, rows.salary, model).encode()},  # as export publishes it
     )
     with gunicorn({"MODEL_URI": store_uri}) as base:
         yield base, model, manifest
