@@ -22,7 +22,7 @@ from salary.defaults import MAX_MODEL_BYTES as DEFAULT_MAX_MODEL_BYTES
 from salary.model_codec import MODEL_FILE, LinearModel, decode_model
 from salary.store_backends import Backend, open_backend
 from salary.store_errors import ModelRejected, NoModelPublished, ObjectRefused, PointerConflict, StoreError
-from salary.store_history import read_history, record_change
+from salary.store_history import MAX_DOCUMENT_BYTES, read_history, record_change
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,7 @@ REQUIRED_MANIFEST_FIELDS = (
 )
 # A pointer swap retried this often before giving up on a store that keeps changing under us.
 SWAP_ATTEMPTS = 5
-# latest.json and manifest.json are a few hundred bytes; plot.svg at most a few hundred KB (2,000 points).
-MAX_DOCUMENT_BYTES = 1024 * 1024
+# plot.svg is at most a few hundred KB (2,000 points).
 MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024
 
 
