@@ -25,6 +25,9 @@ keepalive = 5
 # The whole body, however it trickles in, within this many seconds (webapp/server_hooks.py); then 408.
 BODY_READ_SECONDS = 10.0
 pre_request = body_deadline(BODY_READ_SECONDS)
+# On SIGTERM, workers get this long to finish in-flight requests: within the 10 s Cloud Run allows
+# before SIGKILL (https://cloud.google.com/run/docs/container-contract#instance-shutdown).
+graceful_timeout = 5
 # No control socket: gunicorn 27's default is one path per user ($HOME/.gunicorn), shared by every
 # server on the host; nothing here uses gunicornc.
 control_socket_disable = True
