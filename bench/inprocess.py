@@ -73,7 +73,7 @@ def measure(model_uri: str, bodies: dict[str, Path], rounds: int) -> dict:
     from webapp import create_app
 
     # The environment the production server gets, but no model poll thread in the benchmark's process.
-    with mock.patch.dict(os.environ, server_env(model_uri, 0, {"MODEL_POLL_SECONDS": "0"}), clear=True):
+    with mock.patch.dict(os.environ, server_env(model_uri, 8080, {"MODEL_POLL_SECONDS": "0"}), clear=True):
         predict = create_app()
     single, batch = bodies["single"].read_bytes(), bodies["batch"].read_bytes()
     # The request log's lines go to a file descriptor, as the server's do: its cost is measured too.
