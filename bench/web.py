@@ -17,6 +17,7 @@ GUNICORN_CONFIG = REPO / "webapp" / "gunicorn.conf.py"
 WRK_SCRIPT = Path(__file__).resolve().with_name("post.lua")
 PREDICT_APP = "webapp:create_app()"
 HELLO_APP = "bench.hello_app:create_app()"
+PEER_PATH = "/predict"
 
 
 class BenchError(RuntimeError):
@@ -102,6 +103,24 @@ def serving(app: str, model_uri: str, log_path: Path, settings: dict | None = No
         stop(process)
 
 
+@contextlib.contextmanager
+def peer_serving(model_uri: str, log_path: Path, body: bytes) -> Iterator[tuple[int, int]]:
+    """The DE2024-style peer (bench/de2024_app.py) on Flask's development server, on the store's latest model.pkl."""
+    from salary.model_store import open_store
+
+    store = open_store(model_uri)
+    model_path = Path(model_uri) / "versions" / store.latest_version() / "model.pkl"
+    port = free_port()
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "bench.de2024_app", str(port), str(model_path)],
+                                   cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(process, port, "POST", PEER_PATH, body, timeout=60, log_path=log_path)
+        yield port, process.pid
+    finally:
+        stop(process)
+
+
 def seconds_to_ready(model_uri: str, log_path: Path) -> float:
     """From starting the production server's process to its first /readyz 200."""
     port = free_port()
@@ -132,6 +151,7 @@ def wrk(port: int, path: str, body_file: Path, connections: int, seconds: float)
 
 
 # Run in a fresh interpreter: the phases one gunicorn worker goes through before it can serve.
+IMPORT_PHASES = ("import Flask", "import numpy", "import the web app's own modules")
 PHASES_SCRIPT = """
 import json, sys, time
 marks = [("start", time.perf_counter())]
@@ -139,11 +159,11 @@ import flask
 marks.append(("import Flask", time.perf_counter()))
 import numpy
 marks.append(("import numpy", time.perf_counter()))
-import sklearn.linear_model
-marks.append(("import scikit-learn (needed to unpickle the model)", time.perf_counter()))
-from webapp import create_app
-create_app({"MODEL_URI": sys.argv[1], "MODEL_POLL_SECONDS": 0})
-marks.append(("create_app: the app's modules, reading and verifying the model", time.perf_counter()))
+import webapp, webapp.api, webapp.formatting, webapp.health, webapp.model, webapp.model_card, webapp.openapi
+import webapp.pages, webapp.problems, webapp.request_log, webapp.security
+marks.append(("import the web app's own modules", time.perf_counter()))
+webapp.create_app({"MODEL_URI": sys.argv[1], "MODEL_POLL_SECONDS": 0})
+marks.append(("create_app: configure, read and verify the model", time.perf_counter()))
 print(json.dumps([[name, marks[i + 1][1] - marks[i][1]] for i, (name, _) in enumerate(marks[1:])]))
 """
 

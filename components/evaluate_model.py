@@ -30,7 +30,7 @@ def evaluate_model(
     # The line train_model recorded is the pickled model's own coef_ and intercept_ (JSON keeps floats exactly).
     challenger = Line(model.metadata["coef"], model.metadata["intercept"])
     champion = latest_or_none(open_store(model_uri))
-    lines = [challenger] if champion is None else [challenger, Line.of(champion.estimator)]
+    lines = [challenger] if champion is None else [challenger, Line(champion.model.slope, champion.model.intercept)]
     held_out = score_held_out(dataset.path, lines)
     scores = scores_from_sums(held_out.residuals[0], held_out.moments)
     for name, value in scores.items():

@@ -11,6 +11,10 @@ MODEL_STORE_PREFIX = "models/salary"
 # What the spec names when compile.py is given no --image: the local tag of the components image
 # (`docker build -f components/Dockerfile -t salary-components:dev .`). Cloud Build passes the Artifact Registry URI instead.
 COMPONENTS_IMAGE = "salary-components:dev"
+# The largest model.pkl a reader downloads (the web app's MODEL_MAX_BYTES): a fitted one-feature
+# LinearRegression pickles to about 450 bytes, so this leaves ample room while no store writer can make
+# a reader allocate much.
+MAX_MODEL_BYTES = 1024 * 1024
 
 
 def cloud_model_uri(bucket: str) -> str:

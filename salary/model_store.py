@@ -18,10 +18,11 @@ from typing import Any
 import numpy
 
 from salary import gcs, store_ops
-from salary.model_codec import MODEL_FILE, safe_unpickle
+from salary.defaults import MAX_MODEL_BYTES as DEFAULT_MAX_MODEL_BYTES
+from salary.model_codec import MODEL_FILE, LinearModel, decode_model
 from salary.store_backends import Backend, open_backend
-from salary.store_errors import ModelRejected, NoModelPublished, PointerConflict, StoreError
-from salary.store_history import read_history, record_change
+from salary.store_errors import ModelRejected, NoModelPublished, ObjectRefused, PointerConflict, StoreError
+from salary.store_history import MAX_DOCUMENT_BYTES, read_history, record_change
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ REQUIRED_MANIFEST_FIELDS = (
 )
 # A pointer swap retried this often before giving up on a store that keeps changing under us.
 SWAP_ATTEMPTS = 5
+# plot.svg is at most a few hundred KB (2,000 points).
+MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class LoadedModel:
 
     version: str
     manifest: dict
-    estimator: Any
+    model: LinearModel
 
 
 def sklearn_version() -> str:
@@ -87,9 +90,10 @@ def build_manifest(
 class ModelStore:
     """Publish and load models with the store protocol, over any backend."""
 
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend, max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES):
         self.backend = backend
         self.uri = backend.uri
+        self.max_model_bytes = max_model_bytes
 
     def publish(self, model_bytes: bytes, *, actor: str | None = None, **version_facts: Any) -> dict:
         """Write a new version (write_version's arguments), then point latest.json at it; returns its manifest."""
@@ -167,7 +171,7 @@ class ModelStore:
 
     def read_pointer(self) -> tuple[str | None, Any]:
         """The version latest.json names (None when unpublished) and the pointer's generation."""
-        content, generation = self.backend.read(POINTER_FILE)
+        content, generation = self.backend.read(POINTER_FILE, MAX_DOCUMENT_BYTES)
         if content is None:
             return None, 0
         try:
@@ -187,7 +191,7 @@ class ModelStore:
 
     def read_manifest(self, version: str) -> dict:
         """The manifest of one version, checked for the fields a loader relies on."""
-        content, _ = self.backend.read(f"versions/{version}/{MANIFEST_FILE}")
+        content = self._read_bounded(version, MANIFEST_FILE, MAX_DOCUMENT_BYTES)
         if content is None:
             raise ModelRejected(version, f"{MANIFEST_FILE} is missing")
         try:
@@ -216,13 +220,13 @@ class ModelStore:
         expected = attachments.get(name) if isinstance(attachments, dict) else None
         if not isinstance(expected, dict) or "sha256" not in expected:
             return None
-        content, _ = self.backend.read(f"versions/{version}/{name}")
+        content = self._read_bounded(version, name, MAX_ATTACHMENT_BYTES)
         if content is None or hashlib.sha256(content).hexdigest() != expected["sha256"]:
             raise ModelRejected(version, f"attachment {name} is missing or does not match the manifest")
         return content
 
     def load(self, version: str | None = None) -> LoadedModel:
-        """Load a version (default: latest) after checking size, sha256, versions and globals."""
+        """Load a version (default: latest) after checking its size, sha256 and what the pickle holds."""
         version = version or self.latest_version()
         try:
             return self._load_verified(version)
@@ -231,14 +235,19 @@ class ModelStore:
             raise
 
     def _load_verified(self, version: str) -> LoadedModel:
-        """Every check a model passes before it may be unpickled, in order."""
+        """Every check a model passes before it may be decoded, in order; nothing is read past the size cap."""
         manifest = self.read_manifest(version)
-        if manifest["sklearn"] != sklearn_version():
-            raise ModelRejected(
-                version,
-                f"trained with scikit-learn {manifest['sklearn']}, this process runs {sklearn_version()}",
-            )
-        content, _ = self.backend.read(f"versions/{version}/{MODEL_FILE}")
+        cap, claimed = self.max_model_bytes, manifest["size_bytes"]
+        if type(claimed) is not int or not 0 < claimed <= cap:
+            raise ModelRejected(version, f"the manifest gives {MODEL_FILE} {claimed!r} bytes; the limit is {cap}")
+        # The object's own size, from metadata (GCS) or stat (folder), before a byte of it is downloaded.
+        try:
+            size = self.backend.size(f"versions/{version}/{MODEL_FILE}")
+        except ObjectRefused as exc:
+            raise ModelRejected(version, f"{MODEL_FILE} {exc.reason}") from None
+        if size is not None and size > cap:
+            raise ModelRejected(version, f"{MODEL_FILE} is {size} bytes, over the limit of {cap}")
+        content = self._read_bounded(version, MODEL_FILE, cap) if size is not None else None
         if content is None:
             raise ModelRejected(version, f"{MODEL_FILE} is missing")
         if len(content) != manifest["size_bytes"]:
@@ -248,8 +257,15 @@ class ModelStore:
         digest = hashlib.sha256(content).hexdigest()
         if digest != manifest["sha256"]:
             raise ModelRejected(version, f"{MODEL_FILE} sha256 {digest} does not match the manifest")
-        estimator = safe_unpickle(version, content)
-        return LoadedModel(version=version, manifest=manifest, estimator=estimator)
+        return LoadedModel(version=version, manifest=manifest, model=decode_model(version, content))
+
+    def _read_bounded(self, version: str, name: str, limit: int) -> bytes | None:
+        """An object of a version, never read past `limit` bytes; refusing it refuses the version."""
+        try:
+            content, _ = self.backend.read(f"versions/{version}/{name}", max_bytes=limit)
+        except ObjectRefused as exc:
+            raise ModelRejected(version, f"{name} {exc.reason}") from None
+        return content
 
 
 def latest_or_none(store: ModelStore) -> LoadedModel | None:
@@ -261,9 +277,10 @@ def latest_or_none(store: ModelStore) -> LoadedModel | None:
 
 
 def open_store(uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS,
-               request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS) -> ModelStore:
+               request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS,
+               max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES) -> ModelStore:
     """The model store at a folder path or gs:// URI; retry_seconds bounds retried GCS calls, request_timeout each request."""
-    return ModelStore(open_backend(uri, retry_seconds, request_timeout))
+    return ModelStore(open_backend(uri, retry_seconds, request_timeout), max_model_bytes)
 
 
 def _dump_json(value: dict) -> bytes:

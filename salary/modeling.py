@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from salary.model_codec import LinearModel
 from salary.moments import Moments, Residuals
 
 # Protocol 5 keeps numpy arrays as raw buffers; the model store's allow-list expects it.
@@ -155,3 +156,12 @@ def decide(
 def dump_model(model) -> bytes:
     """Pickle a fitted model the way the model store expects it."""
     return pickle.dumps(model, protocol=PICKLE_PROTOCOL)
+
+
+def as_estimator(model: LinearModel):
+    """scikit-learn's own estimator from a decoded model's checked state, built as unpickling builds it."""
+    from sklearn.linear_model import LinearRegression
+
+    estimator = LinearRegression.__new__(LinearRegression)
+    estimator.__setstate__(dict(model.state))
+    return estimator

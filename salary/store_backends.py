@@ -4,12 +4,20 @@ import contextlib
 import fcntl
 import os
 import secrets
+import stat as file_stat
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
 from salary import gcs
-from salary.store_errors import MissingCredentials, ObjectExists, PointerConflict, StoreError, StoreUnavailable
+from salary.store_errors import (
+    MissingCredentials,
+    ObjectExists,
+    ObjectRefused,
+    PointerConflict,
+    StoreError,
+    StoreUnavailable,
+)
 
 # An unlocked temp file older than this was left by a publisher that died; the next write removes it.
 ABANDONED_TEMP_SECONDS = 60.0
@@ -20,8 +28,11 @@ class Backend(Protocol):
 
     uri: str
 
-    def read(self, key: str) -> tuple[bytes | None, Any]:
-        """Content and generation of an object; (None, 0) when it does not exist."""
+    def read(self, key: str, max_bytes: int | None = None) -> tuple[bytes | None, Any]:
+        """Content and generation of an object; (None, 0) when it does not exist; ObjectRefused past max_bytes."""
+
+    def size(self, key: str) -> int | None:
+        """An object's size from its metadata, without reading it; None when it does not exist."""
 
     def create(self, key: str, data: bytes) -> None:
         """Write a new object; ObjectExists if one is there already."""
@@ -43,19 +54,40 @@ class FolderBackend:
         self.root = Path(root)
         self.uri = str(self.root)
 
-    def read(self, key: str) -> tuple[bytes | None, Any]:
-        """Content and generation; the generation is the file's identity and change time."""
+    def read(self, key: str, max_bytes: int | None = None) -> tuple[bytes | None, Any]:
+        """Content and generation (the file's identity and change time); never more than max_bytes + 1 read."""
         path = self.root / key
         try:
-            with path.open("rb") as handle:
+            # Non-blocking: a FIFO planted in the store must not hang the reader before it is refused.
+            with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
                 stat = os.fstat(handle.fileno())
-                return handle.read(), (stat.st_ino, stat.st_mtime_ns)
+                if not file_stat.S_ISREG(stat.st_mode):
+                    raise ObjectRefused(str(path), "is not a regular file")
+                if max_bytes is not None and stat.st_size > max_bytes:
+                    raise ObjectRefused(str(path), f"is {stat.st_size} bytes, over the limit of {max_bytes}")
+                content = handle.read(-1 if max_bytes is None else max_bytes + 1)
+                if max_bytes is not None and len(content) > max_bytes:
+                    raise ObjectRefused(str(path), f"has more than {max_bytes} bytes, the limit (found while reading)")
+                return content, (stat.st_ino, stat.st_mtime_ns)
         except FileNotFoundError:
             return None, 0
         except PermissionError as exc:
             raise StoreError(f"{path}: permission denied") from exc
         except OSError as exc:
             raise StoreUnavailable(f"{path}: cannot be read ({exc.strerror})") from exc
+
+    def size(self, key: str) -> int | None:
+        """The file's size from stat; a non-regular file (a device, a FIFO) is refused."""
+        path = self.root / key
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreUnavailable(f"{path}: cannot be read ({exc.strerror})") from exc
+        if not file_stat.S_ISREG(stat.st_mode):
+            raise ObjectRefused(str(path), "is not a regular file")
+        return stat.st_size
 
     def create(self, key: str, data: bytes) -> None:
         """Link a complete temp file into place, so readers never see a partial object."""
@@ -154,17 +186,31 @@ class GcsBackend:
             DEFAULT_RETRY.with_timeout(retry_seconds), is_generation_specified, ["query_params"]
         )
 
-    def read(self, key: str) -> tuple[bytes | None, Any]:
-        """Content and generation of an object; (None, 0) when it does not exist."""
+    def read(self, key: str, max_bytes: int | None = None) -> tuple[bytes | None, Any]:
+        """Content and generation of an object; (None, 0) when it does not exist; a range request past max_bytes."""
         from google.api_core.exceptions import NotFound
 
         blob = self._bucket.blob(self._prefix + key)
+        # Bytes 0..max_bytes: the server sends at most one byte more than allowed, whatever the object's size.
+        start = None if max_bytes is None else 0
         with self._errors(key):
             try:
-                content = blob.download_as_bytes(timeout=self._timeout, retry=self._read_retry)
+                content = blob.download_as_bytes(
+                    start=start, end=max_bytes, timeout=self._timeout, retry=self._read_retry,
+                )
             except NotFound:
                 return None, 0
+        if max_bytes is not None and len(content) > max_bytes:
+            raise ObjectRefused(f"{self.uri}/{key}", f"has more than {max_bytes} bytes, the limit (found while reading)")
         return content, blob.generation
+
+    def size(self, key: str) -> int | None:
+        """The object's size from a metadata request; None when it does not exist."""
+        with self._errors(key):
+            blob = self._bucket.get_blob(
+                self._prefix + key, timeout=self._timeout, retry=self._read_retry,
+            )
+        return None if blob is None else blob.size
 
     def create(self, key: str, data: bytes) -> None:
         """Upload with if_generation_match=0: the object must not exist yet."""

@@ -26,6 +26,15 @@ class PointerConflict(StoreError):
     """latest.json changed between reading it and swapping it."""
 
 
+class ObjectRefused(StoreError):
+    """An object the reader will not take: larger than its limit (not read past it), or not a regular file."""
+
+    def __init__(self, where: str, reason: str):
+        super().__init__(f"{where}: {reason}")
+        # Says what, never where: safe to show beyond the log.
+        self.reason = reason
+
+
 class StoreUnavailable(StoreError):
     """The storage could not be reached (after the client library's own retries)."""
 

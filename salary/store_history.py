@@ -7,9 +7,11 @@ import socket
 from datetime import UTC, datetime
 
 from salary.store_backends import Backend
-from salary.store_errors import ObjectExists
+from salary.store_errors import ObjectExists, ObjectRefused
 
 HISTORY_PREFIX = "history/"
+# latest.json, pin.json, manifests and history records are a few hundred bytes: a reader takes no more.
+MAX_DOCUMENT_BYTES = 1024 * 1024
 ACTIONS = ("publish", "rollback", "pin", "unpin", "recover")
 
 
@@ -54,10 +56,10 @@ def read_history(backend: Backend) -> list[dict]:
     """Every readable history record, oldest first (unreadable ones are skipped: the trail is advisory)."""
     records = []
     for key in backend.keys(HISTORY_PREFIX):
-        content, _ = backend.read(key)
         try:
+            content, _ = backend.read(key, MAX_DOCUMENT_BYTES)
             record = json.loads(content or b"")
-        except ValueError:
+        except (ObjectRefused, ValueError):
             continue
         if isinstance(record, dict) and record.get("action") in ACTIONS:
             records.append(record)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from salary.store_errors import ModelRejected, NoModelPublished, PointerConflict, PointerHeld, StoreError
-from salary.store_history import default_actor, read_history, record_change
+from salary.store_history import MAX_DOCUMENT_BYTES, default_actor, read_history, record_change
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class Pin:
 
 def read_pin(store) -> Pin:
     """The store's pin marker; a marker that is not a valid pin stops every pointer change."""
-    content, generation = store.backend.read(PIN_FILE)
+    content, generation = store.backend.read(PIN_FILE, MAX_DOCUMENT_BYTES)
     if content is None:
         return Pin(None, "", "", "", 0)
     try:

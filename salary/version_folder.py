@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from salary import gcs
-from salary.model_store import MANIFEST_FILE, POINTER_FILE, ModelStore
+from salary.model_store import DEFAULT_MAX_MODEL_BYTES, MANIFEST_FILE, MAX_DOCUMENT_BYTES, POINTER_FILE, ModelStore
 from salary.store_backends import Backend, open_backend
 from salary.store_errors import StoreError
 
@@ -21,10 +21,10 @@ class VersionFolder:
         self.backend = backend
         self.uri = backend.uri
 
-    def read(self, key: str) -> tuple[bytes | None, Any]:
+    def read(self, key: str, max_bytes: int | None = None) -> tuple[bytes | None, Any]:
         """latest.json names the manifest's version; versions/<version>/<name> is <name> in the folder."""
         if key == POINTER_FILE:
-            content, generation = self.backend.read(MANIFEST_FILE)
+            content, generation = self.backend.read(MANIFEST_FILE, MAX_DOCUMENT_BYTES)
             if content is None:
                 return None, 0
             try:
@@ -32,10 +32,19 @@ class VersionFolder:
             except (ValueError, KeyError, TypeError):
                 raise StoreError(f"{self.uri}/{MANIFEST_FILE} names no version") from None
             return json.dumps({"version": version}).encode(), generation
+        name = self._name(key)
+        return (None, 0) if name is None else self.backend.read(name, max_bytes)
+
+    def size(self, key: str) -> int | None:
+        """The size of versions/<version>/<name>, that is of <name> in the folder."""
+        name = self._name(key)
+        return None if name is None else self.backend.size(name)
+
+    @staticmethod
+    def _name(key: str) -> str | None:
+        """The folder's file a store key stands for; None for anything else."""
         parts = key.split("/")
-        if len(parts) == 3 and parts[0] == "versions":
-            return self.backend.read(parts[2])
-        return None, 0
+        return parts[2] if len(parts) == 3 and parts[0] == "versions" else None
 
     def create(self, key: str, data: bytes) -> None:
         """Never: the copied folder is read-only."""
@@ -60,6 +69,7 @@ class VersionFolder:
 
 
 def open_version_folder(uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS,
-                        request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS) -> ModelStore:
+                        request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS,
+                        max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES) -> ModelStore:
     """A model store whose latest (and only) version is the one in the folder at `uri`."""
-    return ModelStore(VersionFolder(open_backend(uri, retry_seconds, request_timeout)))
+    return ModelStore(VersionFolder(open_backend(uri, retry_seconds, request_timeout)), max_model_bytes)

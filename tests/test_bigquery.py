@@ -147,8 +147,8 @@ def test_pipeline_trains_from_a_table_and_refuses_a_bad_one(emulator, tmp_path, 
     assert loaded.manifest["data"]["uri"] == uri and loaded.manifest["data"]["rows"] == 40
     assert loaded.manifest["data"]["table"] == uri.removeprefix("bq://") and loaded.manifest["data"]["last_modified"]
     expected = linear_regression(summarize(str(salary_csv), 0.25, 2, str(tmp_path / "csv")).train)
-    assert loaded.estimator.coef_[0] == pytest.approx(expected.coef_[0], rel=1e-9)
-    assert loaded.estimator.intercept_ == pytest.approx(expected.intercept_, rel=1e-9)
+    assert loaded.model.slope == pytest.approx(expected.coef_[0], rel=1e-9)
+    assert loaded.model.intercept == pytest.approx(expected.intercept_, rel=1e-9)
 
     bad = table_from_sql(emulator, "SELECT * FROM UNNEST([STRUCT(3.0 AS YearsExperience, -1.0 AS Salary)])")
     with pytest.raises(TaskFailed, match="task 'load-data' failed: DataValidationError: .*Salary -1 is not positive"):

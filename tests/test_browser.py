@@ -66,7 +66,7 @@ def served(tmp_path_factory):
         dump_model(model), metrics={**scores, "n_train": int((~test).sum()), "n_test": int(test.sum()), "margin_95": margin_95(scores["rmse"])},
         data={"uri": str(csv), "sha256": rows.sha256, "rows": rows.rows, **training_range(Moments.of(rows.years[~test], rows.salary[~test]))},
         source={},
-        attachments={"plot.svg": fit_plot_svg(rows.years, rows.salary, model, title="Fit").encode()},
+        attachments={"plot.svg": fit_plot_svg(rows.years, rows.salary, model, title="Fit").encode()},  # as export publishes it
     )
     with gunicorn({"MODEL_URI": store_uri}) as base:
         yield base, model, manifest

@@ -11,9 +11,9 @@ from sklearn.linear_model import LinearRegression
 
 from components import evaluate_model, export_model, load_data, train_model
 from salary.dataset import DataValidationError, read_salary_csv
-from salary.model_codec import safe_unpickle
+from salary.model_codec import decode_model
 from salary.model_store import open_store
-from salary.modeling import held_out_mask, score
+from salary.modeling import as_estimator, held_out_mask, score
 
 
 def artifact(kind, tmp_path, name, metadata=None):
@@ -59,7 +59,7 @@ def test_train_and_evaluate(tmp_path, salary_csv):
     test = held_out_mask(data.years, data.salary, 0.25, 1)
     assert facts["framework"] == "scikit-learn" and facts["n_train"] == int((~test).sum()) and facts["n_test"] == int(test.sum())
     reference = LinearRegression().fit(data.years[~test].reshape(-1, 1), data.salary[~test])
-    estimator = safe_unpickle("candidate", (tmp_path / "model" / "model.pkl").read_bytes())
+    estimator = as_estimator(decode_model("candidate", (tmp_path / "model" / "model.pkl").read_bytes()))
     assert estimator.coef_[0] == pytest.approx(reference.coef_[0], rel=1e-9) and facts["coef"] == float(estimator.coef_[0])
     assert facts["intercept"] == float(estimator.intercept_) == pytest.approx(reference.intercept_, rel=1e-9)
     assert set(metrics.metadata) == {"r2", "rmse", "mae", "margin_95", "n_train", "n_test"}

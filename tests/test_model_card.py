@@ -171,6 +171,8 @@ def test_card_answers_from_its_cache_within_the_budget_while_storage_hangs(gcs_s
         started = time.monotonic()
         page = client.get("/model")
         assert time.monotonic() - started < 3.0
-        assert "The model store did not answer within 2 s; the list below was read at" in page.text
+        # Which of the two bounds ends the wait first (the card's 2 s or the client's own 2 s budget) is a race
+        # under load; either way the card says the list comes from its cache.
+        assert re.search(r"The model store (did not answer within 2 s|cannot be read right now); the list below was read at", page.text)
         assert f"<code>{version}</code>" in page.text and "127.0.0.1" not in page.text
         assert client.get("/model/plot.svg").status_code == 200

@@ -9,9 +9,10 @@ from sklearn.linear_model import LinearRegression
 
 from salary.data.make_salary_csv import make_rows
 from salary.dataset import bundled_data_path, read_salary_csv
-from salary.model_codec import safe_unpickle
+from salary.model_codec import decode_model
 from salary.modeling import (
     HASH_PRIME,
+    as_estimator,
     decide,
     dump_model,
     fit_line,
@@ -90,8 +91,8 @@ def test_closed_form_model_equals_sklearn_fit(name, years, salary, chunk):
     # The same state `fit` leaves, attribute by attribute and type by type.
     assert {key: type(value) for key, value in vars(built).items()} == {key: type(value) for key, value in vars(reference).items()}
     assert (built.n_features_in_, built.rank_, built.coef_.shape, built.coef_.dtype) == (1, 1, (1,), np.float64)
-    # It pickles, loads through the model store's allow-list, and predicts like the fitted one.
-    loaded = safe_unpickle("test", dump_model(built))
+    # It pickles, decodes through the model store's allow-list, and predicts like the fitted one.
+    loaded = as_estimator(decode_model("test", dump_model(built)))
     grid = np.linspace(0.0, 60.0, 61).reshape(-1, 1)
     np.testing.assert_allclose(loaded.predict(grid), reference.predict(grid), rtol=1e-9)
 

@@ -1,7 +1,6 @@
 """One JSON line per request: method, path, status, latency, model version, and nothing secret."""
 
 import json
-import logging
 
 import pytest
 
@@ -9,12 +8,13 @@ from webapp import create_app
 
 
 @pytest.fixture
-def request_lines(caplog):
-    """The JSON lines the app logs about requests."""
-    caplog.set_level(logging.INFO, logger="webapp.requests")
+def request_lines(capfd):
+    """The JSON lines the app writes to stdout about requests, so far."""
+    written = []
 
     def lines():
-        return [json.loads(record.getMessage()) for record in caplog.records if record.name == "webapp.requests"]
+        written.extend(json.loads(line) for line in capfd.readouterr().out.splitlines())
+        return written
 
     return lines
 

@@ -120,8 +120,8 @@ class InterleavingBackend:
         self._after = after
         self.uri = backend.uri
 
-    def read(self, key):
-        result = self._backend.read(key)
+    def read(self, key, max_bytes=None):
+        result = self._backend.read(key, max_bytes)
         if key == self._after and self._meanwhile is not None:
             meanwhile, self._meanwhile = self._meanwhile, None
             meanwhile()

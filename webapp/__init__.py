@@ -28,8 +28,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     security.check_config(app)
     model.init_app(app)
-    request_log.init_app(app)
     security.init_app(app)
+    # Outermost, so the request's line covers the other middleware too.
+    request_log.init_app(app)
     problems.init_app(app)
     formatting.init_app(app)
     app.register_blueprint(pages.bp)

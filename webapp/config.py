@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from salary.defaults import LOCAL_MODEL_STORE
+from salary.defaults import LOCAL_MODEL_STORE, MAX_MODEL_BYTES
 
 # Where `python compile.py` publishes when run from the repository root.
 DEFAULT_MODEL_URI = str(Path(__file__).resolve().parent.parent / LOCAL_MODEL_STORE)
@@ -91,6 +91,8 @@ VARIABLES = (
     # Longest wait for the first model load, every storage request included; after it the server
     # answers (/readyz 503 with the reason) and the load goes on in the background.
     Variable("MODEL_STARTUP_SECONDS", seconds, 10.0),
+    # The largest model.pkl the app downloads and decodes, checked from the object's metadata first.
+    Variable("MODEL_MAX_BYTES", whole(1), MAX_MODEL_BYTES),
     # Read by google-cloud-storage itself; checked here so that a typo fails at start-up.
     Variable("STORAGE_EMULATOR_HOST", nonempty, None),
     Variable("HOST", nonempty, "127.0.0.1"),

@@ -26,26 +26,22 @@ keepalive = 5
 # The whole body, however it trickles in, within this many seconds (webapp/server_hooks.py); then 408.
 BODY_READ_SECONDS = 10.0
 pre_request = body_deadline(BODY_READ_SECONDS)
+# On SIGTERM, workers get this long to finish in-flight requests: within the 10 s Cloud Run allows
+# before SIGKILL (https://cloud.google.com/run/docs/container-contract#instance-shutdown).
+graceful_timeout = 5
 # No control socket: gunicorn 27's default is one path per user ($HOME/.gunicorn), shared by every
 # server on the host; nothing here uses gunicornc.
 control_socket_disable = True
-# The app logs each request as one JSON line (webapp/request_log.py); gunicorn's own access
-# log would repeat it as text, with query strings and user agents.
+# The app writes each request as one JSON line to stdout (webapp/request_log.py); gunicorn's own
+# access log would repeat it as text, with query strings and user agents.
 accesslog = None
 logconfig_dict = {
     "root": {"level": "INFO", "handlers": ["text"]},
-    "loggers": {
-        "webapp.requests": {"level": "INFO", "handlers": ["json_lines"], "propagate": False},
-        "gunicorn.error": {"level": "INFO", "handlers": ["text"], "propagate": False},
-    },
+    "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["text"], "propagate": False}},
     "filters": {"no_addresses": {"()": "webapp.server_hooks.NoClientAddresses"}},
     "handlers": {
         "text": {"class": "logging.StreamHandler", "formatter": "text", "stream": "ext://sys.stderr",
                  "filters": ["no_addresses"]},
-        "json_lines": {"class": "logging.StreamHandler", "formatter": "bare", "stream": "ext://sys.stdout"},
     },
-    "formatters": {
-        "text": {"format": "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"},
-        "bare": {"format": "%(message)s"},
-    },
+    "formatters": {"text": {"format": "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"}},
 }

@@ -58,12 +58,13 @@ class ServedModel:
     """The verified model this process serves (or why there is none), kept current with latest.json."""
 
     def __init__(self, model_uri: str, poll_seconds: float, retry_cap_seconds: float, storage_seconds: float,
-                 version_folder: bool = False):
+                 max_model_bytes: int, version_folder: bool = False):
         self.model_uri = model_uri
         self.poll_seconds = poll_seconds
         self.retry_cap_seconds = retry_cap_seconds
         self.storage_seconds = storage_seconds
         self.version_folder = version_folder
+        self.max_model_bytes = max_model_bytes
         self.state: Serving | None = None
         self.reason = "the model is loading"
         self.first_check = threading.Event()
@@ -93,7 +94,8 @@ class ServedModel:
         """Open the store on first use (in the background: finding credentials can take seconds)."""
         if self._store is None:
             opener = open_version_folder if self.version_folder else open_store
-            self._store = opener(self.model_uri, retry_seconds=self.storage_seconds, request_timeout=self.storage_seconds)
+            self._store = opener(self.model_uri, retry_seconds=self.storage_seconds,
+                                 request_timeout=self.storage_seconds, max_model_bytes=self.max_model_bytes)
         return self._store
 
     def refresh(self) -> bool:
@@ -159,7 +161,7 @@ class ServedModel:
     def _load(store: ModelStore, version: str, latest: str, why: str) -> Serving:
         """Load and verify one version, ready to serve."""
         loaded = store.load(version)
-        return Serving(loaded, make_predictor(loaded.version, loaded.estimator), latest, why)
+        return Serving(loaded, make_predictor(loaded.version, loaded.model), latest, why)
 
     def _not_serving(self, reason: str, detail: Exception, level: int) -> None:
         """Log why a refresh did not change the model (in full); the public reason only says what."""
@@ -214,7 +216,7 @@ class ServedModel:
                 return
             self._stop.wait(min(max(self._next_check - time.monotonic(), 0.05), 1.0))
 
-    def predict(self, years: Sequence[float]) -> tuple[list[float], str]:
+    def predict(self, years: Sequence[float]) -> tuple[Sequence[float], str]:
         """Salaries for the given years of experience (a list or an array), with the version that predicted them."""
         state = self.state
         if state is None:
@@ -232,6 +234,7 @@ def init_app(app: Flask) -> None:
         retry_cap_seconds=float(app.config["MODEL_RETRY_CAP_SECONDS"]),
         storage_seconds=min(float(app.config["MODEL_STORAGE_RETRY_SECONDS"]),
                             float(app.config["MODEL_STARTUP_SECONDS"])),
+        max_model_bytes=int(app.config["MODEL_MAX_BYTES"]),
         version_folder=bool(artifact_uri),
     )
     app.extensions[EXTENSION] = served

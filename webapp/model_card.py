@@ -223,11 +223,11 @@ def card():
     versions, store_problem = recent_versions(served)
     context: dict[str, Any] = {"loaded": None, "plot": None, "latest": None, "why": ""}
     if state is not None:
-        estimator = state.loaded.estimator
+        model = state.loaded.model
         context = {
             "loaded": ShownModel(shown(state.version), shown_manifest(state.manifest)),
             "plot": find_plot(served, state), "latest": state.latest, "why": state.why,
-            "intercept": float(estimator.intercept_), "slope": float(estimator.coef_[0]),
+            "intercept": model.intercept, "slope": model.slope,
         }
     return render_template("model.html", reason=served.reason, versions=versions, store_problem=store_problem,
                            **context)

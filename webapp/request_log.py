@@ -1,48 +1,71 @@
-"""One structured JSON line per request, with nothing secret in it."""
+"""One structured JSON line per request on stdout, with nothing secret in it, written at the WSGI level."""
 
-import logging
+import os
 import time
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import orjson
-from flask import Flask, Response, g, request
+from flask import Flask
 
-from webapp.model import served_model
+from webapp.model import EXTENSION, ServedModel
 
-log = logging.getLogger("webapp.requests")
 # Paths are the only client-chosen text logged; cap them so junk URLs cannot flood the log.
 MAX_PATH_CHARS = 200
-LEVELS = {"INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 
 
-def _start() -> None:
-    g.request_started = time.perf_counter()
-
-
-def request_record(response: Response) -> dict:
-    """What is logged about the current request: never its query string, body, headers or cookies."""
-    started = g.get("request_started")
-    loaded = served_model().loaded
-    # One proxy lookup, not one per field: this runs on every request.
-    current = request._get_current_object()
-    path, method, status = current.path[:MAX_PATH_CHARS], current.method, response.status_code
+def request_record(method: str, path: str, status: int, seconds: float, served: ServedModel) -> dict:
+    """What is logged about a request: never its query string, body, headers or cookies."""
+    loaded = served.loaded
     return {
         "severity": "ERROR" if status >= 500 else "WARNING" if status >= 400 else "INFO",
         "message": f"{method} {path} {status}",
         "method": method,
         "path": path,
         "status": status,
-        "latency_ms": round((time.perf_counter() - started) * 1000, 3) if started is not None else None,
+        "latency_ms": round(seconds * 1000, 3),
         "model_version": loaded.version if loaded is not None else None,
     }
 
 
-def _log_request(response: Response) -> Response:
-    record = request_record(response)
-    log.log(LEVELS[record["severity"]], orjson.dumps(record).decode())
-    return response
+class RequestLog:
+    """WSGI middleware: times each request through the whole app and writes its line.
+
+    One write(2) per line on stdout's file descriptor (Cloud Logging reads severity and message from it):
+    the logging module's records, caller lookup and handler locks cost several times more than the line
+    itself (docs/benchmarks.md), and Flask hooks cost more than wrapping the call once. A line is far below
+    PIPE_BUF, so lines from threads or workers sharing the pipe never interleave.
+    """
+
+    def __init__(self, wsgi_app: Callable, served: ServedModel, fd: int = 1):
+        self.wsgi_app = wsgi_app
+        self.served = served
+        self.fd = fd
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        started = time.perf_counter()
+        statuses = []
+
+        def start(status: str, headers: list, exc_info: Any = None) -> Callable:
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.wsgi_app(environ, start)
+        finally:
+            # An exception that escapes the app (only when it propagates them, as in tests) is a 500.
+            status = int(statuses[-1][:3]) if statuses else 500
+            path = (environ.get("PATH_INFO") or "").encode("latin1").decode(errors="replace")
+            path = ("/" + path.lstrip("/"))[:MAX_PATH_CHARS]
+            self.write(request_record(environ["REQUEST_METHOD"], path, status, time.perf_counter() - started, self.served))
+
+    def write(self, record: dict) -> None:
+        """One line, unbuffered, so it reaches the log at once even when stdout is a pipe."""
+        line = orjson.dumps(record) + b"\n"
+        while line:
+            line = line[os.write(self.fd, line):]
 
 
 def init_app(app: Flask) -> None:
-    """Time every request and log it; register before other hooks so the timing covers them."""
-    app.before_request(_start)
-    app.after_request(_log_request)
+    """Wrap the app so the line covers everything it does; call after model.init_app and outside other middleware."""
+    app.wsgi_app = RequestLog(app.wsgi_app, app.extensions[EXTENSION])

@@ -76,13 +76,15 @@ def parse_predict_body(body: Any, max_batch: int) -> tuple[Sequence[float], bool
 def check_instances(instances: list) -> Sequence[float]:
     """A batch of years as one float64 array; the first bad value is named as check_years names it."""
     # Fast path, one pass in numpy: every value a JSON number (type() also rules out bool) and the
-    # whole array in range, which NaN and infinities fail. Only a bad batch pays for the loop below.
+    # whole array in range, which NaN (min and max propagate it) and infinities fail. fromiter: a flat
+    # list of numbers needs none of asarray's shape discovery, which took half the time. Only a bad
+    # batch pays for the loop below.
     if set(map(type, instances)) <= {int, float}:
         try:
-            years = np.asarray(instances, dtype=np.float64)
+            years = np.fromiter(instances, dtype=np.float64, count=len(instances))
         except OverflowError:
             years = None
-        if years is not None and bool(np.all((years >= MIN_YEARS) & (years <= MAX_YEARS))):
+        if years is not None and MIN_YEARS <= years.min() and years.max() <= MAX_YEARS:
             return years
     return [check_years(value, f"instances[{index}]") for index, value in enumerate(instances)]
 
