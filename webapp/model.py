@@ -178,7 +178,9 @@ class ServedModel:
             return
         try:
             reached = self.refresh()
-            if reached:
+            # With hot reload off, storage that answered but gave no model yet (no bucket, nothing published)
+            # is retried like unreachable storage: only a served model ends the checks.
+            if reached and (self.poll_seconds > 0 or self.state is not None):
                 self._backoff = min(FIRST_RETRY_SECONDS, self.retry_cap_seconds)
                 wait = self.poll_seconds if self.poll_seconds > 0 else float("inf")
             else:
@@ -209,7 +211,7 @@ class ServedModel:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        """Check whenever due; with hot reload off, stop once storage was reached."""
+        """Check whenever due; with hot reload off, stop once a model is served."""
         while not self._stop.is_set():
             self.check_if_due()
             if self._next_check == float("inf"):
