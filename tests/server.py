@@ -2,7 +2,6 @@
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -11,15 +10,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from scripts.local_process import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 GUNICORN = [sys.executable, "-m", "gunicorn", "--config", str(REPO / "webapp" / "gunicorn.conf.py"), "webapp:create_app()"]
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def server_env(env: dict, port: int) -> dict:

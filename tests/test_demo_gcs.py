@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.fake_gcs import free_port
+from scripts.local_process import free_port
 from tests.server import request
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""scripts/fake_gcs.py as `make demo-gcs` runs it: stopping it stops the server binary too."""
+"""scripts.fake_gcs as `make demo-gcs` runs it: stopping it stops the server binary too."""
 
 import signal
 import subprocess
@@ -11,8 +11,8 @@ from tests.server import REPO, free_port
 
 def test_sigterm_leaves_no_server_behind():
     process = subprocess.Popen(
-        [sys.executable, str(REPO / "scripts" / "fake_gcs.py"), "--port", str(free_port()), "--bucket", "salary-test"],
-        stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "scripts.fake_gcs", "--port", str(free_port()), "--bucket", "salary-test"],
+        cwd=REPO, stdout=subprocess.PIPE, text=True,
     )
     children = []
     try:

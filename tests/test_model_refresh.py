@@ -6,7 +6,8 @@ import pytest
 
 from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
-from scripts.fake_gcs import FakeGcs, free_port
+from scripts.fake_gcs import FakeGcs
+from scripts.local_process import free_port
 from tests.storage import raw_write
 from webapp import create_app
 

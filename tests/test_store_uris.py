@@ -4,7 +4,7 @@ import pytest
 
 from salary.model_store import open_store
 from salary.store_errors import StoreError, StoreUnavailable
-from scripts.fake_gcs import free_port
+from scripts.local_process import free_port
 
 
 def test_unsupported_uri_scheme():
