@@ -35,6 +35,29 @@ def gcs_store_uri(fake_gcs):
     return new_bucket()
 
 
+@pytest.fixture(params=["folder", "gcs"])
+def folder_or_gcs_store_uri(request, tmp_path):
+    """A store URI on a folder, then on a gs:// store: a test using it runs once on each backend."""
+    if request.param == "folder":
+        return str(tmp_path / "store" / "salary")
+    return request.getfixturevalue("gcs_store_uri")
+
+
+@pytest.fixture
+def make_app():
+    """A factory of test apps whose background model refresh is stopped afterwards."""
+    apps = []
+
+    def make(**config):
+        app = create_app({"TESTING": True, **config})
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["salary_model"].stop()
+
+
 @pytest.fixture
 def line_model():
     """A model fitted on salary = 30000 + 2000 * years exactly."""

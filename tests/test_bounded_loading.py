@@ -49,12 +49,10 @@ print(json.dumps({"peak": peak_kib * 1024, "ready": served.state is not None, "r
 """
 
 
-@pytest.fixture(params=["folder", "gcs"])
-def store_uri(request, tmp_path):
+@pytest.fixture
+def store_uri(folder_or_gcs_store_uri):
     """Each test here runs once on a folder store and once on a gs:// store."""
-    if request.param == "folder":
-        return str(tmp_path / "store" / "salary")
-    return request.getfixturevalue("gcs_store_uri")
+    return folder_or_gcs_store_uri
 
 
 def load_in_a_worker(store_uri: str) -> dict:

@@ -41,24 +41,8 @@ def served_version(client):
 
 
 @pytest.fixture
-def make_app():
-    apps = []
-
-    def make(**config):
-        app = create_app({"TESTING": True, **config})
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.extensions["salary_model"].stop()
-
-
-@pytest.fixture(params=["folder", "gcs"])
-def any_store_uri(request, tmp_path):
-    if request.param == "folder":
-        return str(tmp_path / "store")
-    return request.getfixturevalue("gcs_store_uri")
+def any_store_uri(folder_or_gcs_store_uri):
+    return folder_or_gcs_store_uri
 
 
 def test_storage_down_at_start_then_up(make_app, fake_gcs, monkeypatch):

@@ -2,27 +2,10 @@
 
 import time
 
-import pytest
-
 from salary.model_store import ModelStore, open_store
 from tests.hanging import HangingProxy
 from tests.storage import raw_write
 from tests.test_model_refresh import FACTS, eventually, model_bytes, served_version
-from webapp import create_app
-
-
-@pytest.fixture
-def make_app():
-    apps = []
-
-    def make(**config):
-        app = create_app({"TESTING": True, **config})
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.extensions["salary_model"].stop()
 
 
 def corrupt(store_uri, version):

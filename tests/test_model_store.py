@@ -24,12 +24,10 @@ FACTS = {
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture(params=["folder", "gcs"])
-def store_uri(request, tmp_path):
+@pytest.fixture
+def store_uri(folder_or_gcs_store_uri):
     """Each test here runs once on a folder store and once on a gs:// store."""
-    if request.param == "folder":
-        return str(tmp_path / "store" / "salary")
-    return request.getfixturevalue("gcs_store_uri")
+    return folder_or_gcs_store_uri
 
 
 def publish_at(store, model_bytes, when, **extra):

@@ -1,7 +1,7 @@
 """salary-models and the store operations under it (rollback, pin, prune, recovery), on a folder and on fake-gcs-server."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -11,21 +11,13 @@ from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
 from salary.store_errors import PointerConflict, PointerHeld
 from tests.storage import raw_read, raw_write
-
-FACTS = {
-    "metrics": {"r2": 0.9, "rmse": 1.0, "mae": 1.0, "rows": 3},
-    "data": {"uri": "d.csv", "sha256": "a" * 64, "rows": 15},
-    "source": {"git_commit": "abc", "pipeline_run": "run-1"},
-}
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
+from tests.test_model_store import FACTS, T0
 
 
-@pytest.fixture(params=["folder", "gcs"])
-def store_uri(request, tmp_path):
+@pytest.fixture
+def store_uri(folder_or_gcs_store_uri):
     """Each test here runs once on a folder store and once on a gs:// store."""
-    if request.param == "folder":
-        return str(tmp_path / "store" / "salary")
-    return request.getfixturevalue("gcs_store_uri")
+    return folder_or_gcs_store_uri
 
 
 def model_bytes(slope: float) -> bytes:
