@@ -1,6 +1,5 @@
 """Shared fixtures: tiny data sets, a folder model store with a published model, the Flask app."""
 
-import os
 
 import numpy as np
 import pytest
@@ -15,16 +14,9 @@ from webapp import create_app
 @pytest.fixture(scope="session")
 def fake_gcs():
     """A real GCS API server (fake-gcs-server, memory backend) on loopback for the session."""
-    with running() as server:
-        previous = os.environ.get("STORAGE_EMULATOR_HOST")
-        os.environ["STORAGE_EMULATOR_HOST"] = server.url
-        try:
-            yield server
-        finally:
-            if previous is None:
-                os.environ.pop("STORAGE_EMULATOR_HOST", None)
-            else:
-                os.environ["STORAGE_EMULATOR_HOST"] = previous
+    with running() as server, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STORAGE_EMULATOR_HOST", server.url)
+        yield server
 
 
 @pytest.fixture

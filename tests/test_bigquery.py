@@ -2,7 +2,6 @@
 the same split, model, scores and plot sample as the CSV path on the same rows, and clear errors for bad tables."""
 
 import itertools
-import os
 
 import numpy as np
 import pytest
@@ -22,16 +21,9 @@ _tables = itertools.count()
 @pytest.fixture(scope="module")
 def emulator():
     """One emulator for the module, named by BIGQUERY_EMULATOR_HOST as the library expects."""
-    with running(PROJECT) as server:
-        previous = os.environ.get("BIGQUERY_EMULATOR_HOST")
-        os.environ["BIGQUERY_EMULATOR_HOST"] = server.url
-        try:
-            yield server
-        finally:
-            if previous is None:
-                os.environ.pop("BIGQUERY_EMULATOR_HOST", None)
-            else:
-                os.environ["BIGQUERY_EMULATOR_HOST"] = previous
+    with running(PROJECT) as server, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BIGQUERY_EMULATOR_HOST", server.url)
+        yield server
 
 
 def table_from_csv(emulator, csv_path) -> str:
