@@ -1,5 +1,6 @@
 """Shared fixtures: tiny data sets, a folder model store with a published model, the Flask app."""
 
+import copy
 
 import numpy as np
 import pytest
@@ -48,6 +49,17 @@ def make_app():
     yield make
     for app in apps:
         app.extensions["salary_model"].stop()
+
+
+@pytest.fixture
+def fresh_aiplatform_config():
+    """aiplatform keeps credentials and project in a process-wide config; no test leaks them to another."""
+    from google.cloud.aiplatform import initializer
+
+    saved = copy.copy(initializer.global_config.__dict__)
+    yield
+    initializer.global_config.__dict__.clear()
+    initializer.global_config.__dict__.update(saved)
 
 
 @pytest.fixture

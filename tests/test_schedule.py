@@ -1,6 +1,5 @@
 """Vertex AI schedules, offline: the real PipelineJobSchedule with anonymous credentials; only the calls to Google are mocked."""
 
-import copy
 import json
 from unittest import mock
 
@@ -8,7 +7,6 @@ import google.auth
 import pytest
 from google.api_core import exceptions as api_exceptions
 from google.auth.credentials import AnonymousCredentials
-from google.cloud.aiplatform import initializer
 from google.cloud.aiplatform_v1.services.schedule_service import ScheduleServiceClient
 from google.cloud.aiplatform_v1.types import Schedule
 from google.protobuf import json_format
@@ -26,12 +24,8 @@ NEW, OLD = f"{PARENT}/schedules/222", f"{PARENT}/schedules/111"
 
 
 @pytest.fixture(autouse=True)
-def fresh_aiplatform_config():
-    """aiplatform keeps credentials and project in a process-wide config; no test leaks them to another."""
-    saved = copy.copy(initializer.global_config.__dict__)
-    yield
-    initializer.global_config.__dict__.clear()
-    initializer.global_config.__dict__.update(saved)
+def isolated(fresh_aiplatform_config):
+    """Every test here starts from aiplatform's configuration as it was."""
 
 
 def dry_run_request(tmp_path, capsys, *extra):

@@ -1,7 +1,6 @@
 """Vertex AI submission, offline: the real PipelineJob with anonymous credentials; only the calls to Google are mocked."""
 
 import contextlib
-import copy
 import json
 from datetime import UTC, datetime
 from unittest import mock
@@ -12,7 +11,6 @@ import yaml
 from google.api_core import exceptions as api_exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
-from google.cloud.aiplatform import initializer
 from google.cloud.aiplatform.utils import gcs_utils, resource_manager_utils
 from google.cloud.aiplatform_v1.services.pipeline_service import PipelineServiceClient
 from google.cloud.aiplatform_v1.types import PipelineJob as PipelineJobProto
@@ -30,12 +28,8 @@ NOW = datetime(2026, 11, 27, 9, 30, 5, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def fresh_aiplatform_config():
-    """aiplatform keeps credentials and project in a process-wide config; no test leaks them to another."""
-    saved = copy.copy(initializer.global_config.__dict__)
-    yield
-    initializer.global_config.__dict__.clear()
-    initializer.global_config.__dict__.update(saved)
+def isolated(fresh_aiplatform_config):
+    """Every test here starts from aiplatform's configuration as it was."""
 
 
 @pytest.fixture
