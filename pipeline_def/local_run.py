@@ -1,7 +1,7 @@
 """The kfp.local dry run: one line per task as it finishes, kfp.local's full output in a log file.
 
 The pipeline's own outputs cannot come from inside its exit handler, so what the run decided is read from
-the tasks' ExecutorOutput files (`<pipeline root>/<run>/<task>/executor_output.json`), whose paths kfp.local logs.
+the tasks' ExecutorOutput files, where kfp.local puts them: `<pipeline root>/<run>/<task>/executor_output.json`.
 """
 
 import contextlib
@@ -22,7 +22,8 @@ from pipeline_def.pipeline import build_pipeline
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 EXECUTING = re.compile(r"Executing task '([^']+)'")
 FINISHED = re.compile(r"Task '([^']+)' finished with status (\w+)")
-OUTPUT_FILE = re.compile(r"Wrote executor output file to (\S+?)\.?$")
+# podman's k8s-file log lines: `<time> <stream> <F|P> <text>`.
+CONTAINER_LOG_LINE = re.compile(r"^\S+ (?:stdout|stderr) [FP] ?(.*)$")
 # The last line of a Python traceback: `module.SomeError: what went wrong`.
 ERROR = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?([A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)): (.+)$")
 
@@ -78,11 +79,13 @@ def key_output(task: str, outputs: dict) -> str:
 class Progress:
     """A stdout stand-in: everything goes to the log (and with verbose to the terminal); finished tasks get one line."""
 
-    def __init__(self, log: TextIO, terminal: TextIO, verbose: bool):
+    def __init__(self, log: TextIO, terminal: TextIO, verbose: bool, root: Path, container_log: Path | None = None):
         self.log, self.terminal, self.verbose = log, terminal, verbose
+        # The run's folder is the one kfp.local creates under the pipeline root once the run starts.
+        self.root, self.before = root, set(os.listdir(root))
+        self.container_log, self.container_log_read = container_log, 0
         self.pending = ""
         self.started: dict[str, float] = {}
-        self.output_file: dict[str, str] = {}
         self.error: dict[str, str] = {}
         self.current = ""
         self.failed: tuple[str, str] | None = None
@@ -110,23 +113,45 @@ class Progress:
             self.started[self.current] = time.monotonic()
         elif match := FINISHED.search(line):
             self.finished(match[1], match[2])
-        elif match := OUTPUT_FILE.search(line):
-            self.output_file[self.current] = match[1]
         elif match := ERROR.match(line):
             self.error[self.current] = f"{match[1]}: {match[2]}"
+
+    def output_path(self, task: str) -> Path | None:
+        """Where kfp.local has `task` write its executor output; None before the run's folder exists."""
+        runs = [name for name in os.listdir(self.root) if name not in self.before and (self.root / name).is_dir()]
+        return self.root / runs[0] / task / "executor_output.json" if len(runs) == 1 else None
 
     def outputs(self, task: str) -> dict:
         """A finished task's executor output; empty when it did not run or wrote none."""
         try:
-            return json.loads(Path(self.output_file[task]).read_text())
-        except (KeyError, OSError, ValueError):
+            return json.loads(self.output_path(task).read_text())
+        except (AttributeError, OSError, ValueError):
             return {}
+
+    def read_container_log(self) -> None:
+        """Error lines the containers logged since the last look (the engine keeps them after removing a container)."""
+        if not self.container_log:
+            return
+        try:
+            with open(self.container_log, "rb") as file:
+                file.seek(self.container_log_read)
+                text = file.read()
+        except OSError:
+            return
+        self.container_log_read += len(text)
+        for raw in text.decode(errors="replace").splitlines():
+            if (match := CONTAINER_LOG_LINE.match(raw)) and (error := ERROR.match(match[1])):
+                self.error[self.current] = f"{error[1]}: {error[2]}"
 
     def finished(self, task: str, status: str) -> None:
         seconds = time.monotonic() - self.started.get(task, time.monotonic())
-        if status == "SUCCESS" and task in self.error and task not in self.output_file:
-            # Its container was gone before its exit status was read (podman) and kfp.local assumed success.
+        self.read_container_log()
+        path = self.output_path(task)
+        if status == "SUCCESS" and not (path and path.is_file()):
+            # Every task of this pipeline returns outputs. kfp.local counts a container that was gone before its
+            # exit status could be read (podman removes it at exit) as a success, whatever the task did.
             status = "FAILED"
+            self.error.setdefault(task, "its container ended without writing the task's outputs (see the log)")
         if status == "SUCCESS":
             detail = key_output(task, self.outputs(task))
         else:
@@ -183,7 +208,7 @@ def tasks_die_with_us():
 
 
 def run_locally(image: str, arguments: dict, local_root: str, runner: str = "subprocess", verbose: bool = False,
-                runner_options: dict | None = None) -> dict:
+                runner_options: dict | None = None, container_log: Path | None = None) -> dict:
     """Run the whole pipeline with kfp.local; prints a line per task, returns the pipeline's outputs and the log path."""
     from kfp import local
 
@@ -194,7 +219,7 @@ def run_locally(image: str, arguments: dict, local_root: str, runner: str = "sub
     print(f"dry run ({runner} runner), full log: {log_path}", file=terminal, flush=True)
     local.init(runner=make_runner(runner, runner_options), pipeline_root=str(root))
     with open(log_path, "w") as log, tasks_die_with_us():
-        progress = Progress(log, terminal, verbose)
+        progress = Progress(log, terminal, verbose, root, container_log)
         try:
             with contextlib.redirect_stdout(progress), contextlib.redirect_stderr(progress), warnings.catch_warnings():
                 # kfp.local says the display names and the (non-"python") image do not apply to subprocesses;
@@ -206,6 +231,9 @@ def run_locally(image: str, arguments: dict, local_root: str, runner: str = "sub
             # ValueError: a later task found no outputs of a failed one that kfp.local counted as a success.
             task, reason = progress.failed or ("pipeline", str(exc).splitlines()[0])
             raise TaskFailed(task, reason, log_path) from None
+    if progress.failed:
+        # A last task kfp.local counted as a success although it left no outputs.
+        raise TaskFailed(*progress.failed, log_path)
     evaluation, export = progress.outputs("evaluate-model"), progress.outputs("export-model").get("parameterValues", {})
     return {
         "metrics": dict(evaluation.get("artifacts", {}).get("metrics", {}).get("artifacts", [{}])[0].get("metadata", {})),

@@ -1,5 +1,6 @@
 """compile.py --runner container without an engine: refusals before the run and the checks after it."""
 
+import io
 import json
 
 import pytest
@@ -42,29 +43,12 @@ def test_a_gs_store_uses_the_emulator_on_the_host_network(monkeypatch):
     assert args == {"mounts": [], "environment": {"STORAGE_EMULATOR_HOST": "http://127.0.0.1:4443"}, "network_mode": "host"}
 
 
-def _run_folder(root, tasks):
-    """A run folder as kfp.local leaves it, with executor outputs for `tasks` only."""
-    run = root / "salary-training-2026-11-27-00-00-00-000000"
-    for task in tasks:
-        (run / task).mkdir(parents=True)
-        (run / task / "executor_output.json").write_text(json.dumps({}))
-
-
-def test_a_task_whose_container_vanished_fails_the_run(tmp_path):
-    # kfp.local reports such a task as a success; it never wrote its executor output.
-    _run_folder(tmp_path, ["load-data", "train-model", "export-model"])
-    with pytest.raises(containers.ContainerRunError, match="task.s. evaluate-model left no executor output"):
-        containers.check_run(tmp_path, set(), {"model_uri": str(tmp_path / "store")}, {"published": False})
-
-
 def test_a_version_reported_but_not_on_the_host_fails_the_run(tmp_path, line_model):
-    root = tmp_path / "root"
-    _run_folder(root, containers.RUN_TASKS)
     store = str(tmp_path / "store")
     with pytest.raises(containers.ContainerRunError, match="version 20261127T000000Z-00000000 was reported published but is not in the store"):
-        containers.check_run(root, set(), {"model_uri": store}, {"published": True, "version": "20261127T000000Z-00000000"})
+        containers.check_published({"model_uri": store}, {"published": True, "version": "20261127T000000Z-00000000"})
     manifest = open_store(store).publish(dump_model(line_model), metrics={}, data={}, source={})
-    containers.check_run(root, set(), {"model_uri": store}, {"published": True, "version": manifest["version"]})
+    containers.check_published({"model_uri": store}, {"published": True, "version": manifest["version"]})
 
 
 @pytest.mark.parametrize("image, podman_name", [
@@ -94,15 +78,50 @@ def test_podman_500_for_a_vanished_container_is_dockers_not_found(body, translat
     assert isinstance(caught.value, docker.errors.NotFound) is translated
 
 
-def test_a_task_that_logged_an_error_and_left_no_output_failed():
-    # A container gone before its exit status was read: kfp.local reports SUCCESS; its error line says otherwise.
-    import io
-
+def _progress(root, container_log=None):
+    """A Progress over `root` whose run has started; (progress, terminal, the run's folder)."""
     from pipeline_def.local_run import Progress
 
     terminal = io.StringIO()
-    progress = Progress(io.StringIO(), terminal, verbose=False)
+    progress = Progress(io.StringIO(), terminal, verbose=False, root=root, container_log=container_log)
+    run = root / "salary-training-2026-11-27-00-00-00-000000"
+    run.mkdir()
+    return progress, terminal, run
+
+
+def test_a_task_reported_as_a_success_reads_its_outputs_from_where_kfp_local_writes_them(tmp_path):
+    # The container was gone before kfp.local streamed its logs: no "Wrote executor output file" line to go by.
+    progress, terminal, run = _progress(tmp_path)
+    (run / "export-model").mkdir()
+    (run / "export-model" / "executor_output.json").write_text(
+        json.dumps({"parameterValues": {"published": True, "version": "20261127T000000Z-0000abcd"}}))
+    progress.write("Executing task 'export-model'\nTask 'export-model' finished with status SUCCESS\n")
+    assert progress.failed is None
+    assert "SUCCESS" in terminal.getvalue() and "published 20261127T000000Z-0000abcd" in terminal.getvalue()
+    assert progress.outputs("export-model")["parameterValues"]["published"] is True
+
+
+def test_a_task_that_logged_an_error_and_left_no_output_failed(tmp_path):
+    # A container gone before its exit status was read: kfp.local reports SUCCESS; its error line says otherwise.
+    progress, terminal, _ = _progress(tmp_path)
     progress.write("Executing task 'load-data'\nsalary.dataset.DataValidationError: Salary must be positive (row 12)\n"
                    "Task 'load-data' finished with status SUCCESS\n")
     assert progress.failed == ("load-data", "DataValidationError: Salary must be positive (row 12)")
     assert "FAILED" in terminal.getvalue()
+
+
+def test_a_vanished_task_takes_its_reason_from_the_engines_log_file(tmp_path):
+    # podman keeps a k8s-file log after removing the container; kfp.local streamed nothing of it.
+    container_log = tmp_path / "containers.log"
+    container_log.write_text("2026-11-27T22:43:40.1+00:00 stdout F Found image\n"
+                             "2026-11-27T22:43:40.2+00:00 stderr F salary.dataset.DataValidationError: Salary must be positive (row 12)\n")
+    progress, terminal, _ = _progress(tmp_path, container_log)
+    progress.write("Executing task 'load-data'\nTask 'load-data' finished with status SUCCESS\n")
+    assert progress.failed == ("load-data", "DataValidationError: Salary must be positive (row 12)")
+
+
+def test_a_vanished_task_without_a_logged_reason_still_fails(tmp_path):
+    progress, terminal, _ = _progress(tmp_path)
+    progress.write("Executing task 'report-run'\nTask 'report-run' finished with status SUCCESS\n")
+    assert progress.failed == ("report-run", "its container ended without writing the task's outputs (see the log)")
+    assert "report-run      FAILED" in terminal.getvalue()

@@ -184,9 +184,8 @@ def test_a_failing_task_in_a_container_fails_the_run(engine, tmp_path):
         "data_uri": str(bad), "model_uri": str(tmp_path / "store"), "test_fraction": 0.2, "seed": 1, "min_r2": 0.5,
         "max_r2_drop": 0.01, "force": False, "git_commit": "", "registry_model": "", "serving_image": "",
     }
-    # Its reason when its log was read; podman may remove a failing task's container before that, and then
-    # the next task finds no outputs of load-data.
-    with pytest.raises(TaskFailed, match="load-data"):
+    # With its reason, even when the engine removed the container before kfp.local read its logs.
+    with pytest.raises(TaskFailed, match="task 'load-data' failed: DataValidationError: .*line 12, column Salary: -5 is not positive"):
         container_dry_run(COMPONENTS, arguments, str(tmp_path / "root"))
     assert not list((tmp_path / "store").rglob("*.pkl"))
 
