@@ -152,6 +152,10 @@ def test_model_uri_comes_from_the_environment(monkeypatch, store_uri, published)
         ('{"instances": [0, 60, 60.5]}', "instances[2] must be between 0 and 60, got 60.5"),
         ('{"instances": [3, NaN]}', "NaN is not a valid JSON number"),
         ('{"instances": [3, null]}', "instances[1] must be a number, got null"),
+        # numpy would take these as 1.0 and 4.0.
+        ('{"instances": [3, true]}', "instances[1] must be a number, got a boolean"),
+        ('{"instances": [3, "4"]}', "instances[1] must be a number, got a string"),
+        ('{"instances": [3, [4]]}', "instances[1] must be a number, got an array"),
     ],
 )
 def test_batch_errors_name_the_first_bad_value(client, body, message):

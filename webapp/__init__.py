@@ -28,6 +28,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     security.check_config(app)
     model.init_app(app)
+    # Inside the other middleware, so its answers get the security headers and the request log too.
+    api.init_app(app)
     security.init_app(app)
     # Outermost, so the request's line covers the other middleware too.
     request_log.init_app(app)
@@ -35,7 +37,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     formatting.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(model_card.bp)
-    app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(health.bp)
     vertex.init_app(app)

@@ -3,7 +3,7 @@
 import math
 from dataclasses import dataclass
 
-from webapp.model import served_model
+from webapp.model import ServedModel
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,9 @@ def facts_from_manifest(manifest: dict) -> AnswerFacts:
     return AnswerFacts(_number(metrics.get("margin_95")), low, high)
 
 
-def answer_facts(version: str) -> AnswerFacts:
+def answer_facts(served: ServedModel, version: str) -> AnswerFacts:
     """The facts of the model version that made a prediction; none if another version is served by now."""
-    loaded = served_model().loaded
+    loaded = served.loaded
     if loaded is None or loaded.version != version:
         return AnswerFacts()
     return facts_from_manifest(loaded.manifest)

@@ -1,17 +1,20 @@
-"""JSON prediction endpoint: POST /api/predict."""
+"""JSON prediction endpoint: POST /api/predict, with a WSGI fast path for the requests it answers 200."""
 
+import io
 import json
+from collections.abc import Callable, Iterable
 
 import orjson
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request
 
 from webapp.answers import answer_facts
 from webapp.body import read_body
-from webapp.model import ModelUnavailable, served_model
+from webapp.model import EXTENSION, ModelUnavailable, ServedModel, served_model
 from webapp.problems import problem
 from webapp.validation import InvalidInput, parse_predict_body
 
-bp = Blueprint("api", __name__, url_prefix="/api")
+PATH = "/api/predict"
+bp = Blueprint("api", __name__)
 
 
 def _reject_constant(name: str) -> None:
@@ -33,21 +36,33 @@ def parse_json(data: bytes):
         return json.loads(text, parse_constant=_reject_constant)
 
 
-@bp.post("/predict")
+def answer(served: ServedModel, body: bytes, max_batch: int) -> dict:
+    """The answer to a prediction body; InvalidInput, ValueError (malformed JSON), RecursionError or ModelUnavailable."""
+    years, batch = parse_predict_body(parse_json(body), max_batch, raw=body)
+    salaries, version = served.predict(years)
+    # The 95 % range is each prediction ± margin_95; a model published before it was recorded has none.
+    margin = answer_facts(served, version).margin_95
+    extra = {} if margin is None else {"margin_95": margin}
+    if batch:
+        return {"predictions": salaries, "model_version": version, **extra}
+    if margin is not None:
+        extra["salary_range"] = {"low": salaries[0] - margin, "high": salaries[0] + margin}
+    return {"salary": salaries[0], "model_version": version, **extra}
+
+
+@bp.post(PATH)
 def predict():
     """Predict one salary ({"years_experience": x}) or a batch ({"instances": [...]})."""
     # One lookup of each context global: every proxy access costs as much as a small function call.
     current, config = request._get_current_object(), current_app.config
-    # The exact header most clients send skips werkzeug's header parsing.
     if current.environ.get("CONTENT_TYPE") != "application/json":
         if current.mimetype != "application/json":
             return problem(415, f"Content-Type must be application/json, got {current.mimetype or 'none'}")
         if current.mimetype_params.get("charset", "utf-8").lower() != "utf-8":
             return problem(415, "JSON must be encoded as UTF-8")
-    body_bytes = read_body(current, config["MAX_CONTENT_LENGTH"])
+    body = read_body(current, config["MAX_CONTENT_LENGTH"])
     try:
-        body = parse_json(body_bytes)
-        years, batch = parse_predict_body(body, config["MAX_BATCH"])
+        return jsonify(answer(served_model(), body, config["MAX_BATCH"]))
     except InvalidInput as exc:
         return problem(400, str(exc))
     except ValueError as exc:
@@ -55,15 +70,62 @@ def predict():
     except RecursionError:
         # 1 MiB of "[" parses into nesting deeper than Python's stack allows.
         return problem(400, "malformed JSON: nested too deeply")
-    try:
-        salaries, version = served_model().predict(years)
     except ModelUnavailable as exc:
         return problem(503, f"no model available: {exc}")
-    # The 95 % range is each prediction ± margin_95; a model published before it was recorded has none.
-    margin = answer_facts(version).margin_95
-    extra = {} if margin is None else {"margin_95": margin}
-    if batch:
-        return jsonify(predictions=salaries, model_version=version, **extra)
-    if margin is not None:
-        extra["salary_range"] = {"low": salaries[0] - margin, "high": salaries[0] + margin}
-    return jsonify(salary=salaries[0], model_version=version, **extra)
+
+
+class _FailedRead:
+    """A request stream that fails as the server's did, so the route answers the failure (408, 400) itself."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def read(self, *args) -> bytes:
+        raise self.error
+
+
+class FastPredict:
+    """WSGI middleware: the common prediction request answered without Flask's routing, request context and hooks.
+
+    Those cost more than the prediction itself (docs/benchmarks.md). Only a request the route answers 200 is
+    answered here, with the bytes jsonify writes; anything else (another path or method, a content type or
+    framing other than the plain one, bad input, no model) goes on to Flask with its body, and the route answers it.
+    """
+
+    def __init__(self, wsgi_app: Callable, app: Flask):
+        self.wsgi_app = wsgi_app
+        self.served: ServedModel = app.extensions[EXTENSION]
+        self.dump = app.json.dump_bytes
+        self.limit, self.max_batch = app.config["MAX_CONTENT_LENGTH"], app.config["MAX_BATCH"]
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        length = environ.get("CONTENT_LENGTH", "")
+        if (environ.get("PATH_INFO") != PATH or environ["REQUEST_METHOD"] != "POST"
+                or environ.get("CONTENT_TYPE") != "application/json" or not length.isdigit()
+                or int(length) > self.limit or "HTTP_TRANSFER_ENCODING" in environ):
+            return self.wsgi_app(environ, start_response)
+        try:
+            body = environ["wsgi.input"].read(int(length))
+        except Exception as exc:  # a slow or broken client: the route turns it into its answer
+            environ["wsgi.input"] = _FailedRead(exc)
+            return self.wsgi_app(environ, start_response)
+        response = None
+        if len(body) == int(length):
+            try:
+                response = self.dump(answer(self.served, body, self.max_batch)) + b"\n"
+            except Exception:  # whatever it is, the route answers it as it answers everything but a 200
+                pass
+        if response is None:
+            # The route reads the same bytes again and says what is wrong (a short body is its framing error).
+            environ["wsgi.input"] = io.BytesIO(body)
+            return self.wsgi_app(environ, start_response)
+        # What the before_request hook does for the requests Flask sees: keep the served model current.
+        self.served.poke()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(response)))])
+        return [response]
+
+
+def init_app(app: Flask) -> None:
+    """Register the route and its fast path; call after model.init_app and before the other middleware."""
+    app.register_blueprint(bp)
+    app.wsgi_app = FastPredict(app.wsgi_app, app)

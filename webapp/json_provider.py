@@ -17,7 +17,7 @@ class OrjsonProvider(DefaultJSONProvider):
         """JSON text; standard-library keyword arguments (indent, cls, …) get the standard library."""
         if kwargs:
             return super().dumps(obj, **kwargs)
-        return self._dump_bytes(obj).decode()
+        return self.dump_bytes(obj).decode()
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         """Parse JSON text; NaN and Infinity are refused, as JSON refuses them."""
@@ -29,11 +29,11 @@ class OrjsonProvider(DefaultJSONProvider):
         """A JSON response, compact unless the app is in debug mode (then Flask's indented form)."""
         if self.compact is False or (self.compact is None and self._app.debug):
             return super().response(*args, **kwargs)
-        body = self._dump_bytes(self._prepare_response_obj(args, kwargs))
+        body = self.dump_bytes(self._prepare_response_obj(args, kwargs))
         return self._app.response_class(body + b"\n", mimetype=self.mimetype)
 
-    def _dump_bytes(self, obj: Any) -> bytes:
-        """UTF-8 JSON; integers beyond 64 bits and the like fall back to the standard library."""
+    def dump_bytes(self, obj: Any) -> bytes:
+        """UTF-8 JSON as jsonify writes it (without its newline); integers beyond 64 bits and the like fall back to the standard library."""
         option = OPTIONS if self.sort_keys else OPTIONS & ~orjson.OPT_SORT_KEYS
         try:
             return orjson.dumps(obj, default=self.default, option=option)

@@ -33,7 +33,7 @@ def index():
         return render_form(typed, str(exc), 400)
     except ModelUnavailable:
         return render_form(typed, status=503)
-    facts: AnswerFacts = answer_facts(version)
+    facts: AnswerFacts = answer_facts(served_model(), version)
     return render_form(
         typed, years=years, salary=salaries[0], version=version,
         salary_range=facts.salary_range(salaries[0]), facts=facts, outside=facts.outside_training(years),
