@@ -3,6 +3,7 @@
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -182,6 +183,8 @@ def compile_spec(image: str, output: str) -> None:
 
     from pipeline_def.pipeline import build_pipeline
 
+    # `--output build/pipeline.yaml` in a fresh clone: the folder is made, as the dry run's --local-root is.
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     compiler.Compiler().compile(build_pipeline(image), output)
 
 

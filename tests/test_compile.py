@@ -28,7 +28,8 @@ TASKS = {"load-data", "train-model", "evaluate-model", "export-model"}
 
 @pytest.fixture
 def spec(tmp_path):
-    output = tmp_path / "pipeline.yaml"
+    # In a folder that does not exist yet: compile.py makes it.
+    output = tmp_path / "build" / "pipeline.yaml"
     assert compile_py.main(["--output", str(output), "--image", "europe-docker.pkg.dev/p/r/components:abc", "--no-dry-run"]) == 0
     return output
 
