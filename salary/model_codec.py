@@ -3,9 +3,12 @@
 No class or function from scikit-learn or numpy runs while decoding: each allow-listed global is mapped to a
 stand-in here that checks its arguments (float64 only, bounded sizes) before anything is allocated, and the
 result is a `LinearModel` record that predicts without scikit-learn. Training code turns the same checked
-state back into scikit-learn's own estimator (salary.modeling.as_estimator).
+state back into scikit-learn's own estimator (salary.modeling.as_estimator). The other way, `encode_model`
+writes the pickle of a LinearRegression state without importing scikit-learn (the training task's
+largest start-up cost).
 """
 
+import copyreg
 import io
 import math
 import pickle
@@ -174,3 +177,40 @@ def _short(value: Any, limit: int = 80) -> str:
     """A value's repr, cut so a hostile one cannot flood a message."""
     text = repr(value) if not isinstance(value, Exception) else (str(value) or type(value).__name__)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+class _EstimatorToWrite:
+    """scikit-learn's LinearRegression as the pickler sees it: reduced as any plain object is (class, then state)."""
+
+    def __init__(self, state: dict):
+        self.state = state
+
+    def __reduce_ex__(self, protocol: int) -> tuple:
+        return copyreg.__newobj__, (_EstimatorToWrite,), self.state
+
+
+class _EstimatorPickler(pickle._Pickler):
+    """The standard library's pickler, naming _EstimatorToWrite as scikit-learn's.
+
+    The pure-Python pickler writes what the C one does; only its save_global can be given another name
+    without importing the named module to check it.
+    """
+
+    def save_global(self, obj: Any, name: str | None = None) -> None:
+        if obj is not _EstimatorToWrite:
+            super().save_global(obj, name)
+            return
+        module, qualname = ESTIMATOR_GLOBAL
+        self.save(module)
+        self.save(qualname)
+        self.write(pickle.STACK_GLOBAL)
+        self.memoize(obj)
+
+
+def encode_model(state: dict, protocol: int) -> bytes:
+    """The bytes pickle.dumps writes for a LinearRegression with this state (protocol 4 or later), without scikit-learn."""
+    if protocol < 4:
+        raise ValueError("protocol 4 or later names a class by STACK_GLOBAL")
+    buffer = io.BytesIO()
+    _EstimatorPickler(buffer, protocol=protocol).dump(_EstimatorToWrite(state))
+    return buffer.getvalue()

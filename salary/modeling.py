@@ -2,11 +2,13 @@
 
 import math
 import pickle
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from salary.model_codec import LinearModel
+from salary.model_codec import LinearModel, encode_model
 from salary.moments import Moments, Residuals
 
 # Protocol 5 keeps numpy arrays as raw buffers; the model store's allow-list expects it.
@@ -87,19 +89,34 @@ def fit_line(train: Moments) -> Line:
     return Line(coef, train.mean_y - coef * train.mean_x)
 
 
-def linear_regression(train: Moments):
-    """A scikit-learn LinearRegression in the state `fit` leaves on these rows, built from their moments."""
-    from sklearn.linear_model import LinearRegression
-
+def fitted_state(train: Moments, sklearn_version: str) -> dict:
+    """The state scikit-learn's LinearRegression().fit leaves on these rows, in its order, built from their moments."""
     line = fit_line(train)
-    estimator = LinearRegression()
-    estimator.n_features_in_ = 1
-    estimator.coef_ = np.array([line.coef], dtype=np.float64)
-    estimator.rank_ = 1
-    # lstsq's singular value of the centred one-column design is its norm.
-    estimator.singular_ = np.array([math.sqrt(train.sxx)], dtype=np.float64)
-    estimator.intercept_ = np.float64(line.intercept)
-    return estimator
+    return {
+        # LinearRegression()'s parameters, then what fit sets, then what pickling adds.
+        "fit_intercept": True, "copy_X": True, "tol": 1e-06, "n_jobs": None, "positive": False,
+        "n_features_in_": 1,
+        "coef_": np.array([line.coef], dtype=np.float64),
+        "rank_": 1,
+        # lstsq's singular value of the centred one-column design is its norm.
+        "singular_": np.array([math.sqrt(train.sxx)], dtype=np.float64),
+        "intercept_": np.float64(line.intercept),
+        "_sklearn_version": sklearn_version,
+    }
+
+
+def linear_regression_pickle(train: Moments) -> bytes:
+    """model.pkl of the LinearRegression fitted on these rows, written without importing scikit-learn."""
+    from importlib import metadata
+
+    return encode_model(fitted_state(train, metadata.version("scikit-learn")), PICKLE_PROTOCOL)
+
+
+def linear_regression(train: Moments):
+    """scikit-learn's LinearRegression in the state `fit` leaves on these rows, built from their moments."""
+    import sklearn
+
+    return _estimator(fitted_state(train, sklearn.__version__))
 
 
 def fit_salary_model(years: np.ndarray, salary: np.ndarray):
@@ -160,8 +177,13 @@ def dump_model(model) -> bytes:
 
 def as_estimator(model: LinearModel):
     """scikit-learn's own estimator from a decoded model's checked state, built as unpickling builds it."""
+    return _estimator(model.state)
+
+
+def _estimator(state: Mapping[str, Any]):
+    """A LinearRegression with this state, as unpickling makes one."""
     from sklearn.linear_model import LinearRegression
 
     estimator = LinearRegression.__new__(LinearRegression)
-    estimator.__setstate__(dict(model.state))
+    estimator.__setstate__(dict(state))
     return estimator

@@ -19,6 +19,7 @@ from salary.modeling import (
     fit_salary_model,
     held_out_mask,
     linear_regression,
+    linear_regression_pickle,
     margin_95,
     row_hash,
     score,
@@ -95,6 +96,17 @@ def test_closed_form_model_equals_sklearn_fit(name, years, salary, chunk):
     loaded = as_estimator(decode_model("test", dump_model(built)))
     grid = np.linspace(0.0, 60.0, 61).reshape(-1, 1)
     np.testing.assert_allclose(loaded.predict(grid), reference.predict(grid), rtol=1e-9)
+
+
+@pytest.mark.parametrize("name, years, salary", list(data_sets()), ids=[name for name, *_ in data_sets()])
+def test_the_pickle_written_without_sklearn_is_the_one_sklearn_writes(name, years, salary):
+    # scikit-learn's own constructor and pickler as the reference: parameters, order, protocol, byte for byte.
+    moments = moments_in_chunks(years, salary, 1000)
+    reference = LinearRegression()
+    for key, value in vars(linear_regression(moments)).items():
+        if key.endswith("_"):
+            setattr(reference, key, value)
+    assert linear_regression_pickle(moments) == pickle.dumps(reference, protocol=5)
 
 
 def test_all_years_equal_is_a_clear_error():
