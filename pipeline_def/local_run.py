@@ -22,8 +22,11 @@ from pipeline_def.pipeline import build_pipeline
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 EXECUTING = re.compile(r"Executing task '([^']+)'")
 FINISHED = re.compile(r"Task '([^']+)' finished with status (\w+)")
-# podman's k8s-file log lines: `<time> <stream> <F|P> <text>`.
-CONTAINER_LOG_LINE = re.compile(r"^\S+ (?:stdout|stderr) [FP] ?(.*)$")
+# podman's k8s-file log records: `<time> <stream> <P|F> <text>`; a line written in pieces is P records
+# ending with an F record.
+CONTAINER_LOG_RECORD = re.compile(r"^\S+ (stdout|stderr) ([FP]) ?(.*)$")
+# How long a task kfp.local counts a success may take to show its outputs or its logged error.
+SETTLE_SECONDS = 3.0
 # The last line of a Python traceback: `module.SomeError: what went wrong`.
 ERROR = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?([A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)): (.+)$")
 
@@ -84,6 +87,7 @@ class Progress:
         # The run's folder is the one kfp.local creates under the pipeline root once the run starts.
         self.root, self.before = root, set(os.listdir(root))
         self.container_log, self.container_log_read = container_log, 0
+        self.container_pieces: dict[str, str] = {}
         self.pending = ""
         self.started: dict[str, float] = {}
         self.error: dict[str, str] = {}
@@ -138,16 +142,35 @@ class Progress:
                 text = file.read()
         except OSError:
             return
+        # Whole records only: the engine may be writing the last one.
+        text = text[:text.rfind(b"\n") + 1]
         self.container_log_read += len(text)
-        for raw in text.decode(errors="replace").splitlines():
-            if (match := CONTAINER_LOG_LINE.match(raw)) and (error := ERROR.match(match[1])):
+        for record in text.decode(errors="replace").splitlines():
+            if not (match := CONTAINER_LOG_RECORD.match(record)):
+                continue
+            stream, tag, piece = match.groups()
+            line = self.container_pieces.pop(stream, "") + piece
+            if tag == "P":
+                self.container_pieces[stream] = line
+            elif error := ERROR.match(line):
                 self.error[self.current] = f"{error[1]}: {error[2]}"
+
+    def settled(self, task: str) -> bool:
+        """Whether a task kfp.local counts a success left its outputs, given a moment for them or for its logged error."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:
+            self.read_container_log()
+            path = self.output_path(task)
+            if path and path.is_file():
+                return True
+            if task in self.error or time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
 
     def finished(self, task: str, status: str) -> None:
         seconds = time.monotonic() - self.started.get(task, time.monotonic())
         self.read_container_log()
-        path = self.output_path(task)
-        if status == "SUCCESS" and not (path and path.is_file()):
+        if status == "SUCCESS" and not self.settled(task):
             # Every task of this pipeline returns outputs. kfp.local counts a container that was gone before its
             # exit status could be read (podman removes it at exit) as a success, whatever the task did.
             status = "FAILED"

@@ -2,6 +2,8 @@
 
 import io
 import json
+import threading
+import time
 
 import pytest
 
@@ -120,7 +122,37 @@ def test_a_vanished_task_takes_its_reason_from_the_engines_log_file(tmp_path):
     assert progress.failed == ("load-data", "DataValidationError: Salary must be positive (row 12)")
 
 
-def test_a_vanished_task_without_a_logged_reason_still_fails(tmp_path):
+def test_a_reason_logged_in_pieces_is_put_back_together(tmp_path):
+    # Python writes a traceback's last line in several writes; podman records each as a P record, then F.
+    pieces = ["salary.dataset", ".", "DataValidationError", ": ", "bad.csv: line 12, column Salary: -5 is not positive"]
+    records = [f"2026-11-27T23:59:11.55{i}+00:00 stderr P {piece}" for i, piece in enumerate(pieces)]
+    records.insert(2, "2026-11-27T23:59:11.552+00:00 stdout F something else")
+    container_log = tmp_path / "containers.log"
+    container_log.write_text("\n".join(records + ["2026-11-27T23:59:11.559+00:00 stderr F ", ""]))
+    progress, _, _ = _progress(tmp_path, container_log)
+    progress.write("Executing task 'load-data'\nTask 'load-data' finished with status SUCCESS\n")
+    assert progress.failed == ("load-data", "DataValidationError: bad.csv: line 12, column Salary: -5 is not positive")
+
+
+def test_outputs_that_arrive_a_moment_late_are_a_success(tmp_path):
+    progress, terminal, run = _progress(tmp_path)
+
+    def write_later():
+        time.sleep(0.3)
+        (run / "train-model").mkdir()
+        (run / "train-model" / "executor_output.json").write_text("{}")
+
+    writer = threading.Thread(target=write_later)
+    writer.start()
+    progress.write("Executing task 'train-model'\nTask 'train-model' finished with status SUCCESS\n")
+    writer.join()
+    assert progress.failed is None and "train-model     SUCCESS" in terminal.getvalue()
+
+
+def test_a_vanished_task_without_a_logged_reason_still_fails(tmp_path, monkeypatch):
+    from pipeline_def import local_run
+
+    monkeypatch.setattr(local_run, "SETTLE_SECONDS", 0.2)
     progress, terminal, _ = _progress(tmp_path)
     progress.write("Executing task 'report-run'\nTask 'report-run' finished with status SUCCESS\n")
     assert progress.failed == ("report-run", "its container ended without writing the task's outputs (see the log)")
