@@ -115,3 +115,9 @@ def test_the_fast_path_keeps_the_request_log_and_the_security_headers(app, clien
 ])
 def test_only_numbers_reads_a_batch_of_numbers_off_its_bytes(raw, expected):
     assert only_numbers(raw) is expected
+
+
+def test_in_debug_mode_the_route_answers_with_jsonify_s_indented_form(make_app, store_uri, published):
+    client = make_app(MODEL_URI=store_uri, MODEL_POLL_SECONDS=0, DEBUG=True).test_client()
+    response = post(client, b'{"years_experience": 5}', FAST)
+    assert response.status_code == 200 and b'\n  "model_version"' in response.data

@@ -128,4 +128,6 @@ class FastPredict:
 def init_app(app: Flask) -> None:
     """Register the route and its fast path; call after model.init_app and before the other middleware."""
     app.register_blueprint(bp)
-    app.wsgi_app = FastPredict(app.wsgi_app, app)
+    # In debug mode jsonify indents; only the route writes that.
+    if not app.debug:
+        app.wsgi_app = FastPredict(app.wsgi_app, app)
