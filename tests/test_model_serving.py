@@ -71,6 +71,35 @@ def test_requests_drive_the_reload_when_the_timer_is_stopped(make_app, store_uri
     assert 1 <= len(reads) <= elapsed / 0.5 + 1
 
 
+def test_a_check_asked_for_while_another_ran_reads_nothing_more(make_app, store_uri, published, monkeypatch):
+    # Requests poke a check each; one that found it due just before another check ended must not read again.
+    served = make_app(MODEL_URI=store_uri, MODEL_POLL_SECONDS=30).extensions["salary_model"]
+    served.stop()
+    reads = []
+    original = ModelStore.read_pointer
+    monkeypatch.setattr(ModelStore, "read_pointer", lambda self: reads.append(1) or original(self))
+
+    class Interleaved:
+        """The gate, with another whole check run just before its first acquire (the race, made certain)."""
+
+        def __init__(self, gate):
+            self.gate, self.pending = gate, True
+
+        def acquire(self, blocking=True):
+            if self.pending:
+                self.pending = False
+                served.check_if_due()
+            return self.gate.acquire(blocking)
+
+        def __getattr__(self, name):
+            return getattr(self.gate, name)
+
+    served._next_check = 0.0
+    served._gate = Interleaved(served._gate)
+    served.check_if_due()
+    assert len(reads) == 1
+
+
 def test_start_up_is_bounded_by_its_deadline_when_storage_hangs(make_app, monkeypatch):
     with HangingProxy() as hanging:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", hanging.url)

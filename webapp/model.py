@@ -174,9 +174,12 @@ class ServedModel:
 
     def check_if_due(self) -> None:
         """Refresh when the interval (or the retry backoff) has passed and no refresh is running."""
-        if time.monotonic() < self._next_check or not self._gate.acquire(blocking=False):
+        if not self._gate.acquire(blocking=False):
             return
         try:
+            # Looked at under the gate: a check that ended since this one was asked for has moved it on.
+            if time.monotonic() < self._next_check:
+                return
             reached = self.refresh()
             # With hot reload off, storage that answered but gave no model yet (no bucket, nothing published)
             # is retried like unreachable storage: only a served model ends the checks.
