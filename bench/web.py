@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.server import free_port
+from scripts.local_process import free_port, stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 GUNICORN_CONFIG = REPO / "webapp" / "gunicorn.conf.py"
@@ -18,6 +18,8 @@ WRK_SCRIPT = Path(__file__).resolve().with_name("post.lua")
 PREDICT_APP = "webapp:create_app()"
 HELLO_APP = "bench.hello_app:create_app()"
 PEER_PATH = "/predict"
+# A server that was under load may take its graceful timeout and more to wind down.
+STOP_GRACE_SECONDS = 20
 
 
 class BenchError(RuntimeError):
@@ -42,17 +44,6 @@ def start_gunicorn(app: str, env: dict, log_path: Path) -> subprocess.Popen:
             [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG), app],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop a server started here and wait for it."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def http_request(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
@@ -100,7 +91,7 @@ def serving(app: str, model_uri: str, log_path: Path, settings: dict | None = No
         wait_for(process, port, *ready, timeout=60, log_path=log_path)
         yield port, process.pid
     finally:
-        stop(process)
+        stop_process(process, STOP_GRACE_SECONDS)
 
 
 @contextlib.contextmanager
@@ -118,7 +109,7 @@ def peer_serving(model_uri: str, log_path: Path, body: bytes) -> Iterator[tuple[
         wait_for(process, port, "POST", PEER_PATH, body, timeout=60, log_path=log_path)
         yield port, process.pid
     finally:
-        stop(process)
+        stop_process(process, STOP_GRACE_SECONDS)
 
 
 def seconds_to_ready(model_uri: str, log_path: Path) -> float:
@@ -129,7 +120,7 @@ def seconds_to_ready(model_uri: str, log_path: Path) -> float:
     try:
         return wait_for(process, port, "GET", "/readyz", None, timeout=60, log_path=log_path) - started
     finally:
-        stop(process)
+        stop_process(process, STOP_GRACE_SECONDS)
 
 
 def wrk(port: int, path: str, body_file: Path, connections: int, seconds: float) -> dict:

@@ -31,12 +31,12 @@ def wait_until_answering(process: subprocess.Popen, probe_url: str, name: str, t
             time.sleep(interval)
 
 
-def stop_process(process: subprocess.Popen) -> None:
-    """Terminate, then kill if it has not exited within 10 s; close its stderr pipe."""
+def stop_process(process: subprocess.Popen, grace_seconds: float = 10) -> None:
+    """Terminate, then kill if it has not exited within the grace period; close its stderr pipe."""
     if process.returncode is None:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=grace_seconds)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
