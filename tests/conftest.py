@@ -97,6 +97,17 @@ def salary_csv(tmp_path):
 
 
 @pytest.fixture
+def bad_data_arguments(tmp_path):
+    """Pipeline arguments whose data fails validation at line 12 (a negative salary); the store is tmp_path/store."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("YearsExperience,Salary\n" + "3,50000\n" * 10 + "3,-5\n")
+    return {
+        "data_uri": str(bad), "model_uri": str(tmp_path / "store"), "test_fraction": 0.2, "seed": 1, "min_r2": 0.5,
+        "max_r2_drop": 0.01, "force": False, "git_commit": "", "registry_model": "", "serving_image": "",
+    }
+
+
+@pytest.fixture
 def app(store_uri, published):
     """The web app serving the published line model."""
     return create_app({"TESTING": True, "MODEL_URI": store_uri, "MODEL_POLL_SECONDS": 0})

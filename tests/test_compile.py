@@ -198,16 +198,10 @@ def test_rejected_model_publishes_nothing(tmp_path, salary_csv, capsys):
 
 
 @pytest.mark.slow
-def test_failing_task_fails_the_run_and_publishes_nothing(tmp_path):
+def test_failing_task_fails_the_run_and_publishes_nothing(tmp_path, bad_data_arguments):
     """The pipeline itself (not compile.py's pre-check) stops on bad data."""
-    bad = tmp_path / "bad.csv"
-    bad.write_text("YearsExperience,Salary\n" + "3,50000\n" * 10 + "3,-5\n")
-    arguments = {
-        "data_uri": str(bad), "model_uri": str(tmp_path / "store"), "test_fraction": 0.2, "seed": 1, "min_r2": 0.5,
-        "max_r2_drop": 0.01, "force": False, "git_commit": "",
-    }
     with pytest.raises(TaskFailed, match="task 'load-data' failed: DataValidationError: .*line 12, column Salary") as failed:
-        run_locally("salary-components:test", arguments, str(tmp_path / "root"))
+        run_locally("salary-components:test", bad_data_arguments, str(tmp_path / "root"))
     assert failed.value.log_path.is_file()
     assert not (tmp_path / "store").exists()
 

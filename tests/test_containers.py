@@ -173,20 +173,14 @@ def test_pipeline_and_web_app_on_fake_gcs(engine, fake_gcs, tmp_path):
         assert wait_ready(f"http://127.0.0.1:{port}", container_id, engine)["model_version"] == version
 
 
-def test_a_failing_task_in_a_container_fails_the_run(engine, tmp_path):
+def test_a_failing_task_in_a_container_fails_the_run(engine, tmp_path, bad_data_arguments):
     # Bad data fails the load task inside its container; the run stops there.
     from pipeline_def.containers import container_dry_run
     from pipeline_def.local_run import TaskFailed
 
-    bad = tmp_path / "bad.csv"
-    bad.write_text("YearsExperience,Salary\n" + "3,50000\n" * 10 + "3,-5\n")
-    arguments = {
-        "data_uri": str(bad), "model_uri": str(tmp_path / "store"), "test_fraction": 0.2, "seed": 1, "min_r2": 0.5,
-        "max_r2_drop": 0.01, "force": False, "git_commit": "", "registry_model": "", "serving_image": "",
-    }
     # With its reason, even when the engine removed the container before kfp.local read its logs.
     with pytest.raises(TaskFailed, match="task 'load-data' failed: DataValidationError: .*line 12, column Salary: -5 is not positive"):
-        container_dry_run(COMPONENTS, arguments, str(tmp_path / "root"))
+        container_dry_run(COMPONENTS, bad_data_arguments, str(tmp_path / "root"))
     assert not list((tmp_path / "store").rglob("*.pkl"))
 
 

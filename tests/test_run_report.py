@@ -40,16 +40,10 @@ def test_failure_reports(state, message, task, severity):
 
 
 @pytest.mark.slow
-def test_the_exit_handler_reports_failed_in_the_dry_run(tmp_path):
+def test_the_exit_handler_reports_failed_in_the_dry_run(tmp_path, bad_data_arguments):
     """Bad data fails load-data inside the exit handler; report-run still runs and logs state FAILED."""
-    bad = tmp_path / "bad.csv"
-    bad.write_text("YearsExperience,Salary\n" + "3,50000\n" * 10 + "3,-5\n")
-    arguments = {
-        "data_uri": str(bad), "model_uri": str(tmp_path / "store"), "test_fraction": 0.2, "seed": 1, "min_r2": 0.5,
-        "max_r2_drop": 0.01, "force": False, "git_commit": "", "registry_model": "",
-    }
     with pytest.raises(TaskFailed, match="load-data") as failed:
-        run_locally("salary-components:test", arguments, str(tmp_path / "root"))
+        run_locally("salary-components:test", bad_data_arguments, str(tmp_path / "root"))
     out = failed.value.log_path.read_text()
     reports = [json.loads(line) for line in out.splitlines() if f'"event": "{EVENT}"' in line]
     assert len(reports) == 1
