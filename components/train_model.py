@@ -13,21 +13,22 @@ def train_model(dataset: Input[Dataset], model: Output[Model]) -> None:
     from importlib import metadata
 
     from salary.model_codec import MODEL_FILE
-    from salary.modeling import fit_line, linear_regression_pickle
+    from salary.modeling import fitted_state, linear_regression_pickle
     from salary.training_data import read_summary
 
     summary = read_summary(dataset.path)
-    line = fit_line(summary.train)
+    sklearn_version = metadata.version("scikit-learn")
+    state = fitted_state(summary.train, sklearn_version)
     # The pickle scikit-learn writes, written without importing it (about 1.5 s of this task's start).
-    content = linear_regression_pickle(summary.train)
+    content = linear_regression_pickle(state)
     facts = {
         "framework": "scikit-learn",
         "estimator": "LinearRegression",
-        "sklearn_version": metadata.version("scikit-learn"),
+        "sklearn_version": sklearn_version,
         "n_train": summary.train.n,
         "n_test": summary.n_test,
-        "coef": float(line.coef),
-        "intercept": float(line.intercept),
+        "coef": float(state["coef_"][0]),
+        "intercept": float(state["intercept_"]),
     }
     os.makedirs(model.path, exist_ok=True)
     with open(os.path.join(model.path, MODEL_FILE), "wb") as handle:

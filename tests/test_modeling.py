@@ -5,6 +5,7 @@ import pickle
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn.linear_model import LinearRegression
 
 from salary.data.make_salary_csv import make_rows
@@ -17,6 +18,7 @@ from salary.modeling import (
     dump_model,
     fit_line,
     fit_salary_model,
+    fitted_state,
     held_out_mask,
     linear_regression,
     linear_regression_pickle,
@@ -106,7 +108,7 @@ def test_the_pickle_written_without_sklearn_is_the_one_sklearn_writes(name, year
     for key, value in vars(linear_regression(moments)).items():
         if key.endswith("_"):
             setattr(reference, key, value)
-    assert linear_regression_pickle(moments) == pickle.dumps(reference, protocol=5)
+    assert linear_regression_pickle(fitted_state(moments, sklearn.__version__)) == pickle.dumps(reference, protocol=5)
 
 
 def test_all_years_equal_is_a_clear_error():
