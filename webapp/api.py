@@ -8,7 +8,7 @@ import orjson
 from flask import Blueprint, Flask, current_app, jsonify, request
 
 from webapp.answers import answer_facts
-from webapp.body import read_body
+from webapp.body import plain_length, read_body
 from webapp.model import EXTENSION, ModelUnavailable, ServedModel, served_model
 from webapp.problems import problem
 from webapp.validation import InvalidInput, parse_predict_body
@@ -99,18 +99,17 @@ class FastPredict:
         self.limit, self.max_batch = app.config["MAX_CONTENT_LENGTH"], app.config["MAX_BATCH"]
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        length = environ.get("CONTENT_LENGTH", "")
         if (environ.get("PATH_INFO") != PATH or environ["REQUEST_METHOD"] != "POST"
-                or environ.get("CONTENT_TYPE") != "application/json" or not length.isdigit()
-                or int(length) > self.limit or "HTTP_TRANSFER_ENCODING" in environ):
+                or environ.get("CONTENT_TYPE") != "application/json"
+                or (length := plain_length(environ, self.limit)) is None):
             return self.wsgi_app(environ, start_response)
         try:
-            body = environ["wsgi.input"].read(int(length))
+            body = environ["wsgi.input"].read(length)
         except Exception as exc:  # a slow or broken client: the route turns it into its answer
             environ["wsgi.input"] = _FailedRead(exc)
             return self.wsgi_app(environ, start_response)
         response = None
-        if len(body) == int(length):
+        if len(body) == length:
             try:
                 response = self.dump(answer(self.served, body, self.max_batch)) + b"\n"
             except Exception:  # whatever it is, the route answers it as it answers everything but a 200

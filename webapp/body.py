@@ -12,17 +12,24 @@ READ_SIZE = 64 * 1024
 DRAIN_FACTOR = 4
 
 
+def plain_length(environ: dict, limit: int) -> int | None:
+    """The body's length when it is framed by a plain Content-Length within `limit`; None for anything else."""
+    plain = environ.get("CONTENT_LENGTH", "")
+    if plain.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ and int(plain) <= limit:
+        return int(plain)
+    return None
+
+
 def read_body(current: Request, limit: int) -> bytes:
     """The body, at most `limit` bytes: 413 above it (chunked too), 400 for broken framing, 408 when too slow."""
     try:
         environ = current.environ
         stream = environ["wsgi.input"]
-        plain = environ.get("CONTENT_LENGTH", "")
         # The common case, a plain length within the limit, straight from the server's stream, which ends there:
         # werkzeug's wrapping costs more than the read (docs/benchmarks.md).
-        if plain.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ and int(plain) <= limit:
-            body = stream.read(int(plain))
-            if len(body) != int(plain):
+        if (length := plain_length(environ, limit)) is not None:
+            body = stream.read(length)
+            if len(body) != length:
                 raise BadRequest("malformed request body framing")
             return body
         if current.content_length is not None:
