@@ -2,8 +2,11 @@
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from webapp.model import ServedModel
+if TYPE_CHECKING:
+    # webapp.model keeps each served version's facts, so it imports this module.
+    from webapp.model import ServedModel
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,9 @@ def facts_from_manifest(manifest: dict) -> AnswerFacts:
     return AnswerFacts(_number(metrics.get("margin_95")), low, high)
 
 
-def answer_facts(served: ServedModel, version: str) -> AnswerFacts:
+def answer_facts(served: "ServedModel", version: str) -> AnswerFacts:
     """The facts of the model version that made a prediction; none if another version is served by now."""
-    loaded = served.loaded
-    if loaded is None or loaded.version != version:
+    state = served.state
+    if state is None or state.version != version:
         return AnswerFacts()
-    return facts_from_manifest(loaded.manifest)
+    return state.facts

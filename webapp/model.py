@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from salary.model_store import LoadedModel, ModelStore, open_store
 from salary.store_errors import MissingCredentials, ModelRejected, NoModelPublished, StoreError, StoreUnavailable
 from salary.version_folder import open_version_folder
+from webapp.answers import AnswerFacts, facts_from_manifest
 from webapp.predictor import Predictor, make_predictor
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ class Serving:
     # The version latest.json named when this one was chosen, and why this one is served.
     latest: str
     why: str
+    # Read from the manifest once, not on every answer.
+    facts: AnswerFacts
 
     @property
     def version(self) -> str:
@@ -161,7 +164,7 @@ class ServedModel:
     def _load(store: ModelStore, version: str, latest: str, why: str) -> Serving:
         """Load and verify one version, ready to serve."""
         loaded = store.load(version)
-        return Serving(loaded, make_predictor(loaded.version, loaded.model), latest, why)
+        return Serving(loaded, make_predictor(loaded.version, loaded.model), latest, why, facts_from_manifest(loaded.manifest))
 
     def _not_serving(self, reason: str, detail: Exception, level: int) -> None:
         """Log why a refresh did not change the model (in full); the public reason only says what."""
