@@ -14,7 +14,7 @@ from salary.moments import Moments, Residuals
 # Protocol 5 keeps numpy arrays as raw buffers; the model store's allow-list expects it.
 PICKLE_PROTOCOL = 5
 
-# The split rule (README "The split"): a row's hash of its own values and a salt, in integer arithmetic
+# The split rule (docs/pipeline.md, "The split"): a row's hash of its own values and a salt, in integer arithmetic
 # modulo a prime, so NumPy and BigQuery SQL compute the same number (no product exceeds 2**62).
 HASH_PRIME = 2_147_483_647
 HASH_ROUNDS = ((1_103_515_245, 12_345), (1_664_525, 1_013_904_223), (2_147_480_001, 907_633_385))

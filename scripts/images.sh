@@ -2,7 +2,7 @@
 # `make images`: build salary-components:dev and salary-webapp:dev from the repository root, with docker,
 # or with podman where docker cannot run (scripts/engine.sh), in the docker image format (which keeps the
 # web app's HEALTHCHECK). Where the Dockerfiles' base image cannot be pulled, a stand-in is built from
-# Debian's packages first (scripts/standin_base.sh; the README says what differs).
+# Debian's packages first (scripts/standin_base.sh; docs/containers.md says what differs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=python:3.11.14-slim-bookworm

@@ -96,9 +96,9 @@ def test_builder_image_is_a_current_pin(image):
     assert stale_reason(image, datetime.date.today()) is None, stale_reason(image, datetime.date.today())
 
 
-def test_the_readme_names_every_builder_image():
-    readme = (REPO / "README.md").read_text()
-    assert [image for image in builder_images() if f"`{image}`" not in readme] == []
+def test_the_deploying_page_names_every_builder_image():
+    page = (REPO / "docs" / "deploying.md").read_text()
+    assert [image for image in builder_images() if f"`{image}`" not in page] == []
 
 
 @pytest.mark.parametrize(

@@ -84,8 +84,8 @@ def test_gunicorn_refuses_a_bad_variable_in_one_line_before_any_worker(environ):
     assert result.stderr.strip().splitlines() == ["error: PORT must be a whole number between 1 and 65535, got 'http'"]
 
 
-def test_the_readme_documents_every_variable_and_no_other():
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("## The web app and its API"):readme.index("At start-up the app")]
+def test_the_docs_document_every_variable_and_no_other():
+    page = (REPO / "docs" / "serving.md").read_text()
+    section = page[page.index("## Configuration"):page.index("At start-up the app")]
     documented = re.findall(r"^\| `([A-Z_]+)` \|", section, flags=re.MULTILINE)
     assert sorted(documented) == sorted(variable.name for variable in VARIABLES)

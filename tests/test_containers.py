@@ -124,7 +124,7 @@ def test_containers_publish_the_same_model_as_the_host(container_store, tmp_path
 
 def test_web_app_serves_a_read_only_folder_store_written_by_another_user(engine, container_store, tmp_path):
     store, version = container_store
-    # The README's recipe, with the store owned by a user the image does not have.
+    # docs/containers.md's recipe, with the store owned by a user the image does not have.
     mounted = tmp_path / "model-store"
     shutil.copytree(store.parent, mounted)
     for path in [mounted, *mounted.rglob("*")]:

@@ -261,8 +261,8 @@ def test_every_grant_has_its_reason_beside_it(tmp_path):
     assert len(calls) == len(sent)
 
 
-def test_readme_walks_the_first_deployment_and_says_how_to_verify_each_part(tmp_path):
-    section = (REPO / "README.md").read_text().split("\n## Deploying for the first time\n", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_walk_the_first_deployment_and_says_how_to_verify_each_part(tmp_path):
+    section = (REPO / "docs" / "deploying.md").read_text().split("\n## Deploying for the first time\n", 1)[1].split("\n## ", 1)[0]
     events = re.findall(r"^\d+\. \*\*(.+?)\*\*", section, re.MULTILINE)
     assert events == ["The set-up script", "The first build", "The first pipeline run", "The first deploy"]
     rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith(("| what ", "| ---"))]

@@ -65,7 +65,7 @@ def test_row_order_does_not_change_the_model(tmp_path, big_csv):
 
 
 def test_shipped_data_metrics(tmp_path):
-    """The split rule's outcome on the shipped CSV (README: old 120/30 rows, r2 0.9727; now these)."""
+    """The split rule's outcome on the shipped CSV (docs/pipeline.md: old 120/30 rows, r2 0.9727; now these)."""
     data, test, fitted, expected = reference(str(bundled_data_path()), 0.2, 42)
     summary = summarize(str(bundled_data_path()), 0.2, 42, str(tmp_path))
     assert (summary.train.n, summary.n_test) == (116, 34) == (int((~test).sum()), int(test.sum()))

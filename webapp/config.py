@@ -83,7 +83,7 @@ class Variable:
     default: Any
 
 
-# Every variable the web app and its server read; the README's table lists the same ones.
+# Every variable the web app and its server read; docs/serving.md's table lists the same ones.
 VARIABLES = (
     Variable("MODEL_URI", nonempty, DEFAULT_MODEL_URI),
     Variable("MODEL_POLL_SECONDS", seconds, 30.0),

@@ -15,7 +15,7 @@ except ConfigError as exc:
 bind = f"{settings['HOST']}:{settings['AIP_HTTP_PORT'] or settings['PORT']}"
 workers = settings["WEB_CONCURRENCY"]
 # gevent: a connection costs a greenlet, not a worker, so slow clients cannot stall the server; sync and
-# gthread workers stopped answering /healthz under 50 slow connections (README, "Serving under slow clients").
+# gthread workers stopped answering /healthz under 50 slow connections (docs/performance.md, "Serving under slow clients").
 worker_class = settings["WEB_WORKER_CLASS"]
 threads = settings["WEB_THREADS"]
 # Connections one worker holds at once; past it new ones wait in the listen backlog.
