@@ -177,6 +177,15 @@ def pipeline_arguments(args: argparse.Namespace) -> dict:
     }
 
 
+def metrics_line(metrics: dict) -> str:
+    """The dry run's line of evaluation metrics: the scores first, four significant digits."""
+    first = ("r2", "rmse", "mae", "n_train", "n_test")
+    return "metrics: " + ", ".join(
+        f"{name}={value:.4g}" if isinstance(value, (int, float)) else f"{name}={value}"
+        for name, value in sorted(metrics.items(), key=lambda item: (first.index(item[0]) if item[0] in first else len(first), item[0]))
+    )
+
+
 def compile_spec(image: str, output: str) -> None:
     """Write the pipeline spec with every task on `image`."""
     from kfp import compiler
@@ -261,12 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: the running tasks were stopped", file=sys.stderr)
         return 130
-    first = ("r2", "rmse", "mae", "n_train", "n_test")
-    metrics = ", ".join(
-        f"{name}={value:.4g}" if isinstance(value, (int, float)) else f"{name}={value}"
-        for name, value in sorted(outputs["metrics"].items(), key=lambda item: (first.index(item[0]) if item[0] in first else len(first), item[0]))
-    )
-    print(f"metrics: {metrics}")
+    print(metrics_line(outputs["metrics"]))
     if not outputs["published"] and outputs["version"]:
         # A pinned store: the export task stored the version and logged why latest.json stayed.
         print(f"error: version {outputs['version']} stored but not made latest (the store is pinned; see the log)", file=sys.stderr)

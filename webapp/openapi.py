@@ -58,11 +58,11 @@ def openapi_document(max_batch: int, max_body_bytes: int) -> dict:
                                                  {"$ref": "#/components/schemas/BatchResponse"}]},
                             "examples": {
                                 "single": {"value": {
-                                    "salary": 52281.32, "model_version": "20261127T085344Z-23f074cd",
-                                    "margin_95": 10620.83, "salary_range": {"low": 41660.49, "high": 62902.15}}},
-                                "batch": {"value": {"predictions": [40646.89, 45009.81, 66824.36],
-                                                    "model_version": "20261127T085344Z-23f074cd",
-                                                    "margin_95": 10620.83}},
+                                    "salary": 51861.29, "model_version": "20261206T182717Z-61c42190",
+                                    "margin_95": 14331.17, "salary_range": {"low": 37530.12, "high": 66192.46}}},
+                                "batch": {"value": {"predictions": [40337.88, 44659.16, 66265.54],
+                                                    "model_version": "20261206T182717Z-61c42190",
+                                                    "margin_95": 14331.17}},
                             },
                         }}},
                 "400": _problem_response(
