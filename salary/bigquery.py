@@ -7,8 +7,10 @@ import re
 import numpy as np
 
 from salary.dataset import MAX_YEARS, MIN_ROWS, MIN_YEARS, SALARY_COLUMN, YEARS_COLUMN, DataValidationError
-from salary.modeling import HASH_PRIME, MAX_PLOT_ROWS, SAMPLE_SALT, Line, row_hash_sql, split_threshold
+from salary.modeling import Line
 from salary.moments import Moments, Residuals
+from salary.split import HASH_PRIME, MAX_PLOT_ROWS, SAMPLE_SALT, row_hash_sql, split_threshold
+from salary.summary import HeldOut, Summary
 
 # Project IDs as Google defines them; dataset and table names kept to letters, digits, _ and -, so the
 # backquoted table reference can hold nothing else.
@@ -114,10 +116,8 @@ def _row_problem(years, salary) -> str:
     return f"{SALARY_COLUMN} {salary:g} is not positive"
 
 
-def summarize_table(uri: str, test_fraction: float, seed: int):
+def summarize_table(uri: str, test_fraction: float, seed: int) -> Summary:
     """Pass one as SQL: validate every row, then the training rows' moments and the held-out count."""
-    from salary.training_data import Summary
-
     project, table = parse_table_uri(uri)
     bq = client(project)
     found = _read_table(bq, uri, table)
@@ -140,10 +140,8 @@ def summarize_table(uri: str, test_fraction: float, seed: int):
     return Summary(uri, int(counts["n"]), fingerprint, test_fraction, seed, _moments(row), int(row["n_test"] or 0))
 
 
-def score_table(summary, lines: list[Line]):
+def score_table(summary: Summary, lines: list[Line]) -> HeldOut:
     """Pass two as SQL: each line's residual sums on the held-out rows, their moments, and the plot sample."""
-    from salary.training_data import HeldOut
-
     project, table = parse_table_uri(summary.uri)
     bq = client(project)
     modified = _read_table(bq, summary.uri, table).modified.isoformat()

@@ -5,57 +5,21 @@ held-out rows are kept as raw float64 pairs for pass two. Pass two (evaluate_mod
 rows and draws the plot sample. Memory stays bounded by the chunk size whatever the row count.
 """
 
-import json
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from salary.dataset import CHUNK_BYTES, CsvScan, DataValidationError
-from salary.modeling import MAX_PLOT_ROWS, SAMPLE_SALT, Line, fit_line, row_hash, split_threshold, training_range
-from salary.moments import Moments, MomentsAccumulator, Residuals
+from salary.modeling import Line, fit_line
+from salary.moments import MomentsAccumulator, Residuals
+from salary.split import MAX_PLOT_ROWS, SAMPLE_SALT, row_hash, split_threshold
+from salary.summary import HeldOut, Summary
 
 SUMMARY_FILE = "summary.json"
 HELD_OUT_FILE = "held_out.f64"
 HELD_OUT_CHUNK_ROWS = 1 << 18
 BIGQUERY_SCHEME = "bq://"
-
-
-@dataclass(frozen=True)
-class Summary:
-    """What pass one learnt: the source, its fingerprint, the split and the training rows' moments."""
-
-    uri: str
-    rows: int
-    fingerprint: dict
-    test_fraction: float
-    seed: int
-    train: Moments
-    n_test: int
-
-    def data_facts(self) -> dict:
-        """What the manifest records about the data: URI, rows, fingerprint, and the years trained on."""
-        return {"uri": self.uri, "rows": self.rows, **self.fingerprint, **training_range(self.train)}
-
-    def to_json(self) -> str:
-        """JSON text of the summary."""
-        return json.dumps({**self.__dict__, "train": self.train.as_dict()}, indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> "Summary":
-        """The summary written by to_json."""
-        fields = json.loads(text)
-        return cls(**{**fields, "train": Moments(**fields["train"])})
-
-
-@dataclass
-class HeldOut:
-    """Pass two's result: the held-out rows' moments, each line's residual sums, and the plot sample."""
-
-    moments: Moments
-    residuals: list[Residuals]
-    sample_years: np.ndarray
-    sample_salary: np.ndarray
 
 
 def summarize(uri: str, test_fraction: float, seed: int, folder: str, chunk_bytes: int = CHUNK_BYTES) -> Summary:

@@ -8,9 +8,10 @@ from playwright.sync_api import expect, sync_playwright
 
 from salary.dataset import read_salary_csv
 from salary.model_store import open_store
-from salary.modeling import dump_model, fit_salary_model, held_out_mask, margin_95, score, training_range
+from salary.modeling import dump_model, fit_salary_model, margin_95, score, training_range
 from salary.moments import Moments
 from salary.plotting import fit_plot_svg
+from salary.split import held_out_mask
 from tests.browser import MODES, launch
 from tests.server import gunicorn
 from webapp.formatting import currency

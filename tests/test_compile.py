@@ -20,7 +20,7 @@ from pipeline_def.local_run import TaskFailed, descendants, run_locally
 from salary import defaults
 from salary.dataset import read_salary_csv
 from salary.model_store import open_store
-from salary.modeling import held_out_mask
+from salary.split import held_out_mask
 
 REPO = Path(__file__).resolve().parent.parent
 TASKS = {"load-data", "train-model", "evaluate-model", "export-model"}

@@ -13,7 +13,8 @@ from components import evaluate_model, export_model, load_data, train_model
 from salary.dataset import DataValidationError, read_salary_csv
 from salary.model_codec import decode_model
 from salary.model_store import open_store
-from salary.modeling import as_estimator, held_out_mask, score
+from salary.modeling import as_estimator, score
+from salary.split import held_out_mask
 
 
 def artifact(kind, tmp_path, name, metadata=None):

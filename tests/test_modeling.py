@@ -12,23 +12,20 @@ from salary.data.make_salary_csv import make_rows
 from salary.dataset import bundled_data_path, read_salary_csv
 from salary.model_codec import decode_model
 from salary.modeling import (
-    HASH_PRIME,
     as_estimator,
     decide,
     dump_model,
     fit_line,
     fit_salary_model,
     fitted_state,
-    held_out_mask,
     linear_regression,
     linear_regression_pickle,
     margin_95,
-    row_hash,
     score,
-    split_threshold,
     training_range,
 )
 from salary.moments import Moments, MomentsAccumulator
+from salary.split import HASH_PRIME, held_out_mask, row_hash, split_threshold
 
 PINNED_HASHES = [2019851612, 410889720, 1844820389, 805415500]
 

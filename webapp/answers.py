@@ -2,11 +2,6 @@
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    # webapp.model keeps each served version's facts, so it imports this module.
-    from webapp.model import ServedModel
 
 
 @dataclass(frozen=True)
@@ -46,10 +41,3 @@ def facts_from_manifest(manifest: dict) -> AnswerFacts:
         low = high = None
     return AnswerFacts(_number(metrics.get("margin_95")), low, high)
 
-
-def answer_facts(served: "ServedModel", version: str) -> AnswerFacts:
-    """The facts of the model version that made a prediction; none if another version is served by now."""
-    state = served.state
-    if state is None or state.version != version:
-        return AnswerFacts()
-    return state.facts

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable
 import orjson
 from flask import Blueprint, Flask, current_app, jsonify, request
 
-from webapp.answers import answer_facts
 from webapp.body import plain_length, read_body
 from webapp.model import EXTENSION, ModelUnavailable, ServedModel, served_model
 from webapp.problems import problem
@@ -41,7 +40,7 @@ def answer(served: ServedModel, body: bytes, max_batch: int) -> dict:
     years, batch = parse_predict_body(parse_json(body), max_batch, raw=body)
     salaries, version = served.predict(years)
     # The 95 % range is each prediction ± margin_95; a model published before it was recorded has none.
-    margin = answer_facts(served, version).margin_95
+    margin = served.answer_facts(version).margin_95
     extra = {} if margin is None else {"margin_95": margin}
     if batch:
         return {"predictions": salaries, "model_version": version, **extra}

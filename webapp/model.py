@@ -231,6 +231,13 @@ class ServedModel:
             raise ModelUnavailable(self.reason)
         return state.predictor.predict(years), state.version
 
+    def answer_facts(self, version: str) -> AnswerFacts:
+        """The facts of the model version that made a prediction; none if another version is served by now."""
+        state = self.state
+        if state is None or state.version != version:
+            return AnswerFacts()
+        return state.facts
+
 
 def init_app(app: Flask) -> None:
     """Load the model named by MODEL_URI (on Vertex AI: the version folder AIP_STORAGE_URI) within the start-up deadline,

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, current_app, render_template, request
 
-from webapp.answers import AnswerFacts, answer_facts
+from webapp.answers import AnswerFacts
 from webapp.model import ModelUnavailable, served_model
 from webapp.validation import InvalidInput, parse_years_text
 
@@ -33,7 +33,7 @@ def index():
         return render_form(typed, str(exc), 400)
     except ModelUnavailable:
         return render_form(typed, status=503)
-    facts: AnswerFacts = answer_facts(served_model(), version)
+    facts: AnswerFacts = served_model().answer_facts(version)
     return render_form(
         typed, years=years, salary=salaries[0], version=version,
         salary_range=facts.salary_range(salaries[0]), facts=facts, outside=facts.outside_training(years),
