@@ -22,9 +22,9 @@ def export_model(
     import os
     from collections import namedtuple
 
+    from salary.errors import PointerHeld
     from salary.model_codec import MODEL_FILE
     from salary.model_store import PLOT_FILE, open_store
-    from salary.store_errors import PointerHeld
 
     outputs = namedtuple("ExportOutputs", ["published", "version"])
     if not blessed:

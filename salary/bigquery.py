@@ -6,7 +6,8 @@ import re
 
 import numpy as np
 
-from salary.dataset import MAX_YEARS, MIN_ROWS, MIN_YEARS, SALARY_COLUMN, YEARS_COLUMN, DataValidationError
+from salary.dataset import MAX_YEARS, MIN_ROWS, MIN_YEARS, SALARY_COLUMN, YEARS_COLUMN
+from salary.errors import DataValidationError
 from salary.modeling import Line
 from salary.moments import Moments, Residuals
 from salary.split import HASH_PRIME, MAX_PLOT_ROWS, SAMPLE_SALT, row_hash_sql, split_threshold

@@ -6,8 +6,8 @@ import os
 import sys
 
 from salary import defaults, store_ops
+from salary.errors import ModelRejected, StoreError
 from salary.model_store import ModelStore, open_store
-from salary.store_errors import ModelRejected, StoreError
 
 
 def _keep(text: str) -> int:

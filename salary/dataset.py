@@ -13,6 +13,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from salary.errors import DataValidationError
+
 YEARS_COLUMN = "YearsExperience"
 SALARY_COLUMN = "Salary"
 MIN_YEARS = 0.0
@@ -23,10 +25,6 @@ CHUNK_BYTES = 4 << 20
 # A chunk made only of these bytes goes to NumPy's C parser; any other byte (quotes, letters, non-ASCII)
 # sends it to the exact row-by-row parser, which also names the line of any bad value.
 _PLAIN_BYTES = b"0123456789.,+-eE \t\r\n"
-
-
-class DataValidationError(ValueError):
-    """The data cannot be used for training; the message names the source, row and column."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy
 
-from salary.store_errors import ModelRejected
+from salary.errors import ModelRejected, PickleRefused
 
 MODEL_FILE = "model.pkl"
 ESTIMATOR_GLOBAL = ("sklearn.linear_model._base", "LinearRegression")
@@ -44,10 +44,6 @@ STATE_TYPES = {
 }
 
 
-class Refused(Exception):
-    """The pickle is not a fitted one-feature LinearRegression we can read; the message says why."""
-
-
 @dataclass(frozen=True)
 class LinearModel:
     """A fitted one-feature LinearRegression as plain numbers, with the checked state scikit-learn wrote."""
@@ -67,31 +63,31 @@ class _Float64:
 
     def __init__(self, *spec: Any):
         if spec != FLOAT64_SPEC:
-            raise Refused(f"dtype {_short(spec)} is not allowed (only float64)")
+            raise PickleRefused(f"dtype {_short(spec)} is not allowed (only float64)")
         self.state: Any = None
 
     def __setstate__(self, state: Any) -> None:
         if state != FLOAT64_STATE:
-            raise Refused(f"dtype state {_short(state)} is not little-endian float64")
+            raise PickleRefused(f"dtype state {_short(state)} is not little-endian float64")
         self.state = state
 
 
 def _check_dtype(dtype: Any) -> None:
     """A dtype argument must be a complete float64 stand-in."""
     if type(dtype) is not _Float64 or dtype.state is None:
-        raise Refused("an array or scalar without a float64 dtype")
+        raise PickleRefused("an array or scalar without a float64 dtype")
 
 
 def _frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any) -> numpy.ndarray:
     """Stand-in for numpy's array reconstructor: a small float64 array from bytes already in the pickle."""
     _check_dtype(dtype)
     if type(shape) is not tuple or not all(type(n) is int and 0 <= n <= MAX_ARRAY_ITEMS for n in shape):
-        raise Refused(f"array shape {_short(shape)} is not allowed")
+        raise PickleRefused(f"array shape {_short(shape)} is not allowed")
     items = math.prod(shape)
     if items > MAX_ARRAY_ITEMS or type(buffer) not in (bytes, bytearray) or len(buffer) != 8 * items:
-        raise Refused(f"a float64 array of shape {shape} needs {8 * items} bytes of data, up to {MAX_ARRAY_ITEMS} items")
+        raise PickleRefused(f"a float64 array of shape {shape} needs {8 * items} bytes of data, up to {MAX_ARRAY_ITEMS} items")
     if order not in ("C", "F"):
-        raise Refused(f"array order {_short(order)} is not allowed")
+        raise PickleRefused(f"array order {_short(order)} is not allowed")
     # A view of the pickle's own bytearray, as numpy's reconstructor gives: nothing new is allocated.
     return numpy.frombuffer(buffer, dtype="<f8").reshape(shape, order=order)
 
@@ -100,7 +96,7 @@ def _scalar(dtype: Any, data: Any = None) -> numpy.float64:
     """Stand-in for numpy's scalar reconstructor: one float64 from its 8 bytes."""
     _check_dtype(dtype)
     if type(data) is not bytes or len(data) != 8:
-        raise Refused("a float64 scalar needs exactly 8 bytes of data")
+        raise PickleRefused("a float64 scalar needs exactly 8 bytes of data")
     return numpy.frombuffer(data, dtype="<f8")[0]
 
 
@@ -126,50 +122,50 @@ class _AllowListUnpickler(pickle.Unpickler):
         try:
             return ALLOWED_GLOBALS[module, name]
         except KeyError:
-            raise Refused(f"global {module}.{name} is not allowed") from None
+            raise PickleRefused(f"global {module}.{name} is not allowed") from None
 
     def persistent_load(self, pid: Any) -> Any:
-        raise Refused("persistent references are not allowed")
+        raise PickleRefused("persistent references are not allowed")
 
 
 def decode_model(version: str, content: bytes) -> LinearModel:
     """The LinearModel a model.pkl holds; anything else is a ModelRejected with the reason."""
     try:
         return check_state(_unpickle(content))
-    except Refused as exc:
+    except PickleRefused as exc:
         raise ModelRejected(version, f"{MODEL_FILE} {exc}") from None
 
 
 def _unpickle(content: bytes) -> Any:
-    """The estimator's state out of the pickle; Refused for anything that is not one."""
+    """The estimator's state out of the pickle; PickleRefused for anything that is not one."""
     try:
         found = _AllowListUnpickler(io.BytesIO(content), buffers=()).load()
-    except Refused as exc:
-        raise Refused(f"cannot be unpickled safely: {exc}") from None
+    except PickleRefused as exc:
+        raise PickleRefused(f"cannot be unpickled safely: {exc}") from None
     except Exception as exc:  # a corrupt pickle can raise almost anything
-        raise Refused(f"cannot be unpickled safely: {_short(exc)}") from None
+        raise PickleRefused(f"cannot be unpickled safely: {_short(exc)}") from None
     if type(found) is not _Estimator or not hasattr(found, "state"):
-        raise Refused(f"holds {type(found).__name__}, not a fitted LinearRegression")
+        raise PickleRefused(f"holds {type(found).__name__}, not a fitted LinearRegression")
     return found.state
 
 
 def check_state(state: Any) -> LinearModel:
-    """A LinearModel from the state of a fitted LinearRegression of one feature; Refused with the reason otherwise."""
+    """A LinearModel from the state of a fitted LinearRegression of one feature; PickleRefused with the reason otherwise."""
     if type(state) is not dict:
-        raise Refused("holds no LinearRegression state")
+        raise PickleRefused("holds no LinearRegression state")
     if set(state) != set(STATE_TYPES):
         missing, extra = sorted(set(STATE_TYPES) - set(state)), sorted(map(str, set(state) - set(STATE_TYPES)))
-        raise Refused(f"does not hold the state of a fitted LinearRegression (missing {missing}, unexpected {extra})")
+        raise PickleRefused(f"does not hold the state of a fitted LinearRegression (missing {missing}, unexpected {extra})")
     for key, types in STATE_TYPES.items():
         if type(state[key]) not in types:
-            raise Refused(f"has {key} of type {type(state[key]).__name__}")
+            raise PickleRefused(f"has {key} of type {type(state[key]).__name__}")
     if state["n_features_in_"] != 1:
-        raise Refused(f"has {state['n_features_in_']} features, not 1")
+        raise PickleRefused(f"has {state['n_features_in_']} features, not 1")
     coef, intercept = state["coef_"], state["intercept_"]
     if coef.shape != (1,) or coef.dtype != numpy.float64:
-        raise Refused(f"has coefficients of shape {coef.shape}, not one float64 (one feature, one target)")
+        raise PickleRefused(f"has coefficients of shape {coef.shape}, not one float64 (one feature, one target)")
     if not (math.isfinite(coef[0]) and math.isfinite(intercept)):
-        raise Refused("has non-finite coefficients")
+        raise PickleRefused("has non-finite coefficients")
     return LinearModel(slope=float(coef[0]), intercept=float(intercept), state=state)
 
 

@@ -19,9 +19,9 @@ import numpy
 
 from salary import gcs, store_ops
 from salary.defaults import MAX_MODEL_BYTES as DEFAULT_MAX_MODEL_BYTES
+from salary.errors import ModelRejected, NoModelPublished, ObjectRefused, PointerConflict, StoreError
 from salary.model_codec import MODEL_FILE, LinearModel, decode_model
 from salary.store_backends import Backend, open_backend
-from salary.store_errors import ModelRejected, NoModelPublished, ObjectRefused, PointerConflict, StoreError
 from salary.store_history import MAX_DOCUMENT_BYTES, read_history, record_change
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from salary import gcs
-from salary.store_errors import (
+from salary.errors import (
     MissingCredentials,
     ObjectExists,
     ObjectRefused,

@@ -6,8 +6,8 @@ import os
 import socket
 from datetime import UTC, datetime
 
+from salary.errors import ObjectExists, ObjectRefused
 from salary.store_backends import Backend
-from salary.store_errors import ObjectExists, ObjectRefused
 
 HISTORY_PREFIX = "history/"
 # latest.json, pin.json, manifests and history records are a few hundred bytes: a reader takes no more.

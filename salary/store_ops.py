@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from salary.store_errors import ModelRejected, NoModelPublished, PointerConflict, PointerHeld, StoreError
+from salary.errors import ModelRejected, NoModelPublished, PointerConflict, PointerHeld, StoreError
 from salary.store_history import MAX_DOCUMENT_BYTES, default_actor, read_history, record_change
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from salary.dataset import CHUNK_BYTES, CsvScan, DataValidationError
+from salary.dataset import CHUNK_BYTES, CsvScan
+from salary.errors import DataValidationError
 from salary.modeling import Line, fit_line
 from salary.moments import MomentsAccumulator, Residuals
 from salary.split import MAX_PLOT_ROWS, SAMPLE_SALT, row_hash, split_threshold

@@ -9,9 +9,9 @@ import json
 from typing import Any
 
 from salary import gcs
+from salary.errors import StoreError
 from salary.model_store import DEFAULT_MAX_MODEL_BYTES, MANIFEST_FILE, MAX_DOCUMENT_BYTES, POINTER_FILE, ModelStore
 from salary.store_backends import Backend, open_backend
-from salary.store_errors import StoreError
 
 
 class VersionFolder:

@@ -10,7 +10,8 @@ from kfp.dsl import HTML, Artifact, Dataset, Metrics, Model
 from sklearn.linear_model import LinearRegression
 
 from components import evaluate_model, export_model, load_data, train_model
-from salary.dataset import DataValidationError, read_salary_csv
+from salary.dataset import read_salary_csv
+from salary.errors import DataValidationError
 from salary.model_codec import decode_model
 from salary.model_store import open_store
 from salary.modeling import as_estimator, score

@@ -5,7 +5,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from salary.dataset import CsvScan, DataValidationError, bundled_data_path, read_salary_csv, resolve_data_uri, write_salary_csv
+from salary.dataset import CsvScan, bundled_data_path, read_salary_csv, resolve_data_uri, write_salary_csv
+from salary.errors import DataValidationError
 
 
 def write(tmp_path, text, name="data.csv"):

@@ -2,6 +2,7 @@
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -187,3 +188,15 @@ def test_each_image_wheel_holds_only_the_code_it_runs(tmp_path, dockerfile, pack
     if "webapp" in packages:
         # Package data travels with it: the templates, the static files and the shipped CSV.
         assert {"webapp/templates/index.html", "webapp/static/style.css", "salary/data/salary.csv"} <= set(names)
+
+
+def test_the_library_defines_its_errors_in_one_module_whose_docstring_draws_them():
+    import salary.errors
+
+    defined = {name for name, value in vars(salary.errors).items() if isinstance(value, type) and issubclass(value, BaseException)}
+    assert defined and all(re.search(rf"\b{name}\b", salary.errors.__doc__) for name in defined)
+    exceptions = defined | {"Exception", "BaseException", "ValueError", "RuntimeError", "OSError", "KeyError", "TypeError"}
+    elsewhere = [f"{path.relative_to(REPO)}: {node.name}" for path in layer_files("salary") if path.name != "errors.py"
+                 for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ClassDef)
+                 and {getattr(base, "id", getattr(base, "attr", "")) for base in node.bases} & exceptions]
+    assert elsewhere == []

@@ -9,9 +9,9 @@ from numpy._core.multiarray import scalar
 from numpy._core.numeric import _frombuffer
 from sklearn.linear_model import LinearRegression, Ridge
 
+from salary.errors import ModelRejected
 from salary.model_codec import LinearModel, decode_model
 from salary.modeling import as_estimator, dump_model
-from salary.store_errors import ModelRejected
 
 X = np.arange(1.0, 21.0).reshape(-1, 1)
 Y = 500.0 + 40.0 * X[:, 0] + np.sin(X[:, 0])

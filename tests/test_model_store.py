@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sklearn
 
+from salary.errors import ModelRejected, NoModelPublished, ObjectExists, PointerConflict, StoreError
 from salary.model_store import make_version, open_store
 from salary.modeling import as_estimator, dump_model
-from salary.store_errors import ModelRejected, NoModelPublished, ObjectExists, PointerConflict, StoreError
 from tests.storage import raw_read, raw_write
 
 FACTS = {

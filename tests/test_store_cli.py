@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from salary import cli, store_ops
+from salary.errors import PointerConflict, PointerHeld
 from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
-from salary.store_errors import PointerConflict, PointerHeld
 from tests.storage import raw_read, raw_write
 from tests.test_model_store import FACTS, T0
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from salary.errors import StoreError, StoreUnavailable
 from salary.model_store import open_store
-from salary.store_errors import StoreError, StoreUnavailable
 from scripts.local_process import free_port
 
 

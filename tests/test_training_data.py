@@ -5,7 +5,8 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from salary.data.make_salary_csv import make_rows
-from salary.dataset import DataValidationError, bundled_data_path, read_salary_csv, write_salary_csv
+from salary.dataset import bundled_data_path, read_salary_csv, write_salary_csv
+from salary.errors import DataValidationError
 from salary.modeling import Line, linear_regression, score, scores_from_sums
 from salary.split import MAX_PLOT_ROWS, SAMPLE_SALT, held_out_mask, row_hash
 from salary.training_data import read_summary, score_held_out, summarize

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from salary.errors import MissingCredentials, ModelRejected, NoModelPublished, StoreError, StoreUnavailable
 from salary.model_store import LoadedModel, ModelStore, open_store
-from salary.store_errors import MissingCredentials, ModelRejected, NoModelPublished, StoreError, StoreUnavailable
 from salary.version_folder import open_version_folder
 from webapp.answers import AnswerFacts, facts_from_manifest
 from webapp.predictor import Predictor, make_predictor

@@ -18,8 +18,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 
+from salary.errors import ModelRejected, StoreError
 from salary.model_store import PLOT_FILE, ModelStore
-from salary.store_errors import ModelRejected, StoreError
 from webapp.model import ServedModel, Serving, served_model
 from webapp.problems import problem
 

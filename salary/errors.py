@@ -1,7 +1,33 @@
-"""The model store's errors: their types drive behaviour (unreachable: retry sooner; refused: keep serving)."""
+"""Every error the salary library raises, in one place; their types drive behaviour.
+
+    SalaryError
+    ├── DataValidationError (also a ValueError)  the training data cannot be used; names source, row, column
+    ├── PickleRefused                            a model pickle is not a fitted one-feature LinearRegression we read
+    └── StoreError                               the model store
+        ├── NoModelPublished                     no latest.json yet
+        ├── ModelRejected                        a published version failed a check: keep serving the last good one
+        ├── ObjectExists                         a create-only write found the object there
+        ├── PointerConflict                      latest.json moved between read and swap
+        ├── ObjectRefused                        an object over its size limit, or not a regular file
+        ├── PointerHeld                          the store is pinned: stored, not made latest
+        └── StoreUnavailable                     storage unreachable: retry sooner
+            └── MissingCredentials               no Google credentials (yet)
+"""
 
 
-class StoreError(Exception):
+class SalaryError(Exception):
+    """Base of the library's errors."""
+
+
+class DataValidationError(SalaryError, ValueError):
+    """The data cannot be used for training; the message names the source, row and column."""
+
+
+class PickleRefused(SalaryError):
+    """The pickle is not a fitted one-feature LinearRegression we can read; the message says why."""
+
+
+class StoreError(SalaryError):
     """Base of the model store's errors."""
 
 
