@@ -18,6 +18,23 @@ class ModelRejected(StoreError):
         self.reason = reason
 
 
+class DocumentRefused(StoreError):
+    """A store document (pointer, pin, manifest, history record) that is not what the store writes."""
+
+    def __init__(self, what: str, reason: str):
+        super().__init__(f"{what} {reason}")
+        self.what = what
+        self.reason = reason
+
+
+class PointerUnreadable(StoreError):
+    """latest.json is there but cannot be used; `generation` lets a repair replace it compare-and-set."""
+
+    def __init__(self, message: str, generation: object = None):
+        super().__init__(message)
+        self.generation = generation
+
+
 class ObjectExists(StoreError):
     """A create-only write found the object already there."""
 
@@ -29,10 +46,12 @@ class PointerConflict(StoreError):
 class ObjectRefused(StoreError):
     """An object the reader will not take: larger than its limit (not read past it), or not a regular file."""
 
-    def __init__(self, where: str, reason: str):
+    def __init__(self, where: str, reason: str, generation: object = None):
         super().__init__(f"{where}: {reason}")
         # Says what, never where: safe to show beyond the log.
         self.reason = reason
+        # The object's generation where the backend knew it: a refused pointer can still be replaced compare-and-set.
+        self.generation = generation
 
 
 class StoreUnavailable(StoreError):

@@ -11,14 +11,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from salary.store_documents import MAX_DOCUMENT_BYTES, check_fields, check_version_field, parse_document
 from salary.store_errors import ModelRejected, NoModelPublished, PointerConflict, PointerHeld, StoreError
-from salary.store_history import MAX_DOCUMENT_BYTES, default_actor, read_history, record_change
+from salary.store_history import default_actor, read_history, record_change
 
 log = logging.getLogger(__name__)
 
 PIN_FILE = "pin.json"
 # Versions these history actions pointed latest.json at are kept by prune: someone chose them by hand.
 CHOSEN_BY_HAND = ("rollback", "pin")
+PIN_FIELDS = {"reason": str, "at": str, "actor": str}
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,10 @@ def read_pin(store) -> Pin:
     content, generation = store.backend.read(PIN_FILE, MAX_DOCUMENT_BYTES)
     if content is None:
         return Pin(None, "", "", "", 0)
-    try:
-        pin = json.loads(content)
-        version = pin["version"]
-    except (ValueError, KeyError, TypeError):
-        raise StoreError(f"{store.uri}/{PIN_FILE} is not a valid pin marker") from None
-    if version is not None and (not isinstance(version, str) or not version or "/" in version or version.startswith(".")):
-        raise StoreError(f"{store.uri}/{PIN_FILE} names an invalid version {version!r}")
-    return Pin(version, str(pin.get("reason", "")), str(pin.get("at", "")), str(pin.get("actor", "")), generation)
+    what = f"{store.uri}/{PIN_FILE}"
+    pin = check_fields(parse_document(content, what), what, {"version": (str, type(None))}, PIN_FIELDS)
+    version = check_version_field(pin, what, nullable=True)
+    return Pin(version, pin.get("reason", ""), pin.get("at", ""), pin.get("actor", ""), generation)
 
 
 def check_not_pinned(store, version: str) -> None:
