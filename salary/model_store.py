@@ -21,23 +21,8 @@ from salary import gcs, store_ops
 from salary.defaults import MAX_MODEL_BYTES as DEFAULT_MAX_MODEL_BYTES
 from salary.model_codec import MODEL_FILE, LinearModel, decode_model
 from salary.store_backends import Backend, open_backend
-from salary.store_documents import (
-    MAX_DOCUMENT_BYTES,
-    check_fields,
-    check_version_field,
-    is_version_name,
-    parse_document,
-    shown_value,
-)
-from salary.store_errors import (
-    DocumentRefused,
-    ModelRejected,
-    NoModelPublished,
-    ObjectRefused,
-    PointerConflict,
-    PointerUnreadable,
-    StoreError,
-)
+from salary.store_documents import MAX_DOCUMENT_BYTES, check_fields, check_version_field, is_version_name, parse_document, shown_value
+from salary.store_errors import DocumentRefused, ModelRejected, NoModelPublished, ObjectRefused, PointerConflict, PointerUnreadable, StoreError
 from salary.store_history import read_history, record_change
 
 log = logging.getLogger(__name__)
