@@ -178,13 +178,13 @@ class ModelStore:
         try:
             content, generation = self.backend.read(POINTER_FILE, MAX_DOCUMENT_BYTES)
         except ObjectRefused as exc:
-            raise PointerUnreadable(f"{self.uri}/{POINTER_FILE} {exc.reason}", exc.generation) from None
+            raise PointerUnreadable(f"{self.uri}/{POINTER_FILE}", exc.reason, exc.generation) from None
         if content is None:
             return None, 0
         try:
             version = check_version_field(parse_document(content, f"{self.uri}/{POINTER_FILE}"), f"{self.uri}/{POINTER_FILE}")
         except DocumentRefused as exc:
-            raise PointerUnreadable(str(exc), generation) from None
+            raise PointerUnreadable(f"{self.uri}/{POINTER_FILE}", exc.reason, generation) from None
         return version, generation
 
     def latest_version(self) -> str:

@@ -30,8 +30,10 @@ class DocumentRefused(StoreError):
 class PointerUnreadable(StoreError):
     """latest.json is there but cannot be used; `generation` lets a repair replace it compare-and-set."""
 
-    def __init__(self, message: str, generation: object = None):
-        super().__init__(message)
+    def __init__(self, where: str, reason: str, generation: object = None):
+        super().__init__(f"{where} {reason}")
+        # Says what, never where: safe to show beyond the log.
+        self.reason = reason
         self.generation = generation
 
 

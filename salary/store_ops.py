@@ -159,6 +159,11 @@ def delete_version(store, version: str) -> None:
         store.backend.delete(key)
 
 
+def fallback_versions(store, latest: str | None, limit: int) -> list[str]:
+    """Versions latest.json named before `latest` (None: it cannot be read), most recent first: where readers fall back."""
+    return [version for version in store.previously_latest() if version != latest][:limit]
+
+
 def latest_status(store) -> tuple[str | None, str | None]:
     """(latest version or None, why it fails verification or None); for list and recovery messages."""
     try:

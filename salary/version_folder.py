@@ -32,7 +32,7 @@ class VersionFolder:
             try:
                 version = check_version_field(parse_document(content, what), what)
             except DocumentRefused as exc:
-                raise PointerUnreadable(str(exc), generation) from None
+                raise PointerUnreadable(what, exc.reason, generation) from None
             return json.dumps({"version": version}).encode(), generation
         name = self._name(key)
         return (None, 0) if name is None else self.backend.read(name, max_bytes)
