@@ -118,7 +118,10 @@ class FolderBackend:
         """
         *folders, name = key.split("/")
         if create:
-            self._change("", lambda: self.root.mkdir(parents=True, exist_ok=True))
+            try:
+                self._change("", self.root.mkdir, parents=True, exist_ok=True)
+            except FileExistsError:
+                raise StoreError(f"{self.root}: is not a folder") from None
         opened = []
         try:
             opened.append(self._change("", lambda: os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)))

@@ -146,3 +146,10 @@ def test_repair_skips_a_refused_version_and_rollback_works_on_an_unreadable_poin
     assert code == 0 and latest(uri) == v1 and out.startswith(f"latest.json: {v2} -> {v1} (repaired: model.pkl has")
     raw_write(uri, "latest.json", b"{")
     assert salary_models(capsys, "--store", uri, "rollback", "--to", v1, "--reason", "by hand")[0] == 0 and latest(uri) == v1
+
+
+def test_a_store_path_that_is_a_file_is_one_line(tmp_path, capsys):
+    store = tmp_path / "file"
+    store.write_text("not a folder")
+    code, _, err = salary_models(capsys, "--store", str(store), "unpin")
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
