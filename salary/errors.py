@@ -6,6 +6,8 @@
     └── StoreError                               the model store
         ├── NoModelPublished                     no latest.json yet
         ├── ModelRejected                        a published version failed a check: keep serving the last good one
+        ├── DocumentRefused                      a pointer, pin, manifest or history record not as the store writes it
+        ├── PointerUnreadable                    latest.json is there but unusable: repair it compare-and-set
         ├── ObjectExists                         a create-only write found the object there
         ├── PointerConflict                      latest.json moved between read and swap
         ├── ObjectRefused                        an object over its size limit, or not a regular file
@@ -44,6 +46,25 @@ class ModelRejected(StoreError):
         self.reason = reason
 
 
+class DocumentRefused(StoreError):
+    """A store document (pointer, pin, manifest, history record) that is not what the store writes."""
+
+    def __init__(self, what: str, reason: str):
+        super().__init__(f"{what} {reason}")
+        self.what = what
+        self.reason = reason
+
+
+class PointerUnreadable(StoreError):
+    """latest.json is there but cannot be used; `generation` lets a repair replace it compare-and-set."""
+
+    def __init__(self, where: str, reason: str, generation: object = None):
+        super().__init__(f"{where} {reason}")
+        # Says what, never where: safe to show beyond the log.
+        self.reason = reason
+        self.generation = generation
+
+
 class ObjectExists(StoreError):
     """A create-only write found the object already there."""
 
@@ -55,10 +76,12 @@ class PointerConflict(StoreError):
 class ObjectRefused(StoreError):
     """An object the reader will not take: larger than its limit (not read past it), or not a regular file."""
 
-    def __init__(self, where: str, reason: str):
+    def __init__(self, where: str, reason: str, generation: object = None):
         super().__init__(f"{where}: {reason}")
         # Says what, never where: safe to show beyond the log.
         self.reason = reason
+        # The object's generation where the backend knew it: a refused pointer can still be replaced compare-and-set.
+        self.generation = generation
 
 
 class StoreUnavailable(StoreError):
