@@ -144,6 +144,10 @@ class CsvScan:
         missing = [column for column in (YEARS_COLUMN, SALARY_COLUMN) if column not in names]
         if missing:
             raise DataValidationError(f"{self.uri}: line 1: header {','.join(names)!r} lacks column(s) {', '.join(missing)}")
+        # A second column of the same name (in any case) would leave which one is read to chance: refuse it.
+        for column in (YEARS_COLUMN, SALARY_COLUMN):
+            if sum(name.casefold() == column.casefold() for name in names) > 1:
+                raise DataValidationError(f"{self.uri}: line 1: header {','.join(names)!r} has more than one {column} column")
         self.width, self.years_at, self.salary_at = len(names), names.index(YEARS_COLUMN), names.index(SALARY_COLUMN)
 
     def _parse(self, piece: bytes, line: int, offset: int) -> tuple[np.ndarray, np.ndarray]:

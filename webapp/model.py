@@ -112,7 +112,11 @@ class ServedModel:
             except PointerUnreadable as exc:
                 latest, unreadable = None, exc
             current = self.state
-            if current is not None and unreadable is None and latest in (current.version, current.latest):
+            if current is not None and unreadable is None and latest == current.latest:
+                return True
+            if current is not None and unreadable is None and latest == current.version:
+                # latest.json came back to the served version (a rollback past a refused one): say so.
+                self.state = dataclasses.replace(current, latest=latest, why=AS_LATEST)
                 return True
             serving = self._choose(store, latest, unreadable)
         except MissingCredentials as exc:
