@@ -22,7 +22,7 @@ from typing import Any
 import numpy
 
 from salary.pickle_reader import Global, read_pickle
-from salary.pickle_scan import Refused, clip, short
+from salary.pickle_scan import Refused, clip, cut, short
 from salary.store_errors import ModelRejected
 
 MODEL_FILE = "model.pkl"
@@ -178,7 +178,7 @@ def decode_model(version: str, content: bytes) -> LinearModel:
         reason = f"{MODEL_FILE} {exc}"
     except Exception as exc:  # a fault of the decoder itself; still a refusal, never a crash of the caller
         reason = f"{MODEL_FILE} cannot be decoded: the decoder failed ({type(exc).__name__})"
-    raise ModelRejected(version, clip(reason, MAX_REASON_CHARS))
+    raise ModelRejected(version, cut(reason, MAX_REASON_CHARS))
 
 
 def _unpickle(content: bytes) -> dict:

@@ -95,8 +95,10 @@ def _global(name: Any, globals_: Mapping[tuple[str, str], Global], at: int) -> G
 
 def _call(function: Any, arguments: Any, name: str, at: int) -> Any:
     """An allow-listed global called with a tuple of arguments; its stand-in checks them before anything is allocated."""
-    if type(function) is not Global or function.call is None:
+    if type(function) is not Global:
         raise Refused(f"has a {name} at byte {at} that calls {type(function).__name__}, not an allowed global")
+    if function.call is None:
+        raise Refused(f"has a {name} at byte {at} that calls {function.name}, which is only an argument")
     if type(arguments) is not tuple:
         raise Refused(f"has a {name} at byte {at} whose arguments are not a tuple")
     try:

@@ -66,15 +66,17 @@ def short(value: Any) -> str:
     # Each level, item count and text cut short: the text is small whatever the value.
     quote.maxlevel, quote.maxtuple, quote.maxlist, quote.maxdict = 3, 4, 4, 4
     quote.maxstring = quote.maxother = quote.maxlong = 40
-    text = quote.repr(value)
-    return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS] + "…"
+    return cut(quote.repr(value))
+
+
+def cut(text: str, limit: int = QUOTE_CHARS) -> str:
+    """Text cut to `limit` characters, marked when it was cut."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def clip(text: str, limit: int = QUOTE_CHARS) -> str:
-    """Text for a refusal: control characters escaped, cut to `limit` characters."""
-    cut = text[:limit]
-    escaped = cut.encode("unicode_escape").decode("ascii")
-    return (escaped[:limit] + "…") if len(escaped) > limit or len(text) > limit else escaped
+    """Text from a pickle for a refusal: control characters escaped, cut to `limit` characters."""
+    return cut(text[:limit + 1].encode("unicode_escape").decode("ascii"), limit)
 
 
 def scan(content: bytes) -> list[tuple[str, Any, int]]:
