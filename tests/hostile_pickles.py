@@ -100,3 +100,24 @@ def mutants(seeds: list[bytes], count: int, seed: int):
             else:
                 del data[at:]
         yield bytes(data)
+
+
+def watch_answers(base: str, seconds: float) -> tuple[list[tuple[int | None, str]], float]:
+    """Predictions asked one after another for `seconds`: each (status, model version or error), and the longest gap between answers."""
+    import json
+    import time
+    import urllib.error
+
+    from tests.server import fetch
+
+    answers, last, longest = [], time.monotonic(), 0.0
+    deadline = last + seconds
+    while time.monotonic() < deadline:
+        try:
+            status, _, body = fetch(f"{base}/api/predict", b'{"years_experience": 5}', "application/json")
+            answers.append((status, json.loads(body).get("model_version", "") if status == 200 else body[:200]))
+        except (OSError, urllib.error.URLError) as exc:
+            answers.append((None, type(exc).__name__))
+        now = time.monotonic()
+        longest, last = max(longest, now - last), now
+    return answers, longest
