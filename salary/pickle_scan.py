@@ -22,6 +22,7 @@ MAX_ITEMS = 64
 MAX_DEPTH = 8
 MAX_VALUES = 1024
 MAX_NAME = 128
+MAX_LONG_BYTES = 16
 # The longest text of a value a refusal quotes.
 QUOTE_CHARS = 80
 
@@ -57,7 +58,6 @@ OPCODES = {
 TUPLE_SIZES = {"TUPLE1": 1, "TUPLE2": 2, "TUPLE3": 3}
 # Opcodes that take this many values off the stack and push one.
 _POPS = {"STACK_GLOBAL": 2, "REDUCE": 2, "NEWOBJ": 2, "BUILD": 2}
-MAX_LONG_BYTES = 16
 
 
 def short(value: Any) -> str:
@@ -192,7 +192,7 @@ def _track(name: str, arg: Any, at: int, stack: list[_Shape], marks: list[list[_
         if name != "BUILD" and any(shape.is_dict for shape in stack[-2:]):
             raise Refused(f"has a {name} at byte {at} that takes a dict")
         del stack[-_POPS[name]:]
-        stack.append(_Shape() if name != "BUILD" else _LEAF)
+        stack.append(_LEAF)
     elif name in ("BINPUT", "LONG_BINPUT", "MEMOIZE"):
         index = len(memo) if name == "MEMOIZE" else arg
         if index >= MAX_MEMO:
