@@ -115,7 +115,7 @@ def check(base: str, token: str = "", expect_version: str = "", tag_token: str =
     """Run every check against the app at `base`; the lines to print. SmokeFailure on the first failure."""
     base = base.rstrip("/")
     lines = []
-    # /ready, not /readyz: Cloud Run reserves paths ending in z (https://cloud.google.com/run/docs/known-issues#ah).
+    # /ready, not /readyz: Cloud Run reserves paths ending in z (https://cloud.google.com/run/docs/known-issues, "Reserved URL paths").
     status, ready = fetch(f"{base}/ready", token=token)
     if status == 401 and tag_token:
         lines.append("the token for the service URL was refused (401): retrying with the tag URL as audience")

@@ -6,7 +6,7 @@ from webapp.model import served_model
 
 bp = Blueprint("health", __name__)
 
-# Cloud Run reserves URL paths ending in `z` (https://cloud.google.com/run/docs/known-issues#ah): /health and /ready
+# Cloud Run reserves URL paths ending in `z` (https://cloud.google.com/run/docs/known-issues, "Reserved URL paths"): /health and /ready
 # answer on Cloud Run; /healthz and /readyz stay for Vertex AI serving and local use.
 
 
