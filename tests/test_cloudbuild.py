@@ -271,3 +271,49 @@ def test_cloud_run_is_sized_to_the_server(build):
     assert flags["cpu"] == str(conf["workers"]) and conf["worker_class"] == "gevent"
     assert 0 < int(flags["concurrency"]) <= conf["workers"] * conf["worker_connections"]
     assert flags["concurrency"] == "40" and flags["memory"] == "1Gi"
+
+
+def test_smoke_target_mints_a_token_for_the_service_url_and_one_for_the_tag_url(build, tmp_path):
+    values = resolved(build, TRIGGERED)
+    service = {"status": {"url": "https://salary-webapp-abc.run.app", "traffic": [
+        {"revisionName": "r1", "percent": 100}, {"revisionName": "r2", "tag": "candidate", "url": "https://candidate---salary-webapp-abc.run.app"}]}}
+    answers = (f"[[ $* == *--format=json* ]] && echo '{json.dumps(service)}'\n"
+               "[[ $* == *value\\(status.url\\)* ]] && echo https://salary-webapp-abc.run.app\n"
+               '[[ $1 == auth ]] && echo "token-for-${3#--audiences=}"\nexit 0')
+    (tmp_path / "bin" / "ws").mkdir(parents=True)
+    calls = run_script(steps(build)["smoke-target"], values, tmp_path, program="gcloud", answers=answers, replace={"/workspace": "ws"})
+    workspace = tmp_path / "bin" / "ws"
+    assert (workspace / "smoke-id-token").read_text() == "token-for-https://salary-webapp-abc.run.app\n"
+    assert (workspace / "smoke-tag-id-token").read_text() == "token-for-https://candidate---salary-webapp-abc.run.app\n"
+    assert [call[:3] for call in calls if call[0] == "auth"] == [["auth", "print-identity-token", "--audiences=https://salary-webapp-abc.run.app"],
+                                                                 ["auth", "print-identity-token", "--audiences=https://candidate---salary-webapp-abc.run.app"]]
+
+
+@pytest.mark.parametrize("smoke_exit, moved", [(0, True), (3, False)])
+def test_the_first_build_on_an_empty_store_ends_green_and_says_what_happens_next(build, tmp_path, capfd, smoke_exit, moved):
+    values = resolved(build, TRIGGERED)
+    workspace = tmp_path / "bin" / "ws"
+    workspace.mkdir(parents=True)
+    for name in ("smoke-id-token", "smoke-tag-id-token"):
+        (workspace / name).write_text("t\n")
+    # scripts/smoke.py exits 3 when /ready says nothing is published yet (tests/test_smoke.py, against the real server).
+    smoke = run_script(steps(build)["smoke-webapp"], values, tmp_path, program="python3", answers=f"exit {smoke_exit}", replace={"/workspace": "ws"})
+    assert smoke[0][:2] == ["scripts/smoke.py", f"--service-json={workspace}/service.json"]
+    calls = run_script(steps(build)["route-traffic"], values, tmp_path, program="gcloud", replace={"/workspace": "ws"})
+    out = capfd.readouterr().out
+    if moved:
+        assert calls == [["run", "services", "update-traffic", "salary-webapp", "--region=europe-west1", "--to-tags=candidate=100"]]
+    else:
+        assert calls == []
+        assert out.startswith("No model is published yet: traffic stays where it is. The pipeline run this build submitted publishes")
+        assert "gcloud run services update-traffic salary-webapp --region=europe-west1 --to-tags=candidate=100" in out
+
+
+def test_a_failed_smoke_check_fails_the_build(build, tmp_path):
+    values = resolved(build, TRIGGERED)
+    (tmp_path / "bin" / "ws").mkdir(parents=True)
+    for name in ("smoke-id-token", "smoke-tag-id-token"):
+        (tmp_path / "bin" / "ws" / name).write_text("t\n")
+    with pytest.raises(subprocess.CalledProcessError) as caught:
+        run_script(steps(build)["smoke-webapp"], values, tmp_path, program="python3", answers="exit 1", replace={"/workspace": "ws"})
+    assert caught.value.returncode == 1 and not (tmp_path / "bin" / "ws" / "nothing-published").exists()
