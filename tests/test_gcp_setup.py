@@ -288,7 +288,7 @@ def test_readme_walks_the_first_deployment_and_says_how_to_verify_each_part(tmp_
     assert len(rows) >= 10
     for row in rows:
         check = row.split(" | ", 1)[1]
-        assert re.search(r"`(gcloud|curl|docker|jq|scripts/gcp_setup\.sh) [^`]+`", check), f"no command to verify: {row}"
+        assert re.search(r"`(gcloud|bq|curl|docker|jq|scripts/gcp_setup\.sh) [^`]+`", check), f"no command to verify: {row}"
     # The commands name what the set-up creates (P is the project; my-proj in the dry run).
     result, _ = run_setup(tmp_path, *ARGS, "--dry-run")
     commands = [shlex.split(line) for line in result.stdout.splitlines()]
