@@ -49,3 +49,18 @@ def test_every_build_step_task_and_setup_command_has_a_row(tmp_path):
     commands = {re.sub(r" (my-proj|--project)$", "", command) for command in commands}
     operator = " ".join(row["step"] for row in rows if row["identity"] == "operator")
     assert [command for command in sorted(commands) if f"`{command}`" not in operator] == []
+
+
+def test_the_readme_role_lists_say_what_the_table_says():
+    """The short per-account lists in the set-up walkthrough name the same roles as the table."""
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    lines = [line.strip() for page in pages for line in page.read_text().splitlines()]
+    rows = [line for line in lines if re.match(r"\| `salary-(builder|pipeline|webapp)` \(", line)]
+    assert len(rows) == 3, "the set-up walkthrough's `| account | may |` table is gone"
+    table = permission_rows()
+    for row in rows:
+        identity = re.match(r"\| `salary-(\w+)`", row).group(1)
+        # Roles are written short there: `aiplatform.user`, and `objectUser` for the storage ones.
+        named = {f"roles/{token}" if "." in token else f"roles/storage.{token}"
+                 for token in re.findall(r"`([a-z]+\.[A-Za-z]+|object[A-Z][a-z]+)`", row)}
+        assert named == {entry["role"] for entry in table if entry["identity"] == identity and entry["role"] != "—"}, identity
