@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image", type=_image, default=defaults.COMPONENTS_IMAGE, help="components image URI every task runs")
     parser.add_argument("--data-uri", default="", help="CSV (path or gs://) or BigQuery table (bq://project.dataset.table) to train on (default: shipped CSV)")
     parser.add_argument("--model-uri", default=None, help=f"model store to publish to (default: {defaults.LOCAL_MODEL_STORE}; "
-                        f"with --submit {defaults.cloud_model_uri('<pipeline-root bucket>')})")
+                        f"required with --submit: the store the web app reads, e.g. {defaults.cloud_model_uri('PROJECT-salary')})")
     parser.add_argument("--test-fraction", type=_fraction, default=defaults.TEST_FRACTION, help="share of rows held out for evaluation")
     parser.add_argument("--seed", type=_seed, default=defaults.SEED, help="seed of the train/test split")
     parser.add_argument("--min-r2", type=_r2, default=defaults.MIN_R2, help="publish only when held-out R² reaches this")
@@ -130,17 +130,18 @@ def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error("--runner applies to the local dry run, which does not run with --submit")
     if args.registry_model and not args.serving_image:
         parser.error("--registry-model requires --serving-image (the web app image that serves the registered versions)")
-    if args.model_uri and not args.model_uri.startswith("gs://"):
+    if not args.model_uri:
+        # The pipeline root's bucket would be a guess the web app cannot read (scripts/gcp_setup.sh grants it only models/).
+        parser.error(f"--submit requires --model-uri, the gs:// model store the web app reads (e.g. {defaults.cloud_model_uri('PROJECT-salary')})")
+    if not args.model_uri.startswith("gs://"):
         parser.error(f"--model-uri must be a gs:// prefix with --submit, got {args.model_uri!r}")
     if args.data_uri and not args.data_uri.startswith(("gs://", "bq://")):
         parser.error(f"--data-uri must be empty (the shipped CSV), gs:// or bq:// with --submit, got {args.data_uri!r}")
 
 
 def resolve_model_uri(args: argparse.Namespace) -> str:
-    """The model store to publish to: the flag, else the local store, or with --submit the pipeline root's bucket."""
-    if args.model_uri:
-        return args.model_uri
-    return vertex.default_model_uri(args.pipeline_root) if args.submit else defaults.LOCAL_MODEL_STORE
+    """The model store to publish to: the flag, else the local store (--submit requires the flag)."""
+    return args.model_uri or defaults.LOCAL_MODEL_STORE
 
 
 def git_commit() -> str:

@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from typing import Any, Optional
 
 from pipeline_def import PIPELINE_NAME
-from salary.defaults import cloud_model_uri
 
 # Google's label rules: lowercase keys starting with a letter, values may be empty, 63 characters each.
 LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
@@ -61,11 +60,6 @@ def check_service_account(email: str) -> str:
         raise ValueError(f"{email!r} is not a service account e-mail (NAME@PROJECT.iam.gserviceaccount.com)")
     return email
 
-
-def default_model_uri(pipeline_root: str) -> str:
-    """The model store in the pipeline root's bucket, where the set-up script grants access."""
-    bucket = parse_gcs_uri(pipeline_root)[len("gs://"):].split("/", 1)[0]
-    return cloud_model_uri(bucket)
 
 
 def short_sha(git_commit: str) -> str:
