@@ -38,9 +38,11 @@ def score(loaded: LoadedModel, input_uri: str, output_uri: str, column: str = YE
         return _manifest(loaded, facts["input"], output_uri, facts["rows"], {"table": facts["output"]})
     if output_uri in (input_uri, rejects_uri) or manifest_uri(output_uri) in (input_uri, rejects_uri):
         raise OutputRefused(f"{output_uri}: the output must be another file than the input and the rejects")
-    # Each refused at once if it exists, before any row is read.
-    outputs = [CreateOnly(output_uri), CreateOnly(manifest_uri(output_uri))] + ([CreateOnly(rejects_uri)] if rejects_uri else [])
+    outputs: list[CreateOnly] = []
     try:
+        # Each refused at once if it exists, before any row is read.
+        for uri in (output_uri, manifest_uri(output_uri), *([rejects_uri] if rejects_uri else [])):
+            outputs.append(CreateOnly(uri))
         rejects = Rejects() if rejects_uri else None
         scoring = CsvScoring(input_uri, loaded.model, column, rejects)
         shown = Progress(progress)
