@@ -7,16 +7,23 @@ from typing import TextIO
 
 from salary.dataset import YEARS_COLUMN, DataValidationError
 from salary.model_store import LoadedModel, ModelStore
-from salary.outputs import CreateOnly, OutputRefused
+from salary.outputs import CreateOnly, OutputError
 from salary.scoring import CsvScoring, Progress, Rejects
 from salary.training_data import BIGQUERY_SCHEME
 
 MANIFEST_SUFFIX = ".manifest.json"
+# In a scoring pipeline's output URIs: the run's name, so each scheduled run writes new outputs.
+RUN_PLACEHOLDER = "{run}"
 
 
 def resolve_model(store: ModelStore, version: str | None = None) -> LoadedModel:
     """The version asked for, else the one latest.json names (which a pin holds), after every check the web app makes."""
     return store.load(version or None)
+
+
+def run_uri(uri: str, run: str) -> str:
+    """An output URI with {run} replaced by the run's name (made safe for file, object and table names)."""
+    return uri.replace(RUN_PLACEHOLDER, "".join(char if char.isalnum() else "_" for char in run))
 
 
 def manifest_uri(output_uri: str) -> str:
@@ -37,7 +44,7 @@ def score(loaded: LoadedModel, input_uri: str, output_uri: str, column: str = YE
         facts = score_into_table(input_uri, output_uri, loaded.model, column)
         return _manifest(loaded, facts["input"], output_uri, facts["rows"], {"table": facts["output"]})
     if output_uri in (input_uri, rejects_uri) or manifest_uri(output_uri) in (input_uri, rejects_uri):
-        raise OutputRefused(f"{output_uri}: the output must be another file than the input and the rejects")
+        raise OutputError(f"{output_uri}: the output must be another file than the input and the rejects")
     outputs: list[CreateOnly] = []
     try:
         # Each refused at once if it exists, before any row is read.

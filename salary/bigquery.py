@@ -11,7 +11,7 @@ from salary.dataset import MAX_YEARS, MIN_ROWS, MIN_YEARS, SALARY_COLUMN, YEARS_
 from salary.model_codec import LinearModel
 from salary.modeling import HASH_PRIME, MAX_PLOT_ROWS, SAMPLE_SALT, Line, row_hash_sql, split_threshold
 from salary.moments import Moments, Residuals
-from salary.outputs import OutputRefused
+from salary.outputs import OutputError
 from salary.scoring import PREDICTION_COLUMN
 
 # Project IDs as Google defines them; dataset and table names kept to letters, digits, _ and -, so the
@@ -204,7 +204,7 @@ def score_into_table(input_uri: str, output_uri: str, model: LinearModel, column
     except NotFound:
         pass
     else:
-        raise OutputRefused(f"{output_uri} already exists; outputs are never overwritten")
+        raise OutputError(f"{output_uri} already exists; outputs are never overwritten")
     bounds = {"min_years": MIN_YEARS, "max_years": MAX_YEARS}
     base = f"WITH base AS (SELECT CAST(`{column}` AS FLOAT64) AS x FROM `{source}`)\n"
     counts = _query(bq, base + f"SELECT COUNT(*) AS n, COUNTIF(NOT COALESCE({_years_valid('x')}, FALSE)) AS bad FROM base", **bounds)[0]
@@ -219,7 +219,7 @@ def score_into_table(input_uri: str, output_uri: str, model: LinearModel, column
     try:
         _query(bq, sql, slope=model.slope, intercept=model.intercept, **bounds)
     except Conflict:
-        raise OutputRefused(f"{output_uri} was created by someone else meanwhile; outputs are never overwritten") from None
+        raise OutputError(f"{output_uri} was created by someone else meanwhile; outputs are never overwritten") from None
     except BadRequest as exc:
         raise DataValidationError(f"{input_uri}: scoring failed ({str(exc).splitlines()[0]})") from None
     rows = bq.get_table(target).num_rows

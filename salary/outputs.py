@@ -12,7 +12,7 @@ import tempfile
 UPLOAD_CHUNK_BYTES = 8 << 20
 
 
-class OutputRefused(Exception):
+class OutputError(Exception):
     """The output cannot be written: it exists already (never overwritten), or its place does not."""
 
 
@@ -27,15 +27,15 @@ class CreateOnly:
         if uri.startswith("gs://"):
             self._blob = _blob(uri)
             if self._blob.exists():
-                raise OutputRefused(f"{uri} already exists; outputs are never overwritten")
+                raise OutputError(f"{uri} already exists; outputs are never overwritten")
             self._file = tempfile.TemporaryFile(prefix="salary-score-")
         else:
             self._blob = None
             if os.path.lexists(uri):
-                raise OutputRefused(f"{uri} already exists; outputs are never overwritten")
+                raise OutputError(f"{uri} already exists; outputs are never overwritten")
             folder, name = os.path.split(os.path.abspath(uri))
             if not os.path.isdir(folder):
-                raise OutputRefused(f"{uri}: folder {folder} does not exist")
+                raise OutputError(f"{uri}: folder {folder} does not exist")
             # Beside the target, so publishing is a link within one file system.
             self._temp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.partial")
             self._file = open(self._temp, "xb")
@@ -47,7 +47,7 @@ class CreateOnly:
         self.size += len(data)
 
     def publish(self) -> None:
-        """Make the output visible under its name; OutputRefused (and nothing changed) if something appeared there meanwhile."""
+        """Make the output visible under its name; OutputError (and nothing changed) if something appeared there meanwhile."""
         if self._blob is not None:
             from google.api_core.exceptions import PreconditionFailed
 
@@ -55,7 +55,7 @@ class CreateOnly:
             try:
                 self._blob.upload_from_file(self._file, size=self.size, if_generation_match=0, content_type="text/csv")
             except PreconditionFailed:
-                raise OutputRefused(f"{self.uri} was created by someone else meanwhile; outputs are never overwritten") from None
+                raise OutputError(f"{self.uri} was created by someone else meanwhile; outputs are never overwritten") from None
             finally:
                 self._file.close()
             self.published = True
@@ -67,7 +67,7 @@ class CreateOnly:
             # A hard link fails when the name exists, where a rename would replace it.
             os.link(self._temp, self.uri)
         except FileExistsError:
-            raise OutputRefused(f"{self.uri} was created by someone else meanwhile; outputs are never overwritten") from None
+            raise OutputError(f"{self.uri} was created by someone else meanwhile; outputs are never overwritten") from None
         finally:
             os.unlink(self._temp)
         self.published = True

@@ -9,7 +9,7 @@ from salary import defaults
 from salary.batch import manifest_uri, resolve_model, score
 from salary.dataset import YEARS_COLUMN, DataValidationError
 from salary.model_store import open_store
-from salary.outputs import OutputRefused
+from salary.outputs import OutputError
 from salary.store_errors import StoreError
 
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         loaded = resolve_model(open_store(store_uri), args.version)
         manifest = score(loaded, args.input, args.output, args.column, args.rejects, progress=sys.stderr)
-    except (StoreError, DataValidationError, OutputRefused) as exc:
+    except (StoreError, DataValidationError, OutputError) as exc:
         print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
         return 1
     if args.json:

@@ -222,13 +222,13 @@ def test_rejects_text_quotes_reasons():
 
 @pytest.mark.parametrize("where", ["folder", "gcs"])
 def test_an_output_created_meanwhile_is_kept_and_ours_dropped(tmp_path, request, where):
-    from salary.outputs import CreateOnly, OutputRefused
+    from salary.outputs import CreateOnly, OutputError
 
     base = str(tmp_path) if where == "folder" else request.getfixturevalue("gcs_store_uri")
     output = CreateOnly(f"{base}/out.csv")
     output.write(b"ours\n")
     raw_write(base, "out.csv", b"theirs\n")
-    with pytest.raises(OutputRefused, match="was created by someone else meanwhile; outputs are never overwritten"):
+    with pytest.raises(OutputError, match="was created by someone else meanwhile; outputs are never overwritten"):
         output.publish()
     output.discard()
     assert raw_read(base, "out.csv") == b"theirs\n"
