@@ -5,9 +5,6 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from kfp import dsl
-
-from components import resolve_model_version, score_data
 from salary import defaults
 from salary.dataset import YEARS_COLUMN
 
@@ -18,6 +15,10 @@ FLAGS = ("input_uri", "output_uri", "version", "rejects_uri")
 
 def build_scoring_pipeline(image: str) -> Callable:
     """The scoring pipeline with every task running the components image `image`."""
+    # Here, not at the top: compile.py reads this module's flags without loading kfp until it compiles.
+    from kfp import dsl
+
+    from components import resolve_model_version, score_data
 
     @dsl.pipeline(name=SCORING_PIPELINE_NAME)
     def salary_scoring(
