@@ -75,13 +75,16 @@ def measure(workdir: Path, sizes: list[int]) -> dict[int, Run]:
 def report(runs: dict[int, Run]) -> tuple[list[str], bool]:
     """A table of the runs, and whether every goal held."""
     fixed = runs[1].seconds
-    lines = ["| rows | wall s | s per 1M rows beyond the start | peak RSS MiB | CPU s |", "|---:|---:|---:|---:|---:|"]
+    # CPU seconds too: on a shared machine load stretches the wall time, not the CPU time.
+    lines = ["| rows | wall s | s per 1M rows beyond the start | peak RSS MiB | CPU s | CPU s per 1M rows beyond the start |",
+             "|---:|---:|---:|---:|---:|---:|"]
     held = True
     for rows, run in runs.items():
         per_million = (run.seconds - fixed) / (rows / 1e6) if rows > 1 else None
         mib = run.max_process_rss / 2**20
         held &= mib <= GOAL_PEAK_MIB and (per_million is None or per_million <= GOAL_SECONDS_PER_MILLION)
-        lines.append(f"| {rows:,} | {run.seconds:.2f} | {'–' if per_million is None else f'{per_million:.2f}'} | {mib:.0f} | {run.cpu_seconds:.2f} |")
+        cpu = f"{(run.cpu_seconds - runs[1].cpu_seconds) / (rows / 1e6):.2f}" if rows > 1 else "–"
+        lines.append(f"| {rows:,} | {run.seconds:.2f} | {'–' if per_million is None else f'{per_million:.2f}'} | {mib:.0f} | {run.cpu_seconds:.2f} | {cpu} |")
     lines.append(f"Goals: ≤ {GOAL_SECONDS_PER_MILLION} s per 1M rows beyond the start, ≤ {GOAL_PEAK_MIB} MiB peak RSS: {'held' if held else 'MISSED'}")
     return lines, held
 

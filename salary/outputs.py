@@ -26,7 +26,7 @@ class CreateOnly:
         self.published = False
         if uri.startswith("gs://"):
             self._blob = _blob(uri)
-            if self._blob.exists():
+            if _exists(self._blob, uri):
                 raise OutputError(f"{uri} already exists; outputs are never overwritten")
             self._file = tempfile.TemporaryFile(prefix="salary-score-")
         else:
@@ -49,13 +49,15 @@ class CreateOnly:
     def publish(self) -> None:
         """Make the output visible under its name; OutputError (and nothing changed) if something appeared there meanwhile."""
         if self._blob is not None:
-            from google.api_core.exceptions import PreconditionFailed
+            from google.api_core.exceptions import GoogleAPIError, PreconditionFailed
 
             self._file.seek(0)
             try:
                 self._blob.upload_from_file(self._file, size=self.size, if_generation_match=0, content_type="text/csv")
             except PreconditionFailed:
                 raise OutputError(f"{self.uri} was created by someone else meanwhile; outputs are never overwritten") from None
+            except GoogleAPIError as exc:
+                raise OutputError(f"{self.uri}: cannot be written ({str(exc).splitlines()[0]})") from None
             finally:
                 self._file.close()
             self.published = True
@@ -80,6 +82,16 @@ class CreateOnly:
         if self._blob is None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._temp)
+
+
+def _exists(blob, uri: str) -> bool:
+    """Whether the object exists; a bucket that cannot be read is an OutputError."""
+    from google.api_core.exceptions import GoogleAPIError
+
+    try:
+        return blob.exists()
+    except GoogleAPIError as exc:
+        raise OutputError(f"{uri}: cannot be checked ({str(exc).splitlines()[0]})") from None
 
 
 def _blob(uri: str):

@@ -234,3 +234,11 @@ def test_an_output_created_meanwhile_is_kept_and_ours_dropped(tmp_path, request,
     assert raw_read(base, "out.csv") == b"theirs\n"
     if where == "folder":
         assert sorted(path.name for path in tmp_path.iterdir()) == ["out.csv"]
+
+
+def test_an_output_in_a_missing_bucket_is_one_line(tmp_path, noisy_store, fake_gcs, capsys):
+    store, _ = noisy_store
+    source = tmp_path / "in.csv"
+    source.write_text("YearsExperience\n1\n")
+    assert score("--store", store, "--input", str(source), "--output", "gs://no-such-bucket/out.csv") == 1
+    assert capsys.readouterr().err.startswith("error: gs://no-such-bucket/out.csv: cannot be written (404 ")
