@@ -2,6 +2,7 @@
 
     SalaryError
     ├── DataValidationError (also a ValueError)  the training data cannot be used; names source, row, column
+    ├── OutputError                              a scoring output exists already (never overwritten), or its place does not
     ├── PickleRefused                            a model pickle is not a fitted one-feature LinearRegression we read
     └── StoreError                               the model store
         ├── NoModelPublished                     no latest.json yet
@@ -23,6 +24,10 @@ class SalaryError(Exception):
 
 class DataValidationError(SalaryError, ValueError):
     """The data cannot be used for training; the message names the source, row and column."""
+
+
+class OutputError(SalaryError):
+    """The output cannot be written: it exists already (never overwritten), or its place does not."""
 
 
 class PickleRefused(SalaryError):
