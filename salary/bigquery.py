@@ -7,6 +7,7 @@ import re
 import numpy as np
 
 from salary.dataset import MAX_YEARS, MIN_ROWS, MIN_YEARS, SALARY_COLUMN, YEARS_COLUMN, DataValidationError
+from salary.histogram import BIN_SQL, BINS
 from salary.modeling import HASH_PRIME, MAX_PLOT_ROWS, SAMPLE_SALT, Line, row_hash_sql, split_threshold
 from salary.moments import Moments, Residuals
 
@@ -137,7 +138,22 @@ def summarize_table(uri: str, test_fraction: float, seed: int):
            + _moments_sql("train", ", (SELECT COUNT(*) FROM hashed WHERE hs < @threshold) AS n_test"))
     row = _query(bq, sql, threshold=threshold, **_salts(seed))[0]
     fingerprint = {"table": table, "last_modified": found.modified.isoformat()}
-    return Summary(uri, int(counts["n"]), fingerprint, test_fraction, seed, _moments(row), int(row["n_test"] or 0))
+    return Summary(uri, int(counts["n"]), fingerprint, test_fraction, seed, _moments(row), int(row["n_test"] or 0),
+                   _training_histogram(bq, table, threshold, seed))
+
+
+def _training_histogram(bq, table: str, threshold: int, seed: int) -> tuple:
+    """The training rows' years per bin, as a GROUP BY in BigQuery: only the counts leave it."""
+    sql = (_hashed(table) + f"\nSELECT {BIN_SQL} AS bin, COUNT(*) AS n FROM hashed WHERE hs >= @threshold GROUP BY bin")
+    return histogram_counts(_query(bq, sql, threshold=threshold, **_salts(seed)))
+
+
+def histogram_counts(rows) -> tuple:
+    """Counts per bin from rows of (bin, n); bins with no rows are 0."""
+    counts = [0] * BINS
+    for row in rows:
+        counts[int(row["bin"])] += int(row["n"])
+    return tuple(counts)
 
 
 def score_table(summary, lines: list[Line]):

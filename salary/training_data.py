@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from salary.dataset import CHUNK_BYTES, CsvScan, DataValidationError
+from salary.histogram import BINS, count_years, histogram_record
 from salary.modeling import MAX_PLOT_ROWS, SAMPLE_SALT, Line, fit_line, row_hash, split_threshold, training_range
 from salary.moments import Moments, MomentsAccumulator, Residuals
 
@@ -32,10 +33,15 @@ class Summary:
     seed: int
     train: Moments
     n_test: int
+    # The training rows' years counted in salary.histogram's fixed bins: what drift compares serving with.
+    years_histogram: tuple = ()
 
     def data_facts(self) -> dict:
-        """What the manifest records about the data: URI, rows, fingerprint, and the years trained on."""
-        return {"uri": self.uri, "rows": self.rows, **self.fingerprint, **training_range(self.train)}
+        """What the manifest records about the data: URI, rows, fingerprint, the years trained on and their histogram."""
+        facts = {"uri": self.uri, "rows": self.rows, **self.fingerprint, **training_range(self.train)}
+        if self.years_histogram:
+            facts["years_histogram"] = histogram_record(self.years_histogram)
+        return facts
 
     def to_json(self) -> str:
         """JSON text of the summary."""
@@ -83,14 +89,15 @@ def _summarize_csv(uri: str, test_fraction: float, seed: int, held_out_path: str
     """One streamed pass over the CSV."""
     scan = CsvScan(uri, chunk_bytes=chunk_bytes)
     threshold = split_threshold(test_fraction)
-    train, n_test = MomentsAccumulator(), 0
+    train, n_test, histogram = MomentsAccumulator(), 0, np.zeros(BINS, dtype=np.int64)
     with open(held_out_path, "wb") as held_out:
         for years, salary in scan.chunks():
             test = row_hash(years, salary, seed) < threshold
             train.add(years[~test], salary[~test])
+            histogram += count_years(years[~test])
             n_test += int(test.sum())
             held_out.write(np.column_stack((years[test], salary[test])).tobytes())
-    return Summary(uri, scan.rows, {"sha256": scan.sha256}, test_fraction, seed, train.result(), n_test)
+    return Summary(uri, scan.rows, {"sha256": scan.sha256}, test_fraction, seed, train.result(), n_test, tuple(histogram.tolist()))
 
 
 def read_summary(folder: str) -> Summary:
