@@ -3,6 +3,7 @@ sample run as SQL in BigQuery, so only aggregates and at most MAX_PLOT_ROWS rows
 
 import os
 import re
+from datetime import datetime
 
 import numpy as np
 
@@ -41,11 +42,11 @@ def client(project: str):
     return bigquery.Client(project=project, credentials=credentials)
 
 
-def _query(bq, sql: str, **parameters) -> list:
-    """Rows of a parameterised query."""
+def run_query(bq, sql: str, **parameters) -> list:
+    """Rows of a parameterised query (int, float, str or datetime parameters)."""
     from google.cloud import bigquery
 
-    kinds = {int: "INT64", float: "FLOAT64"}
+    kinds = {int: "INT64", float: "FLOAT64", str: "STRING", datetime: "TIMESTAMP"}
     config = bigquery.QueryJobConfig(query_parameters=[
         bigquery.ScalarQueryParameter(name, kinds[type(value)], value) for name, value in parameters.items()
     ])
@@ -124,9 +125,9 @@ def summarize_table(uri: str, test_fraction: float, seed: int):
     found = _read_table(bq, uri, table)
     bounds = {"min_years": MIN_YEARS, "max_years": MAX_YEARS}
     base = f"WITH base AS (SELECT CAST({YEARS_COLUMN} AS FLOAT64) AS x, CAST({SALARY_COLUMN} AS FLOAT64) AS y FROM `{table}`)\n"
-    counts = _query(bq, base + f"SELECT COUNT(*) AS n, COUNTIF(NOT {_VALID}) AS bad FROM base", **bounds)[0]
+    counts = run_query(bq, base + f"SELECT COUNT(*) AS n, COUNTIF(NOT {_VALID}) AS bad FROM base", **bounds)[0]
     if counts["bad"]:
-        first = _query(bq, base + f"SELECT x, y FROM base WHERE NOT {_VALID} ORDER BY x, y LIMIT 1", **bounds)[0]
+        first = run_query(bq, base + f"SELECT x, y FROM base WHERE NOT {_VALID} ORDER BY x, y LIMIT 1", **bounds)[0]
         raise DataValidationError(
             f"{uri}: {counts['bad']} of {counts['n']} rows are invalid, e.g. {YEARS_COLUMN}={first['x']}, "
             f"{SALARY_COLUMN}={first['y']}: {_row_problem(first['x'], first['y'])}"
@@ -136,7 +137,7 @@ def summarize_table(uri: str, test_fraction: float, seed: int):
     threshold = split_threshold(test_fraction)
     sql = (_hashed(table) + ", train AS (SELECT x, y FROM hashed WHERE hs >= @threshold)\n"
            + _moments_sql("train", ", (SELECT COUNT(*) FROM hashed WHERE hs < @threshold) AS n_test"))
-    row = _query(bq, sql, threshold=threshold, **_salts(seed))[0]
+    row = run_query(bq, sql, threshold=threshold, **_salts(seed))[0]
     fingerprint = {"table": table, "last_modified": found.modified.isoformat()}
     return Summary(uri, int(counts["n"]), fingerprint, test_fraction, seed, _moments(row), int(row["n_test"] or 0),
                    _training_histogram(bq, table, threshold, seed))
@@ -145,7 +146,7 @@ def summarize_table(uri: str, test_fraction: float, seed: int):
 def _training_histogram(bq, table: str, threshold: int, seed: int) -> tuple:
     """The training rows' years per bin, as a GROUP BY in BigQuery: only the counts leave it."""
     sql = (_hashed(table) + f"\nSELECT {BIN_SQL} AS bin, COUNT(*) AS n FROM hashed WHERE hs >= @threshold GROUP BY bin")
-    return histogram_counts(_query(bq, sql, threshold=threshold, **_salts(seed)))
+    return histogram_counts(run_query(bq, sql, threshold=threshold, **_salts(seed)))
 
 
 def histogram_counts(rows) -> tuple:
@@ -172,8 +173,8 @@ def score_table(summary, lines: list[Line]):
         residual = f"(y - (x * @coef{index} + @intercept{index}))"
         residual_sums += f", SUM({residual} * {residual}) AS squares{index}, SUM(ABS({residual})) AS abs{index}"
     held_out = _hashed(table) + ", test AS (SELECT x, y, hp FROM hashed WHERE hs < @threshold)\n"
-    row = _query(bq, held_out + _moments_sql("test", residual_sums), **parameters)[0]
-    sample = _query(bq, held_out + f"SELECT x, y FROM test ORDER BY hp, x, y LIMIT {MAX_PLOT_ROWS}",
+    row = run_query(bq, held_out + _moments_sql("test", residual_sums), **parameters)[0]
+    sample = run_query(bq, held_out + f"SELECT x, y FROM test ORDER BY hp, x, y LIMIT {MAX_PLOT_ROWS}",
                     threshold=parameters["threshold"], **_salts(summary.seed))
     moments = _moments(row)
     if moments.n != summary.n_test:

@@ -10,15 +10,13 @@ from collections.abc import Sequence
 
 from flask import Flask, current_app
 
+from salary.drift import EVENT, MAX_LOGGED_YEARS
 from webapp.request_log import write_line
 
 EXTENSION = "prediction_log"
-EVENT = "prediction"
-ROUTES = ("form", "api", "vertex")
-# Years logged from one batch. The longest float JSON writes for a value in [0, 60] is 23 characters
-# (-ish: 1.2345678901234567e-05), so 100 of them keep the line far below PIPE_BUF (4096 bytes on Linux),
+# MAX_LOGGED_YEARS: the longest float JSON writes for a value in [0, 60] is 23 characters
+# (1.2345678901234567e-05), so 100 of them keep the line far below PIPE_BUF (4096 bytes on Linux),
 # the size up to which a write(2) to a pipe is atomic: lines from threads and workers never interleave.
-MAX_LOGGED_YEARS = 100
 
 
 class PredictionLog:
