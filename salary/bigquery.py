@@ -8,6 +8,7 @@ from datetime import datetime
 import numpy as np
 
 from salary.dataset import MAX_YEARS, MIN_ROWS, MIN_YEARS, SALARY_COLUMN, YEARS_COLUMN, DataValidationError
+from salary.drift import EVENT, Drift, DriftError, drift_from_counts, training_histogram
 from salary.histogram import BIN_SQL, BINS
 from salary.modeling import HASH_PRIME, MAX_PLOT_ROWS, SAMPLE_SALT, Line, row_hash_sql, split_threshold
 from salary.moments import Moments, Residuals
@@ -182,3 +183,48 @@ def score_table(summary, lines: list[Line]):
     residuals = [Residuals(moments.n, float(row[f"squares{i}"] or 0.0), float(row[f"abs{i}"] or 0.0)) for i in range(len(lines))]
     return HeldOut(moments, residuals, np.array([r["x"] for r in sample], dtype=np.float64),
                    np.array([r["y"] for r in sample], dtype=np.float64))
+
+
+# Logged predictions (salary.drift) in a Cloud Logging sink's table: the rows that are prediction records (field names
+# as the sink writes them, lower case: https://cloud.google.com/logging/docs/export/bigquery), each logged year a row
+# `x` in range.
+_TABLE_YEARS = ("FROM `{table}` AS entry, UNNEST(entry.jsonPayload.years) AS x WHERE entry.jsonPayload.event = @event"
+                " AND entry.timestamp >= @since AND x >= @min_years AND x <= @max_years")
+
+
+def _table(uri: str):
+    """(client, table reference) of a bq:// table of exported logs; DriftError when it is not one."""
+    try:
+        project, table = parse_table_uri(uri)
+    except DataValidationError as exc:
+        raise DriftError(str(exc)) from None
+    return client(project), table
+
+
+def _table_rows(uri: str, sql: str, **parameters) -> list:
+    """A query's rows, with BigQuery's errors as one-line DriftErrors."""
+    from google.api_core.exceptions import GoogleAPIError
+
+    bq, table = _table(uri)
+    try:
+        return run_query(bq, sql.format(table=table), event=EVENT, min_years=MIN_YEARS, max_years=MAX_YEARS, **parameters)
+    except GoogleAPIError as exc:
+        raise DriftError(f"{uri}: cannot be read ({str(exc).splitlines()[0]})") from None
+
+
+def table_drift(uri: str, manifest: dict, since: datetime, threshold: float, now: datetime) -> Drift:
+    """The check on a table of exported logs: the histogram and the count outside the trained years are a GROUP BY in
+    BigQuery, so only twelve counts leave it."""
+    _, low, high = training_histogram(manifest)
+    outside = "COUNTIF(x < @low OR x > @high)" if low is not None and high is not None else "0"
+    sql = (f"SELECT {BIN_SQL} AS bin, COUNT(*) AS n, {outside} AS outside " + _TABLE_YEARS
+           + " AND entry.jsonPayload.model_version = @version GROUP BY bin")
+    bounds = {"low": low, "high": high} if low is not None and high is not None else {}
+    rows = _table_rows(uri, sql, since=since, version=manifest["version"], **bounds)
+    return drift_from_counts(manifest, list(histogram_counts(rows)), sum(int(row["outside"]) for row in rows), threshold, now)
+
+
+def table_years(uri: str, since: datetime) -> tuple[np.ndarray, np.ndarray]:
+    """Every distinct logged year in a table of exported logs with how often it was asked: what impact needs, exactly."""
+    rows = _table_rows(uri, "SELECT x, COUNT(*) AS n " + _TABLE_YEARS + " GROUP BY x ORDER BY x", since=since)
+    return (np.array([row["x"] for row in rows], dtype=np.float64), np.array([row["n"] for row in rows], dtype=np.int64))

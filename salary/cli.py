@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from salary import defaults, drift, store_ops
+from salary.impact import impact
 from salary.model_store import ModelStore, open_store
 from salary.store_errors import ModelRejected, StoreError
 
@@ -186,7 +187,9 @@ def check_drift(store: ModelStore, args: argparse.Namespace) -> int:
     manifest = store.read_manifest(version)
     now, since = datetime.now(UTC), _since(args)
     if args.source.startswith("bq://"):
-        result = drift.table_drift(args.source, manifest, since or datetime(1970, 1, 1, tzinfo=UTC), args.threshold, now)
+        from salary.bigquery import table_drift
+
+        result = table_drift(args.source, manifest, since or datetime(1970, 1, 1, tzinfo=UTC), args.threshold, now)
     else:
         logged = _logged(args.source, since)
         if version not in logged.years:
@@ -227,10 +230,12 @@ def show_impact(store: ModelStore, candidate: str, against: str | None, source: 
     old = store.load(against or store.latest_version())
     new = store.load(candidate)
     if source.startswith("bq://"):
-        years, counts = drift.table_years(source, since or datetime(1970, 1, 1, tzinfo=UTC))
+        from salary.bigquery import table_years
+
+        years, counts = table_years(source, since or datetime(1970, 1, 1, tzinfo=UTC))
     else:
         years, counts = _logged(source, since).values(), None
-    result = drift.impact(new, old, years, counts)
+    result = impact(new, old, years, counts)
     if as_json:
         print(json.dumps(result.as_dict(), sort_keys=True))
         return

@@ -10,7 +10,6 @@ Sources of logged predictions (the web app's `"event": "prediction"` lines, weba
 """
 
 import json
-import math
 from array import array
 from collections import Counter
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from datetime import datetime
 import numpy as np
 
 from salary.dataset import MAX_YEARS, MIN_YEARS
-from salary.histogram import BIN_SQL, BINS, EDGES, bin_index, count_years, counts_from_record, js_divergence
+from salary.histogram import EDGES, count_years, counts_from_record, js_divergence
 
 EVENT = "prediction"
 DRIFT_EVENT = "model_drift"
@@ -35,10 +34,6 @@ MIN_VALUES = 200
 MAX_LINE_BYTES = 64 * 1024
 # Years logged from one batch (webapp/prediction_log.py explains why this keeps a line atomic).
 MAX_LOGGED_YEARS = 100
-# The rows of a Cloud Logging sink's table that are prediction records (field names as the sink writes them,
-# lower case: https://cloud.google.com/logging/docs/export/bigquery), each logged year a row `x` in range.
-_TABLE_YEARS = ("FROM `{table}` AS entry, UNNEST(entry.jsonPayload.years) AS x WHERE entry.jsonPayload.event = @event"
-                " AND entry.timestamp >= @since AND x >= @min_years AND x <= @max_years")
 
 
 class DriftError(ValueError):
@@ -225,124 +220,10 @@ def drift_warning(result: Drift) -> dict:
             "model_version": result.version, "divergence": result.divergence, "threshold": result.threshold}
 
 
-@dataclass(frozen=True)
-class Band:
-    """The change of the answers asked in one bin of years."""
-
-    low: float
-    high: float
-    count: int
-    median: float
-    max: float
-
-
-@dataclass(frozen=True)
-class Impact:
-    """What serving `candidate` instead of `against` changes on the logged inputs, in dollars (absolute changes)."""
-
-    candidate: str
-    against: str
-    count: int
-    median: float
-    p95: float
-    max: float
-    mean_signed: float
-    margin_95: float | None
-    beyond_margin: float | None
-    bands: list[Band]
-
-    def as_dict(self) -> dict:
-        """JSON-ready form."""
-        return {**{key: value for key, value in self.__dict__.items() if key != "bands"},
-                "bands": [band.__dict__ for band in self.bands]}
-
-
-def _quantile(sorted_values: np.ndarray, weights: np.ndarray, share: float) -> float:
-    """The nearest-rank quantile (an answer that was actually given, no interpolation) of weighted sorted values."""
-    cumulative = np.cumsum(weights)
-    return float(sorted_values[np.searchsorted(cumulative, math.ceil(share * cumulative[-1]))])
-
-
-def impact(candidate, against, years: np.ndarray, counts: np.ndarray | None = None) -> Impact:
-    """The exact change of every logged answer: each version's line evaluated as the web app evaluates it.
-
-    `candidate` and `against` are LoadedModels; `counts` weights each of `years` (distinct values from BigQuery).
-    """
-    if years.size == 0:
-        raise DriftError("no logged predictions to compare the versions on")
-    counts = np.ones(years.size, dtype=np.int64) if counts is None else counts
-    new = years * candidate.model.slope + candidate.model.intercept
-    old = years * against.model.slope + against.model.intercept
-    change = new - old
-    size = np.abs(change)
-    order = np.argsort(size, kind="stable")
-    margin = against.manifest.get("metrics", {}).get("margin_95")
-    margin = float(margin) if isinstance(margin, (int, float)) and not isinstance(margin, bool) and margin >= 0 else None
-    total = int(counts.sum())
-    bands = []
-    index = bin_index(years)
-    for band in range(BINS):
-        chosen = index == band
-        if chosen.any():
-            band_order = np.argsort(size[chosen], kind="stable")
-            bands.append(Band(EDGES[band], EDGES[band + 1], int(counts[chosen].sum()),
-                              _quantile(size[chosen][band_order], counts[chosen][band_order], 0.5), float(size[chosen].max())))
-    return Impact(
-        candidate.version, against.version, total, _quantile(size[order], counts[order], 0.5),
-        _quantile(size[order], counts[order], 0.95), float(size.max()), float((change * counts).sum() / total), margin,
-        None if margin is None else float(counts[size > margin].sum() / total), bands,
-    )
-
-
 def versions_seen(logged: Logged) -> str:
     """The logged versions with their value counts, most first, for messages."""
     seen = Counter({version: len(values) for version, values in logged.years.items()})
     return ", ".join(f"{version} ({count})" for version, count in seen.most_common(5)) or "none"
-
-
-def _table(uri: str):
-    """(client, table reference) of a bq:// table of exported logs; DriftError when it is not one."""
-    from salary.bigquery import client, parse_table_uri
-    from salary.dataset import DataValidationError
-
-    try:
-        project, table = parse_table_uri(uri)
-    except DataValidationError as exc:
-        raise DriftError(str(exc)) from None
-    return client(project), table
-
-
-def _table_rows(uri: str, sql: str, **parameters) -> list:
-    """A query's rows, with BigQuery's errors as one-line DriftErrors."""
-    from google.api_core.exceptions import GoogleAPIError
-
-    from salary.bigquery import run_query
-
-    bq, table = _table(uri)
-    try:
-        return run_query(bq, sql.format(table=table), event=EVENT, min_years=MIN_YEARS, max_years=MAX_YEARS, **parameters)
-    except GoogleAPIError as exc:
-        raise DriftError(f"{uri}: cannot be read ({str(exc).splitlines()[0]})") from None
-
-
-def table_drift(uri: str, manifest: dict, since: datetime, threshold: float, now: datetime) -> Drift:
-    """The check on a table of exported logs: the histogram and the count outside the trained years are a GROUP BY in
-    BigQuery, so only twelve counts leave it."""
-    _, low, high = training_histogram(manifest)
-    outside = "COUNTIF(x < @low OR x > @high)" if low is not None and high is not None else "0"
-    sql = (f"SELECT {BIN_SQL} AS bin, COUNT(*) AS n, {outside} AS outside " + _TABLE_YEARS
-           + " AND entry.jsonPayload.model_version = @version GROUP BY bin")
-    bounds = {"low": low, "high": high} if low is not None and high is not None else {}
-    rows = _table_rows(uri, sql, since=since, version=manifest["version"], **bounds)
-    from salary.bigquery import histogram_counts
-
-    return drift_from_counts(manifest, list(histogram_counts(rows)), sum(int(row["outside"]) for row in rows), threshold, now)
-
-
-def table_years(uri: str, since: datetime) -> tuple[np.ndarray, np.ndarray]:
-    """Every distinct logged year in a table of exported logs with how often it was asked: what impact needs, exactly."""
-    rows = _table_rows(uri, "SELECT x, COUNT(*) AS n " + _TABLE_YEARS + " GROUP BY x ORDER BY x", since=since)
-    return (np.array([row["x"] for row in rows], dtype=np.float64), np.array([row["n"] for row in rows], dtype=np.int64))
 
 
 # The last check of each version, kept in the store beside its history so the web app's model card can show it.
