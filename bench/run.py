@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import inprocess, pipeline, web
+from bench import inprocess, pipeline, prediction_log, web
 from bench.measure import Run, tree_pss_bytes
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("pipeline", "scaling", "bigquery", "startup", "web", "settings")
+SECTIONS = ("pipeline", "scaling", "bigquery", "startup", "web", "settings", "prediction_log")
 # The pipeline on generated CSVs of these sizes (each once: 100M rows is a few GB and minutes), and on a
 # BigQuery table in the emulator.
 SCALING_ROWS = "1000000,10000000,100000000"
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         if "pipeline" in sections:
             results["pipeline"] = measure_pipeline(workdir, args.rounds)
             model_uri = results["pipeline"]["model_uri"]
-        elif {"startup", "web", "settings"} & set(sections):
+        elif {"startup", "web", "settings", "prediction_log"} & set(sections):
             _, model_uri = pipeline.dry_run(workdir, "model")
         if "scaling" in sections:
             results["scaling"] = measure_scaling(workdir, [int(rows) for rows in args.rows.split(",")])
@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
             results["web"] = measure_web(workdir, model_uri, args.rounds, args.seconds)
         if "settings" in sections:
             results["settings"] = measure_settings(workdir, model_uri, args.rounds, args.seconds)
+        if "prediction_log" in sections:
+            progress("the prediction log: the server at rate 1.0 and at 0")
+            results["prediction_log"] = prediction_log.measure(workdir, model_uri, args.rounds, args.seconds)
     context["finished"] = now_text()
     context["load_after"] = load_average()
     report = render(context, results)
@@ -302,6 +305,8 @@ def render(context: dict, results: dict) -> str:
         body += render_bigquery(results["bigquery"], goals)
     if "settings" in results:
         body += render_settings(results["settings"])
+    if "prediction_log" in results:
+        body += prediction_log.render(results["prediction_log"], goals)
     server = context["server"]
     versions = ", ".join(f"{name} {version}" for name, version in context["versions"].items())
     head = [
