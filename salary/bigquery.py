@@ -102,6 +102,12 @@ def _read_table(bq, uri: str, table: str):
     return found
 
 
+def table_last_modified(uri: str) -> str:
+    """The table's last-modified time as load_data records it; DataValidationError when it cannot be read."""
+    project, table = parse_table_uri(uri)
+    return _read_table(client(project), uri, table).modified.isoformat()
+
+
 def _row_problem(years, salary) -> str:
     """Which rule a row breaks, in the CSV's words."""
     for column, value in ((YEARS_COLUMN, years), (SALARY_COLUMN, salary)):

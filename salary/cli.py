@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-from salary import defaults, store_ops
+from salary import defaults, reproduce, runs, store_ops
 from salary.model_store import ModelStore, open_store
 from salary.store_errors import ModelRejected, StoreError
 
@@ -54,7 +54,39 @@ def build_parser() -> argparse.ArgumentParser:
     prune = commands.add_parser("prune", parents=[store], help="delete old versions (never the latest, pinned or rolled-back-to ones)")
     prune.add_argument("--keep", required=True, type=_keep, metavar="N", help="newest versions to keep")
     prune.add_argument("--yes", action="store_true", help="delete; without it, only print what would be deleted")
+    rebuild = commands.add_parser("reproduce", parents=[store],
+                                  help="check a version's recorded inputs, re-run its training into a scratch store, compare: MATCH or the first difference")
+    rebuild.add_argument("version")
+    rebuild.add_argument("--runner", choices=("subprocess", "container"), default="subprocess",
+                         help="re-run the tasks in this environment, or each inside the recorded components image")
+    listing_runs = commands.add_parser("runs", help="the dry runs recorded under the local root, oldest first")
+    listing_runs.add_argument("--local-root", default=defaults.LOCAL_ROOT, help="the dry run's local root (compile.py --local-root)")
+    listing_runs.add_argument("--compare", nargs=2, metavar=("A", "B"), help="two runs' parameters and metrics side by side (a unique prefix will do)")
+    listing_runs.add_argument("--json", action="store_true", help="the records as JSON")
     return parser
+
+
+def show_runs(local_root: str, compare: list[str] | None, as_json: bool) -> int:
+    """The runs table, or two runs side by side; 1 when a named run is not found or the file is not readable."""
+    try:
+        records = runs.read_runs(local_root)
+        chosen = [runs.find_run(records, name) for name in compare] if compare else records
+    except (KeyError, ValueError) as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(chosen, indent=2, sort_keys=True))
+    elif compare:
+        width = max([len(name) for name, *_ in runs.comparison(*chosen)] + [4])
+        print(f"  {'':<{width}} {chosen[0]['run']:<32} {chosen[1]['run']}")
+        for name, first, second, differs in runs.comparison(*chosen):
+            print(f"{'*' if differs else ' '} {name:<{width}} {first:<32} {second}")
+    else:
+        print(f"{'run':<48} {'at':<20} {'version':<26} " + " ".join(f"{name:>11}" for name in runs.TABLE_METRICS))
+        for record in records:
+            numbers = " ".join(f"{_number(record['metrics'].get(name, '-'), '.6g'):>11}" for name in runs.TABLE_METRICS)
+            print(f"{record['run']:<48} {str(record.get('at', ''))[:19]:<20} {record['params'].get('store_version') or '-':<26} {numbers}")
+    return 0
 
 
 def list_versions(store: ModelStore) -> None:
@@ -121,6 +153,8 @@ def prune(store: ModelStore, keep: int, yes: bool) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out one command on the store."""
+    if args.command == "runs":
+        return show_runs(args.local_root, args.compare, args.json)
     store = open_store(getattr(args, "store", None) or os.environ.get("MODEL_URI") or defaults.LOCAL_MODEL_STORE)
     if args.command == "list":
         (list_history if args.history else list_versions)(store)
@@ -128,6 +162,12 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "show":
         print(json.dumps(store.read_manifest(args.version), indent=2, sort_keys=True))
         return 0
+    if args.command == "reproduce":
+        outcome = reproduce.reproduce(store, args.version, args.runner)
+        for note in outcome.notes:
+            print(f"note: {note}")
+        print(outcome.difference or "MATCH")
+        return 1 if outcome.difference else 0
     if args.command == "verify":
         return verify(store, store.versions() if args.all else [args.version or store.latest_version()])
     if args.command == "rollback":
@@ -145,13 +185,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Exit 0 when done, 1 when the store refused or failed (one line on stderr), 2 on bad usage."""
+    """Exit 0 when done, 1 when the store refused or failed (one line on stderr), 2 on bad usage.
+
+    reproduce: 0 MATCH, 1 a difference, 2 when it could not check (bad usage, an unreadable store, version or input).
+    """
     args = build_parser().parse_args(argv)
     try:
         return run(args)
     except StoreError as exc:
         print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
-        return 1
+        return 2 if args.command == "reproduce" else 1
 
 
 if __name__ == "__main__":
