@@ -159,3 +159,16 @@ def test_a_table_changed_between_the_passes_is_refused(emulator, tmp_path, salar
     client.query(f"INSERT INTO `{uri.removeprefix('bq://')}` (YearsExperience, Salary) VALUES {values}").result()
     with pytest.raises(DataValidationError, match=r"the table changed after it was loaded"):
         score_held_out(str(tmp_path), [Line(2500.0, 35000.0)])
+
+
+def test_reproduce_checks_a_tables_last_modified_time(emulator, tmp_path, salary_csv):
+    from salary.reproduce import input_difference
+
+    uri = table_from_csv(emulator, salary_csv)
+    facts = summarize(uri, 0.25, 2, str(tmp_path)).data_facts()
+    parameters = {"data_uri": uri, "test_fraction": 0.25, "seed": 2, "min_r2": 0.5, "max_r2_drop": 0.01, "force": False}
+    manifest = {"version": "v1", "data": facts, "source": {"parameters": parameters}}
+    assert input_difference(manifest) == ""
+    recorded = "2026-01-01T00:00:00+00:00"
+    manifest["data"] = {**facts, "last_modified": recorded}
+    assert input_difference(manifest) == f"data: table {uri} was last modified at {facts['last_modified']}, the manifest's time is {recorded}"
