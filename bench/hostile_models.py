@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench import web
 from bench.slow_clients import publish_line_model
-from salary.model_store import open_store
+from salary.store.model_store import open_store
 from tests.hostile_pickles import CRAFTED, watch_answers
 
 FACTS = {

@@ -46,8 +46,8 @@ def write_csv(path: Path, rows: int) -> None:
 
 def publish_model(store: Path) -> None:
     """A model in a folder store, published through the store protocol."""
-    from salary.model_store import open_store
     from salary.modeling import dump_model, fit_salary_model
+    from salary.store.model_store import open_store
 
     years = np.arange(0.0, 40.0)
     model = fit_salary_model(years, 30000.0 + 2500.0 * years + np.sin(years) * 1000)

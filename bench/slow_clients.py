@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from bench import web
-from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
+from salary.store.model_store import open_store
 from tests.slow_clients import PREDICT_BODY, under_slow_clients
 
 WORKER_MODELS = {

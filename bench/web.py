@@ -97,7 +97,7 @@ def serving(app: str, model_uri: str, log_path: Path, settings: dict | None = No
 @contextlib.contextmanager
 def peer_serving(model_uri: str, log_path: Path, body: bytes) -> Iterator[tuple[int, int]]:
     """The DE2024-style peer (bench/de2024_app.py) on Flask's development server, on the store's latest model.pkl."""
-    from salary.model_store import open_store
+    from salary.store.model_store import open_store
 
     store = open_store(model_uri)
     model_path = Path(model_uri) / "versions" / store.latest_version() / "model.pkl"

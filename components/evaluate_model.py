@@ -22,9 +22,9 @@ def evaluate_model(
     """Score the model and the published champion on held-out rows, draw the fit plot, and decide."""
     from collections import namedtuple
 
-    from salary.model_store import latest_or_none, open_store
     from salary.modeling import Line, decide, margin_95, scores_from_sums
     from salary.plotting import fit_plot_svg, svg_page
+    from salary.store.model_store import latest_or_none, open_store
     from salary.training_data import score_held_out
 
     # The line train_model recorded is the pickled model's own coef_ and intercept_ (JSON keeps floats exactly).

@@ -32,8 +32,8 @@ def export_model(
 
     from salary.errors import PointerHeld
     from salary.model_codec import MODEL_FILE
-    from salary.model_store import PLOT_FILE, open_store
     from salary.reproduce import rebuild_facts
+    from salary.store.model_store import PLOT_FILE, open_store
 
     outputs = namedtuple("ExportOutputs", ["published", "version"])
     if not blessed:

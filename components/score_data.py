@@ -25,7 +25,7 @@ def score_data(
     from collections import namedtuple
 
     from salary.batch import resolve_model, run_uri, score
-    from salary.model_store import open_store
+    from salary.store.model_store import open_store
 
     output_uri, rejects_uri = run_uri(output_uri, pipeline_run), run_uri(rejects_uri, pipeline_run)
     manifest = score(resolve_model(open_store(model_uri), version), input_uri, output_uri, column, rejects_uri or None)

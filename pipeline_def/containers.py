@@ -143,7 +143,7 @@ def run_args(arguments: dict) -> dict:
 def check_published(arguments: dict, outputs: dict) -> None:
     """A version the run reports published is in the store as the host sees it (not just inside a container)."""
     from salary.errors import StoreError
-    from salary.model_store import open_store
+    from salary.store.model_store import open_store
 
     if outputs["published"]:
         try:

@@ -7,9 +7,9 @@ from typing import TextIO
 
 from salary.dataset import YEARS_COLUMN
 from salary.errors import DataValidationError, OutputError
-from salary.model_store import LoadedModel, ModelStore
 from salary.outputs import CreateOnly
 from salary.scoring import CsvScoring, Progress, Rejects
+from salary.store.model_store import LoadedModel, ModelStore
 from salary.training_data import BIGQUERY_SCHEME
 
 MANIFEST_SUFFIX = ".manifest.json"

@@ -7,11 +7,13 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 
-from salary import defaults, drift, reproduce, runs, store_ops
+from salary import defaults, drift, reproduce, runs
 from salary.errors import DriftError, ModelRejected, StoreError
 from salary.impact import impact
-from salary.model_store import ModelStore, open_store
-from salary.store_documents import is_version_name
+from salary.store import operations
+from salary.store.documents import is_version_name
+from salary.store.model_store import ModelStore, open_store
+from salary.store.pins import read_pin
 
 
 def _keep(text: str) -> int:
@@ -150,9 +152,9 @@ def show_runs(local_root: str, compare: list[str] | None, as_json: bool) -> int:
 
 def list_versions(store: ModelStore) -> int:
     """One line per version, newest first; 1 (after the table) when latest.json cannot be read."""
-    latest, _, unreadable = store_ops.readable_pointer(store)
-    refused = store_ops.refusal(store, latest) if latest else None
-    pinned = store_ops.read_pin(store)
+    latest, _, unreadable = operations.readable_pointer(store)
+    refused = store.refusal(latest) if latest else None
+    pinned = read_pin(store.backend, store.uri)
     print(f"{'version':<26} {'created':<21} {'r2':>7} {'size':>7} {'rows':>7}  status")
     for version in reversed(store.versions()):
         marks = []
@@ -195,7 +197,7 @@ def verify(store: ModelStore, versions: list[str]) -> int:
     """Load each version exactly as the web app does; 1 when any is refused."""
     failed = 0
     for version in versions:
-        reason = store_ops.refusal(store, version)
+        reason = store.refusal(version)
         print(f"ok       {version}" if reason is None else f"refused  {version}: {reason}")
         failed += reason is not None
     return 1 if failed else 0
@@ -203,13 +205,13 @@ def verify(store: ModelStore, versions: list[str]) -> int:
 
 def prune(store: ModelStore, keep: int, yes: bool) -> int:
     """Print (or, with --yes, delete) the versions beyond the newest `keep`, minus the protected ones."""
-    doomed = store_ops.prune_plan(store, keep)
+    doomed = operations.prune_plan(store, keep)
     if not doomed:
         print("nothing to prune")
         return 0
     for version in doomed:
         if yes:
-            store_ops.delete_version(store, version)
+            operations.delete_version(store, version)
         print(f"{'deleted' if yes else 'would delete'} {version}")
     if not yes:
         print("(nothing deleted: add --yes to delete these)")
@@ -322,16 +324,16 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "rollback":
         if args.source:
             show_impact(store, args.to, None, args.source, None, False)
-        record = store_ops.rollback(store, args.to, args.reason)
+        record = operations.rollback(store, args.to, args.reason)
         print(f"latest.json: {record['from']} -> {record['to']} (web apps follow within their poll interval)")
     elif args.command == "pin":
-        record = store_ops.pin(store, args.version, args.reason)
+        record = operations.pin(store, args.version, args.reason)
         print(f"pinned to {record['to']} (latest.json was {record['from']})")
     elif args.command == "repair":
-        record = store_ops.repair(store, args.reason)
+        record = operations.repair(store, args.reason)
         print(f"latest.json: {record['from'] or 'unreadable'} -> {record['to']} ({record['reason']})")
     elif args.command == "unpin":
-        record = store_ops.unpin(store, args.reason)
+        record = operations.unpin(store, args.reason)
         print(f"unpinned {record['from']}: the next blessed publish moves latest.json again")
     else:
         return prune(store, args.keep, args.yes)

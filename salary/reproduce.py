@@ -151,12 +151,11 @@ def rerun(command: list[str]) -> dict:
 
 def reproduce(store, version: str, runner: str = "subprocess", scratch: str | None = None) -> Outcome:
     """Check a version's stored model and recorded inputs, re-run its training into a scratch store, and compare."""
-    from salary import store_ops
-    from salary.model_store import open_store
+    from salary.store.model_store import open_store
 
     manifest = store.read_manifest(version)
     parameters = recorded_parameters(manifest)
-    refused = store_ops.refusal(store, version)
+    refused = store.refusal(version)
     if refused is not None:
         return Outcome(f"model: the stored {MODEL_FILE} is refused: {refused}")
     if difference := input_difference(manifest):

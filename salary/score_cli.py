@@ -9,7 +9,7 @@ from salary import defaults
 from salary.batch import manifest_uri, resolve_model, score
 from salary.dataset import YEARS_COLUMN
 from salary.errors import DataValidationError, OutputError, StoreError
-from salary.model_store import open_store
+from salary.store.model_store import open_store
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from salary.dataset import write_salary_csv
-from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
+from salary.store.model_store import open_store
 from scripts.fake_gcs import running
 from webapp import create_app
 

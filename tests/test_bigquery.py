@@ -10,9 +10,9 @@ from google.cloud import bigquery
 from pipeline_def.local_run import TaskFailed, run_locally
 from salary.dataset import bundled_data_path, write_salary_csv
 from salary.errors import DataValidationError
-from salary.model_store import open_store
 from salary.modeling import Line, linear_regression, scores_from_sums
 from salary.split import HASH_PRIME, held_out_mask, row_hash, row_hash_sql
+from salary.store.model_store import open_store
 from salary.training_data import score_held_out, summarize
 from scripts.bq_emulator import load_csv, running
 

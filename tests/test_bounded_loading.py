@@ -13,9 +13,9 @@ import pytest
 from numpy._core.multiarray import scalar
 
 from salary.errors import ModelRejected, ObjectRefused
-from salary.model_store import DEFAULT_MAX_MODEL_BYTES, ModelStore, open_store
 from salary.modeling import dump_model
-from salary.store_backends import GcsBackend
+from salary.store.backends import GcsBackend
+from salary.store.model_store import DEFAULT_MAX_MODEL_BYTES, ModelStore, open_store
 from tests.storage import raw_write
 from tests.test_model_codec import Reduces
 

@@ -7,11 +7,11 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 
 from salary.dataset import read_salary_csv
-from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model, margin_95, score, training_range
 from salary.moments import Moments
 from salary.plotting import fit_plot_svg
 from salary.split import held_out_mask
+from salary.store.model_store import open_store
 from tests.browser import MODES, launch
 from tests.server import gunicorn
 from webapp.formatting import currency

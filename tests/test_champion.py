@@ -5,9 +5,9 @@ import pytest
 
 from pipeline_def.local_run import run_locally
 from salary.dataset import write_salary_csv
-from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
 from salary.split import held_out_mask
+from salary.store.model_store import open_store
 
 pytestmark = pytest.mark.slow
 ROWS, TEST_FRACTION, SEED = 40, 0.25, 5

@@ -20,8 +20,8 @@ from pipeline_def.local_run import TaskFailed, descendants, run_locally
 from salary import defaults
 from salary.dataset import read_salary_csv
 from salary.histogram import count_years
-from salary.model_store import open_store
 from salary.split import held_out_mask
+from salary.store.model_store import open_store
 
 REPO = Path(__file__).resolve().parent.parent
 TASKS = {"load-data", "train-model", "evaluate-model", "export-model"}

@@ -13,9 +13,9 @@ from components import evaluate_model, export_model, load_data, train_model
 from salary.dataset import read_salary_csv
 from salary.errors import DataValidationError
 from salary.model_codec import decode_model
-from salary.model_store import open_store
 from salary.modeling import as_estimator, score
 from salary.split import held_out_mask
+from salary.store.model_store import open_store
 
 
 def artifact(kind, tmp_path, name, metadata=None):

@@ -9,8 +9,8 @@ import pytest
 
 import compile as compile_py
 from pipeline_def import containers
-from salary.model_store import open_store
 from salary.modeling import dump_model
+from salary.store.model_store import open_store
 
 
 def test_a_store_the_containers_cannot_reach_is_refused_before_the_run(tmp_path, monkeypatch, capsys):

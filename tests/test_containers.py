@@ -19,7 +19,7 @@ import urllib.request
 import pytest
 
 from pipeline_def.containers import engine_environ, engine_settings
-from salary.model_store import open_store
+from salary.store.model_store import open_store
 from tests.server import REPO, free_port
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from salary.model_store import open_store
+from salary.store.model_store import open_store
 from tests.storage import raw_read, raw_write
 from tests.test_model_refresh import FACTS, model_bytes, served_version
 

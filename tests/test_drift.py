@@ -11,9 +11,9 @@ import pytest
 from salary import cli, drift
 from salary.dataset import bundled_data_path, read_salary_csv
 from salary.histogram import EDGES, count_years, histogram_record, js_divergence
-from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
 from salary.split import held_out_mask
+from salary.store.model_store import open_store
 from tests.server import fetch, gunicorn
 from webapp.predictor import make_predictor
 

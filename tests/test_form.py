@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from salary.model_store import open_store
 from salary.modeling import dump_model
+from salary.store.model_store import open_store
 from tests.test_openapi import response_schema
 from webapp import create_app
 from webapp.answers import facts_from_manifest

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from pipeline_def.local_run import run_locally
-from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
+from salary.store.model_store import open_store
 from tests.server import gunicorn, request
 from tests.storage import raw_write
 

@@ -7,7 +7,7 @@ Gaps and worker memory are measured by bench/hostile_models.py; this test assert
 
 import pytest
 
-from salary.model_store import open_store
+from salary.store.model_store import open_store
 from tests.hostile_pickles import CRAFTED, watch_answers
 from tests.server import gunicorn
 

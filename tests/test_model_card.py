@@ -10,9 +10,9 @@ import pytest
 import sklearn
 
 from salary.dataset import read_salary_csv
-from salary.model_store import open_store
 from salary.modeling import dump_model
-from salary.store_folder import FolderBackend
+from salary.store.folder import FolderBackend
+from salary.store.model_store import open_store
 from tests.hanging import HangingProxy
 from webapp import create_app
 

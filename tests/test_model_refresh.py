@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
+from salary.store.model_store import open_store
 from scripts.fake_gcs import FakeGcs
 from scripts.local_process import free_port
 from tests.storage import raw_write

@@ -2,7 +2,7 @@
 
 import time
 
-from salary.model_store import ModelStore, open_store
+from salary.store.model_store import ModelStore, open_store
 from tests.hanging import HangingProxy
 from tests.storage import raw_write
 from tests.test_model_refresh import FACTS, eventually, model_bytes, served_version

@@ -12,8 +12,8 @@ import pytest
 import sklearn
 
 from salary.errors import ModelRejected, NoModelPublished, ObjectExists, PointerConflict, StoreError
-from salary.model_store import make_version, open_store
 from salary.modeling import as_estimator, dump_model
+from salary.store.model_store import make_version, open_store
 from tests.storage import raw_read, raw_write
 
 FACTS = {

@@ -10,7 +10,7 @@ import compile as compile_py
 from pipeline_def import rerun
 from salary import cli, reproduce, runs
 from salary.errors import CannotReproduce
-from salary.model_store import open_store
+from salary.store.model_store import open_store
 
 
 def salary_models(capsys, *argv):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from salary import score_cli
-from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
 from salary.scoring import CsvScoring, Progress, Rejects
+from salary.store.model_store import open_store
 from tests.server import gunicorn, request
 from tests.storage import raw_read, raw_write
 

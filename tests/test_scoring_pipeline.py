@@ -15,8 +15,8 @@ import compile as compile_py
 from components import resolve_model_version, score_data
 from salary import score_cli
 from salary.errors import ModelRejected
-from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
+from salary.store.model_store import open_store
 from tests.storage import raw_read, raw_write
 
 IMAGE = "europe-west1-docker.pkg.dev/my-proj/salary/salary-components:abc1234"

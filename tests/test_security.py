@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ElementTree
 import numpy as np
 import pytest
 
-from salary.model_store import open_store
 from salary.modeling import dump_model
 from salary.plotting import fit_plot_svg
+from salary.store.model_store import open_store
 from webapp import create_app
 from webapp.security import InsecureConfig
 

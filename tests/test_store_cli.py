@@ -6,10 +6,11 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from salary import cli, store_ops
+from salary import cli
 from salary.errors import PointerConflict, PointerHeld
-from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
+from salary.store import operations
+from salary.store.model_store import open_store
 from tests.storage import raw_read, raw_write
 from tests.test_model_store import FACTS, T0
 
@@ -127,7 +128,7 @@ class InterleavingBackend:
 def test_a_publish_racing_a_rollback_exactly_one_wins_and_nothing_is_lost(store_uri, first):
     v1, v2 = publish(store_uri, 1000, 0), publish(store_uri, 2000, 1)
     racing_publish = lambda store: store.publish(model_bytes(3000), now=T0 + timedelta(hours=2), **FACTS)  # noqa: E731
-    racing_rollback = lambda store: store_ops.rollback(store, v1, "racing")  # noqa: E731
+    racing_rollback = lambda store: operations.rollback(store, v1, "racing")  # noqa: E731
     # The loser reads latest.json (v2), then the winner's change lands, then the loser tries its swap.
     winner, loser = (racing_rollback, racing_publish) if first == "rollback" else (racing_publish, racing_rollback)
     store = open_store(store_uri)
@@ -148,7 +149,7 @@ def test_a_pin_landing_during_a_publish_holds(store_uri, pinned):
     v1, v2 = publish(store_uri, 1000, 0), publish(store_uri, 2000, 1)
     target = v2 if pinned == "latest" else v1
     store = open_store(store_uri)
-    store.backend = InterleavingBackend(store.backend, lambda: store_ops.pin(open_store(store_uri), target, "freeze"), after="pin.json")
+    store.backend = InterleavingBackend(store.backend, lambda: operations.pin(open_store(store_uri), target, "freeze"), after="pin.json")
     with pytest.raises(PointerHeld):
         store.publish(model_bytes(3000), now=T0 + timedelta(hours=2), **FACTS)
     assert latest(store_uri) == target and len(open_store(store_uri).versions()) == 3
@@ -178,7 +179,7 @@ def test_dry_run_into_a_pinned_store_says_so(tmp_path, salary_csv, capsys):
 
     store = str(tmp_path / "store")
     v1 = publish(store, 1000, 0)
-    store_ops.pin(open_store(store), v1, "freeze")
+    operations.pin(open_store(store), v1, "freeze")
     code = compile_py.main(["--output", str(tmp_path / "p.yaml"), "--data-uri", str(salary_csv), "--model-uri", store,
                             "--local-root", str(tmp_path / "root"), "--min-r2", "0.5"])
     stored = open_store(store).versions()[-1]
@@ -192,7 +193,7 @@ def test_export_component_says_why_latest_did_not_move(store_uri, tmp_path, caps
     from components import export_model
 
     v1 = publish(store_uri, 1000, 0)
-    store_ops.pin(open_store(store_uri), v1, "freeze")
+    operations.pin(open_store(store_uri), v1, "freeze")
     model = Model(uri=str(tmp_path / "model"))
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model.pkl").write_bytes(model_bytes(2000))
@@ -210,8 +211,8 @@ def test_export_component_says_why_latest_did_not_move(store_uri, tmp_path, caps
 def test_prune_keeps_the_latest_the_pinned_and_rollback_targets(store_uri, capsys):
     versions = [publish(store_uri, 1000 + 100 * hour, hour) for hour in range(6)]
     store = open_store(store_uri)
-    store_ops.rollback(store, versions[1], "bad")           # versions[1]: a rollback target
-    store_ops.pin(store, versions[0], "hold")               # versions[0]: pinned and latest
+    operations.rollback(store, versions[1], "bad")           # versions[1]: a rollback target
+    operations.pin(store, versions[0], "hold")               # versions[0]: pinned and latest
     code, out, _ = salary_models(capsys, "--store", store_uri, "prune", "--keep", "2")
     doomed = [versions[2], versions[3]]
     assert code == 0 and out.splitlines() == [f"would delete {v}" for v in doomed] + ["(nothing deleted: add --yes to delete these)"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from salary.model_store import open_store
+from salary.store.model_store import open_store
 from tests.storage import raw_read, raw_write
 from tests.test_store_cli import latest, publish, salary_models, tamper
 

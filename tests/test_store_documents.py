@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from salary import store_ops
 from salary.errors import DocumentRefused, ModelRejected, PointerUnreadable, StoreError
-from salary.model_store import open_store
-from salary.store_documents import MAX_DOCUMENT_DEPTH, is_version_name, parse_document
+from salary.store.documents import MAX_DOCUMENT_DEPTH, is_version_name, parse_document
+from salary.store.model_store import open_store
+from salary.store.pins import read_pin
 from tests.storage import raw_read, raw_write
 from tests.test_model_store import FACTS, T0
 from tests.test_store_cli import model_bytes
@@ -121,6 +121,6 @@ def test_a_hostile_pin_marker_stops_pointer_changes(store_uri, pin, reason):
     store.publish(model_bytes(1000), now=T0, **FACTS)
     raw_write(store_uri, "pin.json", pin)
     with pytest.raises(StoreError, match=reason):
-        store_ops.read_pin(store)
+        read_pin(store.backend, store.uri)
     with pytest.raises(StoreError, match=reason):
         store.publish(model_bytes(2000), now=T0.replace(hour=1), **FACTS)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from salary.model_store import open_store
 from salary.modeling import dump_model
+from salary.store.model_store import open_store
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from salary.errors import PointerConflict
-from salary.model_store import ModelStore, open_store
 from salary.modeling import dump_model
-from salary.store_folder import ABANDONED_TEMP_SECONDS
+from salary.store.folder import ABANDONED_TEMP_SECONDS
+from salary.store.model_store import ModelStore, open_store
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 FACTS = {

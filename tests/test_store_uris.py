@@ -3,7 +3,7 @@
 import pytest
 
 from salary.errors import StoreError, StoreUnavailable
-from salary.model_store import open_store
+from salary.store.model_store import open_store
 from scripts.local_process import free_port
 
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from salary import store_ops
 from salary.errors import MissingCredentials, ModelRejected, NoModelPublished, PointerUnreadable, StoreError, StoreUnavailable
-from salary.model_store import LoadedModel, ModelStore, open_store
-from salary.version_folder import open_version_folder
+from salary.store import operations
+from salary.store.model_store import LoadedModel, ModelStore, open_store
+from salary.store.version_folder import open_version_folder
 from webapp.answers import AnswerFacts, facts_from_manifest
 from webapp.predictor import Predictor, make_predictor
 
@@ -162,7 +162,7 @@ class ServedModel:
         tried = (latest, str(unreadable))
         if self._fallback_tried == tried:
             return None
-        candidates = store_ops.fallback_versions(store, latest, MAX_FALLBACKS)
+        candidates = operations.fallback_versions(store, latest, MAX_FALLBACKS)
         # Set once history was read: storage that failed meanwhile is retried, with the fallback.
         self._fallback_tried = tried
         for version in candidates:

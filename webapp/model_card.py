@@ -21,7 +21,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from salary.drift import read_drift
 from salary.errors import ModelRejected, StoreError
-from salary.model_store import PLOT_FILE, ModelStore
+from salary.store.model_store import PLOT_FILE, ModelStore
 from webapp.model import ServedModel, Serving, served_model
 from webapp.problems import problem
 

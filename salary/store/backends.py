@@ -12,7 +12,7 @@ from salary.errors import (
     StoreError,
     StoreUnavailable,
 )
-from salary.store_folder import FolderBackend
+from salary.store.folder import FolderBackend
 
 
 class Backend(Protocol):

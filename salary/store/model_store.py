@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy
 
-from salary import gcs, store_ops
+from salary import gcs
 from salary.defaults import MAX_MODEL_BYTES as DEFAULT_MAX_MODEL_BYTES
 from salary.errors import DocumentRefused, ModelRejected, NoModelPublished, ObjectRefused, PointerConflict, PointerUnreadable, StoreError
 from salary.model_codec import MODEL_FILE, LinearModel, decode_model
-from salary.store_backends import Backend, open_backend
-from salary.store_documents import MAX_DOCUMENT_BYTES, check_fields, check_version_field, is_version_name, parse_document, shown_value
-from salary.store_history import read_history, record_change
+from salary.store.backends import Backend, open_backend
+from salary.store.documents import MAX_DOCUMENT_BYTES, check_fields, check_version_field, is_version_name, parse_document, shown_value
+from salary.store.history import read_history, record_change
+from salary.store.pins import check_not_pinned
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ class ModelStore:
                     f"because same-second version {current} was published meanwhile"
                 )
             # Refuses (PointerHeld, PointerConflict) unless this publish may move latest.json now.
-            action, why = store_ops.publish_action(self, version, current, first_seen)
+            action, why = self._publish_action(version, current, first_seen)
             try:
                 self.swap_pointer(version, generation)
             except PointerConflict:
@@ -234,6 +235,32 @@ class ModelStore:
             log.warning("refused model version %s from %s: %s", exc.version, self.uri, exc.reason)
             raise
 
+    def refusal(self, version: str) -> str | None:
+        """Why `version` fails the web app's verification (load), or None when it passes."""
+        try:
+            self.load(version)
+        except ModelRejected as exc:
+            return exc.reason
+        return None
+
+    def _publish_action(self, version: str, current: str | None, first_seen: str | None) -> tuple[str, str]:
+        """The history action and reason for a publish swapping latest.json from `current`; refuses when it may not."""
+        check_not_pinned(self.backend, self.uri, version)
+        # Compare publication times only: within one second the hash suffix says nothing of order.
+        if current is not None and first_seen is not None and _time(current) < _time(first_seen):
+            raise PointerConflict(
+                f"{self.uri}: version {version} is stored but not made latest, because latest.json was moved back to {current} meanwhile"
+            )
+        if current is None or _time(current) <= _time(version):
+            return "publish", ""
+        why = self.refusal(current)
+        if why is None:
+            raise PointerConflict(
+                f"{self.uri}: version {version} is stored but not made latest, because newer version {current} was published meanwhile"
+            )
+        log.warning("latest version %s fails verification (%s): replacing it with %s", current, why, version)
+        return "recover", f"replaced {current}, which fails verification: {why}"
+
     def _load_verified(self, version: str) -> LoadedModel:
         """Every check a model passes before it may be decoded, in order; nothing is read past the size cap."""
         manifest = self.read_manifest(version)
@@ -286,3 +313,8 @@ def open_store(uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS,
 def _dump_json(value: dict) -> bytes:
     """Stable, readable JSON bytes."""
     return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _time(version: str) -> str:
+    """The publication time part of a version name."""
+    return version.split("-")[0]

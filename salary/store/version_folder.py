@@ -10,9 +10,9 @@ from typing import Any
 
 from salary import gcs
 from salary.errors import DocumentRefused, PointerUnreadable, StoreError
-from salary.model_store import DEFAULT_MAX_MODEL_BYTES, MANIFEST_FILE, MAX_DOCUMENT_BYTES, POINTER_FILE, ModelStore
-from salary.store_backends import Backend, open_backend
-from salary.store_documents import check_version_field, parse_document
+from salary.store.backends import Backend, open_backend
+from salary.store.documents import check_version_field, parse_document
+from salary.store.model_store import DEFAULT_MAX_MODEL_BYTES, MANIFEST_FILE, MAX_DOCUMENT_BYTES, POINTER_FILE, ModelStore
 
 
 class VersionFolder:

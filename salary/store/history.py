@@ -8,8 +8,8 @@ import socket
 from datetime import UTC, datetime
 
 from salary.errors import DocumentRefused, ObjectExists, ObjectRefused
-from salary.store_backends import Backend
-from salary.store_documents import MAX_DOCUMENT_BYTES, check_fields, check_version_field, parse_document
+from salary.store.backends import Backend
+from salary.store.documents import MAX_DOCUMENT_BYTES, check_fields, check_version_field, parse_document
 
 log = logging.getLogger(__name__)
 
