@@ -3,12 +3,12 @@
 import datetime
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support import REPO
+
 YEAR = datetime.timedelta(days=365)
 
 # Release dates as the release notes give them (https://cloud.google.com/sdk/docs/release-notes). The Cloud SDK

@@ -20,7 +20,8 @@ import pytest
 
 from pipeline_def.containers import engine_environ, engine_settings
 from salary.model_store import open_store
-from tests.server import REPO, free_port
+from scripts.local_process import free_port
+from tests.support import REPO
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
 COMPONENTS, WEBAPP = "salary-components:dev", "salary-webapp:dev"
@@ -161,7 +162,7 @@ def test_web_app_answers_vertex_ai_contract(engine, container_store, tmp_path):
 
 
 def test_pipeline_and_web_app_on_fake_gcs(engine, fake_gcs, tmp_path):
-    from tests.storage import new_bucket
+    from tests.support.storage import new_bucket
 
     store = new_bucket()
     result = compile_run(tmp_path, "--runner", "container", "--image", COMPONENTS, "--model-uri", store)

@@ -5,12 +5,12 @@ import re
 import shlex
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support import REPO
+
 SCRIPT = REPO / "scripts" / "gcp_setup.sh"
 ARGS = ["--project", "my-proj", "--region", "europe-west1", "--github-owner", "octo", "--github-repo", "salary-repo"]
 BUILDER = "serviceAccount:salary-builder@my-proj.iam.gserviceaccount.com"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.server import free_port, gunicorn
+from tests.support import REPO
+from tests.support.server import free_port, gunicorn
 
-REPO = Path(__file__).resolve().parent.parent
 DOCKERFILES = {"components": REPO / "components" / "Dockerfile", "webapp": REPO / "webapp" / "Dockerfile"}
 BUILD_SCRIPT = "scripts/build_venv.sh"
 
@@ -148,7 +148,7 @@ def test_dockerignore_sends_what_the_build_needs_and_nothing_else():
     assert not dockerignored(BUILD_SCRIPT)
     for needed in ("pyproject.toml", "constraints.txt", "scripts/build_wheel.sh", "salary/data/salary.csv", "webapp/templates/index.html"):
         assert not dockerignored(needed), needed
-    for left_out in (".venv/bin/python", ".git/HEAD", "tests/test_images.py", "model-store/salary/latest.json",
+    for left_out in (".venv/bin/python", ".git/HEAD", "tests/deploy/test_images.py", "model-store/salary/latest.json",
                      "components/__pycache__/base.cpython-311.pyc", "README.md", "cloudbuild.yaml"):
         assert dockerignored(left_out), left_out
 

@@ -7,7 +7,8 @@ import pytest
 import yaml
 from google.cloud.devtools import cloudbuild_v1
 
-from tests.test_cloudbuild import REPO, TRIGGERED, load_build, resolved, run_script, steps, substitute
+from tests.support import REPO
+from tests.support.cloudbuild import TRIGGERED, load_build, resolved, run_script, steps, substitute
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def smoke_step(build, tmp_path, base):
 
 @pytest.mark.slow
 def test_smoke_step_passes_a_serving_revision_and_fails_one_without_a_model(build, tmp_path, store_uri, published):
-    from tests.server import gunicorn
+    from tests.support.server import gunicorn
 
     with gunicorn({"MODEL_URI": store_uri}) as base:
         calls = smoke_step(build, tmp_path, base)

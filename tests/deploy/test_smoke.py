@@ -48,7 +48,7 @@ def test_bad_usage_exits_2(capsys):
 
 @pytest.mark.slow
 def test_against_the_production_server(store_uri, published, tmp_path, capsys):
-    from tests.server import gunicorn
+    from tests.support.server import gunicorn
 
     version = published["version"]
     with gunicorn({"MODEL_URI": store_uri}) as base:

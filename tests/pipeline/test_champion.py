@@ -8,14 +8,10 @@ from salary.dataset import write_salary_csv
 from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
 from salary.split import held_out_mask
+from tests.support.records import version_facts
 
 pytestmark = pytest.mark.slow
 ROWS, TEST_FRACTION, SEED = 40, 0.25, 5
-FACTS = {
-    "metrics": {"r2": 1.0, "rmse": 0.0, "mae": 0.0, "rows": 10},
-    "data": {"uri": "truth", "sha256": "0" * 64, "rows": ROWS},
-    "source": {"git_commit": "", "pipeline_run": "champion"},
-}
 
 
 @pytest.fixture
@@ -35,7 +31,7 @@ def tilted_csv(tmp_path):
 
 def publish_champion(store_uri, slope):
     years = np.arange(0.0, 40.0)
-    return open_store(store_uri).publish(dump_model(fit_salary_model(years, 30000.0 + slope * years)), **FACTS)
+    return open_store(store_uri).publish(dump_model(fit_salary_model(years, 30000.0 + slope * years)), **version_facts())
 
 
 def run(tmp_path, data_uri, store_uri, force=False):

@@ -21,8 +21,8 @@ from salary import defaults
 from salary.dataset import read_salary_csv
 from salary.model_store import open_store
 from salary.split import held_out_mask
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 TASKS = {"load-data", "train-model", "evaluate-model", "export-model"}
 
 

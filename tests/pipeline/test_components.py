@@ -16,6 +16,7 @@ from salary.model_codec import decode_model
 from salary.model_store import open_store
 from salary.modeling import as_estimator, score
 from salary.split import held_out_mask
+from tests.support import REPO
 
 
 def artifact(kind, tmp_path, name, metadata=None):
@@ -131,6 +132,6 @@ evaluate_model.python_func(model=artifact(Model, "model", {dict(model.metadata)!
     plot=artifact(HTML, "plot"), plot_svg=artifact(Artifact, "plot_svg"))
 print("sklearn" in sys.modules)
 """
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=Path(__file__).parent.parent)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "False"

@@ -10,8 +10,8 @@ import pytest
 from pipeline_def.local_run import run_locally
 from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
-from tests.server import gunicorn, request
-from tests.storage import raw_write
+from tests.support.server import gunicorn, request
+from tests.support.storage import raw_write
 
 pytestmark = pytest.mark.slow
 

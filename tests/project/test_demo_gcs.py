@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from scripts.local_process import free_port
-from tests.server import request
+from tests.support import REPO
+from tests.support.server import request
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_demo_gcs_trains_publishes_and_serves():

@@ -4,14 +4,13 @@ import html
 import json
 import re
 import subprocess
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from tests.support import REPO
 from webapp import create_app
 
-REPO = Path(__file__).resolve().parent.parent
 PAGES = sorted((REPO / "docs").glob("*.md"))
 
 

@@ -6,7 +6,8 @@ import sys
 
 import psutil
 
-from tests.server import REPO, free_port
+from scripts.local_process import free_port
+from tests.support import REPO
 
 
 def test_sigterm_leaves_no_server_behind():

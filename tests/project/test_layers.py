@@ -1,4 +1,4 @@
-"""The tree's layers: salary ← components ← pipeline_def ← compile.py, salary ← webapp; nothing else, and small modules."""
+"""The tree's layers: salary ← components ← pipeline_def ← compile.py, salary ← webapp; nothing else, and no import cycle."""
 
 import ast
 import os
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support import REPO
+
 FIRST_PARTY = {"salary", "components", "pipeline_def", "compile", "webapp", "tests", "bench", "scripts"}
 # What each layer may import of ours besides itself.
 BELOW = {
@@ -28,7 +29,6 @@ FORBIDDEN = {
     "compile": {"flask", "flask_wtf"},
     "webapp": {"kfp", "google.cloud.aiplatform", "google.cloud.aiplatform_v1"},
 }
-MAX_LINES = 300
 
 
 def layer_files(layer: str) -> list[Path]:
@@ -152,20 +152,13 @@ def test_the_web_app_loads_neither_kfp_nor_the_shells_nor_the_pipeline(tmp_path)
     assert "flask" in loaded and not loaded & {"kfp", "components", "pipeline_def", "compile"}
 
 
-def python_files() -> list[Path]:
-    """Every Python file of the project outside bench/ (no git needed: Cloud Build checkouts have none)."""
-    found = []
-    for folder, subfolders, files in os.walk(REPO):
-        subfolders[:] = [name for name in subfolders if not name.startswith(".") and name not in ("bench", "__pycache__", "model-store")]
-        found += [Path(folder, name) for name in files if name.endswith(".py")]
-    return found
-
-
-def test_no_module_outside_bench_is_over_300_lines():
-    files = python_files()
-    assert REPO / "compile.py" in files and REPO / "tests" / "test_layers.py" in files
-    long = [f"{path.relative_to(REPO)}: {count}" for path in files if (count := len(path.read_text().splitlines())) > MAX_LINES]
-    assert not long, long
+def test_no_test_module_imports_another():
+    """Tests share code through tests/support and conftest.py fixtures only, so moving or deleting a test module breaks nothing else."""
+    modules = sorted((REPO / "tests").rglob("test_*.py"))
+    assert REPO / "tests" / "project" / "test_layers.py" in modules
+    found = [f"{path.relative_to(REPO)} imports {name}" for path in modules for name in sorted(imported(path))
+             if name.split(".")[0] == "tests" and name.split(".")[:2] != ["tests", "support"]]
+    assert found == []
 
 
 def image_packages(dockerfile: str) -> list[str]:

@@ -129,7 +129,7 @@ def test_an_endless_line_is_refused_without_reading_it_whole(tmp_path):
 def test_gcs_csv_is_streamed_in_chunks(fake_gcs, tmp_path):
     from google.cloud import storage
 
-    from tests.storage import new_bucket
+    from tests.support.storage import new_bucket
 
     bucket = new_bucket("data").removeprefix("gs://").split("/")[0]
     local = tmp_path / "local.csv"

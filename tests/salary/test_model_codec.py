@@ -12,19 +12,10 @@ from sklearn.linear_model import LinearRegression, Ridge
 from salary.errors import ModelRejected
 from salary.model_codec import LinearModel, decode_model
 from salary.modeling import as_estimator, dump_model
+from tests.support.records import Reduces
 
 X = np.arange(1.0, 21.0).reshape(-1, 1)
 Y = 500.0 + 40.0 * X[:, 0] + np.sin(X[:, 0])
-
-
-class Reduces:
-    """Pickles as a call of `function(*arguments)`, with the allow-listed globals only."""
-
-    def __init__(self, function, *arguments):
-        self.function, self.arguments = function, arguments
-
-    def __reduce__(self):
-        return self.function, self.arguments
 
 
 class ShiftedRegression(LinearRegression):

@@ -3,32 +3,20 @@
 import json
 from datetime import timedelta
 
-import numpy as np
 import pytest
 
 from salary import cli, store_ops
 from salary.errors import PointerConflict, PointerHeld
 from salary.model_store import open_store
-from salary.modeling import dump_model, fit_salary_model
-from tests.storage import raw_read, raw_write
-from tests.test_model_store import FACTS, T0
+from tests.support.records import T0, model_bytes, version_facts
+from tests.support.storage import raw_read, raw_write
 
 
-@pytest.fixture
-def store_uri(folder_or_gcs_store_uri):
-    """Each test here runs once on a folder store and once on a gs:// store."""
-    return folder_or_gcs_store_uri
-
-
-def model_bytes(slope: float) -> bytes:
-    years = np.arange(0.0, 20.0)
-    return dump_model(fit_salary_model(years, 30000.0 + slope * years))
-
-
-def publish(store_uri, slope, hours, r2=0.9):
+def publish(any_store_uri, slope, hours, r2=0.9):
     """Publish a model with this slope, `hours` after T0; its version."""
-    facts = {**FACTS, "metrics": {**FACTS["metrics"], "r2": r2}}
-    return open_store(store_uri).publish(model_bytes(slope), now=T0 + timedelta(hours=hours), **facts)["version"]
+    facts = version_facts()
+    facts["metrics"]["r2"] = r2
+    return open_store(any_store_uri).publish(model_bytes(slope), now=T0 + timedelta(hours=hours), **facts)["version"]
 
 
 def salary_models(capsys, *args):
@@ -38,69 +26,69 @@ def salary_models(capsys, *args):
     return code, out, err
 
 
-def tamper(store_uri, version):
+def tamper(any_store_uri, version):
     key = f"versions/{version}/model.pkl"
-    raw_write(store_uri, key, raw_read(store_uri, key) + b"x")
+    raw_write(any_store_uri, key, raw_read(any_store_uri, key) + b"x")
 
 
-def latest(store_uri):
-    return json.loads(raw_read(store_uri, "latest.json"))["version"]
+def latest(any_store_uri):
+    return json.loads(raw_read(any_store_uri, "latest.json"))["version"]
 
 
-def test_list_shows_versions_newest_first_with_latest_and_pin(store_uri, capsys):
-    v1, v2 = publish(store_uri, 1000, 0, r2=0.81), publish(store_uri, 2000, 1, r2=0.93)
-    code, out, _ = salary_models(capsys, "--store", store_uri, "list")
+def test_list_shows_versions_newest_first_with_latest_and_pin(any_store_uri, capsys):
+    v1, v2 = publish(any_store_uri, 1000, 0, r2=0.81), publish(any_store_uri, 2000, 1, r2=0.93)
+    code, out, _ = salary_models(capsys, "--store", any_store_uri, "list")
     lines = out.splitlines()
     assert code == 0 and lines[0].split() == ["version", "created", "r2", "size", "rows", "status"]
-    assert lines[1].startswith(v2) and lines[1].endswith("latest") and "0.9300" in lines[1] and " 15 " in lines[1]
+    assert lines[1].startswith(v2) and lines[1].endswith("latest") and "0.9300" in lines[1] and f" {version_facts()['data']['rows']} " in lines[1]
     assert lines[2].startswith(v1) and "0.8100" in lines[2] and "latest" not in lines[2]
-    assert salary_models(capsys, "pin", v1, "--reason", "v2 misbehaves", "--store", store_uri)[0] == 0
-    out = salary_models(capsys, "list", "--store", store_uri)[1]
+    assert salary_models(capsys, "pin", v1, "--reason", "v2 misbehaves", "--store", any_store_uri)[0] == 0
+    out = salary_models(capsys, "list", "--store", any_store_uri)[1]
     assert f"pinned to {v1}" in out and "v2 misbehaves" in out.splitlines()[2]
 
 
-def test_store_defaults_to_model_uri(store_uri, monkeypatch, capsys):
-    version = publish(store_uri, 1000, 0)
-    monkeypatch.setenv("MODEL_URI", store_uri)
+def test_store_defaults_to_model_uri(any_store_uri, monkeypatch, capsys):
+    version = publish(any_store_uri, 1000, 0)
+    monkeypatch.setenv("MODEL_URI", any_store_uri)
     code, out, _ = salary_models(capsys, "show", version)
     assert code == 0 and json.loads(out)["version"] == version
 
 
-def test_show_and_verify(store_uri, capsys):
-    v1, v2 = publish(store_uri, 1000, 0), publish(store_uri, 2000, 1)
-    assert salary_models(capsys, "--store", store_uri, "verify") == (0, f"ok       {v2}\n", "")
-    tamper(store_uri, v1)
-    code, out, _ = salary_models(capsys, "--store", store_uri, "verify", "--all")
+def test_show_and_verify(any_store_uri, capsys):
+    v1, v2 = publish(any_store_uri, 1000, 0), publish(any_store_uri, 2000, 1)
+    assert salary_models(capsys, "--store", any_store_uri, "verify") == (0, f"ok       {v2}\n", "")
+    tamper(any_store_uri, v1)
+    code, out, _ = salary_models(capsys, "--store", any_store_uri, "verify", "--all")
     assert code == 1
     assert out.splitlines() == [f"refused  {v1}: model.pkl has {len(model_bytes(1000)) + 1} bytes, the manifest says {len(model_bytes(1000))}",
                                 f"ok       {v2}"]
-    code, _, err = salary_models(capsys, "--store", store_uri, "show", "20990101T000000Z-00000000")
+    code, _, err = salary_models(capsys, "--store", any_store_uri, "show", "20990101T000000Z-00000000")
     assert code == 1 and err == "error: model version 20990101T000000Z-00000000 refused: manifest.json is missing\n"
 
 
-def test_rollback_moves_latest_back_and_is_recorded(store_uri, capsys):
-    v1, v2 = publish(store_uri, 1000, 0), publish(store_uri, 2000, 1)
-    code, out, _ = salary_models(capsys, "--store", store_uri, "rollback", "--to", v1, "--reason", "v2 overpays juniors")
+def test_rollback_moves_latest_back_and_is_recorded(any_store_uri, capsys):
+    v1, v2 = publish(any_store_uri, 1000, 0), publish(any_store_uri, 2000, 1)
+    code, out, _ = salary_models(capsys, "--store", any_store_uri, "rollback", "--to", v1, "--reason", "v2 overpays juniors")
     assert code == 0 and out == f"latest.json: {v2} -> {v1} (web apps follow within their poll interval)\n"
-    assert latest(store_uri) == v1
-    record = open_store(store_uri).history()[-1]
+    assert latest(any_store_uri) == v1
+    record = open_store(any_store_uri).history()[-1]
     assert (record["action"], record["from"], record["to"], record["reason"]) == ("rollback", v2, v1, "v2 overpays juniors")
-    out = salary_models(capsys, "--store", store_uri, "list", "--history")[1]
+    out = salary_models(capsys, "--store", any_store_uri, "list", "--history")[1]
     assert out.splitlines()[-1].endswith(f"rollback {v2} -> {v1}  by {record['actor']}: v2 overpays juniors")
     # A later publish moves on from the rolled-back-to version.
-    v3 = publish(store_uri, 3000, 2)
-    assert latest(store_uri) == v3
+    v3 = publish(any_store_uri, 3000, 2)
+    assert latest(any_store_uri) == v3
 
 
-def test_rollback_to_a_tampered_or_unknown_version_is_refused(store_uri, capsys):
-    v1, v2 = publish(store_uri, 1000, 0), publish(store_uri, 2000, 1)
-    tamper(store_uri, v1)
-    history = len(open_store(store_uri).history())
-    code, _, err = salary_models(capsys, "--store", store_uri, "rollback", "--to", v1, "--reason", "r")
+def test_rollback_to_a_tampered_or_unknown_version_is_refused(any_store_uri, capsys):
+    v1, v2 = publish(any_store_uri, 1000, 0), publish(any_store_uri, 2000, 1)
+    tamper(any_store_uri, v1)
+    history = len(open_store(any_store_uri).history())
+    code, _, err = salary_models(capsys, "--store", any_store_uri, "rollback", "--to", v1, "--reason", "r")
     assert code == 1 and err.startswith(f"error: model version {v1} refused: model.pkl has")
-    code, _, err = salary_models(capsys, "--store", store_uri, "rollback", "--to", "20200101T000000Z-deadbeef", "--reason", "r")
+    code, _, err = salary_models(capsys, "--store", any_store_uri, "rollback", "--to", "20200101T000000Z-deadbeef", "--reason", "r")
     assert code == 1 and err == "error: model version 20200101T000000Z-deadbeef refused: no such version in the store\n"
-    assert latest(store_uri) == v2 and len(open_store(store_uri).history()) == history
+    assert latest(any_store_uri) == v2 and len(open_store(any_store_uri).history()) == history
 
 
 class InterleavingBackend:
@@ -124,52 +112,52 @@ class InterleavingBackend:
 
 
 @pytest.mark.parametrize("first", ["rollback", "publish"])
-def test_a_publish_racing_a_rollback_exactly_one_wins_and_nothing_is_lost(store_uri, first):
-    v1, v2 = publish(store_uri, 1000, 0), publish(store_uri, 2000, 1)
-    racing_publish = lambda store: store.publish(model_bytes(3000), now=T0 + timedelta(hours=2), **FACTS)  # noqa: E731
+def test_a_publish_racing_a_rollback_exactly_one_wins_and_nothing_is_lost(any_store_uri, first):
+    v1, v2 = publish(any_store_uri, 1000, 0), publish(any_store_uri, 2000, 1)
+    racing_publish = lambda store: store.publish(model_bytes(3000), now=T0 + timedelta(hours=2), **version_facts())  # noqa: E731
     racing_rollback = lambda store: store_ops.rollback(store, v1, "racing")  # noqa: E731
     # The loser reads latest.json (v2), then the winner's change lands, then the loser tries its swap.
     winner, loser = (racing_rollback, racing_publish) if first == "rollback" else (racing_publish, racing_rollback)
-    store = open_store(store_uri)
-    store.backend = InterleavingBackend(store.backend, lambda: winner(open_store(store_uri)))
+    store = open_store(any_store_uri)
+    store.backend = InterleavingBackend(store.backend, lambda: winner(open_store(any_store_uri)))
     with pytest.raises(PointerConflict):
         loser(store)
-    versions = open_store(store_uri).versions()
+    versions = open_store(any_store_uri).versions()
     assert len(versions) == 3 and versions[:2] == [v1, v2], "the losing publish's version is still stored"
-    assert latest(store_uri) == (v1 if first == "rollback" else versions[2])
-    changes = [record for record in open_store(store_uri).history() if record["from"] == v2]
+    assert latest(any_store_uri) == (v1 if first == "rollback" else versions[2])
+    changes = [record for record in open_store(any_store_uri).history() if record["from"] == v2]
     assert [record["action"] for record in changes] == [first]
 
 
 @pytest.mark.parametrize("pinned", ["latest", "older"])
-def test_a_pin_landing_during_a_publish_holds(store_uri, pinned):
+def test_a_pin_landing_during_a_publish_holds(any_store_uri, pinned):
     """The pin lands after the publisher checked for one: even a pin of the version latest.json already names rewrites
     it, so the publisher's swap fails, it rereads, and finds the pin."""
-    v1, v2 = publish(store_uri, 1000, 0), publish(store_uri, 2000, 1)
+    v1, v2 = publish(any_store_uri, 1000, 0), publish(any_store_uri, 2000, 1)
     target = v2 if pinned == "latest" else v1
-    store = open_store(store_uri)
-    store.backend = InterleavingBackend(store.backend, lambda: store_ops.pin(open_store(store_uri), target, "freeze"), after="pin.json")
+    store = open_store(any_store_uri)
+    store.backend = InterleavingBackend(store.backend, lambda: store_ops.pin(open_store(any_store_uri), target, "freeze"), after="pin.json")
     with pytest.raises(PointerHeld):
-        store.publish(model_bytes(3000), now=T0 + timedelta(hours=2), **FACTS)
-    assert latest(store_uri) == target and len(open_store(store_uri).versions()) == 3
+        store.publish(model_bytes(3000), now=T0 + timedelta(hours=2), **version_facts())
+    assert latest(any_store_uri) == target and len(open_store(any_store_uri).versions()) == 3
 
 
-def test_pin_then_publish_stores_but_keeps_latest(store_uri, capsys):
-    v1, v2 = publish(store_uri, 1000, 0), publish(store_uri, 2000, 1)
-    code, out, _ = salary_models(capsys, "--store", store_uri, "pin", v1, "--reason", "hold for audit")
-    assert code == 0 and out == f"pinned to {v1} (latest.json was {v2})\n" and latest(store_uri) == v1
-    store = open_store(store_uri)
+def test_pin_then_publish_stores_but_keeps_latest(any_store_uri, capsys):
+    v1, v2 = publish(any_store_uri, 1000, 0), publish(any_store_uri, 2000, 1)
+    code, out, _ = salary_models(capsys, "--store", any_store_uri, "pin", v1, "--reason", "hold for audit")
+    assert code == 0 and out == f"pinned to {v1} (latest.json was {v2})\n" and latest(any_store_uri) == v1
+    store = open_store(any_store_uri)
     with pytest.raises(PointerHeld, match=f"is stored but not made latest: the store is pinned to {v1} \\(hold for audit\\)") as held:
-        store.publish(model_bytes(3000), now=T0 + timedelta(hours=2), **FACTS)
-    assert held.value.version in store.versions() and latest(store_uri) == v1
+        store.publish(model_bytes(3000), now=T0 + timedelta(hours=2), **version_facts())
+    assert held.value.version in store.versions() and latest(any_store_uri) == v1
     # Rolling back to anything but the pinned version is refused while pinned.
-    code, _, err = salary_models(capsys, "--store", store_uri, "rollback", "--to", v2, "--reason", "r")
-    assert code == 1 and "pinned to" in err and latest(store_uri) == v1
-    assert salary_models(capsys, "--store", store_uri, "unpin", "--reason", "audit done")[0] == 0
-    v4 = publish(store_uri, 4000, 3)
-    assert latest(store_uri) == v4
+    code, _, err = salary_models(capsys, "--store", any_store_uri, "rollback", "--to", v2, "--reason", "r")
+    assert code == 1 and "pinned to" in err and latest(any_store_uri) == v1
+    assert salary_models(capsys, "--store", any_store_uri, "unpin", "--reason", "audit done")[0] == 0
+    v4 = publish(any_store_uri, 4000, 3)
+    assert latest(any_store_uri) == v4
     assert [record["action"] for record in store.history()][-3:] == ["pin", "unpin", "publish"]
-    assert salary_models(capsys, "--store", store_uri, "unpin")[0:3:2] == (1, "error: the store is not pinned\n")
+    assert salary_models(capsys, "--store", any_store_uri, "unpin")[0:3:2] == (1, "error: the store is not pinned\n")
 
 
 @pytest.mark.slow
@@ -186,13 +174,13 @@ def test_dry_run_into_a_pinned_store_says_so(tmp_path, salary_csv, capsys):
     assert capsys.readouterr().err.strip() == f"error: version {stored} stored but not made latest (the store is pinned; see the log)"
 
 
-def test_export_component_says_why_latest_did_not_move(store_uri, tmp_path, capsys):
+def test_export_component_says_why_latest_did_not_move(any_store_uri, tmp_path, capsys):
     from kfp.dsl import Artifact, Dataset, Metrics, Model
 
     from components import export_model
 
-    v1 = publish(store_uri, 1000, 0)
-    store_ops.pin(open_store(store_uri), v1, "freeze")
+    v1 = publish(any_store_uri, 1000, 0)
+    store_ops.pin(open_store(any_store_uri), v1, "freeze")
     model = Model(uri=str(tmp_path / "model"))
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model.pkl").write_bytes(model_bytes(2000))
@@ -201,45 +189,45 @@ def test_export_component_says_why_latest_did_not_move(store_uri, tmp_path, caps
     dataset = Dataset(uri=str(tmp_path / "d.csv"), metadata={"data": {"uri": "d.csv", "sha256": "a" * 64, "rows": 15}})
     metrics = Metrics(uri=str(tmp_path / "metrics"), metadata={"n_test": 3, "r2": 0.9})
     outputs = export_model.python_func(model=model, dataset=dataset, metrics=metrics, plot_svg=plot, blessed=True,
-                                       model_uri=store_uri, git_commit="", pipeline_run="run-2")
-    assert outputs.published is False and outputs.version in open_store(store_uri).versions()
+                                       model_uri=any_store_uri, git_commit="", pipeline_run="run-2")
+    assert outputs.published is False and outputs.version in open_store(any_store_uri).versions()
     assert capsys.readouterr().out.startswith(
         f"not made latest: version {outputs.version} is stored but not made latest: the store is pinned to {v1} (freeze)")
 
 
-def test_prune_keeps_the_latest_the_pinned_and_rollback_targets(store_uri, capsys):
-    versions = [publish(store_uri, 1000 + 100 * hour, hour) for hour in range(6)]
-    store = open_store(store_uri)
+def test_prune_keeps_the_latest_the_pinned_and_rollback_targets(any_store_uri, capsys):
+    versions = [publish(any_store_uri, 1000 + 100 * hour, hour) for hour in range(6)]
+    store = open_store(any_store_uri)
     store_ops.rollback(store, versions[1], "bad")           # versions[1]: a rollback target
     store_ops.pin(store, versions[0], "hold")               # versions[0]: pinned and latest
-    code, out, _ = salary_models(capsys, "--store", store_uri, "prune", "--keep", "2")
+    code, out, _ = salary_models(capsys, "--store", any_store_uri, "prune", "--keep", "2")
     doomed = [versions[2], versions[3]]
     assert code == 0 and out.splitlines() == [f"would delete {v}" for v in doomed] + ["(nothing deleted: add --yes to delete these)"]
     assert store.versions() == versions
-    code, out, _ = salary_models(capsys, "--store", store_uri, "prune", "--keep", "2", "--yes")
+    code, out, _ = salary_models(capsys, "--store", any_store_uri, "prune", "--keep", "2", "--yes")
     assert code == 0 and out.splitlines() == [f"deleted {v}" for v in doomed]
     assert store.versions() == [versions[0], versions[1], versions[4], versions[5]]
     assert not store.backend.keys(f"versions/{versions[2]}/")
-    assert salary_models(capsys, "--store", store_uri, "verify", "--all")[0] == 0
+    assert salary_models(capsys, "--store", any_store_uri, "verify", "--all")[0] == 0
 
 
-def test_recovery_from_a_future_dated_bad_latest(store_uri, caplog):
-    v1 = publish(store_uri, 1000, 0)
-    store = open_store(store_uri)
+def test_recovery_from_a_future_dated_bad_latest(any_store_uri, caplog):
+    v1 = publish(any_store_uri, 1000, 0)
+    store = open_store(any_store_uri)
     # A version dated far in the future that fails verification, and latest.json naming it.
-    bad = publish(store_uri, 2000, 24 * 365 * 10)
-    tamper(store_uri, bad)
-    good_future = publish(store_uri, 2500, 24 * 365 * 11)
-    raw_write(store_uri, "latest.json", json.dumps({"version": bad}).encode())
-    v2 = publish(store_uri, 3000, 1)
-    assert latest(store_uri) == v2
+    bad = publish(any_store_uri, 2000, 24 * 365 * 10)
+    tamper(any_store_uri, bad)
+    good_future = publish(any_store_uri, 2500, 24 * 365 * 11)
+    raw_write(any_store_uri, "latest.json", json.dumps({"version": bad}).encode())
+    v2 = publish(any_store_uri, 3000, 1)
+    assert latest(any_store_uri) == v2
     record = store.history()[-1]
     assert (record["action"], record["from"], record["to"]) == ("recover", bad, v2)
     assert record["reason"].startswith(f"replaced {bad}, which fails verification: model.pkl has")
     assert f"latest version {bad} fails verification" in caplog.text
-    raw_write(store_uri, "latest.json", json.dumps({"version": good_future}).encode())
+    raw_write(any_store_uri, "latest.json", json.dumps({"version": good_future}).encode())
     with pytest.raises(PointerConflict, match=f"because newer version {good_future} was published meanwhile"):
-        publish(store_uri, 3500, 2)
+        publish(any_store_uri, 3500, 2)
     assert v1 in store.versions()
 
 
@@ -257,15 +245,15 @@ def test_bad_usage_exits_2(args, message, capsys):
 
 
 @pytest.mark.slow
-def test_served_model_follows_a_rollback_by_the_installed_command(store_uri):
+def test_served_model_follows_a_rollback_by_the_installed_command(any_store_uri):
     import subprocess
     import sys
     import time
     from pathlib import Path
 
-    from tests.server import gunicorn, request
+    from tests.support.server import gunicorn, request
 
-    v1, v2 = publish(store_uri, 1000, 0), publish(store_uri, 2000, 1)
+    v1, v2 = publish(any_store_uri, 1000, 0), publish(any_store_uri, 2000, 1)
     command = Path(sys.executable).parent / "salary-models"
 
     def served(base):
@@ -273,9 +261,9 @@ def test_served_model_follows_a_rollback_by_the_installed_command(store_uri):
         assert status == 200
         return json.loads(body)
 
-    with gunicorn({"MODEL_URI": store_uri, "MODEL_POLL_SECONDS": "0.2"}) as base:
+    with gunicorn({"MODEL_URI": any_store_uri, "MODEL_POLL_SECONDS": "0.2"}) as base:
         assert served(base) == {"salary": pytest.approx(50000.0), "model_version": v2}
-        result = subprocess.run([str(command), "rollback", "--to", v1, "--reason", "v2 overpays", "--store", store_uri],
+        result = subprocess.run([str(command), "rollback", "--to", v1, "--reason", "v2 overpays", "--store", any_store_uri],
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         deadline = time.monotonic() + 10

@@ -12,17 +12,13 @@ from salary.errors import PointerConflict
 from salary.model_store import ModelStore, open_store
 from salary.modeling import dump_model
 from salary.store_backends import ABANDONED_TEMP_SECONDS
+from tests.support.records import version_facts
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-FACTS = {
-    "metrics": {"r2": 1.0, "rmse": 0.0, "mae": 0.0, "rows": 4},
-    "data": {"uri": "d.csv", "sha256": "0" * 64, "rows": 20},
-    "source": {"git_commit": "", "pipeline_run": "test"},
-}
 
 
 def publish_at(store, model_bytes, when):
-    return store.publish(model_bytes, now=when, **FACTS)
+    return store.publish(model_bytes, now=when, **version_facts())
 
 
 
@@ -45,8 +41,8 @@ class RacedBackend:
 
 def test_of_two_racing_same_second_publishes_the_one_not_made_latest_says_so(store_uri, line_model):
     store = open_store(store_uri)
-    first = store.write_version(dump_model(line_model), now=T0, **FACTS)["version"]
-    second = store.write_version(dump_model(line_model) + b"\0", now=T0, **FACTS)["version"]
+    first = store.write_version(dump_model(line_model), now=T0, **version_facts())["version"]
+    second = store.write_version(dump_model(line_model) + b"\0", now=T0, **version_facts())["version"]
     racing = ModelStore(RacedBackend(store.backend, lambda: store.point_latest_at(first)))
     with pytest.raises(PointerConflict, match=f"{second} is stored but not made latest, because same-second version {first}"):
         racing.point_latest_at(second)

@@ -8,11 +8,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 from scripts.local_process import free_port
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 GUNICORN = [sys.executable, "-m", "gunicorn", "--config", str(REPO / "webapp" / "gunicorn.conf.py"), "webapp:create_app()"]
 
 

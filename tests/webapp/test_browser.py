@@ -12,8 +12,8 @@ from salary.modeling import dump_model, fit_salary_model, margin_95, score, trai
 from salary.moments import Moments
 from salary.plotting import fit_plot_svg
 from salary.split import held_out_mask
-from tests.browser import MODES, launch
-from tests.server import gunicorn
+from tests.support.browser import MODES, launch
+from tests.support.server import gunicorn
 from webapp.formatting import currency
 
 pytestmark = pytest.mark.slow

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import REPO
 from webapp import create_app
 from webapp.config import VARIABLES, ConfigError, read_environment
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture

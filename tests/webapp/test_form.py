@@ -2,13 +2,13 @@
 
 import html
 import re
-from pathlib import Path
 
 import pytest
 
 from salary.model_store import open_store
 from salary.modeling import dump_model
-from tests.test_openapi import response_schema
+from tests.support import REPO
+from tests.support.serving import response_schema
 from webapp import create_app
 from webapp.answers import facts_from_manifest
 
@@ -174,11 +174,10 @@ def test_the_api_page_shows_copyable_examples(client):
 
 
 def test_the_readme_pictures_are_committed_and_small():
-    repo = Path(__file__).resolve().parent.parent
-    pictures = re.findall(r"docs/screenshots/[\w-]+\.png", (repo / "README.md").read_text())
+    pictures = re.findall(r"docs/screenshots/[\w-]+\.png", (REPO / "README.md").read_text())
     assert len(set(pictures)) >= 3
     for picture in pictures:
-        data = (repo / picture).read_bytes()
+        data = (REPO / picture).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) < 100_000, picture
 
 

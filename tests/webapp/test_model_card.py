@@ -13,7 +13,7 @@ from salary.dataset import read_salary_csv
 from salary.model_store import open_store
 from salary.modeling import dump_model
 from salary.store_backends import FolderBackend
-from tests.hanging import HangingProxy
+from tests.support.hanging import HangingProxy
 from webapp import create_app
 
 METRICS = {"r2": 0.9123, "rmse": 4321.0, "mae": 3210.0, "n_train": 32, "n_test": 8}

@@ -5,44 +5,12 @@ import time
 import pytest
 
 from salary.model_store import open_store
-from salary.modeling import dump_model, fit_salary_model
 from scripts.fake_gcs import FakeGcs
 from scripts.local_process import free_port
-from tests.storage import raw_write
+from tests.support.records import model_bytes, version_facts
+from tests.support.serving import eventually, served_version
+from tests.support.storage import raw_write
 from webapp import create_app
-
-FACTS = {
-    "metrics": {"r2": 1.0, "rmse": 0.0, "mae": 0.0, "rows": 4},
-    "data": {"uri": "d.csv", "sha256": "0" * 64, "rows": 20},
-    "source": {"git_commit": "", "pipeline_run": "test"},
-}
-
-
-def model_bytes(slope):
-    import numpy as np
-
-    years = np.arange(0.0, 20.0)
-    return dump_model(fit_salary_model(years, 30000.0 + slope * years))
-
-
-def eventually(check, timeout=10.0, interval=0.05):
-    """Poll `check` until it returns a truthy value or time runs out; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
-def served_version(client):
-    response = client.post("/api/predict", json={"years_experience": 1})
-    return response.json.get("model_version") if response.status_code == 200 else None
-
-
-@pytest.fixture
-def any_store_uri(folder_or_gcs_store_uri):
-    return folder_or_gcs_store_uri
 
 
 def test_storage_down_at_start_then_up(make_app, fake_gcs, monkeypatch):
@@ -62,7 +30,7 @@ def test_storage_down_at_start_then_up(make_app, fake_gcs, monkeypatch):
         from google.cloud import storage
 
         storage.Client().create_bucket("late-bucket")
-        version = open_store("gs://late-bucket/models").publish(model_bytes(1000.0), **FACTS)["version"]
+        version = open_store("gs://late-bucket/models").publish(model_bytes(1000.0), **version_facts())["version"]
         assert eventually(lambda: client.get("/readyz").status_code == 200)
         assert client.get("/readyz").json["model_version"] == version
         assert client.post("/api/predict", json={"years_experience": 2}).json["salary"] == pytest.approx(32000.0)
@@ -72,14 +40,14 @@ def test_storage_down_at_start_then_up(make_app, fake_gcs, monkeypatch):
 
 def test_hot_reload_serves_new_versions_and_keeps_serving_through_a_bad_one(make_app, any_store_uri, caplog):
     store = open_store(any_store_uri)
-    v1 = store.publish(model_bytes(1000.0), **FACTS)["version"]
+    v1 = store.publish(model_bytes(1000.0), **version_facts())["version"]
     client = make_app(MODEL_URI=any_store_uri, MODEL_POLL_SECONDS=0.1).test_client()
     assert served_version(client) == v1
-    v2 = store.publish(model_bytes(2000.0), **FACTS)["version"]
+    v2 = store.publish(model_bytes(2000.0), **version_facts())["version"]
     assert eventually(lambda: served_version(client) == v2, timeout=5)
     assert client.post("/api/predict", json={"years_experience": 2}).json["salary"] == pytest.approx(34000.0)
     # v3 is published with an honest manifest, then its model is corrupted before the app reads it.
-    v3 = store.write_version(model_bytes(3000.0), **FACTS)["version"]
+    v3 = store.write_version(model_bytes(3000.0), **version_facts())["version"]
     raw_write(any_store_uri, f"versions/{v3}/model.pkl", b"\x80\x05corrupted")
     store.point_latest_at(v3)
     assert eventually(lambda: f"refused model version {v3}" in caplog.text, timeout=5)
@@ -93,9 +61,9 @@ def test_hot_reload_serves_new_versions_and_keeps_serving_through_a_bad_one(make
 
 def test_poll_zero_turns_hot_reload_off(make_app, store_uri):
     store = open_store(store_uri)
-    v1 = store.publish(model_bytes(1000.0), **FACTS)["version"]
+    v1 = store.publish(model_bytes(1000.0), **version_facts())["version"]
     client = make_app(MODEL_URI=store_uri, MODEL_POLL_SECONDS=0).test_client()
-    store.publish(model_bytes(2000.0), **FACTS)
+    store.publish(model_bytes(2000.0), **version_facts())
     time.sleep(0.3)
     assert served_version(client) == v1
 

@@ -3,9 +3,10 @@
 import time
 
 from salary.model_store import ModelStore, open_store
-from tests.hanging import HangingProxy
-from tests.storage import raw_write
-from tests.test_model_refresh import FACTS, eventually, model_bytes, served_version
+from tests.support.hanging import HangingProxy
+from tests.support.records import model_bytes, version_facts
+from tests.support.serving import eventually, served_version
+from tests.support.storage import raw_write
 
 
 def corrupt(store_uri, version):
@@ -14,14 +15,14 @@ def corrupt(store_uri, version):
 
 def test_a_restart_after_a_bad_publish_serves_the_last_good_latest_and_says_why(make_app, store_uri):
     store = open_store(store_uri)
-    v1 = store.publish(model_bytes(1000.0), **FACTS)["version"]
+    v1 = store.publish(model_bytes(1000.0), **version_facts())["version"]
     time.sleep(1.1)
-    v2 = store.publish(model_bytes(2000.0), **FACTS)["version"]
+    v2 = store.publish(model_bytes(2000.0), **version_facts())["version"]
     time.sleep(1.1)
     # Newer than v2 but never latest: must never be served.
-    never = store.write_version(model_bytes(5000.0), **FACTS)["version"]
+    never = store.write_version(model_bytes(5000.0), **version_facts())["version"]
     time.sleep(1.1)
-    v3 = store.write_version(model_bytes(3000.0), **FACTS)["version"]
+    v3 = store.write_version(model_bytes(3000.0), **version_facts())["version"]
     corrupt(store_uri, v3)
     store.point_latest_at(v3)
     assert v1 < v2 < never < v3
@@ -34,12 +35,12 @@ def test_a_restart_after_a_bad_publish_serves_the_last_good_latest_and_says_why(
 
 def test_a_missing_latest_version_falls_back_too_but_never_to_a_version_never_latest(make_app, store_uri):
     store = open_store(store_uri)
-    v1 = store.publish(model_bytes(1000.0), **FACTS)["version"]
+    v1 = store.publish(model_bytes(1000.0), **version_facts())["version"]
     time.sleep(1.1)
-    v2 = store.write_version(model_bytes(2000.0), **FACTS)["version"]
+    v2 = store.write_version(model_bytes(2000.0), **version_facts())["version"]
     store.point_latest_at(v2)
     time.sleep(1.1)
-    never = store.write_version(model_bytes(5000.0), **FACTS)["version"]
+    never = store.write_version(model_bytes(5000.0), **version_facts())["version"]
     for name in ("manifest.json", "model.pkl"):
         (store.backend.root / "versions" / v2 / name).unlink()
     client = make_app(MODEL_URI=store_uri, MODEL_POLL_SECONDS=0).test_client()
@@ -53,12 +54,12 @@ def test_a_missing_latest_version_falls_back_too_but_never_to_a_version_never_la
 
 def test_requests_drive_the_reload_when_the_timer_is_stopped(make_app, store_uri, monkeypatch):
     store = open_store(store_uri)
-    v1 = store.publish(model_bytes(1000.0), **FACTS)["version"]
+    v1 = store.publish(model_bytes(1000.0), **version_facts())["version"]
     app = make_app(MODEL_URI=store_uri, MODEL_POLL_SECONDS=0.5)
     app.extensions["salary_model"].stop()  # as Cloud Run's throttled CPU would stall it
     client = app.test_client()
     assert served_version(client) == v1
-    v2 = store.publish(model_bytes(2000.0), **FACTS)["version"]
+    v2 = store.publish(model_bytes(2000.0), **version_facts())["version"]
     reads = []
     original = ModelStore.read_pointer
     monkeypatch.setattr(ModelStore, "read_pointer", lambda self: reads.append(time.monotonic()) or original(self))

@@ -6,6 +6,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
+from tests.support.serving import response_schema
 from webapp import create_app
 
 
@@ -14,12 +15,6 @@ def document(client):
     response = client.get("/openapi.json")
     assert response.status_code == 200 and response.mimetype == "application/json"
     return response.json
-
-
-def response_schema(document, status, media_type):
-    """A validator for the documented response body of POST /api/predict with this status."""
-    content = document["paths"]["/api/predict"]["post"]["responses"][str(status)]["content"]
-    return Draft202012Validator({**content[media_type]["schema"], "components": document["components"]})
 
 
 def test_document_is_valid_openapi_3_1(document):

@@ -5,7 +5,8 @@ import subprocess
 
 import pytest
 
-from tests.server import GUNICORN, REPO, fetch, free_port, gunicorn, request, server_env
+from tests.support import REPO
+from tests.support.server import GUNICORN, fetch, free_port, gunicorn, request, server_env
 
 pytestmark = pytest.mark.slow
 

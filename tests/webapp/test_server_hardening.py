@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from tests.server import gunicorn
-from tests.slow_clients import under_slow_clients
+from tests.support.server import gunicorn
+from tests.support.slow_clients import under_slow_clients
 from webapp.server_hooks import ADDRESS, DeadlineBody, NoClientAddresses
 
 PREDICT = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
