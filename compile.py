@@ -1,4 +1,5 @@
-"""Compile the salary pipeline to a Vertex AI Pipelines spec; dry-run it locally with kfp.local or submit it to Vertex AI."""
+"""Compile the salary training pipeline (or, with --pipeline scoring, the scoring one) to a Vertex AI Pipelines spec; dry-run it
+locally with kfp.local or submit it to Vertex AI."""
 
 import argparse
 import json
@@ -8,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline_def import schedule, vertex
+from pipeline_def import PIPELINE_NAME, schedule, scoring, vertex
 from salary import defaults, registry
 
 DEFAULT_OUTPUT = "pipeline.yaml"
@@ -57,11 +58,12 @@ def _image(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The command line of compile.py."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="where to write the pipeline spec (YAML)")
+    parser.add_argument("--pipeline", choices=("training", "scoring"), default="training", help="which pipeline (default: training)")
+    parser.add_argument("--output", help=f"where to write the pipeline spec (default: {DEFAULT_OUTPUT}; scoring: {scoring.SCORING_OUTPUT})")
     parser.add_argument("--image", type=_image, default=defaults.COMPONENTS_IMAGE, help="components image URI every task runs")
     parser.add_argument("--data-uri", default="", help="CSV (path or gs://) or BigQuery table (bq://project.dataset.table) to train on (default: shipped CSV)")
     parser.add_argument("--model-uri", default=None, help=f"model store to publish to (default: {defaults.LOCAL_MODEL_STORE}; "
-                        f"with --submit {defaults.cloud_model_uri('<pipeline-root bucket>')})")
+                        f"required with --submit: the store the web app reads, e.g. {defaults.cloud_model_uri('PROJECT-salary')})")
     parser.add_argument("--test-fraction", type=_fraction, default=defaults.TEST_FRACTION, help="share of rows held out for evaluation")
     parser.add_argument("--seed", type=_seed, default=defaults.SEED, help="seed of the train/test split")
     parser.add_argument("--min-r2", type=_r2, default=defaults.MIN_R2, help="publish only when held-out R² reaches this")
@@ -88,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="instead of one run, create a schedule of them (replacing older ones), e.g. '0 3 * * 1'")
     cloud.add_argument("--schedule-timezone", type=_checked(schedule.check_timezone), metavar="TZ", help="IANA time zone of --schedule (default: UTC)")
     cloud.add_argument("--serving-image", type=_image, help="with --registry-model: the web app image the registered versions are served by")
+    scoring.add_arguments(parser)
     return parser
 
 
@@ -130,17 +133,18 @@ def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error("--runner applies to the local dry run, which does not run with --submit")
     if args.registry_model and not args.serving_image:
         parser.error("--registry-model requires --serving-image (the web app image that serves the registered versions)")
-    if args.model_uri and not args.model_uri.startswith("gs://"):
+    if not args.model_uri:
+        # The pipeline root's bucket would be a guess the web app cannot read (scripts/gcp_setup.sh grants it only models/).
+        parser.error(f"--submit requires --model-uri, the gs:// model store the web app reads (e.g. {defaults.cloud_model_uri('PROJECT-salary')})")
+    if not args.model_uri.startswith("gs://"):
         parser.error(f"--model-uri must be a gs:// prefix with --submit, got {args.model_uri!r}")
     if args.data_uri and not args.data_uri.startswith(("gs://", "bq://")):
         parser.error(f"--data-uri must be empty (the shipped CSV), gs:// or bq:// with --submit, got {args.data_uri!r}")
 
 
 def resolve_model_uri(args: argparse.Namespace) -> str:
-    """The model store to publish to: the flag, else the local store, or with --submit the pipeline root's bucket."""
-    if args.model_uri:
-        return args.model_uri
-    return vertex.default_model_uri(args.pipeline_root) if args.submit else defaults.LOCAL_MODEL_STORE
+    """The model store to publish to: the flag, else the local store (--submit requires the flag)."""
+    return args.model_uri or defaults.LOCAL_MODEL_STORE
 
 
 def git_commit() -> str:
@@ -186,7 +190,7 @@ def metrics_line(metrics: dict) -> str:
     )
 
 
-def compile_spec(image: str, output: str) -> None:
+def compile_spec(image: str, output: str, pipeline: str = "training") -> None:
     """Write the pipeline spec with every task on `image`."""
     from kfp import compiler
 
@@ -194,12 +198,12 @@ def compile_spec(image: str, output: str) -> None:
 
     # `--output build/pipeline.yaml` in a fresh clone: the folder is made, as the dry run's --local-root is.
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    compiler.Compiler().compile(build_pipeline(image), output)
+    compiler.Compiler().compile((scoring.build_scoring_pipeline if pipeline == "scoring" else build_pipeline)(image), output)
 
 
 def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:
     """Build the PipelineJob from the compiled spec; print its request (--dry-run) or submit it."""
-    credentials = None
+    credentials, name = None, scoring.SCORING_PIPELINE_NAME if args.pipeline == "scoring" else PIPELINE_NAME
     if args.dry_run:
         from google.auth.credentials import AnonymousCredentials
 
@@ -213,12 +217,13 @@ def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:
         parameter_values=arguments,
         labels=args.labels,
         enable_caching=False if args.no_cache else None,
-        git_commit=arguments["git_commit"],
+        git_commit=git_commit() if args.git_commit is None else args.git_commit,
         credentials=credentials,
+        pipeline=name,
     )
     if args.schedule:
         return schedule.schedule_job(job, cron=args.schedule, timezone=args.schedule_timezone or "", service_account=args.service_account,
-                                     dry_run=args.dry_run, credentials=credentials)
+                                     dry_run=args.dry_run, credentials=credentials, name=f"{name}-schedule")
     if args.dry_run:
         print(json.dumps(vertex.create_request(job, args.service_account), indent=2, sort_keys=True))
         return 0
@@ -239,8 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_cloud_flags(parser, args)
-    arguments = pipeline_arguments(args)
-    compile_spec(args.image, args.output)
+    scoring.check_flags(parser, args)
+    args.output = args.output or (scoring.SCORING_OUTPUT if args.pipeline == "scoring" else DEFAULT_OUTPUT)
+    arguments = scoring.pipeline_arguments(args, resolve_model_uri(args)) if args.pipeline == "scoring" else pipeline_arguments(args)
+    compile_spec(args.image, args.output, args.pipeline)
     # A dry-run submission keeps stdout for the request's JSON.
     print(f"compiled pipeline spec to {args.output} (image {args.image})", file=sys.stderr if args.dry_run else sys.stdout)
     if args.submit:
@@ -250,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline_def.local_run import TaskFailed, run_locally
 
     try:
+        if args.pipeline == "scoring":
+            scored = scoring.run_locally(args.image, arguments, args.local_root, verbose=args.verbose)
+            print(f"scored {scored['rows']} rows with model version {scored['version']} into {arguments['output_uri']}")
+            return 0
         if args.runner == "container":
             from pipeline_def.containers import container_dry_run
 

@@ -21,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import inprocess, pipeline, web
+from bench import inprocess, pipeline, scoring, web
 from bench.measure import Run, tree_pss_bytes
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("pipeline", "scaling", "bigquery", "startup", "web", "settings")
+SECTIONS = ("pipeline", "scaling", "bigquery", "scoring", "startup", "web", "settings")
+# salary-score on generated CSVs of these sizes (bench/scoring.py).
+SCORING_ROWS = (1_000_000, 10_000_000)
 # The pipeline on generated CSVs of these sizes (each once: 100M rows is a few GB and minutes), and on a
 # BigQuery table in the emulator.
 SCALING_ROWS = "1000000,10000000,100000000"
@@ -82,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         if "bigquery" in sections:
             progress(f"the dry run on a {args.bigquery_rows:,}-row BigQuery table in the emulator")
             results["bigquery"] = {"rows": args.bigquery_rows, "run": pipeline.bigquery_dry_run(workdir, args.bigquery_rows)}
+        if "scoring" in sections:
+            progress(f"salary-score on {', '.join(f'{rows:,}' for rows in SCORING_ROWS)}-row CSVs")
+            results["scoring"] = scoring.measure(workdir, list(SCORING_ROWS))
         if "startup" in sections:
             results["startup"] = measure_startup(workdir, model_uri, args.rounds)
         if "web" in sections:
@@ -300,6 +305,8 @@ def render(context: dict, results: dict) -> str:
         body += render_scaling(results["scaling"], goals)
     if "bigquery" in results:
         body += render_bigquery(results["bigquery"], goals)
+    if "scoring" in results:
+        body += scoring.render(results["scoring"], goals)
     if "settings" in results:
         body += render_settings(results["settings"])
     server = context["server"]

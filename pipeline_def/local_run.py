@@ -76,6 +76,10 @@ def key_output(task: str, outputs: dict) -> str:
         return f"run {str(parameters.get('Output', '')).lower()}"
     if task == "register-model":
         return f"registered {parameters.get('Output', '')}" if parameters.get("Output") else "not registered"
+    if task == "resolve-model-version":
+        return f"verified {parameters.get('Output', '')}"
+    if task == "score-data":
+        return f"{int(parameters.get('rows', 0))} rows scored"
     return ""
 
 
@@ -232,7 +236,21 @@ def tasks_die_with_us():
 
 def run_locally(image: str, arguments: dict, local_root: str, runner: str = "subprocess", verbose: bool = False,
                 runner_options: dict | None = None, container_log: Path | None = None) -> dict:
-    """Run the whole pipeline with kfp.local; prints a line per task, returns the pipeline's outputs and the log path."""
+    """Run the whole training pipeline with kfp.local; prints a line per task, returns the pipeline's outputs and the log path."""
+    progress = run_pipeline(build_pipeline(image), arguments, local_root, runner, verbose, runner_options, container_log)
+    evaluation, export = progress.outputs("evaluate-model"), progress.outputs("export-model").get("parameterValues", {})
+    return {
+        "metrics": dict(evaluation.get("artifacts", {}).get("metrics", {}).get("artifacts", [{}])[0].get("metadata", {})),
+        "published": bool(export.get("published", False)),
+        "version": export.get("version", ""),
+        "reason": evaluation.get("parameterValues", {}).get("reason", ""),
+        "log": progress.log_path,
+    }
+
+
+def run_pipeline(pipeline, arguments: dict, local_root: str, runner: str = "subprocess", verbose: bool = False,
+                 runner_options: dict | None = None, container_log: Path | None = None) -> "Progress":
+    """Run a pipeline with kfp.local, a line per task as it finishes; returns the progress, which reads the tasks' outputs."""
     from kfp import local
 
     root = Path(local_root).resolve()
@@ -243,13 +261,14 @@ def run_locally(image: str, arguments: dict, local_root: str, runner: str = "sub
     local.init(runner=make_runner(runner, runner_options), pipeline_root=str(root))
     with open(log_path, "w") as log, tasks_die_with_us():
         progress = Progress(log, terminal, verbose, root, container_log)
+        progress.log_path = log_path
         try:
             with contextlib.redirect_stdout(progress), contextlib.redirect_stderr(progress), warnings.catch_warnings():
                 # kfp.local says the display names and the (non-"python") image do not apply to subprocesses;
                 # both are for Vertex, so the notice is noise here.
                 warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
                 warnings.filterwarnings("ignore", message=".*non-Python base image.*")
-                build_pipeline(image)(**arguments)
+                pipeline(**arguments)
         except (RuntimeError, ValueError) as exc:
             # ValueError: a later task found no outputs of a failed one that kfp.local counted as a success.
             task, reason = progress.failed or ("pipeline", str(exc).splitlines()[0])
@@ -257,11 +276,4 @@ def run_locally(image: str, arguments: dict, local_root: str, runner: str = "sub
     if progress.failed:
         # A last task kfp.local counted as a success although it left no outputs.
         raise TaskFailed(*progress.failed, log_path)
-    evaluation, export = progress.outputs("evaluate-model"), progress.outputs("export-model").get("parameterValues", {})
-    return {
-        "metrics": dict(evaluation.get("artifacts", {}).get("metrics", {}).get("artifacts", [{}])[0].get("metadata", {})),
-        "published": bool(export.get("published", False)),
-        "version": export.get("version", ""),
-        "reason": evaluation.get("parameterValues", {}).get("reason", ""),
-        "log": log_path,
-    }
+    return progress

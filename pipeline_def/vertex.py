@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from typing import Any, Optional
 
 from pipeline_def import PIPELINE_NAME
-from salary.defaults import cloud_model_uri
 
 # Google's label rules: lowercase keys starting with a letter, values may be empty, 63 characters each.
 LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
@@ -62,26 +61,21 @@ def check_service_account(email: str) -> str:
     return email
 
 
-def default_model_uri(pipeline_root: str) -> str:
-    """The model store in the pipeline root's bucket, where the set-up script grants access."""
-    bucket = parse_gcs_uri(pipeline_root)[len("gs://"):].split("/", 1)[0]
-    return cloud_model_uri(bucket)
-
 
 def short_sha(git_commit: str) -> str:
     """The 7-character commit, or empty when the commit is unknown or not a hex SHA."""
     return git_commit[:7] if GIT_SHA.fullmatch(git_commit) else ""
 
 
-def display_name(git_commit: str) -> str:
+def display_name(git_commit: str, pipeline: str = PIPELINE_NAME) -> str:
     """What the Vertex console lists the run as: the pipeline and, when known, the commit."""
     sha = short_sha(git_commit)
-    return f"{PIPELINE_NAME}-{sha}" if sha else PIPELINE_NAME
+    return f"{pipeline}-{sha}" if sha else pipeline
 
 
-def job_id(git_commit: str, now: datetime) -> str:
+def job_id(git_commit: str, now: datetime, pipeline: str = PIPELINE_NAME) -> str:
     """A unique, readable run ID: the display name and the UTC submission time."""
-    return f"{display_name(git_commit)}-{now.astimezone(UTC):%Y%m%d%H%M%S}"
+    return f"{display_name(git_commit, pipeline)}-{now.astimezone(UTC):%Y%m%d%H%M%S}"
 
 
 def build_job(
@@ -96,15 +90,16 @@ def build_job(
     git_commit: str,
     now: Optional[datetime] = None,
     credentials: Any = None,
+    pipeline: str = PIPELINE_NAME,
 ):
     """The aiplatform.PipelineJob for a compiled spec; builds offline (credentials None: the default ones)."""
     from google.cloud import aiplatform
 
     sha = short_sha(git_commit)
     return aiplatform.PipelineJob(
-        display_name=display_name(git_commit),
+        display_name=display_name(git_commit, pipeline),
         template_path=spec_path,
-        job_id=job_id(git_commit, now or datetime.now(UTC)),
+        job_id=job_id(git_commit, now or datetime.now(UTC), pipeline),
         pipeline_root=pipeline_root,
         parameter_values=parameter_values,
         enable_caching=enable_caching,

@@ -1,5 +1,6 @@
 """Training data in BigQuery (bq://project.dataset.table): validation, split, sums, held-out scores and the plot
-sample run as SQL in BigQuery, so only aggregates and at most MAX_PLOT_ROWS rows ever leave it."""
+sample run as SQL in BigQuery, so only aggregates and at most MAX_PLOT_ROWS rows ever leave it; and batch scoring
+of a table into a new one, in BigQuery."""
 
 import os
 import re
@@ -7,9 +8,11 @@ import re
 import numpy as np
 
 from salary.dataset import MAX_YEARS, MIN_ROWS, MIN_YEARS, SALARY_COLUMN, YEARS_COLUMN
-from salary.errors import DataValidationError
+from salary.errors import DataValidationError, OutputError
+from salary.model_codec import LinearModel
 from salary.modeling import Line
 from salary.moments import Moments, Residuals
+from salary.scoring import PREDICTION_COLUMN
 from salary.split import HASH_PRIME, MAX_PLOT_ROWS, SAMPLE_SALT, row_hash_sql, split_threshold
 from salary.summary import HeldOut, Summary
 
@@ -17,10 +20,18 @@ from salary.summary import HeldOut, Summary
 # backquoted table reference can hold nothing else.
 _TABLE_URI = re.compile(r"^bq://([a-z][a-z0-9-]{4,28}[a-z0-9])\.([A-Za-z0-9_]{1,1024})\.([A-Za-z0-9_-]{1,1024})$")
 _NUMERIC_TYPES = {"FLOAT", "FLOAT64", "INTEGER", "INT64", "NUMERIC", "BIGNUMERIC"}
-# Every value present and finite, and within the CSV's rules. NaN compares true in some engines (DuckDB) and false
-# in BigQuery, so it is excluded before any comparison; COALESCE makes a NULL anywhere count as invalid.
-_VALID = ("COALESCE(x IS NOT NULL AND y IS NOT NULL AND NOT IS_NAN(x) AND NOT IS_INF(x) AND NOT IS_NAN(y) AND NOT IS_INF(y)"
-          " AND x >= @min_years AND x <= @max_years AND y > 0, FALSE)")
+# A column name as BigQuery allows it unquoted, so the backquoted reference can hold nothing else.
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
+
+
+def _years_valid(x: str) -> str:
+    """SQL: the years `x` are present, finite and in range."""
+    # NaN compares true in some engines (DuckDB) and false in BigQuery, so it is excluded before any comparison.
+    return f"{x} IS NOT NULL AND NOT IS_NAN({x}) AND NOT IS_INF({x}) AND {x} >= @min_years AND {x} <= @max_years"
+
+
+# Every value present and finite, and within the CSV's rules; COALESCE makes a NULL anywhere count as invalid.
+_VALID = f"COALESCE({_years_valid('x')} AND y IS NOT NULL AND NOT IS_NAN(y) AND NOT IS_INF(y) AND y > 0, FALSE)"
 
 
 def parse_table_uri(uri: str) -> tuple[str, str]:
@@ -85,7 +96,7 @@ def _salts(seed: int) -> dict:
     return {"split_salt": seed % HASH_PRIME, "sample_salt": (seed + SAMPLE_SALT) % HASH_PRIME}
 
 
-def _read_table(bq, uri: str, table: str):
+def _read_table(bq, uri: str, table: str, columns: tuple[str, ...] = (YEARS_COLUMN, SALARY_COLUMN)):
     """The table's metadata; missing columns or types are a DataValidationError."""
     from google.api_core.exceptions import GoogleAPIError, NotFound
 
@@ -96,24 +107,24 @@ def _read_table(bq, uri: str, table: str):
     except GoogleAPIError as exc:
         raise DataValidationError(f"{uri}: cannot be read ({str(exc).splitlines()[0]})") from None
     types = {field.name: field.field_type for field in found.schema}
-    missing = [column for column in (YEARS_COLUMN, SALARY_COLUMN) if column not in types]
+    missing = [column for column in columns if column not in types]
     if missing:
         raise DataValidationError(f"{uri}: columns {', '.join(sorted(types))} lack {', '.join(missing)}")
-    for column in (YEARS_COLUMN, SALARY_COLUMN):
+    for column in columns:
         if types[column] not in _NUMERIC_TYPES:
             raise DataValidationError(f"{uri}: column {column} is {types[column]}, not a number type")
     return found
 
 
-def _row_problem(years, salary) -> str:
-    """Which rule a row breaks, in the CSV's words."""
-    for column, value in ((YEARS_COLUMN, years), (SALARY_COLUMN, salary)):
+def _row_problem(years, salary, years_column: str = YEARS_COLUMN) -> str:
+    """Which rule a row breaks, in the CSV's words (salary None and years valid: none)."""
+    for column, value in ((years_column, years), (SALARY_COLUMN, salary)):
         if value is None:
             return f"{column} is NULL"
         if not np.isfinite(value):
             return f"{column} {value} is not finite"
     if not MIN_YEARS <= years <= MAX_YEARS:
-        return f"{YEARS_COLUMN} {years:g} is outside [{MIN_YEARS:g}, {MAX_YEARS:g}]"
+        return f"{years_column} {years:g} is outside [{MIN_YEARS:g}, {MAX_YEARS:g}]"
     return f"{SALARY_COLUMN} {salary:g} is not positive"
 
 
@@ -164,3 +175,50 @@ def score_table(summary: Summary, lines: list[Line]) -> HeldOut:
     residuals = [Residuals(moments.n, float(row[f"squares{i}"] or 0.0), float(row[f"abs{i}"] or 0.0)) for i in range(len(lines))]
     return HeldOut(moments, residuals, np.array([r["x"] for r in sample], dtype=np.float64),
                    np.array([r["y"] for r in sample], dtype=np.float64))
+
+
+def score_into_table(input_uri: str, output_uri: str, model: LinearModel, column: str = YEARS_COLUMN) -> dict:
+    """Score a table into a new table with one CREATE TABLE ... AS SELECT in BigQuery: no row leaves it.
+
+    Every column is kept and PredictedSalary added, computed as LinearModel.predict computes it (x * slope +
+    intercept in FLOAT64, the line's two numbers as query parameters). A bad row stops the run: counted first,
+    with an example, and guarded again by ERROR() inside the statement, so rows changed meanwhile publish nothing.
+    CREATE TABLE (without OR REPLACE) fails on an existing table:
+    https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language#create_table_statement
+    https://cloud.google.com/bigquery/docs/reference/standard-sql/debugging_functions#error
+    """
+    from google.api_core.exceptions import BadRequest, Conflict, NotFound
+
+    _, source = parse_table_uri(input_uri)
+    project, target = parse_table_uri(output_uri)
+    if not _COLUMN.match(column):
+        raise DataValidationError(f"{input_uri}: {column!r} is not a BigQuery column name")
+    bq = client(project)
+    found = _read_table(bq, input_uri, source, (column,))
+    if PREDICTION_COLUMN in {field.name for field in found.schema}:
+        raise DataValidationError(f"{input_uri}: the table already has a {PREDICTION_COLUMN} column")
+    try:
+        bq.get_table(target)
+    except NotFound:
+        pass
+    else:
+        raise OutputError(f"{output_uri} already exists; outputs are never overwritten")
+    bounds = {"min_years": MIN_YEARS, "max_years": MAX_YEARS}
+    base = f"WITH base AS (SELECT CAST(`{column}` AS FLOAT64) AS x FROM `{source}`)\n"
+    counts = _query(bq, base + f"SELECT COUNT(*) AS n, COUNTIF(NOT COALESCE({_years_valid('x')}, FALSE)) AS bad FROM base", **bounds)[0]
+    if counts["bad"]:
+        first = _query(bq, base + f"SELECT x FROM base WHERE NOT COALESCE({_years_valid('x')}, FALSE) ORDER BY x LIMIT 1", **bounds)[0]
+        raise DataValidationError(f"{input_uri}: {counts['bad']} of {counts['n']} rows are invalid, e.g. {column}={first['x']}: "
+                                  f"{_row_problem(first['x'], 1.0, column)}")
+    x = f"CAST(`{column}` AS FLOAT64)"
+    guard = f"ERROR('a row of {input_uri} changed to an invalid {column} while it was scored')"
+    sql = (f"CREATE TABLE `{target}` AS SELECT *, IF(COALESCE({_years_valid(x)}, FALSE), {x} * @slope + @intercept, "
+           f"{guard}) AS {PREDICTION_COLUMN} FROM `{source}`")
+    try:
+        _query(bq, sql, slope=model.slope, intercept=model.intercept, **bounds)
+    except Conflict:
+        raise OutputError(f"{output_uri} was created by someone else meanwhile; outputs are never overwritten") from None
+    except BadRequest as exc:
+        raise DataValidationError(f"{input_uri}: scoring failed ({str(exc).splitlines()[0]})") from None
+    rows = bq.get_table(target).num_rows
+    return {"input": {"table": source, "last_modified": found.modified.isoformat()}, "rows": int(rows or 0), "output": target}

@@ -8,6 +8,7 @@ import sys
 from salary import defaults, store_ops
 from salary.errors import ModelRejected, StoreError
 from salary.model_store import ModelStore, open_store
+from salary.store_documents import is_version_name
 
 
 def _keep(text: str) -> int:
@@ -28,6 +29,13 @@ def _reason(text: str) -> str:
     return text.strip()
 
 
+def _version(text: str) -> str:
+    """argparse type: a version name by the store's one rule, so nothing the readers refuse is ever written."""
+    if not is_version_name(text):
+        raise argparse.ArgumentTypeError(f"must be a version name like 20260101T000000Z-0123abcd, got {text!r}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of salary-models."""
     store = argparse.ArgumentParser(add_help=False)
@@ -38,17 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", parents=[store], help="versions, newest first; which is latest and pinned")
     listing.add_argument("--history", action="store_true", help="instead: every change of latest.json and the pin, oldest first")
     show = commands.add_parser("show", parents=[store], help="a version's manifest")
-    show.add_argument("version")
+    show.add_argument("version", type=_version)
     verify = commands.add_parser("verify", parents=[store], help="every check the web app makes before serving (default: latest)")
     which = verify.add_mutually_exclusive_group()
-    which.add_argument("version", nargs="?")
+    which.add_argument("version", nargs="?", type=_version)
     which.add_argument("--all", action="store_true", help="every stored version")
     rollback = commands.add_parser("rollback", parents=[store], help="verify a version, then make latest.json name it")
-    rollback.add_argument("--to", required=True, metavar="VERSION")
+    rollback.add_argument("--to", required=True, metavar="VERSION", type=_version)
     rollback.add_argument("--reason", required=True, type=_reason)
     pin = commands.add_parser("pin", parents=[store], help="serve VERSION and keep it latest: publishing stores but does not move latest.json")
-    pin.add_argument("version")
+    pin.add_argument("version", type=_version)
     pin.add_argument("--reason", required=True, type=_reason)
+    repair = commands.add_parser("repair", parents=[store], help="point an unreadable or refused latest.json where the web app falls back")
+    repair.add_argument("--reason", default="repaired", type=_reason)
     unpin = commands.add_parser("unpin", parents=[store], help="let publishing move latest.json again")
     unpin.add_argument("--reason", default="unpinned", type=_reason)
     prune = commands.add_parser("prune", parents=[store], help="delete old versions (never the latest, pinned or rolled-back-to ones)")
@@ -57,9 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def list_versions(store: ModelStore) -> None:
-    """One line per version, newest first."""
-    latest, refused = store_ops.latest_status(store)
+def list_versions(store: ModelStore) -> int:
+    """One line per version, newest first; 1 (after the table) when latest.json cannot be read."""
+    latest, _, unreadable = store_ops.readable_pointer(store)
+    refused = store_ops.refusal(store, latest) if latest else None
     pinned = store_ops.read_pin(store)
     print(f"{'version':<26} {'created':<21} {'r2':>7} {'size':>7} {'rows':>7}  status")
     for version in reversed(store.versions()):
@@ -80,6 +91,10 @@ def list_versions(store: ModelStore) -> None:
         )
     if pinned.version is not None:
         print(f"pinned to {pinned.version}: pipeline runs store new versions but do not make them latest")
+    if unreadable:
+        print(f"error: {unreadable}; `salary-models repair` points it where the web app falls back", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _number(value, spec: str) -> str:
@@ -87,11 +102,12 @@ def _number(value, spec: str) -> str:
     return format(value, spec) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
-def list_history(store: ModelStore) -> None:
-    """One line per history record, oldest first."""
+def list_history(store: ModelStore) -> int:
+    """One line per history record, oldest first (invalid records are skipped, with a warning on stderr)."""
     for record in store.history():
-        print(f"{record['at']}  {record['action']:<8} {record.get('from') or '-'} -> {record.get('to') or '-'}  "
-              f"by {record.get('actor', '?')}" + (f": {record['reason']}" if record.get("reason") else ""))
+        print(f"{record['at']}  {record['action']:<8} {record['from'] or '-'} -> {record['to'] or '-'}  "
+              f"by {record['actor']}" + (f": {record['reason']}" if record["reason"] else ""))
+    return 0
 
 
 def verify(store: ModelStore, versions: list[str]) -> int:
@@ -123,8 +139,7 @@ def run(args: argparse.Namespace) -> int:
     """Carry out one command on the store."""
     store = open_store(getattr(args, "store", None) or os.environ.get("MODEL_URI") or defaults.LOCAL_MODEL_STORE)
     if args.command == "list":
-        (list_history if args.history else list_versions)(store)
-        return 0
+        return (list_history if args.history else list_versions)(store)
     if args.command == "show":
         print(json.dumps(store.read_manifest(args.version), indent=2, sort_keys=True))
         return 0
@@ -136,6 +151,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "pin":
         record = store_ops.pin(store, args.version, args.reason)
         print(f"pinned to {record['to']} (latest.json was {record['from']})")
+    elif args.command == "repair":
+        record = store_ops.repair(store, args.reason)
+        print(f"latest.json: {record['from'] or 'unreadable'} -> {record['to']} ({record['reason']})")
     elif args.command == "unpin":
         record = store_ops.unpin(store, args.reason)
         print(f"unpinned {record['from']}: the next blessed publish moves latest.json again")

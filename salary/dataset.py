@@ -53,7 +53,7 @@ def resolve_data_uri(data_uri: str) -> str:
 
 
 @contextlib.contextmanager
-def _open_bytes(uri: str) -> Iterator[BinaryIO]:
+def open_bytes(uri: str) -> Iterator[BinaryIO]:
     """A binary stream of a local file or gs:// object, with I/O failures as errors that name it."""
     if uri.startswith("gs://"):
         from google.api_core.exceptions import GoogleAPIError, NotFound
@@ -93,7 +93,7 @@ class CsvScan:
     def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Validated rows, a bounded chunk at a time; fails on the first bad row, naming its line and column."""
         digest, rows, buffer = hashlib.sha256(), 0, b""
-        with _open_bytes(self.uri) as stream:
+        with open_bytes(self.uri) as stream:
             blocks = self._blocks(stream, digest)
             for block in blocks:
                 buffer += block
@@ -144,6 +144,10 @@ class CsvScan:
         missing = [column for column in (YEARS_COLUMN, SALARY_COLUMN) if column not in names]
         if missing:
             raise DataValidationError(f"{self.uri}: line 1: header {','.join(names)!r} lacks column(s) {', '.join(missing)}")
+        # A second column of the same name (in any case) would leave which one is read to chance: refuse it.
+        for column in (YEARS_COLUMN, SALARY_COLUMN):
+            if sum(name.casefold() == column.casefold() for name in names) > 1:
+                raise DataValidationError(f"{self.uri}: line 1: header {','.join(names)!r} has more than one {column} column")
         self.width, self.years_at, self.salary_at = len(names), names.index(YEARS_COLUMN), names.index(SALARY_COLUMN)
 
     def _parse(self, piece: bytes, line: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
@@ -176,10 +180,8 @@ class CsvScan:
             if len(record) != self.width:
                 raise DataValidationError(f"{self.uri}: line {line_number}: expected {self.width} fields, found {len(record)}")
             year = self._number(line_number, YEARS_COLUMN, record[self.years_at])
-            if not MIN_YEARS <= year <= MAX_YEARS:
-                raise DataValidationError(
-                    f"{self.uri}: line {line_number}, column {YEARS_COLUMN}: {year:g} is outside [{MIN_YEARS:g}, {MAX_YEARS:g}]"
-                )
+            if problem := years_out_of_range(year):
+                raise DataValidationError(f"{self.uri}: line {line_number}, column {YEARS_COLUMN}: {problem}")
             pay = self._number(line_number, SALARY_COLUMN, record[self.salary_at])
             if pay <= 0:
                 raise DataValidationError(f"{self.uri}: line {line_number}, column {SALARY_COLUMN}: {pay:g} is not positive")
@@ -190,12 +192,25 @@ class CsvScan:
     def _number(self, line_number: int, column: str, cell: str) -> float:
         """Parse one cell as a finite float or fail naming where it is."""
         try:
-            value = float(cell)
-        except ValueError:
-            raise DataValidationError(f"{self.uri}: line {line_number}, column {column}: {cell.strip()!r} is not a number") from None
-        if not math.isfinite(value):
-            raise DataValidationError(f"{self.uri}: line {line_number}, column {column}: {cell.strip()!r} is not finite")
-        return value
+            return cell_number(cell)
+        except ValueError as exc:
+            raise DataValidationError(f"{self.uri}: line {line_number}, column {column}: {exc}") from None
+
+
+def cell_number(cell: str) -> float:
+    """A CSV cell as a finite float; a ValueError saying what the cell holds otherwise."""
+    try:
+        value = float(cell)
+    except ValueError:
+        raise ValueError(f"{cell.strip()!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{cell.strip()!r} is not finite")
+    return value
+
+
+def years_out_of_range(years: float) -> str | None:
+    """Why a number of years is refused (outside the range), or None."""
+    return None if MIN_YEARS <= years <= MAX_YEARS else f"{years:g} is outside [{MIN_YEARS:g}, {MAX_YEARS:g}]"
 
 
 def _all_valid(years: np.ndarray, salary: np.ndarray) -> bool:

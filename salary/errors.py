@@ -2,10 +2,13 @@
 
     SalaryError
     ├── DataValidationError (also a ValueError)  the training data cannot be used; names source, row, column
+    ├── OutputError                              a scoring output exists already (never overwritten), or its place does not
     ├── PickleRefused                            a model pickle is not a fitted one-feature LinearRegression we read
     └── StoreError                               the model store
         ├── NoModelPublished                     no latest.json yet
         ├── ModelRejected                        a published version failed a check: keep serving the last good one
+        ├── DocumentRefused                      a pointer, pin, manifest or history record not as the store writes it
+        ├── PointerUnreadable                    latest.json is there but unusable: repair it compare-and-set
         ├── ObjectExists                         a create-only write found the object there
         ├── PointerConflict                      latest.json moved between read and swap
         ├── ObjectRefused                        an object over its size limit, or not a regular file
@@ -21,6 +24,10 @@ class SalaryError(Exception):
 
 class DataValidationError(SalaryError, ValueError):
     """The data cannot be used for training; the message names the source, row and column."""
+
+
+class OutputError(SalaryError):
+    """The output cannot be written: it exists already (never overwritten), or its place does not."""
 
 
 class PickleRefused(SalaryError):
@@ -44,6 +51,25 @@ class ModelRejected(StoreError):
         self.reason = reason
 
 
+class DocumentRefused(StoreError):
+    """A store document (pointer, pin, manifest, history record) that is not what the store writes."""
+
+    def __init__(self, what: str, reason: str):
+        super().__init__(f"{what} {reason}")
+        self.what = what
+        self.reason = reason
+
+
+class PointerUnreadable(StoreError):
+    """latest.json is there but cannot be used; `generation` lets a repair replace it compare-and-set."""
+
+    def __init__(self, where: str, reason: str, generation: object = None):
+        super().__init__(f"{where} {reason}")
+        # Says what, never where: safe to show beyond the log.
+        self.reason = reason
+        self.generation = generation
+
+
 class ObjectExists(StoreError):
     """A create-only write found the object already there."""
 
@@ -55,10 +81,12 @@ class PointerConflict(StoreError):
 class ObjectRefused(StoreError):
     """An object the reader will not take: larger than its limit (not read past it), or not a regular file."""
 
-    def __init__(self, where: str, reason: str):
+    def __init__(self, where: str, reason: str, generation: object = None):
         super().__init__(f"{where}: {reason}")
         # Says what, never where: safe to show beyond the log.
         self.reason = reason
+        # The object's generation where the backend knew it: a refused pointer can still be replaced compare-and-set.
+        self.generation = generation
 
 
 class StoreUnavailable(StoreError):

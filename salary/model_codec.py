@@ -1,32 +1,43 @@
 """Decoding a published model.pkl into a plain record, with an allow-list and bounds, so a hostile pickle fails first.
 
-No class or function from scikit-learn or numpy runs while decoding: each allow-listed global is mapped to a
-stand-in here that checks its arguments (float64 only, bounded sizes) before anything is allocated, and the
-result is a `LinearModel` record that predicts without scikit-learn. Training code turns the same checked
-state back into scikit-learn's own estimator (salary.modeling.as_estimator). The other way, `encode_model`
-writes the pickle of a LinearRegression state without importing scikit-learn (the training task's
-largest start-up cost).
+The bytes never reach the C unpickler: salary.pickle_reader walks the opcodes itself, checks every bound
+over the whole pickle, and only then builds, mapping each allow-listed global to a stand-in here that checks
+its arguments (float64 only, bounded sizes) before anything is allocated. No class or function from
+scikit-learn or numpy runs while decoding, and decoding is bounded work (about a millisecond at the bounds),
+so it runs where the check runs, on a gevent worker's own loop, without stalling the answers. scikit-learn's
+own pickles at protocols 2 to 5 are read. The result is a `LinearModel` record that predicts without
+scikit-learn; training code turns the same checked state back into scikit-learn's own estimator
+(salary.modeling.as_estimator). The other way, `encode_model` writes the pickle of a LinearRegression state
+without importing scikit-learn (the training task's largest start-up cost).
 """
 
 import copyreg
 import io
 import math
 import pickle
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy
 
 from salary.errors import ModelRejected, PickleRefused
+from salary.pickle_reader import Global, read_pickle
+from salary.pickle_scan import clip, cut, short
 
 MODEL_FILE = "model.pkl"
+# Below this many rows a Python loop beats the cost of building numpy arrays (the web API's single answers).
+NUMPY_FROM_ROWS = 32
 ESTIMATOR_GLOBAL = ("sklearn.linear_model._base", "LinearRegression")
 # The most items an array in the state may have: a one-feature model's arrays have one.
 MAX_ARRAY_ITEMS = 1024
+# The longest reason a refusal gives (it is logged on every check of a refused version).
+MAX_REASON_CHARS = 300
 # numpy's pickled float64 dtype: dtype('f8', False, True), then this state (little-endian, no fields).
 FLOAT64_SPEC = ("f8", False, True)
 FLOAT64_STATE = (3, "<", None, None, None, -1, -1, 0)
+# What numpy's ndarray.__reduce__ gives before protocol 5: _reconstruct(ndarray, (0,), b'b'), then a state.
+EMPTY_ARRAY_SPEC = ((0,), b"b")
 # What scikit-learn writes for a fitted LinearRegression (fit on an array, so no feature_names_in_),
 # with the types each value may have.
 STATE_TYPES = {
@@ -52,23 +63,40 @@ class LinearModel:
     intercept: float
     state: Mapping[str, Any]
 
+    def predict(self, years: Sequence[float]) -> Sequence[float]:
+        """Salaries for years: a list for a few rows, a float64 array for more; the web API and batch scoring both use this."""
+        # The same two roundings as scikit-learn's X @ coef_ + intercept_, so the results are the same floats.
+        if isinstance(years, list) and len(years) < NUMPY_FROM_ROWS:
+            return [self.slope * x + self.intercept for x in years]
+        return numpy.asarray(years, dtype=numpy.float64) * self.slope + self.intercept
+
     @property
     def trained_with(self) -> str:
         """The scikit-learn version that pickled it."""
         return self.state["_sklearn_version"]
 
 
+def _same(value: Any, expected: Any) -> bool:
+    """Equal, comparing types first: a hostile value's own __eq__ (an array's, say) never runs."""
+    if type(value) is not type(expected):
+        return False
+    if type(expected) is tuple:
+        return len(value) == len(expected) and all(_same(v, e) for v, e in zip(value, expected, strict=True))
+    return value == expected
+
+
 class _Float64:
     """Stand-in for numpy.dtype: only float64, as numpy pickles it."""
 
     def __init__(self, *spec: Any):
-        if spec != FLOAT64_SPEC:
-            raise PickleRefused(f"dtype {_short(spec)} is not allowed (only float64)")
+        if not _same(spec, FLOAT64_SPEC):
+            raise PickleRefused(f"dtype {short(spec)} is not allowed (only float64)")
         self.state: Any = None
 
-    def __setstate__(self, state: Any) -> None:
-        if state != FLOAT64_STATE:
-            raise PickleRefused(f"dtype state {_short(state)} is not little-endian float64")
+    def setstate(self, state: Any) -> None:
+        """numpy's dtype state: little-endian, no fields."""
+        if not _same(state, FLOAT64_STATE):
+            raise PickleRefused(f"dtype state {short(state)} is not little-endian float64")
         self.state = state
 
 
@@ -78,18 +106,39 @@ def _check_dtype(dtype: Any) -> None:
         raise PickleRefused("an array or scalar without a float64 dtype")
 
 
-def _frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any) -> numpy.ndarray:
-    """Stand-in for numpy's array reconstructor: a small float64 array from bytes already in the pickle."""
+def _float64_array(data: Any, dtype: Any, shape: Any, order: str) -> numpy.ndarray:
+    """A small float64 array of this shape from bytes already in the pickle (nothing larger is allocated)."""
     _check_dtype(dtype)
     if type(shape) is not tuple or not all(type(n) is int and 0 <= n <= MAX_ARRAY_ITEMS for n in shape):
-        raise PickleRefused(f"array shape {_short(shape)} is not allowed")
+        raise PickleRefused(f"array shape {short(shape)} is not allowed")
     items = math.prod(shape)
-    if items > MAX_ARRAY_ITEMS or type(buffer) not in (bytes, bytearray) or len(buffer) != 8 * items:
+    if items > MAX_ARRAY_ITEMS or type(data) not in (bytes, bytearray) or len(data) != 8 * items:
         raise PickleRefused(f"a float64 array of shape {shape} needs {8 * items} bytes of data, up to {MAX_ARRAY_ITEMS} items")
-    if order not in ("C", "F"):
-        raise PickleRefused(f"array order {_short(order)} is not allowed")
-    # A view of the pickle's own bytearray, as numpy's reconstructor gives: nothing new is allocated.
-    return numpy.frombuffer(buffer, dtype="<f8").reshape(shape, order=order)
+    # Writable, as numpy's own unpickling gives: a view of the pickle's bytearray, or a copy of its bytes.
+    return numpy.frombuffer(data if type(data) is bytearray else bytearray(data), dtype="<f8").reshape(shape, order=order)
+
+
+def _frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any) -> numpy.ndarray:
+    """Stand-in for numpy's array reconstructor at protocol 5."""
+    if type(order) is not str or order not in ("C", "F"):
+        raise PickleRefused(f"array order {short(order)} is not allowed")
+    return _float64_array(buffer, dtype, shape, order)
+
+
+class _Array:
+    """Stand-in for numpy's array reconstructor before protocol 5: an empty array that its state fills."""
+
+    def __init__(self, cls: Any, *spec: Any):
+        if cls is not NDARRAY or not _same(spec, EMPTY_ARRAY_SPEC):
+            raise PickleRefused(f"array reconstructor arguments {short(spec)} are not numpy's")
+        self.array: numpy.ndarray | None = None
+
+    def setstate(self, state: Any) -> None:
+        """numpy's array state: (1, shape, dtype, is_fortran, raw bytes)."""
+        if type(state) is not tuple or len(state) != 5 or not _same(state[0], 1) or type(state[3]) is not bool:
+            raise PickleRefused(f"array state {short(state)} is not numpy's")
+        _, shape, dtype, fortran, data = state
+        self.array = _float64_array(data, dtype, shape, "F" if fortran else "C")
 
 
 def _scalar(dtype: Any, data: Any = None) -> numpy.float64:
@@ -100,32 +149,34 @@ def _scalar(dtype: Any, data: Any = None) -> numpy.float64:
     return numpy.frombuffer(data, dtype="<f8")[0]
 
 
+def _latin1(text: Any, encoding: Any) -> bytes:
+    """Stand-in for _codecs.encode, which protocol 2 uses to write bytes: only str to latin1."""
+    if type(text) is not str or not _same(encoding, "latin1"):
+        raise PickleRefused("_codecs.encode is allowed only to turn text into latin1 bytes")
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        raise PickleRefused("has bytes written as text outside latin1") from None
+
+
 class _Estimator:
     """Stand-in for LinearRegression: keeps the state the pickle gives it, runs nothing."""
 
-    def __setstate__(self, state: Any) -> None:
+    def setstate(self, state: Any) -> None:
+        """The estimator's __dict__, kept to be checked."""
         self.state = state
 
 
+NDARRAY = Global("numpy.ndarray", None)
 ALLOWED_GLOBALS = {
-    ESTIMATOR_GLOBAL: _Estimator,
-    ("numpy", "dtype"): _Float64,
-    ("numpy._core.numeric", "_frombuffer"): _frombuffer,
-    ("numpy._core.multiarray", "scalar"): _scalar,
+    ESTIMATOR_GLOBAL: Global("LinearRegression", _Estimator),
+    ("numpy", "dtype"): Global("numpy.dtype", _Float64),
+    ("numpy", "ndarray"): NDARRAY,
+    ("numpy._core.numeric", "_frombuffer"): Global("numpy._frombuffer", _frombuffer),
+    ("numpy._core.multiarray", "_reconstruct"): Global("numpy._reconstruct", _Array),
+    ("numpy._core.multiarray", "scalar"): Global("numpy.scalar", _scalar),
+    ("_codecs", "encode"): Global("_codecs.encode", _latin1),
 }
-
-
-class _AllowListUnpickler(pickle.Unpickler):
-    """Resolves only allow-listed globals, each to its checking stand-in."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return ALLOWED_GLOBALS[module, name]
-        except KeyError:
-            raise PickleRefused(f"global {module}.{name} is not allowed") from None
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise PickleRefused("persistent references are not allowed")
 
 
 def decode_model(version: str, content: bytes) -> LinearModel:
@@ -133,20 +184,29 @@ def decode_model(version: str, content: bytes) -> LinearModel:
     try:
         return check_state(_unpickle(content))
     except PickleRefused as exc:
-        raise ModelRejected(version, f"{MODEL_FILE} {exc}") from None
+        reason = f"{MODEL_FILE} {exc}"
+    except Exception as exc:  # a fault of the decoder itself; still a refusal, never a crash of the caller
+        reason = f"{MODEL_FILE} cannot be decoded: the decoder failed ({type(exc).__name__})"
+    raise ModelRejected(version, cut(reason, MAX_REASON_CHARS))
 
 
-def _unpickle(content: bytes) -> Any:
-    """The estimator's state out of the pickle; PickleRefused for anything that is not one."""
+def _unpickle(content: bytes) -> dict:
+    """The estimator's state out of the pickle, arrays filled in; PickleRefused for anything that is not one."""
     try:
-        found = _AllowListUnpickler(io.BytesIO(content), buffers=()).load()
+        found = read_pickle(content, ALLOWED_GLOBALS)
     except PickleRefused as exc:
         raise PickleRefused(f"cannot be unpickled safely: {exc}") from None
-    except Exception as exc:  # a corrupt pickle can raise almost anything
-        raise PickleRefused(f"cannot be unpickled safely: {_short(exc)}") from None
     if type(found) is not _Estimator or not hasattr(found, "state"):
         raise PickleRefused(f"holds {type(found).__name__}, not a fitted LinearRegression")
-    return found.state
+    if type(found.state) is not dict:
+        raise PickleRefused("holds no LinearRegression state")
+    state = dict(found.state)
+    for key, value in state.items():
+        if type(value) is _Array:
+            if value.array is None:
+                raise PickleRefused(f"has {clip(key)} as an array without its data")
+            state[key] = value.array
+    return state
 
 
 def check_state(state: Any) -> LinearModel:
@@ -155,24 +215,18 @@ def check_state(state: Any) -> LinearModel:
         raise PickleRefused("holds no LinearRegression state")
     if set(state) != set(STATE_TYPES):
         missing, extra = sorted(set(STATE_TYPES) - set(state)), sorted(map(str, set(state) - set(STATE_TYPES)))
-        raise PickleRefused(f"does not hold the state of a fitted LinearRegression (missing {missing}, unexpected {extra})")
+        raise PickleRefused(f"does not hold the state of a fitted LinearRegression (missing {missing}, unexpected {short(extra)})")
     for key, types in STATE_TYPES.items():
         if type(state[key]) not in types:
             raise PickleRefused(f"has {key} of type {type(state[key]).__name__}")
     if state["n_features_in_"] != 1:
-        raise PickleRefused(f"has {state['n_features_in_']} features, not 1")
+        raise PickleRefused(f"has {short(state['n_features_in_'])} features, not 1")
     coef, intercept = state["coef_"], state["intercept_"]
     if coef.shape != (1,) or coef.dtype != numpy.float64:
-        raise PickleRefused(f"has coefficients of shape {coef.shape}, not one float64 (one feature, one target)")
+        raise PickleRefused(f"has coefficients of shape {short(coef.shape)}, not one float64 (one feature, one target)")
     if not (math.isfinite(coef[0]) and math.isfinite(intercept)):
         raise PickleRefused("has non-finite coefficients")
     return LinearModel(slope=float(coef[0]), intercept=float(intercept), state=state)
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    """A value's repr, cut so a hostile one cannot flood a message."""
-    text = repr(value) if not isinstance(value, Exception) else (str(value) or type(value).__name__)
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class _EstimatorToWrite:

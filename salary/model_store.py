@@ -19,10 +19,11 @@ import numpy
 
 from salary import gcs, store_ops
 from salary.defaults import MAX_MODEL_BYTES as DEFAULT_MAX_MODEL_BYTES
-from salary.errors import ModelRejected, NoModelPublished, ObjectRefused, PointerConflict, StoreError
+from salary.errors import DocumentRefused, ModelRejected, NoModelPublished, ObjectRefused, PointerConflict, PointerUnreadable, StoreError
 from salary.model_codec import MODEL_FILE, LinearModel, decode_model
 from salary.store_backends import Backend, open_backend
-from salary.store_history import MAX_DOCUMENT_BYTES, read_history, record_change
+from salary.store_documents import MAX_DOCUMENT_BYTES, check_fields, check_version_field, is_version_name, parse_document, shown_value
+from salary.store_history import read_history, record_change
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,12 @@ MANIFEST_FILE = "manifest.json"
 POINTER_FILE = "latest.json"
 # The fit plot, published beside the model as an attachment.
 PLOT_FILE = "plot.svg"
-REQUIRED_MANIFEST_FIELDS = (
-    "version", "created_at", "sha256", "size_bytes", "python", "sklearn", "numpy", "metrics", "data",
-)
+# Each field a reader relies on, with its type: a manifest is the store writer's text.
+MANIFEST_FIELDS = {
+    "version": str, "created_at": str, "sha256": str, "size_bytes": int, "python": str, "sklearn": str, "numpy": str,
+    "metrics": dict, "data": dict,
+}
+OPTIONAL_MANIFEST_FIELDS = {"source": dict, "attachments": dict, "framework": str}
 # A pointer swap retried this often before giving up on a store that keeps changing under us.
 SWAP_ATTEMPTS = 5
 # plot.svg is at most a few hundred KB (2,000 points).
@@ -170,16 +174,17 @@ class ModelStore:
         return seen
 
     def read_pointer(self) -> tuple[str | None, Any]:
-        """The version latest.json names (None when unpublished) and the pointer's generation."""
-        content, generation = self.backend.read(POINTER_FILE, MAX_DOCUMENT_BYTES)
+        """The version latest.json names (None when unpublished) and the pointer's generation; PointerUnreadable when it names none."""
+        try:
+            content, generation = self.backend.read(POINTER_FILE, MAX_DOCUMENT_BYTES)
+        except ObjectRefused as exc:
+            raise PointerUnreadable(f"{self.uri}/{POINTER_FILE}", exc.reason, exc.generation) from None
         if content is None:
             return None, 0
         try:
-            version = json.loads(content)["version"]
-        except (ValueError, KeyError, TypeError):
-            raise StoreError(f"{self.uri}/{POINTER_FILE} is not a valid pointer") from None
-        if not isinstance(version, str) or not version or "/" in version or version.startswith("."):
-            raise StoreError(f"{self.uri}/{POINTER_FILE} names an invalid version {version!r}")
+            version = check_version_field(parse_document(content, f"{self.uri}/{POINTER_FILE}"), f"{self.uri}/{POINTER_FILE}")
+        except DocumentRefused as exc:
+            raise PointerUnreadable(f"{self.uri}/{POINTER_FILE}", exc.reason, generation) from None
         return version, generation
 
     def latest_version(self) -> str:
@@ -195,23 +200,18 @@ class ModelStore:
         if content is None:
             raise ModelRejected(version, f"{MANIFEST_FILE} is missing")
         try:
-            manifest = json.loads(content)
-        except ValueError:
-            raise ModelRejected(version, f"{MANIFEST_FILE} is not valid JSON") from None
-        if not isinstance(manifest, dict):
-            raise ModelRejected(version, f"{MANIFEST_FILE} is not a JSON object")
-        missing = [field for field in REQUIRED_MANIFEST_FIELDS if field not in manifest]
-        if missing:
-            raise ModelRejected(version, f"{MANIFEST_FILE} lacks {', '.join(missing)}")
+            manifest = check_fields(parse_document(content, MANIFEST_FILE), MANIFEST_FILE, MANIFEST_FIELDS, OPTIONAL_MANIFEST_FIELDS)
+        except DocumentRefused as exc:
+            raise ModelRejected(version, str(exc)) from None
         if manifest["version"] != version:
-            raise ModelRejected(version, f"{MANIFEST_FILE} describes version {manifest['version']!r}")
+            raise ModelRejected(version, f"{MANIFEST_FILE} describes version {shown_value(manifest['version'])}")
         return manifest
 
     def versions(self) -> list[str]:
         """Every version that has a manifest, oldest first."""
         return sorted(
             key.split("/")[1] for key in self.backend.keys("versions/")
-            if key.count("/") == 2 and key.endswith(f"/{MANIFEST_FILE}")
+            if key.count("/") == 2 and key.endswith(f"/{MANIFEST_FILE}") and is_version_name(key.split("/")[1])
         )
 
     def read_attachment(self, version: str, name: str, manifest: dict | None = None) -> bytes | None:

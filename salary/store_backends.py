@@ -1,12 +1,6 @@
 """Byte storage for the model store: a local folder or a gs:// prefix, with create-only and compare-and-set writes."""
 
 import contextlib
-import fcntl
-import os
-import secrets
-import stat as file_stat
-import time
-from pathlib import Path
 from typing import Any, Protocol
 
 from salary import gcs
@@ -18,9 +12,7 @@ from salary.errors import (
     StoreError,
     StoreUnavailable,
 )
-
-# An unlocked temp file older than this was left by a publisher that died; the next write removes it.
-ABANDONED_TEMP_SECONDS = 60.0
+from salary.store_folder import FolderBackend
 
 
 class Backend(Protocol):
@@ -47,124 +39,6 @@ class Backend(Protocol):
         """Remove an object (only prune does); nothing when it is gone already."""
 
 
-class FolderBackend:
-    """A store on a local folder: exclusive create, temp file + os.replace, a file lock."""
-
-    def __init__(self, root: str):
-        self.root = Path(root)
-        self.uri = str(self.root)
-
-    def read(self, key: str, max_bytes: int | None = None) -> tuple[bytes | None, Any]:
-        """Content and generation (the file's identity and change time); never more than max_bytes + 1 read."""
-        path = self.root / key
-        try:
-            # Non-blocking: a FIFO planted in the store must not hang the reader before it is refused.
-            with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
-                stat = os.fstat(handle.fileno())
-                if not file_stat.S_ISREG(stat.st_mode):
-                    raise ObjectRefused(str(path), "is not a regular file")
-                if max_bytes is not None and stat.st_size > max_bytes:
-                    raise ObjectRefused(str(path), f"is {stat.st_size} bytes, over the limit of {max_bytes}")
-                content = handle.read(-1 if max_bytes is None else max_bytes + 1)
-                if max_bytes is not None and len(content) > max_bytes:
-                    raise ObjectRefused(str(path), f"has more than {max_bytes} bytes, the limit (found while reading)")
-                return content, (stat.st_ino, stat.st_mtime_ns)
-        except FileNotFoundError:
-            return None, 0
-        except PermissionError as exc:
-            raise StoreError(f"{path}: permission denied") from exc
-        except OSError as exc:
-            raise StoreUnavailable(f"{path}: cannot be read ({exc.strerror})") from exc
-
-    def size(self, key: str) -> int | None:
-        """The file's size from stat; a non-regular file (a device, a FIFO) is refused."""
-        path = self.root / key
-        try:
-            stat = os.stat(path)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise StoreUnavailable(f"{path}: cannot be read ({exc.strerror})") from exc
-        if not file_stat.S_ISREG(stat.st_mode):
-            raise ObjectRefused(str(path), "is not a regular file")
-        return stat.st_size
-
-    def create(self, key: str, data: bytes) -> None:
-        """Link a complete temp file into place, so readers never see a partial object."""
-        path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._temp_file(path, data) as temp:
-            try:
-                os.link(temp, path)
-            except FileExistsError:
-                raise ObjectExists(f"{path} already exists; versions are never overwritten") from None
-
-    def replace(self, key: str, data: bytes, generation: Any) -> None:
-        """Compare-and-set under an exclusive lock on the folder."""
-        path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            _, current = self.read(key)
-            if current != generation:
-                raise PointerConflict(f"{path} changed since it was read")
-            with self._temp_file(path, data) as temp:
-                os.replace(temp, path)
-
-    def keys(self, prefix: str) -> list[str]:
-        """Files under the root whose relative path starts with `prefix`; temp files excluded."""
-        found = []
-        for folder, _, files in os.walk(self.root):
-            relative = Path(folder).relative_to(self.root)
-            found.extend(
-                (relative / name).as_posix() for name in files if not name.startswith(".")
-            )
-        return sorted(key for key in found if key.startswith(prefix))
-
-    def delete(self, key: str) -> None:
-        """Unlink the file, then its folder once empty."""
-        path = self.root / key
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        with contextlib.suppress(OSError):
-            path.parent.rmdir()
-
-    @contextlib.contextmanager
-    def _temp_file(self, path: Path, data: bytes):
-        """A fully written, synced temp file beside `path`, locked while in use and removed afterwards."""
-        _remove_abandoned_temp_files(path.parent)
-        # Not mkstemp: its 0600 would hide the store from a reader running as another user (a
-        # read-only mount into the web app's container); 0666 less the umask is what open() would give.
-        temp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            # The lock tells a later publisher that this file is in use; it dies with this process.
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            with os.fdopen(os.dup(fd), "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            yield temp
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            os.close(fd)
-
-
-def _remove_abandoned_temp_files(folder: Path) -> None:
-    """Remove temp files a killed publisher left in `folder`: unlocked, and older than a live write could be."""
-    cutoff = time.time() - ABANDONED_TEMP_SECONDS
-    for temp in folder.glob(".*.*"):
-        try:
-            if temp.stat().st_mtime >= cutoff:
-                continue
-            with open(temp, "rb") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                temp.unlink()
-        except OSError:  # in use by a live publisher, or already gone
-            continue
-
-
 class GcsBackend:
     """A store under a gs:// prefix: preconditions on object generations give the guarantees."""
 
@@ -188,7 +62,7 @@ class GcsBackend:
 
     def read(self, key: str, max_bytes: int | None = None) -> tuple[bytes | None, Any]:
         """Content and generation of an object; (None, 0) when it does not exist; a range request past max_bytes."""
-        from google.api_core.exceptions import NotFound
+        from google.api_core.exceptions import NotFound, RequestRangeNotSatisfiable
 
         blob = self._bucket.blob(self._prefix + key)
         # Bytes 0..max_bytes: the server sends at most one byte more than allowed, whatever the object's size.
@@ -200,8 +74,12 @@ class GcsBackend:
                 )
             except NotFound:
                 return None, 0
+            except RequestRangeNotSatisfiable:
+                # A range from byte 0 is unsatisfiable only for an empty object: its generation from metadata.
+                empty = self._bucket.get_blob(self._prefix + key, timeout=self._timeout, retry=self._read_retry)
+                return (None, 0) if empty is None else (b"", empty.generation)
         if max_bytes is not None and len(content) > max_bytes:
-            raise ObjectRefused(f"{self.uri}/{key}", f"has more than {max_bytes} bytes, the limit (found while reading)")
+            raise ObjectRefused(f"{self.uri}/{key}", f"has more than {max_bytes} bytes, the limit (found while reading)", blob.generation)
         return content, blob.generation
 
     def size(self, key: str) -> int | None:

@@ -2,16 +2,20 @@
 
 import getpass
 import json
+import logging
 import os
 import socket
 from datetime import UTC, datetime
 
-from salary.errors import ObjectExists, ObjectRefused
+from salary.errors import DocumentRefused, ObjectExists, ObjectRefused
 from salary.store_backends import Backend
+from salary.store_documents import MAX_DOCUMENT_BYTES, check_fields, check_version_field, parse_document
+
+log = logging.getLogger(__name__)
 
 HISTORY_PREFIX = "history/"
-# latest.json, pin.json, manifests and history records are a few hundred bytes: a reader takes no more.
-MAX_DOCUMENT_BYTES = 1024 * 1024
+# What every record holds, with its type; "from" and "to" are checked as version names (or null).
+RECORD_FIELDS = {"at": str, "action": str, "reason": str, "actor": str}
 ACTIONS = ("publish", "rollback", "pin", "unpin", "recover")
 
 
@@ -53,14 +57,23 @@ def record_change(
 
 
 def read_history(backend: Backend) -> list[dict]:
-    """Every readable history record, oldest first (unreadable ones are skipped: the trail is advisory)."""
+    """Every valid history record, oldest first; an invalid one is logged and skipped (the trail is advisory, and
+    one hostile record must not hide the others from a fallback)."""
     records = []
     for key in backend.keys(HISTORY_PREFIX):
         try:
             content, _ = backend.read(key, MAX_DOCUMENT_BYTES)
-            record = json.loads(content or b"")
-        except (ObjectRefused, ValueError):
-            continue
-        if isinstance(record, dict) and record.get("action") in ACTIONS:
-            records.append(record)
+            records.append(parse_record(content, key))
+        except (ObjectRefused, DocumentRefused) as exc:
+            log.warning("skipped history record: %s", exc)
     return records
+
+
+def parse_record(content: bytes | None, key: str) -> dict:
+    """One history record, checked for the shape record_change writes; DocumentRefused otherwise."""
+    record = check_fields(parse_document(content, key), key, RECORD_FIELDS)
+    if record["action"] not in ACTIONS:
+        raise DocumentRefused(key, "has an unknown action")
+    for field in ("from", "to"):
+        check_version_field(record, key, field, nullable=True)
+    return record

@@ -11,14 +11,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from salary.errors import ModelRejected, NoModelPublished, PointerConflict, PointerHeld, StoreError
-from salary.store_history import MAX_DOCUMENT_BYTES, default_actor, read_history, record_change
+from salary.errors import ModelRejected, PointerConflict, PointerHeld, PointerUnreadable, StoreError
+from salary.store_documents import MAX_DOCUMENT_BYTES, check_fields, check_version_field, parse_document
+from salary.store_history import default_actor, read_history, record_change
 
 log = logging.getLogger(__name__)
 
 PIN_FILE = "pin.json"
 # Versions these history actions pointed latest.json at are kept by prune: someone chose them by hand.
 CHOSEN_BY_HAND = ("rollback", "pin")
+PIN_FIELDS = {"reason": str, "at": str, "actor": str}
+# Earlier latest versions a repair tries; the web app tries fewer at start-up (webapp.model.MAX_FALLBACKS).
+MAX_REPAIR_CANDIDATES = 50
 
 
 @dataclass(frozen=True)
@@ -37,14 +41,10 @@ def read_pin(store) -> Pin:
     content, generation = store.backend.read(PIN_FILE, MAX_DOCUMENT_BYTES)
     if content is None:
         return Pin(None, "", "", "", 0)
-    try:
-        pin = json.loads(content)
-        version = pin["version"]
-    except (ValueError, KeyError, TypeError):
-        raise StoreError(f"{store.uri}/{PIN_FILE} is not a valid pin marker") from None
-    if version is not None and (not isinstance(version, str) or not version or "/" in version or version.startswith(".")):
-        raise StoreError(f"{store.uri}/{PIN_FILE} names an invalid version {version!r}")
-    return Pin(version, str(pin.get("reason", "")), str(pin.get("at", "")), str(pin.get("actor", "")), generation)
+    what = f"{store.uri}/{PIN_FILE}"
+    pin = check_fields(parse_document(content, what), what, {"version": (str, type(None))}, PIN_FIELDS)
+    version = check_version_field(pin, what, nullable=True)
+    return Pin(version, pin.get("reason", ""), pin.get("at", ""), pin.get("actor", ""), generation)
 
 
 def check_not_pinned(store, version: str) -> None:
@@ -83,8 +83,11 @@ def publish_action(store, version: str, current: str | None, first_seen: str | N
 
 
 def rollback(store, to: str, reason: str, actor: str | None = None) -> dict:
-    """Verify `to`, then swap latest.json to it compare-and-set (no retry: a racing change wins); returns the record."""
-    current, generation = store.read_pointer()
+    """Verify `to`, then swap latest.json to it compare-and-set (no retry: a racing change wins); returns the record.
+
+    Works on an unreadable latest.json too: that is when a rollback is needed most.
+    """
+    current, generation, _ = readable_pointer(store)
     if current == to:
         raise StoreError(f"version {to} is already latest")
     pin = read_pin(store)
@@ -107,7 +110,7 @@ def pin(store, version: str, reason: str, actor: str | None = None) -> dict:
     # Rewritten even when it already names `version`: the new generation makes a publisher that read
     # latest.json before the pin existed fail its swap, re-read, and find the pin.
     for _ in range(5):
-        current, generation = store.read_pointer()
+        current, generation, _ = readable_pointer(store)
         try:
             store.swap_pointer(version, generation)
         except PointerConflict:
@@ -161,13 +164,35 @@ def delete_version(store, version: str) -> None:
         store.backend.delete(key)
 
 
-def latest_status(store) -> tuple[str | None, str | None]:
-    """(latest version or None, why it fails verification or None); for list and recovery messages."""
+def readable_pointer(store) -> tuple[str | None, Any, str | None]:
+    """(version latest.json names or None, its generation, why it cannot be read or None)."""
     try:
-        latest = store.latest_version()
-    except NoModelPublished:
-        return None, None
-    return latest, refusal(store, latest)
+        current, generation = store.read_pointer()
+    except PointerUnreadable as exc:
+        return None, exc.generation, f"latest.json {exc.reason}"
+    return current, generation, None
+
+
+def repair(store, reason: str, actor: str | None = None) -> dict:
+    """Point an unreadable or refused latest.json where the web app falls back (the pinned version, else the most
+    recent earlier latest that passes), compare-and-set; returns the history record."""
+    current, generation, unreadable = readable_pointer(store)
+    why = unreadable or (refusal(store, current) if current is not None else None)
+    if why is None:
+        raise StoreError("latest.json names a version that passes verification; nothing to repair" if current
+                         else "no model published yet; nothing to repair")
+    pinned = read_pin(store).version
+    for version in [pinned] if pinned else fallback_versions(store, current, MAX_REPAIR_CANDIDATES):
+        if version != current and refusal(store, version) is None:
+            store.swap_pointer(version, generation)
+            return record_change(store.backend, "recover", current, version, f"{reason}: {why}", actor=actor)
+    raise StoreError(("the pinned version fails verification too; unpin it" if pinned else
+                      "no version latest.json named before passes verification") + "; choose one with `salary-models rollback --to VERSION`")
+
+
+def fallback_versions(store, latest: str | None, limit: int) -> list[str]:
+    """Versions latest.json named before `latest` (None: it cannot be read), most recent first: where readers fall back."""
+    return [version for version in store.previously_latest() if version != latest][:limit]
 
 
 def _verified(store, version: str) -> None:

@@ -9,9 +9,10 @@ import json
 from typing import Any
 
 from salary import gcs
-from salary.errors import StoreError
+from salary.errors import DocumentRefused, PointerUnreadable, StoreError
 from salary.model_store import DEFAULT_MAX_MODEL_BYTES, MANIFEST_FILE, MAX_DOCUMENT_BYTES, POINTER_FILE, ModelStore
 from salary.store_backends import Backend, open_backend
+from salary.store_documents import check_version_field, parse_document
 
 
 class VersionFolder:
@@ -27,10 +28,11 @@ class VersionFolder:
             content, generation = self.backend.read(MANIFEST_FILE, MAX_DOCUMENT_BYTES)
             if content is None:
                 return None, 0
+            what = f"{self.uri}/{MANIFEST_FILE}"
             try:
-                version = json.loads(content)["version"]
-            except (ValueError, KeyError, TypeError):
-                raise StoreError(f"{self.uri}/{MANIFEST_FILE} names no version") from None
+                version = check_version_field(parse_document(content, what), what)
+            except DocumentRefused as exc:
+                raise PointerUnreadable(what, exc.reason, generation) from None
             return json.dumps({"version": version}).encode(), generation
         name = self._name(key)
         return (None, 0) if name is None else self.backend.read(name, max_bytes)
@@ -63,7 +65,7 @@ class VersionFolder:
         content, _ = self.read(POINTER_FILE)
         if content is None:
             return []
-        version = json.loads(content)["version"]
+        version = parse_document(content, POINTER_FILE)["version"]
         names = (f"versions/{version}/{name}" for name in self.backend.keys("") if "/" not in name)
         return sorted(key for key in names if key.startswith(prefix))
 

@@ -8,11 +8,11 @@
 # --bq-dataset D lets the pipeline train on tables of the BigQuery dataset P:D (data_uri bq://P.D.TABLE):
 # it may read that dataset and run query jobs, nothing more.
 # --dry-run prints every command without running it (nothing is looked up either). Rerunning is safe:
-# what exists already is kept, and IAM bindings are added only once.
+# what exists already is kept, and IAM bindings are added only once. docs/permissions.md lists every grant and why.
 set -euo pipefail
 
 usage() {
-  sed -n '2,11s/^# \{0,1\}//p' "$0"
+  sed -n '2,12s/^# \{0,1\}//p' "$0"
 }
 
 fail_usage() {
@@ -74,6 +74,31 @@ run() {
   fi
 }
 
+# Run a command that Google documents as eventually consistent, retried with truncated exponential backoff:
+# pauses of first, 2*first, 4*first ... seconds (plus jitter), at most `attempts` tries. IAM: grants right after an
+# account's creation (https://cloud.google.com/iam/docs/retry-strategy); Monitoring: a policy on a log-based metric
+# created moments ago. GCP_SETUP_BACKOFF scales every pause (0 in tests).
+retry() {
+  local attempts=$1 pause=$2 try=1
+  shift 2
+  if $dry_run; then
+    run "$@"
+    return
+  fi
+  until "$@"; do
+    if ((try >= attempts)); then
+      echo "gcp_setup.sh: gave up after $attempts tries: $*" >&2
+      return 1
+    fi
+    local wait=$((pause * ${GCP_SETUP_BACKOFF:-1}))
+    ((wait > 0)) && wait=$((wait + RANDOM % 2))
+    echo "gcp_setup.sh: try $try of $attempts failed; retrying in ${wait}s" >&2
+    sleep "$wait"
+    pause=$((pause * 2))
+    try=$((try + 1))
+  done
+}
+
 # True when the resource a describe command names exists; a dry run looks nothing up and creates all.
 exists() {
   ! $dry_run && "$@" >/dev/null 2>&1
@@ -87,7 +112,7 @@ listed() {
 echo "== APIs" >&2
 run gcloud services enable --project "$project" \
   aiplatform.googleapis.com artifactregistry.googleapis.com cloudbuild.googleapis.com \
-  cloudresourcemanager.googleapis.com iam.googleapis.com run.googleapis.com \
+  cloudresourcemanager.googleapis.com iam.googleapis.com iamcredentials.googleapis.com run.googleapis.com \
   storage.googleapis.com
 
 echo "== Buckets gs://$bucket: models/ (the model store), data/ (training data); gs://$pipeline_root_bucket: run artifacts" >&2
@@ -105,10 +130,19 @@ for folder in data models; do
     run gcloud storage managed-folders create "gs://$bucket/$folder/"
 done
 
+# Run artifacts are only needed to debug a recent run: they expire after 30 days
+# (https://cloud.google.com/storage/docs/lifecycle); the model store's own history is pruned by salary-models prune.
+policies="$(cd "$(dirname "$0")" && pwd)/gcp"
+run gcloud storage buckets update "gs://$pipeline_root_bucket" --lifecycle-file "$policies/pipeline-root-lifecycle.json"
+
 echo "== Artifact Registry repository $repository in $region" >&2
 exists gcloud artifacts repositories describe "$repository" --project "$project" --location "$region" ||
   run gcloud artifacts repositories create "$repository" --project "$project" --location "$region" \
     --repository-format docker --description "Salary pipeline images"
+# Every build pushes two images: keep the 10 most recent versions of each, delete the rest after 30 days
+# (https://cloud.google.com/artifact-registry/docs/repositories/cleanup-policy).
+run gcloud artifacts repositories set-cleanup-policies "$repository" --project "$project" --location "$region" \
+  --policy "$policies/artifact-cleanup-policy.json" --no-dry-run
 
 echo "== Service accounts" >&2
 for account in builder pipeline webapp; do
@@ -116,25 +150,29 @@ for account in builder pipeline webapp; do
     run gcloud iam service-accounts create "salary-$account" --project "$project" --display-name "Salary pipeline: $account"
 done
 
+# Grants are retried: a service account created moments ago may not be visible to IAM yet.
 grant_project() {
-  run gcloud projects add-iam-policy-binding "$project" --member "serviceAccount:$1" --role "$2" --condition None --quiet
+  retry 6 1 gcloud projects add-iam-policy-binding "$project" --member "serviceAccount:$1" --role "$2" --condition None --quiet
 }
 grant_bucket() {
-  run gcloud storage buckets add-iam-policy-binding "gs://$1" --member "serviceAccount:$2" --role "$3"
+  retry 6 1 gcloud storage buckets add-iam-policy-binding "gs://$1" --member "serviceAccount:$2" --role "$3"
 }
 grant_folder() {
-  run gcloud storage managed-folders add-iam-policy-binding "gs://$bucket/$1/" --member "serviceAccount:$2" --role "$3"
+  retry 6 1 gcloud storage managed-folders add-iam-policy-binding "gs://$bucket/$1/" --member "serviceAccount:$2" --role "$3"
 }
-grant_act_as() {
-  run gcloud iam service-accounts add-iam-policy-binding "$1" --project "$project" \
-    --member "serviceAccount:$builder" --role roles/iam.serviceAccountUser
+grant_account() {
+  retry 6 1 gcloud iam service-accounts add-iam-policy-binding "$1" --project "$project" \
+    --member "serviceAccount:$2" --role "$3"
 }
 grant_repository() {
-  run gcloud artifacts repositories add-iam-policy-binding "$repository" --project "$project" --location "$region" \
+  retry 6 1 gcloud artifacts repositories add-iam-policy-binding "$repository" --project "$project" --location "$region" \
     --member "serviceAccount:$1" --role "$2"
 }
+# bq add-iam-policy-binding does not take datasets: BigQuery's GRANT ... ON SCHEMA (a dataset) does
+# (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-control-language).
 grant_dataset() {
-  run bq add-iam-policy-binding --member "serviceAccount:$1" --role "$2" "$project:$bq_dataset"
+  retry 6 1 bq query --project_id "$project" --nouse_legacy_sql \
+    "GRANT \`$2\` ON SCHEMA \`$project.$bq_dataset\` TO \"serviceAccount:$1\""
 }
 
 # Every grant below has its reason beside it (tests/test_gcp_setup.py checks).
@@ -146,8 +184,9 @@ grant_project "$builder" roles/aiplatform.user  # submit pipeline runs (aiplatfo
 grant_project "$builder" roles/run.developer  # deploy new revisions of the Cloud Run service
 grant_project "$builder" roles/logging.logWriter  # a build with its own service account must write its own logs
 grant_project "$builder" roles/run.invoker  # the rollout's smoke check calls the new revision's tag URL before it takes traffic
-grant_act_as "$pipeline"  # submit runs that execute as the pipeline account
-grant_act_as "$webapp"  # deploy the Cloud Run service that runs as the web app account
+grant_account "$pipeline" "$builder" roles/iam.serviceAccountUser  # submit runs that execute as the pipeline account
+grant_account "$webapp" "$builder" roles/iam.serviceAccountUser  # deploy the Cloud Run service that runs as the web app account
+grant_account "$builder" "$builder" roles/iam.serviceAccountOpenIdTokenCreator  # smoke-target: an ID token for the candidate, on itself only
 grant_repository "$builder" roles/artifactregistry.writer  # push the two images to this repository only
 
 echo "== Pipeline $pipeline: run artifacts in gs://$pipeline_root_bucket, read data/, write models/, register models" >&2
@@ -195,7 +234,8 @@ policy=$(tr -d "\n" <<JSON
    "content": "A salary-training pipeline run failed. Its log line names the failed task and the reason; the served model is unchanged (see salary-models list)."}}
 JSON
 )
+# Monitoring answers 404 for a user metric created moments ago (for some minutes): retried for up to about 8 minutes.
 listed gcloud monitoring policies list --project "$project" --filter 'displayName="Salary pipeline run failed"' --format 'value(name)' ||
-  run gcloud monitoring policies create --project "$project" --policy "$policy" ${alert_channels:+--notification-channels "$alert_channels"}
+  retry 6 15 gcloud monitoring policies create --project "$project" --policy "$policy" ${alert_channels:+--notification-channels "$alert_channels"}
 
 echo "== Done. Push to main, or start a build by hand: gcloud builds triggers run salary-main --project $project --branch main" >&2

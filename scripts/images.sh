@@ -53,7 +53,7 @@ for image in components webapp; do
     echo "images: salary-$image:$tag is up to date"
     continue
   fi
-  "$ENGINE" build "${format[@]}" -f "$image/Dockerfile" -t "salary-$image:$tag" . >"$logs/$image" 2>&1 &
+  "$ENGINE" build "${format[@]}" --build-arg "BASE=$base" -f "$image/Dockerfile" -t "salary-$image:$tag" . >"$logs/$image" 2>&1 &
   pids[$image]=$!
 done
 failed=0

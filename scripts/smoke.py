@@ -1,10 +1,14 @@
-"""Smoke check of a deployed web app before it takes traffic: /readyz, a prediction that matches /openapi.json, its model version.
+"""Smoke check of a deployed web app before it takes traffic: /ready, a prediction that matches /openapi.json, its model version.
 
     python3 scripts/smoke.py URL [--expect-version V]
     python3 scripts/smoke.py --service-json FILE --tag TAG [--revision NAME]   (the URL of a Cloud Run tag)
 
 Standard library only, so it runs in the Cloud SDK builder image. SMOKE_ID_TOKEN, when set, is sent as a
-bearer token (a private Cloud Run service). Prints one line per check; exit 0 when all pass, 1 otherwise.
+bearer token (a private Cloud Run service; its audience is the service URL); when the tag URL answers 401 to it,
+the check is retried once with SMOKE_TAG_ID_TOKEN (audience: the tag URL), since Google documents the service
+URL as the audience but the requests go to the tag's URL. Requests that get no answer, 429, 502 or 504 are
+retried. Prints one line per check; exit 0 when all pass, 3 when the app is up but nothing is published yet
+(the first build), 1 otherwise.
 """
 
 import argparse
@@ -12,17 +16,44 @@ import json
 import math
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 
 TIMEOUT_SECONDS = 30
+# Pauses before the 2nd and 3rd try of a request that got no answer or a transient status (Cloud Run answers
+# 429 while instances start and 502/504 from its front end).
+RETRY_PAUSES = (2.0, 5.0)
+TRANSIENT = {429, 502, 504}
+# webapp/model.py's public reason while the store holds no model: the first build, before its pipeline run publishes.
+UNPUBLISHED = "no model has been published yet"
+NOTHING_PUBLISHED = 3
 
 
 class SmokeFailure(Exception):
     """A check failed; the message says which and why."""
 
 
+class NothingPublished(SmokeFailure):
+    """The app answers but serves no model because the store holds none yet."""
+
+
 def fetch(url: str, body=None, token: str = "") -> tuple:
+    """(status, parsed JSON body or None) of one request, retried after RETRY_PAUSES while it gets no answer or a transient status."""
+    for pause in RETRY_PAUSES:
+        try:
+            status, answer = fetch_once(url, body, token)
+        except SmokeFailure as exc:
+            print(f"retrying in {pause:g} s: {exc}", file=sys.stderr)
+        else:
+            if status not in TRANSIENT:
+                return status, answer
+            print(f"retrying in {pause:g} s: {url} answered {status}", file=sys.stderr)
+        time.sleep(pause)
+    return fetch_once(url, body, token)
+
+
+def fetch_once(url: str, body=None, token: str = "") -> tuple:
     """(status, parsed JSON body or None) of one request."""
     headers = {"Accept": "application/json"}
     data = None
@@ -80,17 +111,24 @@ def schema_errors(value, schema: dict, document: dict, where: str = "$") -> list
     return errors
 
 
-def check(base: str, token: str = "", expect_version: str = "") -> list:
+def check(base: str, token: str = "", expect_version: str = "", tag_token: str = "") -> list:
     """Run every check against the app at `base`; the lines to print. SmokeFailure on the first failure."""
     base = base.rstrip("/")
     lines = []
-    status, ready = fetch(f"{base}/readyz", token=token)
+    # /ready, not /readyz: Cloud Run reserves paths ending in z (https://cloud.google.com/run/docs/known-issues, "Reserved URL paths").
+    status, ready = fetch(f"{base}/ready", token=token)
+    if status == 401 and tag_token:
+        lines.append("the token for the service URL was refused (401): retrying with the tag URL as audience")
+        token = tag_token
+        status, ready = fetch(f"{base}/ready", token=token)
+    if status == 503 and isinstance(ready, dict) and ready.get("reason") == UNPUBLISHED:
+        raise NothingPublished(f"/ready answered 503: {UNPUBLISHED}")
     if status != 200 or not isinstance(ready, dict) or not ready.get("model_version"):
-        raise SmokeFailure(f"/readyz answered {status} {ready}: no verified model is served")
+        raise SmokeFailure(f"/ready answered {status} {ready}: no verified model is served")
     version = ready["model_version"]
     if expect_version and version != expect_version:
-        raise SmokeFailure(f"/readyz serves model version {version}, expected {expect_version}")
-    lines.append(f"ok /readyz: ready, model version {version}")
+        raise SmokeFailure(f"/ready serves model version {version}, expected {expect_version}")
+    lines.append(f"ok /ready: ready, model version {version}")
     status, spec = fetch(f"{base}/openapi.json", token=token)
     try:
         operation = spec["paths"]["/api/predict"]["post"]
@@ -107,7 +145,7 @@ def check(base: str, token: str = "", expect_version: str = "") -> list:
         if errors:
             raise SmokeFailure(f"POST /api/predict ({name} example) does not match /openapi.json: {'; '.join(errors)}")
         if answer["model_version"] != version:
-            raise SmokeFailure(f"POST /api/predict ({name} example) names model version {answer['model_version']}, /readyz {version}")
+            raise SmokeFailure(f"POST /api/predict ({name} example) names model version {answer['model_version']}, /ready {version}")
         lines.append(f"ok POST /api/predict ({name} example): matches /openapi.json, model version {version}")
     return lines
 
@@ -125,7 +163,7 @@ def tag_url(service: dict, tag: str, revision: str = "") -> str:
 
 
 def main(argv=None) -> int:
-    """Exit 0 when every check passes, 1 with the failed check on stderr, 2 on bad usage."""
+    """Exit 0 when every check passes, 1 with the failed check on stderr, 2 on bad usage, 3 when nothing is published yet."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", nargs="?", help="base URL of the web app")
     parser.add_argument("--service-json", help="`gcloud run services describe --format=json` output to find --tag's URL in")
@@ -145,8 +183,11 @@ def main(argv=None) -> int:
                 raise SmokeFailure(f"{args.service_json}: not a service description ({exc})") from None
             url = tag_url(service, args.tag, args.revision)
         print(f"smoke check of {url}")
-        for line in check(url, os.environ.get("SMOKE_ID_TOKEN", ""), args.expect_version):
+        for line in check(url, os.environ.get("SMOKE_ID_TOKEN", ""), args.expect_version, os.environ.get("SMOKE_TAG_ID_TOKEN", "")):
             print(line)
+    except NothingPublished as exc:
+        print(f"smoke check: {exc}; the app itself answers", file=sys.stderr)
+        return NOTHING_PUBLISHED
     except SmokeFailure as exc:
         print(f"smoke check failed: {exc}", file=sys.stderr)
         return 1

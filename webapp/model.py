@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from salary.errors import MissingCredentials, ModelRejected, NoModelPublished, StoreError, StoreUnavailable
+from salary import store_ops
+from salary.errors import MissingCredentials, ModelRejected, NoModelPublished, PointerUnreadable, StoreError, StoreUnavailable
 from salary.model_store import LoadedModel, ModelStore, open_store
 from salary.version_folder import open_version_folder
 from webapp.answers import AnswerFacts, facts_from_manifest
@@ -40,8 +41,8 @@ class Serving:
     loaded: LoadedModel
     # Carries its own version, so a prediction always names the model that made it.
     predictor: Predictor
-    # The version latest.json named when this one was chosen, and why this one is served.
-    latest: str
+    # The version latest.json named when this one was chosen (None: it could not be read), and why this one is served.
+    latest: str | None
     why: str
     # Read from the manifest once, not on every answer.
     facts: AnswerFacts
@@ -73,7 +74,8 @@ class ServedModel:
         self.first_check = threading.Event()
         self._store: ModelStore | None = None
         self._refused: set[str] = set()
-        self._fallback_tried: str | None = None
+        # The (latest, why unreadable) a fallback was last tried for: tried again only once that changes.
+        self._fallback_tried: tuple | None = None
         self._gate = threading.Lock()
         self._next_check = 0.0
         self._backoff = min(FIRST_RETRY_SECONDS, retry_cap_seconds)
@@ -105,11 +107,18 @@ class ServedModel:
         """Follow latest.json once; False when storage could not be reached (so retry sooner)."""
         try:
             store = self._open_store()
-            latest = store.latest_version()
+            try:
+                latest, unreadable = store.latest_version(), None
+            except PointerUnreadable as exc:
+                latest, unreadable = None, exc
             current = self.state
-            if current is not None and latest in (current.version, current.latest):
+            if current is not None and unreadable is None and latest == current.latest:
                 return True
-            serving = self._choose(store, latest)
+            if current is not None and unreadable is None and latest == current.version:
+                # latest.json came back to the served version (a rollback past a refused one): say so.
+                self.state = dataclasses.replace(current, latest=latest, why=AS_LATEST)
+                return True
+            serving = self._choose(store, latest, unreadable)
         except MissingCredentials as exc:
             self._not_serving(NO_CREDENTIALS, exc, logging.ERROR)
             return False
@@ -130,26 +139,36 @@ class ServedModel:
                          f" (was {previous.version})" if previous else "", serving.why)
         return True
 
-    def _choose(self, store: ModelStore, latest: str) -> Serving | None:
-        """The latest version if it verifies; else, with nothing served yet, the most recent earlier latest that does."""
-        if latest not in self._refused:
+    def _choose(self, store: ModelStore, latest: str | None, unreadable: PointerUnreadable | None) -> Serving | None:
+        """The latest version if it verifies; else, with nothing served yet, the most recent earlier latest that does.
+
+        latest is None when latest.json cannot be read (`unreadable` says why): history still names good versions.
+        """
+        if unreadable is not None:
+            self._not_serving(UNREADABLE, unreadable, logging.ERROR)
+            failed = f"latest.json {unreadable.reason}"
+        elif latest not in self._refused:
             try:
                 return self._load(store, latest, latest, AS_LATEST)
             except ModelRejected as exc:
                 self._refused.add(latest)
                 self._not_serving(f"model version {latest} failed verification", exc, logging.ERROR)
+            failed = f"the latest version {latest} failed verification"
+        else:
+            failed = f"the latest version {latest} failed verification"
         current = self.state
         if current is not None:
-            why = f"the latest version {latest} failed verification; {current.version} keeps serving"
-            return dataclasses.replace(current, latest=latest, why=why)
-        if self._fallback_tried == latest:
+            return dataclasses.replace(current, latest=latest, why=f"{failed}; {current.version} keeps serving")
+        tried = (latest, str(unreadable))
+        if self._fallback_tried == tried:
             return None
-        self._fallback_tried = latest
-        for version in [v for v in store.previously_latest() if v != latest][:MAX_FALLBACKS]:
+        candidates = store_ops.fallback_versions(store, latest, MAX_FALLBACKS)
+        # Set once history was read: storage that failed meanwhile is retried, with the fallback.
+        self._fallback_tried = tried
+        for version in candidates:
             if version in self._refused:
                 continue
-            why = (f"the latest version {latest} failed verification; {version} is the most recent "
-                   "version that was latest before it and passes")
+            why = f"{failed}; {version} is the most recent version that was latest before it and passes"
             try:
                 serving = self._load(store, version, latest, why)
             except ModelRejected as exc:
@@ -183,7 +202,11 @@ class ServedModel:
             # Looked at under the gate: a check that ended since this one was asked for has moved it on.
             if time.monotonic() < self._next_check:
                 return
-            reached = self.refresh()
+            try:
+                reached = self.refresh()
+            except Exception:  # a bug must not turn into a check per request (the time below is still moved on)
+                log.exception("the model check failed unexpectedly")
+                reached = False
             # With hot reload off, storage that answered but gave no model yet (no bucket, nothing published)
             # is retried like unreachable storage: only a served model ends the checks.
             if reached and (self.poll_seconds > 0 or self.state is not None):

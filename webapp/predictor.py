@@ -3,12 +3,7 @@
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from salary.model_codec import LinearModel
-
-# Below this many rows a Python loop beats the cost of building numpy arrays.
-NUMPY_FROM_ROWS = 32
 
 
 @dataclass(frozen=True)
@@ -20,14 +15,6 @@ class Predictor:
 
 
 def make_predictor(version: str, model: LinearModel) -> Predictor:
-    """The prediction function of a one-feature linear model."""
-    slope, intercept = model.slope, model.intercept
-
-    def predict(years: Sequence[float]) -> Sequence[float]:
-        """A list for a few rows, a float64 array for more (orjson writes it as the same JSON, without a list)."""
-        # The same two roundings as predict's X @ coef_ + intercept_, so the results are the same floats.
-        if isinstance(years, list) and len(years) < NUMPY_FROM_ROWS:
-            return [slope * x + intercept for x in years]
-        return np.asarray(years, dtype=np.float64) * slope + intercept
-
-    return Predictor(version, predict)
+    """The prediction function of a one-feature linear model (LinearModel.predict, which batch scoring uses too)."""
+    # A list for a few rows, a float64 array for more: orjson writes either as the same JSON.
+    return Predictor(version, model.predict)

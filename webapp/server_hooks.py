@@ -13,61 +13,55 @@ ADDRESS = re.compile(
 )
 
 
-class DeadlineBody:
-    """A request body whose reads all end by one deadline (each read's socket timeout is what remains)."""
+class DeadlineSocket:
+    """The connection's socket as gunicorn's body reader sees it: every recv ends by one deadline.
 
-    def __init__(self, body, sock, seconds: float):
-        self._body, self._sock = body, sock
+    A timeout set once per body read is not enough: gunicorn's Body.read(n) calls recv until n bytes have
+    come, each with the whole timeout, so a body sent a byte a second was never cut off. Here each recv gets
+    only what remains of the deadline, however the reads and recvs are split.
+    """
+
+    def __init__(self, sock, seconds: float, req):
+        self._sock, self._req = sock, req
         self._deadline = time.monotonic() + seconds
 
-    def _arm(self) -> None:
+    def recv(self, size, *flags):
+        """Receive as the socket does, by the deadline; past it the request's connection closes after its answer."""
         remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("the request body was not received in time")
-        self._sock.settimeout(remaining)
-
-    def read(self, size=None):
-        """Read as the body does, by the deadline."""
-        self._arm()
-        return self._body.read(size)
-
-    def readline(self, size=None):
-        """Read a line as the body does, by the deadline."""
-        self._arm()
-        return self._body.readline(size)
-
-    def readlines(self, size=None):
-        """Read lines as the body does, by the deadline."""
-        self._arm()
-        return self._body.readlines(size)
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        self._arm()
-        return next(self._body)
+        try:
+            if remaining <= 0:
+                raise TimeoutError("the request body was not received in time")
+            self._sock.settimeout(remaining)
+            try:
+                return self._sock.recv(size, *flags)
+            finally:
+                # The answer goes out on this socket too: not under what was left of the body's deadline.
+                self._sock.settimeout(None)
+        except TimeoutError:
+            # Where the next request would start is unknown: the 408 says "Connection: close" and ends it.
+            self._req.must_close = True
+            raise
 
     def __getattr__(self, name):
-        return getattr(self._body, name)
+        return getattr(self._sock, name)
 
 
 def body_deadline(seconds: float):
-    """A gunicorn pre_request hook that bounds the time to read the request's body."""
+    """A gunicorn pre_request hook that bounds the time to read the request's whole body."""
 
     def pre_request(worker, req) -> None:
         sock = getattr(req.unreader, "sock", None)
         if sock is not None:
-            req.body = DeadlineBody(req.body, sock, seconds)
+            req.unreader.sock = DeadlineSocket(sock, seconds, req)
 
     return pre_request
 
 
 def post_request(worker, req, environ, resp) -> None:
-    """Clear the body's socket timeout, so a kept-alive connection waits for its next request as before."""
+    """Give the connection its own socket back, so a kept-alive one waits for its next request as before."""
     sock = getattr(req.unreader, "sock", None)
-    if sock is not None and isinstance(req.body, DeadlineBody):
-        sock.settimeout(None)
+    if isinstance(sock, DeadlineSocket):
+        req.unreader.sock = sock._sock
 
 
 class NoClientAddresses(logging.Filter):

@@ -208,3 +208,4 @@ def test_cloud_run_is_sized_to_the_server(build):
     assert flags["cpu"] == str(conf["workers"]) and conf["worker_class"] == "gevent"
     assert 0 < int(flags["concurrency"]) <= conf["workers"] * conf["worker_connections"]
     assert flags["concurrency"] == "40" and flags["memory"] == "1Gi"
+

@@ -26,6 +26,8 @@ EXPECTED_GRANTS = {
     ("service account salary-pipeline@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountUser"),
     ("service account salary-webapp@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountUser"),
     ("repository salary", BUILDER, "roles/artifactregistry.writer"),
+    # smoke-target's `gcloud auth print-identity-token` as a user-specified build account needs getOpenIdToken on itself.
+    ("service account salary-builder@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountOpenIdTokenCreator"),
     ("project my-proj", PIPELINE, "roles/aiplatform.user"),
     # Vertex AI requires storage.objects.get and .create on the pipeline root's bucket, not a folder of it.
     ("bucket gs://my-proj-salary-pipeline-root", PIPELINE, "roles/storage.objectUser"),
@@ -35,25 +37,34 @@ EXPECTED_GRANTS = {
 }
 
 
-def run_setup(tmp_path, *args, gcloud_exit=1):
-    """Run the script with a recording gcloud on PATH (its describe calls exit `gcloud_exit`); (result, gcloud calls)."""
+def run_setup(tmp_path, *args, gcloud_exit=1, failing=None, fail_times=0):
+    """Run the script with a recording gcloud and bq on PATH (describe calls exit `gcloud_exit`); (result, calls).
+
+    Calls containing the word `failing` fail their first `fail_times` tries (IAM or Monitoring not consistent yet).
+    """
     log = tmp_path / "gcloud.log"
     log.unlink(missing_ok=True)
     fake = tmp_path / "bin"
     fake.mkdir(exist_ok=True)
-    # Records its argv one shell-quoted line per call; "describe" answers with gcloud_exit, the rest succeed.
-    (fake / "gcloud").write_text(
-        "#!/usr/bin/env bash\n"
-        f'printf "%q " gcloud "$@" >> "{log}"; echo >> "{log}"\n'
-        f'for word in "$@"; do [[ $word == describe ]] && exit {gcloud_exit}; done\n'
-        # A list lists something exactly when a describe would find it.
-        f'for word in "$@"; do [[ $word == list ]] && {{ [[ {gcloud_exit} == 0 ]] && echo found; exit 0; }}; done\n'
-        "exit 0\n"
-    )
-    (fake / "gcloud").chmod(0o755)
+    counter = tmp_path / "failures"
+    counter.write_text("0")
+    for tool in ("gcloud", "bq"):
+        # Records its argv one shell-quoted line per call, with the content of any file a --*-file/--policy names.
+        (fake / tool).write_text(
+            "#!/usr/bin/env bash\n"
+            f'printf "%q " {tool} "$@" >> "{log}"; echo >> "{log}"\n'
+            f'for word in "$@"; do [[ $word == *.json && -f $word ]] && cp "$word" "{tmp_path}/$(basename "$word")"; done\n'
+            f'for word in "$@"; do [[ $word == describe ]] && exit {gcloud_exit}; done\n'
+            # A list lists something exactly when a describe would find it.
+            f'for word in "$@"; do [[ $word == list ]] && {{ [[ {gcloud_exit} == 0 ]] && echo found; exit 0; }}; done\n'
+            f'for word in "$@"; do if [[ $word == "{failing or "-"}" ]]; then n=$(<"{counter}"); '
+            f'if ((n < {fail_times})); then echo $((n + 1)) > "{counter}"; echo "NOT_FOUND: not yet" >&2; exit 1; fi; fi; done\n'
+            "exit 0\n"
+        )
+        (fake / tool).chmod(0o755)
     result = subprocess.run(
         ["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=60,
-        env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"},
+        env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}", "GCP_SETUP_BACKOFF": "0"},
     )
     calls = [shlex.split(line) for line in log.read_text().splitlines()] if log.exists() else []
     return result, calls
@@ -64,9 +75,14 @@ def option(command, name):
 
 
 def grants(commands):
-    """(where, who, role) of every add-iam-policy-binding command."""
+    """(where, who, role) of every add-iam-policy-binding command and BigQuery GRANT statement."""
     found = set()
     for command in commands:
+        if command[:2] == ["bq", "query"]:
+            grant = re.fullmatch(r"GRANT `([^`]+)` ON SCHEMA `([^`]+)` TO \"([^\"]+)\"", command[-1])
+            if grant:
+                found.add((f"dataset {grant[2]}", grant[3], grant[1]))
+            continue
         if "add-iam-policy-binding" not in command:
             continue
         kind = command[1:3]
@@ -97,6 +113,7 @@ def test_dry_run_prints_every_command_and_runs_none(tmp_path):
     assert calls == [], "the dry run called gcloud"
     commands = [shlex.split(line) for line in result.stdout.splitlines()]
     assert commands and all(command[0] == "gcloud" for command in commands)
+    assert "iamcredentials.googleapis.com" in commands[0], "gcloud auth print-identity-token needs the IAM Service Account Credentials API"
     creates = {tuple(command[1:4]) for command in commands if "create" in command}
     assert ("storage", "buckets", "create") in creates and ("artifacts", "repositories", "create") in creates
     enable = next(command for command in commands if command[1:3] == ["services", "enable"])
@@ -163,7 +180,9 @@ def test_bq_dataset_grants_reading_that_dataset_and_running_jobs_only(tmp_path):
         ["gcloud", "services", "enable", "--project", "my-proj", "bigquery.googleapis.com"],
         ["gcloud", "projects", "add-iam-policy-binding", "my-proj", "--member", PIPELINE, "--role", "roles/bigquery.jobUser",
          "--condition", "None", "--quiet"],
-        ["bq", "add-iam-policy-binding", "--member", PIPELINE, "--role", "roles/bigquery.dataViewer", "my-proj:hr_data"],
+        # bq add-iam-policy-binding does not take datasets; BigQuery's DCL does.
+        ["bq", "query", "--project_id", "my-proj", "--nouse_legacy_sql",
+         f'GRANT `roles/bigquery.dataViewer` ON SCHEMA `my-proj.hr_data` TO "{PIPELINE}"'],
     ]
 
 
@@ -257,8 +276,8 @@ def test_every_grant_has_its_reason_beside_it(tmp_path):
     assert unexplained == [], "each grant needs a one-line reason: `grant_x ...  # why`"
     # --bq-dataset turns on the only conditional grants, so every call in the script is sent.
     result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--dry-run")
-    sent = [line for line in result.stdout.splitlines() if "add-iam-policy-binding" in line]
-    assert len(calls) == len(sent)
+    sent = [line for line in result.stdout.splitlines() if "add-iam-policy-binding" in line or " GRANT" in line]
+    assert len(calls) == len(sent) == len(grants([shlex.split(line) for line in sent]))
 
 
 def test_the_docs_walk_the_first_deployment_and_says_how_to_verify_each_part(tmp_path):
@@ -269,7 +288,7 @@ def test_the_docs_walk_the_first_deployment_and_says_how_to_verify_each_part(tmp
     assert len(rows) >= 10
     for row in rows:
         check = row.split(" | ", 1)[1]
-        assert re.search(r"`(gcloud|curl|docker|jq|scripts/gcp_setup\.sh) [^`]+`", check), f"no command to verify: {row}"
+        assert re.search(r"`(gcloud|bq|curl|docker|jq|scripts/gcp_setup\.sh) [^`]+`", check), f"no command to verify: {row}"
     # The commands name what the set-up creates (P is the project; my-proj in the dry run).
     result, _ = run_setup(tmp_path, *ARGS, "--dry-run")
     commands = [shlex.split(line) for line in result.stdout.splitlines()]

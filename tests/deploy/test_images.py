@@ -205,9 +205,13 @@ def test_the_web_app_serves_every_route_without_the_training_stack(published, st
 
 @pytest.mark.parametrize("image", sorted(DOCKERFILES))
 def test_images_build_on_a_pinned_base(image):
-    for name, arguments in instructions(DOCKERFILES[image]):
-        if name == "FROM":
-            assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+( AS \w+)?", arguments), arguments
+    found = instructions(DOCKERFILES[image])
+    # The base comes through Google's Docker Hub cache by default (no anonymous pull limits); BASE can choose another.
+    (base,) = [arguments for name, arguments in found if name == "ARG" and arguments.startswith("BASE=")]
+    assert re.fullmatch(r"BASE=mirror\.gcr\.io/library/python:3\.11\.\d+-slim-\w+", base), base
+    assert [arguments for name, arguments in found if name == "FROM"] == ["${BASE} AS build", "${BASE}"]
+    # `make images` builds on the same image, pulled or built locally under its Docker Hub name.
+    assert f"base={base.removeprefix('BASE=mirror.gcr.io/library/')}\n" in (REPO / "scripts" / "images.sh").read_text()
     assert image_env(DOCKERFILES[image])["PATH"].startswith("/opt/venv/bin:")
 
 

@@ -104,17 +104,20 @@ def test_bad_flags_exit_2(flag, capsys):
     assert flag[0] in capsys.readouterr().err
 
 
+SUBMIT = ["--submit", "--project", "my-proj", "--region", "europe-west1", "--pipeline-root", "gs://my-bucket/root",
+          "--service-account", "salary-pipeline@my-proj.iam.gserviceaccount.com"]
+
+
 def test_checking_the_flags_changes_nothing_and_resolving_fills_in_the_store():
     parser = compile_py.build_parser()
     local = parser.parse_args([])
-    submit = parser.parse_args(["--submit", "--project", "my-proj", "--region", "europe-west1", "--pipeline-root", "gs://my-bucket/root",
-                                "--service-account", "salary-pipeline@my-proj.iam.gserviceaccount.com"])
+    submit = parser.parse_args([*SUBMIT, "--model-uri", "gs://my-proj-salary/models/salary"])
     for args in (local, submit):
         before = dict(vars(args))
         compile_py.check_cloud_flags(parser, args)
         assert vars(args) == before
     assert compile_py.resolve_model_uri(local) == defaults.LOCAL_MODEL_STORE
-    assert compile_py.resolve_model_uri(submit) == defaults.cloud_model_uri("my-bucket") == "gs://my-bucket/models/salary"
+    assert compile_py.resolve_model_uri(submit) == "gs://my-proj-salary/models/salary"
 
 
 def test_bad_data_stops_before_the_run(tmp_path, capsys):

@@ -18,7 +18,8 @@ SA = "salary-pipeline@my-proj.iam.gserviceaccount.com"
 COMMIT = "abc1234def5678abc1234def5678abc1234def56"
 IMAGE = "europe-west1-docker.pkg.dev/my-proj/salary/salary-components:abc1234"
 SUBMIT = ["--submit", "--project", "my-proj", "--region", "europe-west1", "--pipeline-root", "gs://my-bucket/pipeline-root",
-          "--service-account", SA, "--image", IMAGE, "--git-commit", COMMIT, "--no-cache"]
+          "--service-account", SA, "--image", IMAGE, "--git-commit", COMMIT, "--no-cache",
+          "--model-uri", "gs://my-bucket/models/salary"]
 PARENT = "projects/my-proj/locations/europe-west1"
 NEW, OLD = f"{PARENT}/schedules/222", f"{PARENT}/schedules/111"
 

@@ -70,7 +70,6 @@ def test_names_carry_the_commit_when_known():
     assert vertex.display_name(COMMIT) == "salary-training-abc1234"
     assert vertex.display_name("") == "salary-training" == vertex.display_name("not-a-sha")
     assert vertex.job_id(COMMIT, NOW) == "salary-training-abc1234-20261127093005"
-    assert vertex.default_model_uri("gs://my-bucket/pipeline-root/") == "gs://my-bucket/models/salary"
 
 
 def test_job_builds_offline_with_every_field(spec):
@@ -172,6 +171,7 @@ def test_cli_dry_run_prints_the_request_and_touches_no_network(tmp_path, capsys)
             mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True) as create:
         code = compile_py.main(SUBMIT + ["--dry-run", "--output", str(tmp_path / "p.yaml"), "--labels", "trigger=main",
                                          "--no-cache", "--min-r2", "0.7", "--data-uri", "gs://my-bucket/data/salary.csv",
+                                         "--model-uri", "gs://my-bucket/models/salary",
                                          "--registry-model", "salary", "--serving-image", "europe-west1-docker.pkg.dev/my-proj/salary/salary-webapp:b1"])
     assert code == 0 and not create.called
     request = json.loads(capsys.readouterr().out)
@@ -229,7 +229,9 @@ def test_cli_submit_reports_the_run_or_the_failure(tmp_path, capsys):
         (["--dry-run", "--no-dry-run"], "contradict"),
         (SUBMIT + ["--no-dry-run"], "--no-dry-run does not apply with --submit"),
         (SUBMIT + ["--model-uri", "model-store/salary"], "--model-uri must be a gs:// prefix"),
-        (SUBMIT + ["--data-uri", "data.csv"], "--data-uri must be empty"),
+        (SUBMIT + ["--model-uri", "gs://my-bucket/models/salary", "--data-uri", "data.csv"], "--data-uri must be empty"),
+        # No default in the pipeline root's bucket, which the web app cannot read.
+        (SUBMIT + ["--registry-model", "salary", "--serving-image", "x"], "--submit requires --model-uri, the gs:// model store the web app reads"),
         (SUBMIT[:6] + ["/local/root"] + SUBMIT[7:], "argument --pipeline-root: '/local/root' is not a gs://"),
         (SUBMIT[:2] + ["My_Project"] + SUBMIT[3:], "argument --project"),
         (SUBMIT[:4] + ["europe"] + SUBMIT[5:], "argument --region"),

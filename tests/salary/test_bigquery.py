@@ -161,3 +161,67 @@ def test_a_table_changed_between_the_passes_is_refused(emulator, tmp_path, salar
     client.query(f"INSERT INTO `{uri.removeprefix('bq://')}` (YearsExperience, Salary) VALUES {values}").result()
     with pytest.raises(DataValidationError, match=r"the table changed after it was loaded"):
         score_held_out(str(tmp_path), [Line(2500.0, 35000.0)])
+
+
+@pytest.fixture
+def scoring_store(tmp_path):
+    """A folder store with a model whose coefficients are not round; returns (uri, loaded model)."""
+    from salary.modeling import dump_model, fit_salary_model
+
+    rng = np.random.default_rng(9)
+    years = rng.uniform(0, 40, 100)
+    uri = str(tmp_path / "store")
+    open_store(uri).publish(dump_model(fit_salary_model(years, 30500 + 2333.3 * years + rng.normal(0, 4000, 100))),
+                            metrics={}, data={"rows": 100}, source={})
+    return uri, open_store(uri).load()
+
+
+def test_a_table_is_scored_inside_bigquery_into_a_new_table_with_the_apis_doubles(emulator, scoring_store, capsys):
+    import json
+
+    from salary import score_cli
+
+    store, loaded = scoring_store
+    years = [0.0, 1.5, 12.3456789, 33.3, 60.0]
+    rows = ", ".join(f"STRUCT({index} AS id, 'n{index}' AS name, {value!r} AS YearsExperience)" for index, value in enumerate(years))
+    source = table_from_sql(emulator, f"SELECT * FROM UNNEST([{rows}])")
+    target = f"bq://{PROJECT}.data.scored{next(_tables)}"
+    assert score_cli.main(["--store", store, "--input", source, "--output", target, "--json"]) == 0
+    manifest = json.loads(capsys.readouterr().out)
+    assert manifest["rows"] == 5 and manifest["model"]["version"] == loaded.version
+    assert manifest["input"]["table"] == source.removeprefix("bq://") and manifest["output"]["table"] == target.removeprefix("bq://")
+    client = bigquery.Client(project=PROJECT, credentials=_anonymous(), client_options={"api_endpoint": emulator.url})
+    assert [field.name for field in client.get_table(target.removeprefix("bq://")).schema] == ["id", "name", "YearsExperience", "PredictedSalary"]
+    scored = [dict(row) for row in client.query(f"SELECT * FROM `{target.removeprefix('bq://')}` ORDER BY id").result()]
+    assert [row["PredictedSalary"] for row in scored] == loaded.model.predict(years)
+    assert [(row["id"], row["name"], row["YearsExperience"]) for row in scored] == [(i, f"n{i}", y) for i, y in enumerate(years)]
+    assert score_cli.main(["--store", store, "--input", source, "--output", target]) == 1
+    assert capsys.readouterr().err == f"error: {target} already exists; outputs are never overwritten\n"
+
+
+@pytest.mark.parametrize("select, expected", [
+    ("SELECT * FROM UNNEST([STRUCT(CAST(NULL AS FLOAT64) AS YearsExperience, 'a' AS name), STRUCT(3.0, 'b')])",
+     "1 of 2 rows are invalid, e.g. YearsExperience=None: YearsExperience is NULL"),
+    ("SELECT * FROM UNNEST([STRUCT(61 AS YearsExperience), STRUCT(-1), STRUCT(3)])",
+     "2 of 3 rows are invalid, e.g. YearsExperience=-1.0: YearsExperience -1 is outside [0, 60]"),
+    ("SELECT * FROM UNNEST([STRUCT('x' AS YearsExperience)])", "column YearsExperience is STRING, not a number type"),
+    ("SELECT * FROM UNNEST([STRUCT(1.0 AS YearsExperience, 2.0 AS PredictedSalary)])", "the table already has a PredictedSalary column"),
+])
+def test_a_table_with_bad_rows_is_not_scored_and_no_table_is_made(emulator, scoring_store, capsys, select, expected):
+    from salary import score_cli
+
+    store, _ = scoring_store
+    source = table_from_sql(emulator, select)
+    target = f"{PROJECT}.data.scored{next(_tables)}"
+    assert score_cli.main(["--store", store, "--input", source, "--output", f"bq://{target}"]) == 1
+    assert capsys.readouterr().err == f"error: {source}: {expected}\n"
+    client = bigquery.Client(project=PROJECT, credentials=_anonymous(), client_options={"api_endpoint": emulator.url})
+    assert target not in {f"{PROJECT}.data.{table.table_id}" for table in client.list_tables("data")}
+
+
+def test_tables_are_scored_into_tables_only(tmp_path, scoring_store, capsys):
+    from salary import score_cli
+
+    store, _ = scoring_store
+    assert score_cli.main(["--store", store, "--input", f"bq://{PROJECT}.data.t", "--output", str(tmp_path / "out.csv")]) == 1
+    assert capsys.readouterr().err == "error: a bq:// table is scored into a bq:// table (in BigQuery), a CSV into a CSV\n"

@@ -232,10 +232,11 @@ def test_recovery_from_a_future_dated_bad_latest(any_store_uri, caplog):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["rollback", "--to", "v1"], "the following arguments are required: --reason"),
+    (["rollback", "--to", "20260101T000000Z-0123abcd"], "the following arguments are required: --reason"),
+    (["rollback", "--to", ".hidden", "--reason", "x"], "argument --to: must be a version name like 20260101T000000Z-0123abcd, got '.hidden'"),
     (["prune", "--keep", "0"], "argument --keep: must be a whole number of at least 1, got '0'"),
-    (["pin", "v1", "--reason", " "], "argument --reason: must be one non-empty line"),
-    (["verify", "v1", "--all"], "not allowed with argument"),
+    (["pin", "20260101T000000Z-0123abcd", "--reason", " "], "argument --reason: must be one non-empty line"),
+    (["verify", "20260101T000000Z-0123abcd", "--all"], "not allowed with argument"),
     ([], "the following arguments are required: COMMAND"),
 ])
 def test_bad_usage_exits_2(args, message, capsys):

@@ -11,7 +11,7 @@ import pytest
 from salary.errors import PointerConflict
 from salary.model_store import ModelStore, open_store
 from salary.modeling import dump_model
-from salary.store_backends import ABANDONED_TEMP_SECONDS
+from salary.store_folder import ABANDONED_TEMP_SECONDS
 from tests.support.records import version_facts
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

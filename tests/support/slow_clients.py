@@ -5,9 +5,11 @@ import socket
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 PREDICT_BODY = b'{"years_experience": 5}'
+PREDICT_HEAD = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
 # Each slow connection sends one more byte this often: slower than a header or body timeout should allow.
 DRIP_SECONDS = 0.5
 
@@ -39,11 +41,16 @@ def _slow_request(index: int) -> tuple[bytes, bytes]:
     """What one slow connection sends: half drip their headers, half their body after complete headers."""
     if index % 2:
         return b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"X-Slow: " + b"a" * 4000 + b"\r\n\r\n"
-    headers = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n"
-    return headers, b" " * 4000
+    return PREDICT_HEAD + b"Content-Length: 4000\r\n\r\n", b" " * 4000
 
 
-def hold_slow_connections(port: int, count: int, seconds: float, stop: threading.Event | None = None) -> int:
+def trickling_body(index: int) -> tuple[bytes, bytes]:
+    """What one body trickler sends: complete headers, then a body never finished in time."""
+    return PREDICT_HEAD + b"Content-Length: 100000\r\n\r\n", b" " * 100_000
+
+
+def hold_slow_connections(port: int, count: int, seconds: float, stop: threading.Event | None = None,
+                          requests: Callable[[int], tuple[bytes, bytes]] = _slow_request, drip_seconds: float = DRIP_SECONDS) -> int:
     """Keep `count` connections dripping a request one byte at a time for `seconds`; reopen any the server closes.
 
     Returns how many connections were opened in all (more than `count` when the server cut some off).
@@ -57,7 +64,7 @@ def hold_slow_connections(port: int, count: int, seconds: float, stop: threading
         nonlocal opened
         sock = socket.create_connection(("127.0.0.1", port), timeout=2)
         opened += 1
-        start, rest = _slow_request(index)
+        start, rest = requests(index)
         sock.sendall(start)
         return [sock, rest, index]
 
@@ -77,7 +84,7 @@ def hold_slow_connections(port: int, count: int, seconds: float, stop: threading
                         conns[slot] = connect(index)
                     except OSError:
                         conns[slot] = [socket.socket(), b"", index]
-            stop.wait(DRIP_SECONDS)
+            stop.wait(drip_seconds)
     finally:
         for sock, _, _ in conns:
             sock.close()
@@ -109,11 +116,11 @@ def measure_latency(port: int, seconds: float, timeout: float = 5.0) -> dict[str
     return results
 
 
-def under_slow_clients(port: int, count: int, seconds: float) -> tuple[dict[str, Latency], int]:
-    """Latency of /healthz and predictions while `count` slow connections are held for `seconds`."""
+def under_slow_clients(port: int, count: int, seconds: float, **slow) -> tuple[dict[str, Latency], int]:
+    """Latency of /healthz and predictions while `count` slow connections (hold_slow_connections' `slow`) are held for `seconds`."""
     stop = threading.Event()
     opened: list[int] = []
-    holder = threading.Thread(target=lambda: opened.append(hold_slow_connections(port, count, seconds, stop)))
+    holder = threading.Thread(target=lambda: opened.append(hold_slow_connections(port, count, seconds, stop, **slow)))
     holder.start()
     try:
         time.sleep(1.0)  # let the slow connections take hold first

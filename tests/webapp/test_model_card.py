@@ -12,7 +12,7 @@ import sklearn
 from salary.dataset import read_salary_csv
 from salary.model_store import open_store
 from salary.modeling import dump_model
-from salary.store_backends import FolderBackend
+from salary.store_folder import FolderBackend
 from tests.support.hanging import HangingProxy
 from webapp import create_app
 

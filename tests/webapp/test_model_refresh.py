@@ -74,3 +74,21 @@ def test_bad_timing_settings_are_refused(monkeypatch, store_uri, variable, value
     monkeypatch.setenv("MODEL_URI", store_uri)
     with pytest.raises(ValueError, match=f"{variable} must be a non-negative number of seconds, got '{value}'"):
         create_app()
+
+
+def test_readyz_is_current_after_a_rollback_to_the_served_version(make_app, store_uri, caplog):
+    store = open_store(store_uri)
+    v1 = store.publish(model_bytes(1000.0), **version_facts())["version"]
+    client = make_app(MODEL_URI=store_uri, MODEL_POLL_SECONDS=0.1).test_client()
+    assert served_version(client) == v1
+    v2 = store.write_version(model_bytes(2000.0), **version_facts())["version"]
+    raw_write(store_uri, f"versions/{v2}/model.pkl", b"\x80\x05corrupted")
+    store.point_latest_at(v2)
+    assert eventually(lambda: client.get("/readyz").json["latest_version"] == v2, timeout=5)
+    # The refused version is rolled back: latest.json names the served one again, and /readyz says so.
+    store.point_latest_at(v1)
+    assert eventually(lambda: client.get("/readyz").json["latest_version"] == v1, timeout=5), client.get("/readyz").json
+    assert client.get("/readyz").json == {
+        "status": "ready", "model_version": v1, "latest_version": v1, "why": "it is the version latest.json names",
+    }
+    assert served_version(client) == v1

@@ -5,9 +5,9 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from salary.data.make_salary_csv import make_rows
-from salary.model_codec import decode_model
+from salary.model_codec import NUMPY_FROM_ROWS, decode_model
 from salary.modeling import dump_model, fit_salary_model
-from webapp.predictor import NUMPY_FROM_ROWS, make_predictor
+from webapp.predictor import make_predictor
 
 
 def within_one_ulp(actual, expected) -> bool:

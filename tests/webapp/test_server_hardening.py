@@ -4,14 +4,18 @@ import json
 import socket
 import threading
 import time
+import types
+from pathlib import Path
 
 import pytest
 
 from tests.support.server import gunicorn
 from tests.support.slow_clients import under_slow_clients
-from webapp.server_hooks import ADDRESS, DeadlineBody, NoClientAddresses
+from webapp.server_hooks import ADDRESS, NoClientAddresses, body_deadline, post_request
 
 PREDICT = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+VERTEX_PREDICT = "/v1/endpoints/1/deployedModels/2:predict"
+VERTEX = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" % VERTEX_PREDICT.encode()
 
 
 def raw_exchange(base: str, data: bytes) -> tuple[int, dict, bytes]:
@@ -81,10 +85,94 @@ def test_fifty_slow_clients_do_not_stall_health_checks_or_predictions(store_uri,
     assert opened > 50
 
 
-def test_a_body_read_ends_by_its_deadline_however_it_trickles():
+def vertex_env(store_uri: str, version: str) -> dict:
+    """The server as Vertex AI runs it (webapp/vertex.py), next to the store's own routes."""
+    return {"MODEL_URI": store_uri, "AIP_PREDICT_ROUTE": VERTEX_PREDICT, "AIP_HEALTH_ROUTE": "/vertex/health",
+            "AIP_STORAGE_URI": str(Path(store_uri) / "versions" / version)}
+
+
+@pytest.mark.slow
+def test_the_vertex_route_reads_bodies_as_the_api_does(store_uri, published):
+    output: list[str] = []
+    with gunicorn(vertex_env(store_uri, published["version"]), output=output) as base:
+        te = VERTEX + b"Transfer-Encoding: chunked\r\n\r\n"
+        status, _, body = raw_exchange(base, te + chunked(b'{"instances": [[5]]}'))
+        assert status == 200 and json.loads(body) == {"predictions": [40000.0]}
+        status, headers, body = raw_exchange(base, te + b"zz\r\n{}\r\n0\r\n\r\n")
+        assert status == 400 and headers["content-type"] == "application/problem+json"
+        assert json.loads(body)["detail"] == "malformed request body framing"
+        # Over 1 MiB, chunked: refused whole, not cut at the limit and answered.
+        status, headers, body = raw_exchange(base, te + chunked(b'{"instances": [' + b"1," * 600_000 + b"1]}"))
+        assert status == 413 and headers["content-type"] == "application/problem+json"
+    assert not any("Traceback" in line or "[ERROR]" in line for line in output), output
+
+
+def trickle(base: str, head: bytes, body: bytes, every: float = 1.0) -> tuple[float, bytes, bool]:
+    """Send `head`, then `body` a byte every `every` seconds until the server answers.
+
+    Returns the seconds the answer took, the answer, and whether the server then closed the connection.
+    """
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head)
+        started, answer = time.monotonic(), b""
+        sock.settimeout(every)
+        for byte in body:
+            try:
+                answer = sock.recv(65536)
+            except TimeoutError:
+                sock.send(bytes([byte]))
+                continue
+            break
+        took = time.monotonic() - started
+        sock.settimeout(5)
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            more = sock.recv(65536)
+            if not more:
+                break
+            answer += more
+        try:
+            closed = sock.recv(1) == b""
+        except TimeoutError:
+            closed = False
+    return took, answer, closed
+
+
+@pytest.mark.slow
+def test_a_body_trickling_a_byte_a_second_gets_408_by_the_deadline_on_every_route(store_uri, published):
+    # The production server's whole-body deadline (BODY_READ_SECONDS in webapp/gunicorn.conf.py).
+    body = b'{"years_experience": 5' + b" " * 40 + b"}"
+    cases = {
+        "api, Content-Length": PREDICT + b"Content-Length: %d\r\n\r\n" % len(body),
+        "api, chunked": PREDICT + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(body),
+        "vertex, Content-Length": VERTEX + b"Content-Length: %d\r\n\r\n" % len(body),
+    }
+    results: dict[str, tuple] = {}
+    with gunicorn(vertex_env(store_uri, published["version"])) as base:
+        threads = [threading.Thread(target=lambda name=name, head=head: results.__setitem__(name, trickle(base, head, body)))
+                   for name, head in cases.items()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    for name, (took, answer, closed) in results.items():
+        head, _, problem = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408 "), (name, answer)
+        assert b"connection: close" in head.lower(), (name, answer)
+        assert json.loads(problem)["detail"] == "the request body was not received in time", (name, answer)
+        assert closed, name
+        assert 9.0 < took < 13.0, (name, took)
+
+
+def test_a_socket_read_ends_by_its_deadline_however_the_body_reader_splits_it():
+    from gunicorn.http.body import Body, LengthReader
+    from gunicorn.http.unreader import SocketUnreader
+
     server, client = socket.socketpair()
     with server, client:
-        body = DeadlineBody(server.makefile("rb", buffering=0), server, seconds=0.5)
+        request = types.SimpleNamespace(unreader=SocketUnreader(server), must_close=False)
+        body_deadline(0.5)(None, request)
+        body = Body(LengthReader(request.unreader, 1000))
         stop = threading.Event()
 
         def trickle():
@@ -96,12 +184,14 @@ def test_a_body_read_ends_by_its_deadline_however_it_trickles():
         started = time.monotonic()
         try:
             with pytest.raises(TimeoutError):
-                while True:
-                    body.read(1)
+                body.read(1000)  # one read, many recvs
         finally:
             stop.set()
             sender.join()
         assert time.monotonic() - started < 1.0
+        assert request.must_close and body.failed
+        post_request(None, request, {}, None)
+        assert request.unreader.sock is server and server.gettimeout() is None
 
 
 @pytest.mark.parametrize("message", [
