@@ -3,7 +3,7 @@ consistent), and the expiry it sets on run artifacts and images."""
 
 import pytest
 
-from tests.test_gcp_setup import ARGS, run_setup
+from tests.support.gcp_setup import ARGS, run_setup
 
 
 @pytest.mark.parametrize("failing, fail_times", [("add-iam-policy-binding", 3), ("query", 2), ("policies", 4)])

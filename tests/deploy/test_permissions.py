@@ -5,7 +5,8 @@ import shlex
 
 import yaml
 
-from tests.test_gcp_setup import ARGS, BUILDER, PIPELINE, REPO, WEBAPP, grants, run_setup
+from tests.support import REPO
+from tests.support.gcp_setup import ARGS, BUILDER, PIPELINE, WEBAPP, grants, run_setup
 
 PERMISSIONS = REPO / "docs" / "permissions.md"
 

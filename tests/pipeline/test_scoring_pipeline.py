@@ -17,7 +17,7 @@ from salary import score_cli
 from salary.errors import ModelRejected
 from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
-from tests.storage import raw_read, raw_write
+from tests.support.storage import raw_read, raw_write
 
 IMAGE = "europe-west1-docker.pkg.dev/my-proj/salary/salary-components:abc1234"
 SA = "salary-pipeline@my-proj.iam.gserviceaccount.com"

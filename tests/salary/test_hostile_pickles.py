@@ -23,8 +23,8 @@ from salary.model_codec import MAX_REASON_CHARS, LinearModel, decode_model, enco
 from salary.modeling import as_estimator, fitted_state
 from salary.moments import Moments
 from salary.pickle_scan import MAX_BYTES
-from tests.hostile_pickles import CRAFTED, fitted_pickle, memo_bomb, mutants, repr_bomb
-from tests.server import REPO
+from tests.support import REPO
+from tests.support.hostile_pickles import CRAFTED, fitted_pickle, memo_bomb, mutants, repr_bomb
 from webapp.predictor import make_predictor
 
 # The stated bounds for decoding any one pickle (a good one takes about 0.3 ms and well under 100 KiB).
@@ -102,7 +102,7 @@ def test_each_bound_is_a_refusal_naming_it(content, reason):
 DECODE_ONE = """
 import json, sys, time, tracemalloc
 from salary.model_codec import decode_model
-from tests.hostile_pickles import CRAFTED
+from tests.support.hostile_pickles import CRAFTED
 content = CRAFTED[sys.argv[1]]()
 tracemalloc.start()
 started = time.process_time()

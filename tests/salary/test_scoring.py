@@ -12,8 +12,8 @@ from salary import score_cli
 from salary.model_store import open_store
 from salary.modeling import dump_model, fit_salary_model
 from salary.scoring import CsvScoring, Progress, Rejects
-from tests.server import gunicorn, request
-from tests.storage import raw_read, raw_write
+from tests.support.server import gunicorn, request
+from tests.support.storage import raw_read, raw_write
 
 HEADER = "EmployeeId,Name,YearsExperience,Department"
 

@@ -9,30 +9,8 @@ from salary import cli, store_ops
 from salary.errors import PointerConflict, PointerHeld
 from salary.model_store import open_store
 from tests.support.records import T0, model_bytes, version_facts
-from tests.support.storage import raw_read, raw_write
-
-
-def publish(any_store_uri, slope, hours, r2=0.9):
-    """Publish a model with this slope, `hours` after T0; its version."""
-    facts = version_facts()
-    facts["metrics"]["r2"] = r2
-    return open_store(any_store_uri).publish(model_bytes(slope), now=T0 + timedelta(hours=hours), **facts)["version"]
-
-
-def salary_models(capsys, *args):
-    """Run the CLI in-process; (exit code, stdout, stderr)."""
-    code = cli.main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def tamper(any_store_uri, version):
-    key = f"versions/{version}/model.pkl"
-    raw_write(any_store_uri, key, raw_read(any_store_uri, key) + b"x")
-
-
-def latest(any_store_uri):
-    return json.loads(raw_read(any_store_uri, "latest.json"))["version"]
+from tests.support.storage import raw_write
+from tests.support.store_cli import latest, publish, salary_models, tamper
 
 
 def test_list_shows_versions_newest_first_with_latest_and_pin(any_store_uri, capsys):

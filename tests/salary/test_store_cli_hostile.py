@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from salary.model_store import open_store
-from tests.storage import raw_read, raw_write
-from tests.test_store_cli import latest, publish, salary_models, tamper
+from tests.support.storage import raw_read, raw_write
+from tests.support.store_cli import latest, publish, salary_models, tamper
 
 NESTED = b"[" * 100_000
 
@@ -112,8 +112,8 @@ COMMANDS = [["list"], ["list", "--history"], ["verify"], ["verify", "--all"], ["
 
 
 @pytest.mark.parametrize("kind", DAMAGE)
-def test_no_command_ends_in_a_traceback_on_a_damaged_store(folder_or_gcs_store_uri, capsys, kind):
-    uri = folder_or_gcs_store_uri
+def test_no_command_ends_in_a_traceback_on_a_damaged_store(any_store_uri, capsys, kind):
+    uri = any_store_uri
     v1, v2 = publish(uri, 1000, 0), publish(uri, 2000, 1)
     damage(uri, v1, v2, kind)
     for command in COMMANDS:
@@ -123,8 +123,8 @@ def test_no_command_ends_in_a_traceback_on_a_damaged_store(folder_or_gcs_store_u
 
 
 @pytest.mark.parametrize("pointer", [b'{"vers', b"", NESTED, b'{"version": ".hidden"}'])
-def test_repair_points_an_unreadable_latest_where_the_web_app_falls_back(folder_or_gcs_store_uri, capsys, pointer):
-    uri = folder_or_gcs_store_uri
+def test_repair_points_an_unreadable_latest_where_the_web_app_falls_back(any_store_uri, capsys, pointer):
+    uri = any_store_uri
     publish(uri, 1000, 0)
     v2 = publish(uri, 2000, 1)
     raw_write(uri, "latest.json", pointer)
@@ -138,8 +138,8 @@ def test_repair_points_an_unreadable_latest_where_the_web_app_falls_back(folder_
     assert one_line_error(*salary_models(capsys, "--store", uri, "repair")[::2])  # nothing left to repair
 
 
-def test_repair_skips_a_refused_version_and_rollback_works_on_an_unreadable_pointer(folder_or_gcs_store_uri, capsys):
-    uri = folder_or_gcs_store_uri
+def test_repair_skips_a_refused_version_and_rollback_works_on_an_unreadable_pointer(any_store_uri, capsys):
+    uri = any_store_uri
     v1, v2 = publish(uri, 1000, 0), publish(uri, 2000, 1)
     tamper(uri, v2)
     code, out, _ = salary_models(capsys, "--store", uri, "repair")

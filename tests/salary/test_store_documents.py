@@ -8,9 +8,8 @@ from salary import store_ops
 from salary.errors import DocumentRefused, ModelRejected, PointerUnreadable, StoreError
 from salary.model_store import open_store
 from salary.store_documents import MAX_DOCUMENT_DEPTH, is_version_name, parse_document
-from tests.storage import raw_read, raw_write
-from tests.test_model_store import FACTS, T0
-from tests.test_store_cli import model_bytes
+from tests.support.records import T0, model_bytes, version_facts
+from tests.support.storage import raw_read, raw_write
 
 # 100 KB of "[": json.loads raises RecursionError on it; balanced, it is valid JSON 50,000 deep.
 OPEN_ONLY = b"[" * 100_000
@@ -19,12 +18,6 @@ BALANCED = b"[" * 50_000 + b"]" * 50_000
 
 def nested(depth: int) -> bytes:
     return b'{"a": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
-
-
-@pytest.fixture
-def store_uri(folder_or_gcs_store_uri):
-    """Each store test here runs once on a folder store and once on a gs:// store."""
-    return folder_or_gcs_store_uri
 
 
 @pytest.mark.parametrize("content, reason", [
@@ -65,10 +58,10 @@ def test_one_rule_for_version_names(name, valid):
 
 
 @pytest.mark.parametrize("pointer", [OPEN_ONLY, b'{"version": ' + BALANCED + b"}", b'{"version": ".hidden"}', b'{"version": ["x"]}'])
-def test_a_hostile_pointer_is_a_store_refusal(store_uri, pointer):
-    v1 = open_store(store_uri).publish(model_bytes(1000), now=T0, **FACTS)["version"]
-    raw_write(store_uri, "latest.json", pointer)
-    store = open_store(store_uri)
+def test_a_hostile_pointer_is_a_store_refusal(any_store_uri, pointer):
+    v1 = open_store(any_store_uri).publish(model_bytes(1000), now=T0, **version_facts())["version"]
+    raw_write(any_store_uri, "latest.json", pointer)
+    store = open_store(any_store_uri)
     with pytest.raises(PointerUnreadable, match=r"latest.json (is not valid JSON|nests deeper|names an invalid version)"):
         store.latest_version()
     assert store.versions() == [v1]
@@ -82,11 +75,11 @@ def test_a_hostile_pointer_is_a_store_refusal(store_uri, pointer):
     (lambda manifest: json.dumps({**manifest, "size_bytes": True}).encode(), "manifest.json has size_bytes of type bool"),
     (lambda manifest: json.dumps({**manifest, "created_at": 5}).encode(), "manifest.json has created_at of type int"),
 ])
-def test_a_hostile_manifest_refuses_its_version(store_uri, transform, reason):
-    store = open_store(store_uri)
-    version = store.publish(model_bytes(1000), now=T0, **FACTS)["version"]
+def test_a_hostile_manifest_refuses_its_version(any_store_uri, transform, reason):
+    store = open_store(any_store_uri)
+    version = store.publish(model_bytes(1000), now=T0, **version_facts())["version"]
     key = f"versions/{version}/manifest.json"
-    raw_write(store_uri, key, transform(json.loads(raw_read(store_uri, key))))
+    raw_write(any_store_uri, key, transform(json.loads(raw_read(any_store_uri, key))))
     with pytest.raises(ModelRejected, match=f"^model version {version} refused: {reason}"):
         store.load()
 
@@ -98,12 +91,12 @@ def test_a_hostile_manifest_refuses_its_version(store_uri, transform, reason):
     json.dumps({"at": "x", "action": "rollback", "from": None, "to": ".hidden", "reason": "", "actor": "a"}).encode(),
     json.dumps({"at": "x", "action": "rollback", "from": None, "to": None, "reason": ["x"], "actor": "a"}).encode(),
 ])
-def test_a_hostile_history_record_is_skipped_and_hides_no_other(store_uri, record, caplog):
-    store = open_store(store_uri)
-    v1 = store.publish(model_bytes(1000), now=T0, **FACTS)["version"]
-    v2 = store.publish(model_bytes(2000), now=T0.replace(hour=1), **FACTS)["version"]
+def test_a_hostile_history_record_is_skipped_and_hides_no_other(any_store_uri, record, caplog):
+    store = open_store(any_store_uri)
+    v1 = store.publish(model_bytes(1000), now=T0, **version_facts())["version"]
+    v2 = store.publish(model_bytes(2000), now=T0.replace(hour=1), **version_facts())["version"]
     # Sorts last, so a reader meets it first when looking for the most recent earlier latest.
-    raw_write(store_uri, "history/99990101T000000.000000Z-00000000.json", record)
+    raw_write(any_store_uri, "history/99990101T000000.000000Z-00000000.json", record)
     assert [entry["to"] for entry in store.history()] == [v1, v2]
     assert store.previously_latest() == [v2, v1]
     assert "skipped history record: history/99990101T000000.000000Z-00000000.json" in caplog.text
@@ -116,11 +109,11 @@ def test_a_hostile_history_record_is_skipped_and_hides_no_other(store_uri, recor
     (b'{"version": null, "reason": ["x"]}', "pin.json has reason of type list"),
     (b'{"reason": "x"}', "pin.json lacks version"),
 ])
-def test_a_hostile_pin_marker_stops_pointer_changes(store_uri, pin, reason):
-    store = open_store(store_uri)
-    store.publish(model_bytes(1000), now=T0, **FACTS)
-    raw_write(store_uri, "pin.json", pin)
+def test_a_hostile_pin_marker_stops_pointer_changes(any_store_uri, pin, reason):
+    store = open_store(any_store_uri)
+    store.publish(model_bytes(1000), now=T0, **version_facts())
+    raw_write(any_store_uri, "pin.json", pin)
     with pytest.raises(StoreError, match=reason):
         store_ops.read_pin(store)
     with pytest.raises(StoreError, match=reason):
-        store.publish(model_bytes(2000), now=T0.replace(hour=1), **FACTS)
+        store.publish(model_bytes(2000), now=T0.replace(hour=1), **version_facts())

@@ -108,7 +108,7 @@ def watch_answers(base: str, seconds: float) -> tuple[list[tuple[int | None, str
     import time
     import urllib.error
 
-    from tests.server import fetch
+    from tests.support.server import fetch
 
     answers, last, longest = [], time.monotonic(), 0.0
     deadline = last + seconds

@@ -8,20 +8,21 @@ from pathlib import Path
 import pytest
 
 from salary.model_store import open_store
-from tests.storage import raw_read, raw_write
-from tests.test_model_refresh import FACTS, model_bytes, served_version
+from tests.support.records import model_bytes, version_facts
+from tests.support.serving import served_version
+from tests.support.storage import raw_read, raw_write
 
 NESTED = b"[" * 100_000
 
 
 @pytest.fixture
-def two_versions(folder_or_gcs_store_uri):
+def two_versions(any_store_uri):
     """A store (folder, then gs://) where v1 then v2 were latest: (uri, v1, v2)."""
-    store = open_store(folder_or_gcs_store_uri)
-    v1 = store.publish(model_bytes(1000.0), **FACTS)["version"]
+    store = open_store(any_store_uri)
+    v1 = store.publish(model_bytes(1000.0), **version_facts())["version"]
     time.sleep(1.1)
-    v2 = store.publish(model_bytes(2000.0), **FACTS)["version"]
-    return folder_or_gcs_store_uri, v1, v2
+    v2 = store.publish(model_bytes(2000.0), **version_facts())["version"]
+    return any_store_uri, v1, v2
 
 
 def app_checks(caplog) -> int:
@@ -81,7 +82,7 @@ def test_a_served_model_keeps_serving_while_the_pointer_is_unreadable(make_app, 
 
 
 def test_a_failing_check_moves_the_next_check_on_instead_of_running_per_request(make_app, store_uri, caplog):
-    open_store(store_uri).publish(model_bytes(1000.0), **FACTS)
+    open_store(store_uri).publish(model_bytes(1000.0), **version_facts())
     raw_write(store_uri, "latest.json", NESTED)
     for record in Path(store_uri, "history").iterdir():
         record.unlink()  # no history: nothing to fall back to, so the check fails each time it runs

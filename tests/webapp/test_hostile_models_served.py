@@ -8,15 +8,11 @@ Gaps and worker memory are measured by bench/hostile_models.py; this test assert
 import pytest
 
 from salary.model_store import open_store
-from tests.hostile_pickles import CRAFTED, watch_answers
-from tests.server import gunicorn
+from tests.support.hostile_pickles import CRAFTED, watch_answers
+from tests.support.records import version_facts
+from tests.support.server import gunicorn
 
 pytestmark = pytest.mark.slow
-FACTS = {
-    "metrics": {"r2": 0.9, "rmse": 1.0, "mae": 1.0, "rows": 3},
-    "data": {"uri": "d.csv", "sha256": "a" * 64, "rows": 15},
-    "source": {},
-}
 SERVED_PICKLES = ["memo-index-2**25", "nested-tuple-key-200k", "colliding-int-keys-1mib"]
 
 
@@ -26,7 +22,7 @@ def test_a_server_keeps_answering_with_its_model_while_hostile_pickles_are_publi
     with gunicorn({"MODEL_URI": store_uri, "MODEL_POLL_SECONDS": "0.2", "WEB_CONCURRENCY": "2"}, output=output) as base:
         refused = []
         for name in SERVED_PICKLES:
-            refused.append(store.publish(CRAFTED[name](), **FACTS)["version"])
+            refused.append(store.publish(CRAFTED[name](), **version_facts())["version"])
             answers, _ = watch_answers(base, seconds=2.0)
             assert answers and set(answers) == {(200, published["version"])}, (name, sorted(set(answers), key=str)[:5])
     log = "\n".join(output)
