@@ -96,7 +96,7 @@ def test_the_first_build_on_an_empty_store_ends_green_and_says_what_happens_next
     workspace.mkdir(parents=True)
     for name in ("smoke-id-token", "smoke-tag-id-token"):
         (workspace / name).write_text("t\n")
-    # scripts/smoke.py exits 3 when /ready says nothing is published yet (tests/test_smoke.py, against the real server).
+    # scripts/smoke.py exits 3 when /ready says nothing is published yet (tests/deploy/test_smoke.py, against the real server).
     smoke = run_script(steps(build)["smoke-webapp"], values, tmp_path, program="python3", answers=f"exit {smoke_exit}", replace={"/workspace": "ws"})
     assert smoke[0][:2] == ["scripts/smoke.py", f"--service-json={workspace}/service.json"]
     calls = run_script(steps(build)["route-traffic"], values, tmp_path, program="gcloud", replace={"/workspace": "ws"})

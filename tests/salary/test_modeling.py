@@ -50,7 +50,7 @@ def test_row_hash_known_values_and_range():
     years, salary = np.array([0.0, 1.5, 60.0, 12.3]), np.array([1.0, 50000.0, 2e13, 38000.5])
     hashes = row_hash(years, salary, 42)
     assert ((hashes >= 0) & (hashes < HASH_PRIME)).all() and hashes.dtype == np.int64
-    # Pinned: the same numbers BigQuery computes (tests/test_bigquery.py runs the SQL on the same rows).
+    # Pinned: the same numbers BigQuery computes (tests/salary/test_bigquery.py runs the SQL on the same rows).
     assert hashes.tolist() == PINNED_HASHES
 
 
