@@ -14,7 +14,7 @@ from salary.model_store import open_store
 from salary.modeling import Line, linear_regression, scores_from_sums
 from salary.split import HASH_PRIME, held_out_mask, row_hash, row_hash_sql
 from salary.training_data import score_held_out, summarize
-from scripts.bq_emulator import load_csv, running
+from tests.support.bq_emulator import load_csv, running
 
 PROJECT = "salary-test"
 _tables = itertools.count()

@@ -1,6 +1,6 @@
 """Run the BigQuery API emulator (the `bqemulator` package, DuckDB inside) on loopback, offline.
 
-Used by the tests and `make bench`:  python -m scripts.bq_emulator --port 9050 --project local
+Used by the tests and `make bench`:  python -m tests.support.bq_emulator --port 9050 --project local
 The emulator loads DuckDB's spatial extension at start; it comes from the pinned `duckdb-extension-spatial`
 package, installed into a private HOME, so nothing is downloaded.
 """
