@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import inprocess, pipeline, scoring, web
+from bench import inprocess, pipeline, prediction_log, scoring, web
 from bench.measure import Run, tree_pss_bytes
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("pipeline", "scaling", "bigquery", "scoring", "startup", "web", "settings")
+SECTIONS = ("pipeline", "scaling", "bigquery", "scoring", "startup", "web", "settings", "prediction_log")
 # salary-score on generated CSVs of these sizes (bench/scoring.py).
 SCORING_ROWS = (1_000_000, 10_000_000)
 # The pipeline on generated CSVs of these sizes (each once: 100M rows is a few GB and minutes), and on a
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if "pipeline" in sections:
             results["pipeline"] = measure_pipeline(workdir, args.rounds)
             model_uri = results["pipeline"]["model_uri"]
-        elif {"startup", "web", "settings"} & set(sections):
+        elif {"startup", "web", "settings", "prediction_log"} & set(sections):
             _, model_uri = pipeline.dry_run(workdir, "model")
         if "scaling" in sections:
             results["scaling"] = measure_scaling(workdir, [int(rows) for rows in args.rows.split(",")])
@@ -93,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             results["web"] = measure_web(workdir, model_uri, args.rounds, args.seconds)
         if "settings" in sections:
             results["settings"] = measure_settings(workdir, model_uri, args.rounds, args.seconds)
+        if "prediction_log" in sections:
+            progress("the prediction log: the server at rate 1.0 and at 0")
+            results["prediction_log"] = prediction_log.measure(workdir, model_uri, args.rounds, args.seconds)
     context["finished"] = now_text()
     context["load_after"] = load_average()
     report = render(context, results)
@@ -309,6 +312,8 @@ def render(context: dict, results: dict) -> str:
         body += scoring.render(results["scoring"], goals)
     if "settings" in results:
         body += render_settings(results["settings"])
+    if "prediction_log" in results:
+        body += prediction_log.render(results["prediction_log"], goals)
     server = context["server"]
     versions = ", ".join(f"{name} {version}" for name, version in context["versions"].items())
     head = [

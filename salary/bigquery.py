@@ -4,11 +4,14 @@ of a table into a new one, in BigQuery."""
 
 import os
 import re
+from datetime import datetime
 
 import numpy as np
 
 from salary.dataset import MAX_YEARS, MIN_ROWS, MIN_YEARS, SALARY_COLUMN, YEARS_COLUMN
-from salary.errors import DataValidationError, OutputError
+from salary.drift import EVENT, Drift, drift_from_counts, training_histogram
+from salary.errors import DataValidationError, DriftError, OutputError
+from salary.histogram import BIN_SQL, BINS
 from salary.model_codec import LinearModel
 from salary.modeling import Line
 from salary.moments import Moments, Residuals
@@ -54,11 +57,11 @@ def client(project: str):
     return bigquery.Client(project=project, credentials=credentials)
 
 
-def _query(bq, sql: str, **parameters) -> list:
-    """Rows of a parameterised query."""
+def run_query(bq, sql: str, **parameters) -> list:
+    """Rows of a parameterised query (int, float, str or datetime parameters)."""
     from google.cloud import bigquery
 
-    kinds = {int: "INT64", float: "FLOAT64"}
+    kinds = {int: "INT64", float: "FLOAT64", str: "STRING", datetime: "TIMESTAMP"}
     config = bigquery.QueryJobConfig(query_parameters=[
         bigquery.ScalarQueryParameter(name, kinds[type(value)], value) for name, value in parameters.items()
     ])
@@ -135,9 +138,9 @@ def summarize_table(uri: str, test_fraction: float, seed: int) -> Summary:
     found = _read_table(bq, uri, table)
     bounds = {"min_years": MIN_YEARS, "max_years": MAX_YEARS}
     base = f"WITH base AS (SELECT CAST({YEARS_COLUMN} AS FLOAT64) AS x, CAST({SALARY_COLUMN} AS FLOAT64) AS y FROM `{table}`)\n"
-    counts = _query(bq, base + f"SELECT COUNT(*) AS n, COUNTIF(NOT {_VALID}) AS bad FROM base", **bounds)[0]
+    counts = run_query(bq, base + f"SELECT COUNT(*) AS n, COUNTIF(NOT {_VALID}) AS bad FROM base", **bounds)[0]
     if counts["bad"]:
-        first = _query(bq, base + f"SELECT x, y FROM base WHERE NOT {_VALID} ORDER BY x, y LIMIT 1", **bounds)[0]
+        first = run_query(bq, base + f"SELECT x, y FROM base WHERE NOT {_VALID} ORDER BY x, y LIMIT 1", **bounds)[0]
         raise DataValidationError(
             f"{uri}: {counts['bad']} of {counts['n']} rows are invalid, e.g. {YEARS_COLUMN}={first['x']}, "
             f"{SALARY_COLUMN}={first['y']}: {_row_problem(first['x'], first['y'])}"
@@ -147,9 +150,24 @@ def summarize_table(uri: str, test_fraction: float, seed: int) -> Summary:
     threshold = split_threshold(test_fraction)
     sql = (_hashed(table) + ", train AS (SELECT x, y FROM hashed WHERE hs >= @threshold)\n"
            + _moments_sql("train", ", (SELECT COUNT(*) FROM hashed WHERE hs < @threshold) AS n_test"))
-    row = _query(bq, sql, threshold=threshold, **_salts(seed))[0]
+    row = run_query(bq, sql, threshold=threshold, **_salts(seed))[0]
     fingerprint = {"table": table, "last_modified": found.modified.isoformat()}
-    return Summary(uri, int(counts["n"]), fingerprint, test_fraction, seed, _moments(row), int(row["n_test"] or 0))
+    return Summary(uri, int(counts["n"]), fingerprint, test_fraction, seed, _moments(row), int(row["n_test"] or 0),
+                   _training_histogram(bq, table, threshold, seed))
+
+
+def _training_histogram(bq, table: str, threshold: int, seed: int) -> tuple:
+    """The training rows' years per bin, as a GROUP BY in BigQuery: only the counts leave it."""
+    sql = (_hashed(table) + f"\nSELECT {BIN_SQL} AS bin, COUNT(*) AS n FROM hashed WHERE hs >= @threshold GROUP BY bin")
+    return histogram_counts(run_query(bq, sql, threshold=threshold, **_salts(seed)))
+
+
+def histogram_counts(rows) -> tuple:
+    """Counts per bin from rows of (bin, n); bins with no rows are 0."""
+    counts = [0] * BINS
+    for row in rows:
+        counts[int(row["bin"])] += int(row["n"])
+    return tuple(counts)
 
 
 def score_table(summary: Summary, lines: list[Line]) -> HeldOut:
@@ -166,8 +184,8 @@ def score_table(summary: Summary, lines: list[Line]) -> HeldOut:
         residual = f"(y - (x * @coef{index} + @intercept{index}))"
         residual_sums += f", SUM({residual} * {residual}) AS squares{index}, SUM(ABS({residual})) AS abs{index}"
     held_out = _hashed(table) + ", test AS (SELECT x, y, hp FROM hashed WHERE hs < @threshold)\n"
-    row = _query(bq, held_out + _moments_sql("test", residual_sums), **parameters)[0]
-    sample = _query(bq, held_out + f"SELECT x, y FROM test ORDER BY hp, x, y LIMIT {MAX_PLOT_ROWS}",
+    row = run_query(bq, held_out + _moments_sql("test", residual_sums), **parameters)[0]
+    sample = run_query(bq, held_out + f"SELECT x, y FROM test ORDER BY hp, x, y LIMIT {MAX_PLOT_ROWS}",
                     threshold=parameters["threshold"], **_salts(summary.seed))
     moments = _moments(row)
     if moments.n != summary.n_test:
@@ -205,9 +223,9 @@ def score_into_table(input_uri: str, output_uri: str, model: LinearModel, column
         raise OutputError(f"{output_uri} already exists; outputs are never overwritten")
     bounds = {"min_years": MIN_YEARS, "max_years": MAX_YEARS}
     base = f"WITH base AS (SELECT CAST(`{column}` AS FLOAT64) AS x FROM `{source}`)\n"
-    counts = _query(bq, base + f"SELECT COUNT(*) AS n, COUNTIF(NOT COALESCE({_years_valid('x')}, FALSE)) AS bad FROM base", **bounds)[0]
+    counts = run_query(bq, base + f"SELECT COUNT(*) AS n, COUNTIF(NOT COALESCE({_years_valid('x')}, FALSE)) AS bad FROM base", **bounds)[0]
     if counts["bad"]:
-        first = _query(bq, base + f"SELECT x FROM base WHERE NOT COALESCE({_years_valid('x')}, FALSE) ORDER BY x LIMIT 1", **bounds)[0]
+        first = run_query(bq, base + f"SELECT x FROM base WHERE NOT COALESCE({_years_valid('x')}, FALSE) ORDER BY x LIMIT 1", **bounds)[0]
         raise DataValidationError(f"{input_uri}: {counts['bad']} of {counts['n']} rows are invalid, e.g. {column}={first['x']}: "
                                   f"{_row_problem(first['x'], 1.0, column)}")
     x = f"CAST(`{column}` AS FLOAT64)"
@@ -215,10 +233,55 @@ def score_into_table(input_uri: str, output_uri: str, model: LinearModel, column
     sql = (f"CREATE TABLE `{target}` AS SELECT *, IF(COALESCE({_years_valid(x)}, FALSE), {x} * @slope + @intercept, "
            f"{guard}) AS {PREDICTION_COLUMN} FROM `{source}`")
     try:
-        _query(bq, sql, slope=model.slope, intercept=model.intercept, **bounds)
+        run_query(bq, sql, slope=model.slope, intercept=model.intercept, **bounds)
     except Conflict:
         raise OutputError(f"{output_uri} was created by someone else meanwhile; outputs are never overwritten") from None
     except BadRequest as exc:
         raise DataValidationError(f"{input_uri}: scoring failed ({str(exc).splitlines()[0]})") from None
     rows = bq.get_table(target).num_rows
     return {"input": {"table": source, "last_modified": found.modified.isoformat()}, "rows": int(rows or 0), "output": target}
+
+
+# Logged predictions (salary.drift) in a Cloud Logging sink's table: the rows that are prediction records (field names
+# as the sink writes them, lower case: https://cloud.google.com/logging/docs/export/bigquery), each logged year a row
+# `x` in range.
+_TABLE_YEARS = ("FROM `{table}` AS entry, UNNEST(entry.jsonPayload.years) AS x WHERE entry.jsonPayload.event = @event"
+                " AND entry.timestamp >= @since AND x >= @min_years AND x <= @max_years")
+
+
+def _table(uri: str):
+    """(client, table reference) of a bq:// table of exported logs; DriftError when it is not one."""
+    try:
+        project, table = parse_table_uri(uri)
+    except DataValidationError as exc:
+        raise DriftError(str(exc)) from None
+    return client(project), table
+
+
+def _table_rows(uri: str, sql: str, **parameters) -> list:
+    """A query's rows, with BigQuery's errors as one-line DriftErrors."""
+    from google.api_core.exceptions import GoogleAPIError
+
+    bq, table = _table(uri)
+    try:
+        return run_query(bq, sql.format(table=table), event=EVENT, min_years=MIN_YEARS, max_years=MAX_YEARS, **parameters)
+    except GoogleAPIError as exc:
+        raise DriftError(f"{uri}: cannot be read ({str(exc).splitlines()[0]})") from None
+
+
+def table_drift(uri: str, manifest: dict, since: datetime, threshold: float, now: datetime) -> Drift:
+    """The check on a table of exported logs: the histogram and the count outside the trained years are a GROUP BY in
+    BigQuery, so only twelve counts leave it."""
+    _, low, high = training_histogram(manifest)
+    outside = "COUNTIF(x < @low OR x > @high)" if low is not None and high is not None else "0"
+    sql = (f"SELECT {BIN_SQL} AS bin, COUNT(*) AS n, {outside} AS outside " + _TABLE_YEARS
+           + " AND entry.jsonPayload.model_version = @version GROUP BY bin")
+    bounds = {"low": low, "high": high} if low is not None and high is not None else {}
+    rows = _table_rows(uri, sql, since=since, version=manifest["version"], **bounds)
+    return drift_from_counts(manifest, list(histogram_counts(rows)), sum(int(row["outside"]) for row in rows), threshold, now)
+
+
+def table_years(uri: str, since: datetime) -> tuple[np.ndarray, np.ndarray]:
+    """Every distinct logged year in a table of exported logs with how often it was asked: what impact needs, exactly."""
+    rows = _table_rows(uri, "SELECT x, COUNT(*) AS n " + _TABLE_YEARS + " GROUP BY x ORDER BY x", since=since)
+    return (np.array([row["x"] for row in rows], dtype=np.float64), np.array([row["n"] for row in rows], dtype=np.int64))

@@ -3,10 +3,13 @@
 import argparse
 import json
 import os
+import re
 import sys
+from datetime import UTC, datetime, timedelta
 
-from salary import defaults, store_ops
-from salary.errors import ModelRejected, StoreError
+from salary import defaults, drift, store_ops
+from salary.errors import DriftError, ModelRejected, StoreError
+from salary.impact import impact
 from salary.model_store import ModelStore, open_store
 from salary.store_documents import is_version_name
 
@@ -36,6 +39,35 @@ def _version(text: str) -> str:
     return text
 
 
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def _duration(text: str) -> timedelta:
+    """argparse type: a positive duration such as 90m, 24h or 7d."""
+    match = re.fullmatch(r"([0-9]{1,6})([mhd])", text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number of minutes, hours or days such as 90m, 24h or 7d, got {text!r}")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _threshold(text: str) -> float:
+    """argparse type: a divergence threshold, above 0 and below 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1 (exclusive), got {text!r}")
+    return value
+
+
+def _svg_path(text: str) -> str:
+    """argparse type: a file name ending in .svg."""
+    if not text.endswith(".svg"):
+        raise argparse.ArgumentTypeError(f"must be a file name ending in .svg, got {text!r}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of salary-models."""
     store = argparse.ArgumentParser(add_help=False)
@@ -54,6 +86,23 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = commands.add_parser("rollback", parents=[store], help="verify a version, then make latest.json name it")
     rollback.add_argument("--to", required=True, metavar="VERSION", type=_version)
     rollback.add_argument("--reason", required=True, type=_reason)
+    rollback.add_argument("--source", help="first show the impact of the change on the predictions logged here (see impact)")
+    logged = argparse.ArgumentParser(add_help=False)
+    logged.add_argument("--source", required=True,
+                        help="logged predictions: the web app's log, a JSON-lines export of Cloud Logging, or bq://project.dataset.table")
+    logged.add_argument("--since", type=_duration, metavar="DURATION", help="only predictions logged this recently (exports and tables)")
+    logged.add_argument("--json", action="store_true", help="print the result as JSON")
+    check = commands.add_parser("drift", parents=[store, logged],
+                                help="compare the years asked of a version with the years it was trained on (exit 1 on drift)")
+    check.add_argument("--version", help="the version whose predictions to check (default: latest)")
+    check.add_argument("--threshold", type=_threshold, default=drift.THRESHOLD,
+                       help=f"Jensen-Shannon divergence above which it is drift (default {drift.THRESHOLD:g}, see docs/watching.md)")
+    check.add_argument("--plot", type=_svg_path, metavar="FILE.svg", help="draw both histograms into this SVG file")
+    check.add_argument("--record", action="store_true", help="keep the result in the store for the model card")
+    change = commands.add_parser("impact", parents=[store, logged],
+                                 help="how the answers to the logged predictions change if CANDIDATE replaces the served version")
+    change.add_argument("candidate", metavar="CANDIDATE")
+    change.add_argument("--against", metavar="VERSION", help="the version it would replace (default: latest)")
     pin = commands.add_parser("pin", parents=[store], help="serve VERSION and keep it latest: publishing stores but does not move latest.json")
     pin.add_argument("version", type=_version)
     pin.add_argument("--reason", required=True, type=_reason)
@@ -135,6 +184,86 @@ def prune(store: ModelStore, keep: int, yes: bool) -> int:
     return 0
 
 
+def _since(args: argparse.Namespace) -> datetime | None:
+    """The earliest time of a logged prediction to use."""
+    return datetime.now(UTC) - args.since if args.since else None
+
+
+def _logged(source: str, since: datetime | None) -> drift.Logged:
+    """The records of a log file or export; a table is read by the callers, as SQL."""
+    logged = drift.read_log(source, since)
+    if logged.unreadable:
+        print(f"note: {source}: {logged.skipped()}", file=sys.stderr)
+    return logged
+
+
+def check_drift(store: ModelStore, args: argparse.Namespace) -> int:
+    """The drift check: 0 below the threshold, 1 above (with the structured warning line)."""
+    version = args.version or store.latest_version()
+    manifest = store.read_manifest(version)
+    now, since = datetime.now(UTC), _since(args)
+    if args.source.startswith("bq://"):
+        from salary.bigquery import table_drift
+
+        result = table_drift(args.source, manifest, since or datetime(1970, 1, 1, tzinfo=UTC), args.threshold, now)
+    else:
+        logged = _logged(args.source, since)
+        if version not in logged.years:
+            raise DriftError(f"{args.source}: no logged predictions of version {version} (logged: {drift.versions_seen(logged)})")
+        result = drift.drift_from_values(manifest, logged.values(version), args.threshold, now)
+    if args.plot:
+        from salary.plotting import histograms_svg
+
+        with open(args.plot, "w") as handle:
+            handle.write(histograms_svg(result))
+    if args.record:
+        drift.record_drift(store, result)
+    if args.json:
+        print(json.dumps(result.as_dict(), sort_keys=True))
+    else:
+        _print_drift(result)
+    if result.drifted:
+        print(json.dumps(drift.drift_warning(result), sort_keys=True), flush=True)
+        return 1
+    return 0
+
+
+def _print_drift(result: drift.Drift) -> None:
+    """The counts side by side, then the verdict."""
+    training, serving = sum(result.training), sum(result.serving)
+    print(f"{'years':<10} {'training':>9} {'share':>7} {'serving':>9} {'share':>7}")
+    for index, (trained, served) in enumerate(zip(result.training, result.serving, strict=True)):
+        span = f"{drift.EDGES[index]:g}-{drift.EDGES[index + 1]:g}"
+        print(f"{span:<10} {trained:>9} {trained / training:>7.1%} {served:>9} {served / serving:>7.1%}")
+    if result.years_min is not None:
+        print(f"outside the trained years {result.years_min:g}-{result.years_max:g}: {result.outside_share:.1%} of {serving} logged values")
+    verdict = "DRIFT" if result.drifted else "no drift"
+    print(f"version {result.version}: Jensen-Shannon divergence {result.divergence:.4f}, threshold {result.threshold:g}: {verdict}")
+
+
+def show_impact(store: ModelStore, candidate: str, against: str | None, source: str, since: datetime | None, as_json: bool) -> None:
+    """The change in the logged answers if `candidate` replaced `against` (default: latest)."""
+    old = store.load(against or store.latest_version())
+    new = store.load(candidate)
+    if source.startswith("bq://"):
+        from salary.bigquery import table_years
+
+        years, counts = table_years(source, since or datetime(1970, 1, 1, tzinfo=UTC))
+    else:
+        years, counts = _logged(source, since).values(), None
+    result = impact(new, old, years, counts)
+    if as_json:
+        print(json.dumps(result.as_dict(), sort_keys=True))
+        return
+    print(f"{result.candidate} instead of {result.against}, on {result.count} logged predictions (absolute change in the answer):")
+    print(f"median ${result.median:,.0f}, 95th percentile ${result.p95:,.0f}, max ${result.max:,.0f}; mean signed change ${result.mean_signed:+,.0f}")
+    if result.margin_95 is not None:
+        print(f"moved by more than the current 95 % range (±${result.margin_95:,.0f}): {result.beyond_margin:.1%}")
+    print(f"{'years':<10} {'asked':>7} {'median':>10} {'max':>10}")
+    for band in result.bands:
+        print(f"{f'{band.low:g}-{band.high:g}':<10} {band.count:>7} {f'${band.median:,.0f}':>10} {f'${band.max:,.0f}':>10}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Carry out one command on the store."""
     store = open_store(getattr(args, "store", None) or os.environ.get("MODEL_URI") or defaults.LOCAL_MODEL_STORE)
@@ -145,7 +274,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "verify":
         return verify(store, store.versions() if args.all else [args.version or store.latest_version()])
+    if args.command == "drift":
+        return check_drift(store, args)
+    if args.command == "impact":
+        show_impact(store, args.candidate, args.against, args.source, _since(args), args.json)
+        return 0
     if args.command == "rollback":
+        if args.source:
+            show_impact(store, args.to, None, args.source, None, False)
         record = store_ops.rollback(store, args.to, args.reason)
         print(f"latest.json: {record['from']} -> {record['to']} (web apps follow within their poll interval)")
     elif args.command == "pin":
@@ -163,13 +299,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Exit 0 when done, 1 when the store refused or failed (one line on stderr), 2 on bad usage."""
+    """Exit 0 when done, 1 when the store refused or failed (one line on stderr), 2 on bad usage.
+
+    drift and impact: 1 means drift; a store or a source that cannot be read is 2, like bad usage.
+    """
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except StoreError as exc:
+    except (StoreError, DriftError) as exc:
         print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
-        return 1
+        return 2 if args.command in ("drift", "impact") or isinstance(exc, DriftError) else 1
 
 
 if __name__ == "__main__":

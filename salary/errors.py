@@ -2,6 +2,7 @@
 
     SalaryError
     ├── DataValidationError (also a ValueError)  the training data cannot be used; names source, row, column
+    ├── DriftError (also a ValueError)           the logged predictions or the store cannot answer a drift or impact question
     ├── OutputError                              a scoring output exists already (never overwritten), or its place does not
     ├── PickleRefused                            a model pickle is not a fitted one-feature LinearRegression we read
     └── StoreError                               the model store
@@ -24,6 +25,10 @@ class SalaryError(Exception):
 
 class DataValidationError(SalaryError, ValueError):
     """The data cannot be used for training; the message names the source, row and column."""
+
+
+class DriftError(SalaryError, ValueError):
+    """The logged predictions or the store cannot answer the question; the one-line message says why."""
 
 
 class OutputError(SalaryError):

@@ -66,3 +66,32 @@ def svg_page(svg: str, title: str, caption: str = "") -> str:
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title></head>\n<body>\n<h1>{html.escape(title)}</h1>\n{paragraph}{element}</body>\n</html>\n"
     )
+
+
+def histograms_svg(result) -> str:
+    """A drift check's two histograms (salary.drift.Drift) side by side per bin, as shares, in a self-contained SVG."""
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    from salary.histogram import EDGES
+
+    training = np.asarray(result.training, dtype=np.float64)
+    serving = np.asarray(result.serving, dtype=np.float64)
+    left, width = np.asarray(EDGES[:-1]), EDGES[1] - EDGES[0]
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"font.size": 13, "svg.fonttype": "none"}):
+        figure = Figure(figsize=(6.4, 4.0))
+        axes = figure.subplots()
+        axes.bar(left + width * 0.05, training / training.sum(), width * 0.45, align="edge", color="#1a56db",
+                 label=f"trained on ({int(training.sum()):,})")
+        axes.bar(left + width * 0.5, serving / serving.sum(), width * 0.45, align="edge", color="#b3261e",
+                 label=f"asked ({int(serving.sum()):,})")
+        axes.set_xlabel("Years of experience")
+        axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+        axes.set_title(f"{result.version}: JS divergence {result.divergence:.3f}")
+        axes.legend(loc="upper right")
+        axes.grid(alpha=0.3, axis="y")
+        figure.tight_layout()
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()

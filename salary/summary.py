@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from salary.histogram import histogram_record
 from salary.modeling import training_range
 from salary.moments import Moments, Residuals
 
@@ -20,10 +21,15 @@ class Summary:
     seed: int
     train: Moments
     n_test: int
+    # The training rows' years counted in salary.histogram's fixed bins: what drift compares serving with.
+    years_histogram: tuple = ()
 
     def data_facts(self) -> dict:
-        """What the manifest records about the data: URI, rows, fingerprint, and the years trained on."""
-        return {"uri": self.uri, "rows": self.rows, **self.fingerprint, **training_range(self.train)}
+        """What the manifest records about the data: URI, rows, fingerprint, the years trained on and their histogram."""
+        facts = {"uri": self.uri, "rows": self.rows, **self.fingerprint, **training_range(self.train)}
+        if self.years_histogram:
+            facts["years_histogram"] = histogram_record(self.years_histogram)
+        return facts
 
     def to_json(self) -> str:
         """JSON text of the summary."""
@@ -33,7 +39,7 @@ class Summary:
     def from_json(cls, text: str) -> "Summary":
         """The summary written by to_json."""
         fields = json.loads(text)
-        return cls(**{**fields, "train": Moments(**fields["train"])})
+        return cls(**{**fields, "train": Moments(**fields["train"]), "years_histogram": tuple(fields.get("years_histogram", ()))})
 
 
 @dataclass

@@ -12,6 +12,7 @@ import numpy as np
 
 from salary.dataset import CHUNK_BYTES, CsvScan
 from salary.errors import DataValidationError
+from salary.histogram import BINS, count_years
 from salary.modeling import Line, fit_line
 from salary.moments import MomentsAccumulator, Residuals
 from salary.split import MAX_PLOT_ROWS, SAMPLE_SALT, row_hash, split_threshold
@@ -48,14 +49,15 @@ def _summarize_csv(uri: str, test_fraction: float, seed: int, held_out_path: str
     """One streamed pass over the CSV."""
     scan = CsvScan(uri, chunk_bytes=chunk_bytes)
     threshold = split_threshold(test_fraction)
-    train, n_test = MomentsAccumulator(), 0
+    train, n_test, histogram = MomentsAccumulator(), 0, np.zeros(BINS, dtype=np.int64)
     with open(held_out_path, "wb") as held_out:
         for years, salary in scan.chunks():
             test = row_hash(years, salary, seed) < threshold
             train.add(years[~test], salary[~test])
+            histogram += count_years(years[~test])
             n_test += int(test.sum())
             held_out.write(np.column_stack((years[test], salary[test])).tobytes())
-    return Summary(uri, scan.rows, {"sha256": scan.sha256}, test_fraction, seed, train.result(), n_test)
+    return Summary(uri, scan.rows, {"sha256": scan.sha256}, test_fraction, seed, train.result(), n_test, tuple(histogram.tolist()))
 
 
 def read_summary(folder: str) -> Summary:

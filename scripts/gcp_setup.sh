@@ -3,10 +3,11 @@
 # repository, three service accounts with least privilege, and the Cloud Build trigger on main.
 #
 #   scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N
-#                        [--bucket B] [--pipeline-root-bucket B2] [--repository salary] [--bq-dataset D] [--alert-channels C1,C2] [--dry-run]
+#                        [--bucket B] [--pipeline-root-bucket B2] [--repository salary] [--bq-dataset D] [--alert-channels C1,C2] [--watch] [--dry-run]
 #
 # --bq-dataset D lets the pipeline train on tables of the BigQuery dataset P:D (data_uri bq://P.D.TABLE):
 # it may read that dataset and run query jobs, nothing more.
+# --watch sets up watching the served model (docs/watching.md): prediction logs into BigQuery, a daily drift check, an alert.
 # --dry-run prints every command without running it (nothing is looked up either). Rerunning is safe:
 # what exists already is kept, and IAM bindings are added only once. docs/permissions.md lists every grant and why.
 set -euo pipefail
@@ -17,11 +18,11 @@ usage() {
 
 fail_usage() {
   echo "gcp_setup.sh: $1" >&2
-  echo "usage: scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N [--bucket B] [--pipeline-root-bucket B2] [--repository NAME] [--bq-dataset D] [--alert-channels C1,C2] [--dry-run]" >&2
+  echo "usage: scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N [--bucket B] [--pipeline-root-bucket B2] [--repository NAME] [--bq-dataset D] [--alert-channels C1,C2] [--watch] [--dry-run]" >&2
   exit 2
 }
 
-project="" region="" bucket="" pipeline_root_bucket="" repository="salary" github_owner="" github_repo="" bq_dataset="" alert_channels="" dry_run=false
+project="" region="" bucket="" pipeline_root_bucket="" repository="salary" github_owner="" github_repo="" bq_dataset="" alert_channels="" dry_run=false watch=false
 while (($#)); do
   case "$1" in
     --project | --region | --bucket | --pipeline-root-bucket | --repository | --github-owner | --github-repo | --bq-dataset | --alert-channels)
@@ -40,6 +41,7 @@ while (($#)); do
       shift 2
       ;;
     --dry-run) dry_run=true; shift ;;
+    --watch) watch=true; shift ;;
     -h | --help) usage; exit 0 ;;
     *) fail_usage "unknown argument $1" ;;
   esac
@@ -171,8 +173,7 @@ grant_repository() {
 # bq add-iam-policy-binding does not take datasets: BigQuery's GRANT ... ON SCHEMA (a dataset) does
 # (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-control-language).
 grant_dataset() {
-  retry 6 1 bq query --project_id "$project" --nouse_legacy_sql \
-    "GRANT \`$2\` ON SCHEMA \`$project.$bq_dataset\` TO \"serviceAccount:$1\""
+  retry 6 1 bq query --project_id "$project" --nouse_legacy_sql "GRANT \`$2\` ON SCHEMA \`$project.$3\` TO \"$1\""
 }
 
 # Every grant below has its reason beside it (tests/deploy/test_gcp_setup.py checks).
@@ -201,7 +202,7 @@ if [[ -n $bq_dataset ]]; then
   echo "== Pipeline $pipeline: query the BigQuery dataset $project:$bq_dataset" >&2
   run gcloud services enable --project "$project" bigquery.googleapis.com
   grant_project "$pipeline" roles/bigquery.jobUser  # run the aggregating queries: jobs belong to a project, not a dataset
-  grant_dataset "$pipeline" roles/bigquery.dataViewer  # read the tables of that dataset only
+  grant_dataset "serviceAccount:$pipeline" roles/bigquery.dataViewer "$bq_dataset"  # read the tables of that dataset only
 fi
 
 echo "== Web app $webapp: read models/" >&2
@@ -237,5 +238,65 @@ JSON
 # Monitoring answers 404 for a user metric created moments ago (for some minutes): retried for up to about 8 minutes.
 listed gcloud monitoring policies list --project "$project" --filter 'displayName="Salary pipeline run failed"' --format 'value(name)' ||
   retry 6 15 gcloud monitoring policies create --project "$project" --policy "$policy" ${alert_channels:+--notification-channels "$alert_channels"}
+
+# ---- Watching the served model (issue 22): kept in this one function, so it merges apart from the rest. ----
+# The web app writes one JSON line per sampled prediction (PREDICTION_LOG_RATE, cloudbuild.yaml); a sink copies those
+# lines into a BigQuery dataset; the Cloud Run job salary-drift (deployed by cloudbuild.yaml on the components image)
+# runs `salary-models drift` on the sink's table daily, records the result for the model card and, on drift, prints one
+# WARNING line with "event": "model_drift", which a log-based metric counts and an alert policy watches.
+setup_watch() {
+  local dataset="salary_logs" sink="salary-predictions" metric="salary_model_drift" watcher="salary-watch@$project.iam.gserviceaccount.com"
+  local writer table="$project.salary_logs.run_googleapis_com_stdout"
+  echo "== Watching: prediction logs -> BigQuery $project:$dataset, daily drift check, alert on drift" >&2
+  run gcloud services enable --project "$project" bigquery.googleapis.com cloudscheduler.googleapis.com logging.googleapis.com monitoring.googleapis.com
+  exists bq show --project_id "$project" "$project:$dataset" ||
+    run bq mk --project_id "$project" --location "$region" --dataset --description "Sampled prediction logs of the salary web app" "$project:$dataset"
+  # Only the prediction lines of the web app's service; partitioned tables (one table, run_googleapis_com_stdout, a
+  # timestamp partition per day: https://cloud.google.com/logging/docs/export/bigquery), so --since prunes partitions.
+  exists gcloud logging sinks describe "$sink" --project "$project" ||
+    run gcloud logging sinks create "$sink" "bigquery.googleapis.com/projects/$project/datasets/$dataset" --project "$project" \
+      --use-partitioned-tables --log-filter 'resource.type="cloud_run_revision" AND resource.labels.service_name="salary-webapp" AND jsonPayload.event="prediction"'
+  # The sink writes as its writer identity, which must be allowed to write to the dataset
+  # (https://cloud.google.com/logging/docs/export/configure_export_v2#dest-auth); a dry run cannot look it up.
+  if $dry_run; then
+    writer="serviceAccount:WRITER_IDENTITY_OF_$sink"
+  else
+    writer=$(gcloud logging sinks describe "$sink" --project "$project" --format 'value(writerIdentity)')
+  fi
+  grant_dataset "$writer" roles/bigquery.dataEditor "$dataset"  # the sink's writer identity appends log rows to the dataset
+  exists gcloud iam service-accounts describe "$watcher" --project "$project" ||
+    run gcloud iam service-accounts create salary-watch --project "$project" --display-name "Salary pipeline: drift check"
+  grant_project "$watcher" roles/bigquery.jobUser  # the drift check's GROUP BY runs as a query job in the project
+  grant_dataset "serviceAccount:$watcher" roles/bigquery.dataViewer "$dataset"  # read the prediction logs, no other dataset
+  grant_folder models "$watcher" roles/storage.objectUser  # read manifests, replace drift/<version>.json for the model card
+  grant_account "$watcher" "$builder" roles/iam.serviceAccountUser  # cloudbuild.yaml deploys the salary-drift job that runs as the watch account
+  grant_project "$watcher" roles/run.invoker  # Cloud Scheduler starts the salary-drift job as this account
+  exists gcloud scheduler jobs describe salary-drift-daily --project "$project" --location "$region" ||
+    run gcloud scheduler jobs create http salary-drift-daily --project "$project" --location "$region" --schedule "0 6 * * *" \
+      --http-method POST --uri "https://run.googleapis.com/v2/projects/$project/locations/$region/jobs/salary-drift:run" \
+      --oauth-service-account-email "$watcher"
+  exists gcloud logging metrics describe "$metric" --project "$project" ||
+    run gcloud logging metrics create "$metric" --project "$project" \
+      --description "Drift checks of the served salary model above their threshold (salary-models drift's warning line)" \
+      --log-filter 'jsonPayload.event="model_drift" AND severity=WARNING'
+  local policy
+  policy=$(tr -d "\n" <<JSON
+{"displayName": "Salary model drift", "combiner": "OR",
+ "conditions": [{"displayName": "The years asked drifted from the years trained on",
+   "conditionThreshold": {"filter": "metric.type=\"logging.googleapis.com/user/$metric\" AND resource.type=\"cloud_run_job\"",
+     "comparison": "COMPARISON_GT", "thresholdValue": 0, "duration": "0s",
+     "aggregations": [{"alignmentPeriod": "300s", "perSeriesAligner": "ALIGN_SUM"}]}}],
+ "documentation": {"mimeType": "text/markdown",
+   "content": "The daily drift check found the served model's traffic far from its training data. See the model card and run salary-models impact before a rollback or a new version (docs/watching.md)."}}
+JSON
+)
+  listed gcloud monitoring policies list --project "$project" --filter 'displayName="Salary model drift"' --format 'value(name)' ||
+    retry 6 15 gcloud monitoring policies create --project "$project" --policy "$policy" ${alert_channels:+--notification-channels "$alert_channels"}
+  echo "   drift check source: bq://$table" >&2
+}
+if $watch; then
+  setup_watch
+fi
+# ---- end of watching ----
 
 echo "== Done. Push to main, or start a build by hand: gcloud builds triggers run salary-main --project $project --branch main" >&2

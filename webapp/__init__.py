@@ -24,10 +24,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.from_mapping(test_config or {})
 
-    from webapp import api, formatting, health, model, model_card, openapi, pages, problems, request_log, security, vertex
+    from webapp import api, formatting, health, model, model_card, openapi, pages, prediction_log, problems, request_log, security, vertex
 
     security.check_config(app)
     model.init_app(app)
+    prediction_log.init_app(app)
     # Inside the other middleware, so its answers get the security headers and the request log too.
     api.init_app(app)
     security.init_app(app)

@@ -9,6 +9,8 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 
 from webapp.body import plain_length, read_body
 from webapp.model import EXTENSION, ModelUnavailable, ServedModel, served_model
+from webapp.prediction_log import EXTENSION as LOG_EXTENSION
+from webapp.prediction_log import PredictionLog, prediction_log
 from webapp.problems import problem
 from webapp.validation import InvalidInput, parse_predict_body
 
@@ -35,10 +37,11 @@ def parse_json(data: bytes):
         return json.loads(text, parse_constant=_reject_constant)
 
 
-def answer(served: ServedModel, body: bytes, max_batch: int) -> dict:
+def answer(served: ServedModel, body: bytes, max_batch: int, log: PredictionLog) -> dict:
     """The answer to a prediction body; InvalidInput, ValueError (malformed JSON), RecursionError or ModelUnavailable."""
     years, batch = parse_predict_body(parse_json(body), max_batch, raw=body)
     salaries, version = served.predict(years)
+    log.record("api", years, version)
     # The 95 % range is each prediction ± margin_95; a model published before it was recorded has none.
     margin = served.answer_facts(version).margin_95
     extra = {} if margin is None else {"margin_95": margin}
@@ -61,7 +64,7 @@ def predict():
             return problem(415, "JSON must be encoded as UTF-8")
     body = read_body(current, config["MAX_CONTENT_LENGTH"])
     try:
-        return jsonify(answer(served_model(), body, config["MAX_BATCH"]))
+        return jsonify(answer(served_model(), body, config["MAX_BATCH"], prediction_log()))
     except InvalidInput as exc:
         return problem(400, str(exc))
     except ValueError as exc:
@@ -94,6 +97,7 @@ class FastPredict:
     def __init__(self, wsgi_app: Callable, app: Flask):
         self.wsgi_app = wsgi_app
         self.served: ServedModel = app.extensions[EXTENSION]
+        self.log: PredictionLog = app.extensions[LOG_EXTENSION]
         self.dump = app.json.dump_bytes
         self.limit, self.max_batch = app.config["MAX_CONTENT_LENGTH"], app.config["MAX_BATCH"]
 
@@ -110,7 +114,7 @@ class FastPredict:
         response = None
         if len(body) == length:
             try:
-                response = self.dump(answer(self.served, body, self.max_batch)) + b"\n"
+                response = self.dump(answer(self.served, body, self.max_batch, self.log)) + b"\n"
             except Exception:  # whatever it is, the route answers it as it answers everything but a 200
                 pass
         if response is None:

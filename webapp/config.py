@@ -40,6 +40,17 @@ def seconds(value: str) -> float:
     return number
 
 
+def fraction(value: str) -> float:
+    """A number from 0 to 1."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0.0 <= number <= 1.0:
+        raise ValueError("must be a number from 0 to 1")
+    return number
+
+
 def route(value: str) -> str:
     """A URL path, or empty for none."""
     if value and not value.startswith("/"):
@@ -100,6 +111,10 @@ VARIABLES = (
     Variable("WEB_CONCURRENCY", whole(1), 2),
     Variable("WEB_WORKER_CLASS", one_of("gevent", "sync", "gthread"), "gevent"),
     Variable("WEB_THREADS", whole(1), 1),
+    # The share of prediction requests logged with their inputs (webapp/prediction_log.py); off unless set.
+    Variable("PREDICTION_LOG_RATE", fraction, 0.0),
+    # Seeds the sampler, so a test or a replay samples the same requests; unset: a fresh seed per process.
+    Variable("PREDICTION_LOG_SEED", whole(0), None),
     # Set by Vertex AI when it runs the image as a prediction container (webapp/vertex.py,
     # https://cloud.google.com/vertex-ai/docs/predictions/custom-container-requirements); unset elsewhere.
     Variable("AIP_HTTP_PORT", whole(1, 65535), None),  # the server's port, before PORT

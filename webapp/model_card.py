@@ -1,8 +1,9 @@
 """The model card: what the served model is, how it was trained and scored, its fit plot, the store's history.
 
 Everything comes from the served model's own store connection, through a per-version cache (a version
-never changes): a view costs at most one storage read (the version listing) when nothing changed, and
-answers within the storage budget when storage hangs, from the cache, saying so.
+never changes): a view costs at most one storage read (the version listing) when nothing changed, plus, at
+most once every DRIFT_SECONDS, the served version's last drift check (`salary-models drift --record` writes
+it; the web app reads no logs), and answers within the storage budget when storage hangs, from the cache, saying so.
 """
 
 import base64
@@ -18,6 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 
+from salary.drift import read_drift
 from salary.errors import ModelRejected, StoreError
 from salary.model_store import PLOT_FILE, ModelStore
 from webapp.model import ServedModel, Serving, served_model
@@ -33,6 +35,8 @@ MAX_SHOWN_ITEMS = 50
 # Cached versions before the cache starts afresh (each entry is a small, bounded manifest).
 MAX_CACHED_VERSIONS = 256
 UNREADABLE = "the model store cannot be read right now"
+# A drift check changes (each scheduled run records a new one): its record is read again after this long.
+DRIFT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,7 @@ class CardCache:
         self.rows: list[VersionRow] | None = None
         self.listed_at: float | None = None
         self.listing_problem = ""
+        self.drifts: dict[str, tuple[float, dict | None]] = {}
 
     def run(self, key: str, job: Callable[[], None], wait: float) -> bool:
         """Run `job` in the background (once, however many views ask); True if it finished within `wait`."""
@@ -164,6 +169,18 @@ class CardCache:
             self.plots[version] = Plot(version, "published with the model", published=published)
 
 
+    def read_drift(self, store: ModelStore, version: str) -> None:
+        """The version's last recorded drift check; on a storage error the one cached stays."""
+        try:
+            record = read_drift(store, version)
+        except StoreError as exc:
+            log.warning("model card: the drift check of %s cannot be read: %s", version, exc)
+            return
+        if len(self.drifts) > MAX_CACHED_VERSIONS:
+            self.drifts = {}
+        self.drifts[version] = (time.monotonic(), record)
+
+
 def card_cache() -> CardCache:
     """The current app's card cache."""
     return current_app.extensions.setdefault(CACHE, CardCache())
@@ -179,6 +196,20 @@ def find_plot(served: ServedModel, state: Serving) -> Plot:
             return Plot(state.version, UNREADABLE)
         cache.run(f"plot {state.version}", lambda: cache.read_plot(store, state), served.storage_seconds)
     return cache.plots.get(state.version) or Plot(state.version, UNREADABLE)
+
+
+def last_drift(served: ServedModel, state: Serving) -> dict | None:
+    """The served version's last recorded drift check (read again when older than DRIFT_SECONDS), or None."""
+    cache = card_cache()
+    read_at, _ = cache.drifts.get(state.version, (None, None))
+    if read_at is None or time.monotonic() - read_at > DRIFT_SECONDS:
+        try:
+            store = served.store()
+        except StoreError:
+            store = None
+        if store is not None:
+            cache.run(f"drift {state.version}", lambda: cache.read_drift(store, state.version), served.storage_seconds)
+    return cache.drifts.get(state.version, (None, None))[1]
 
 
 def recent_versions(served: ServedModel) -> tuple[list[VersionRow], str]:
@@ -227,7 +258,7 @@ def card():
         context = {
             "loaded": ShownModel(shown(state.version), shown_manifest(state.manifest)),
             "plot": find_plot(served, state), "latest": state.latest, "why": state.why,
-            "intercept": model.intercept, "slope": model.slope,
+            "intercept": model.intercept, "slope": model.slope, "drift": last_drift(served, state),
         }
     return render_template("model.html", reason=served.reason, versions=versions, store_problem=store_problem,
                            **context)

@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, render_template, request
 
 from webapp.answers import AnswerFacts
 from webapp.model import ModelUnavailable, served_model
+from webapp.prediction_log import prediction_log
 from webapp.validation import InvalidInput, parse_years_text
 
 bp = Blueprint("pages", __name__)
@@ -33,6 +34,7 @@ def index():
         return render_form(typed, str(exc), 400)
     except ModelUnavailable:
         return render_form(typed, status=503)
+    prediction_log().record("form", [years], version)
     facts: AnswerFacts = served_model().answer_facts(version)
     return render_form(
         typed, years=years, salary=salaries[0], version=version,

@@ -28,6 +28,13 @@ def request_record(method: str, path: str, status: int, seconds: float, served: 
     }
 
 
+def write_line(fd: int, record: dict) -> None:
+    """One JSON line, unbuffered, so it reaches the log at once even when stdout is a pipe."""
+    line = orjson.dumps(record) + b"\n"
+    while line:
+        line = line[os.write(fd, line):]
+
+
 class RequestLog:
     """WSGI middleware: times each request through the whole app and writes its line.
 
@@ -60,10 +67,8 @@ class RequestLog:
             self.write(request_record(environ["REQUEST_METHOD"], path, status, time.perf_counter() - started, self.served))
 
     def write(self, record: dict) -> None:
-        """One line, unbuffered, so it reaches the log at once even when stdout is a pipe."""
-        line = orjson.dumps(record) + b"\n"
-        while line:
-            line = line[os.write(self.fd, line):]
+        """The request's line on this log's file descriptor."""
+        write_line(self.fd, record)
 
 
 def init_app(app: Flask) -> None:

@@ -12,6 +12,7 @@ from webapp.api import parse_json
 from webapp.body import read_body
 from webapp.health import readyz
 from webapp.model import ModelUnavailable, served_model
+from webapp.prediction_log import prediction_log
 from webapp.problems import problem
 from webapp.validation import InvalidInput, check_instances
 
@@ -47,9 +48,10 @@ def predict():
     except (ValueError, RecursionError):
         return problem(400, "malformed JSON")
     try:
-        salaries, _ = served_model().predict(years)
+        salaries, version = served_model().predict(years)
     except ModelUnavailable as exc:
         return problem(503, f"no model available: {exc}")
+    prediction_log().record("vertex", years, version)
     return jsonify(predictions=salaries)
 
 

@@ -62,7 +62,7 @@ def test_substitutions_have_defaults_and_are_all_used(document, build):
     user = {name for name in used if name.startswith("_")}
     assert user == set(build.substitutions), "every substitution used is defined, and every one defined is used"
     assert {"_REGION", "_REPOSITORY", "_BUCKET", "_PIPELINE_SA", "_WEBAPP_SA"} <= user
-    assert all(build.substitutions[name] for name in user - {"_REGISTRY_MODEL", "_SCHEDULE"})
+    assert all(build.substitutions[name] for name in user - {"_REGISTRY_MODEL", "_SCHEDULE", "_WATCH_SA"})
     # Defaults may name built-ins only because dynamic substitutions are on.
     assert build.options.dynamic_substitutions
 
@@ -188,7 +188,11 @@ def test_web_app_is_deployed_from_its_image_and_reads_the_store_the_pipeline_wri
     assert flags["region"] == "europe-west1"
     (submit_args,) = compile_calls(build, values, tmp_path)
     model_uri = next(arg.split("=", 1)[1] for arg in submit_args if arg.startswith("--model-uri="))
-    assert flags["set-env-vars"].split(",") == [f"MODEL_URI={model_uri}"]
+    assert flags["set-env-vars"].split(",") == [f"MODEL_URI={model_uri}", "PREDICTION_LOG_RATE=1.0"]
+    # The deployed value passes the web app's own check of the variable.
+    from webapp.config import read_environment
+
+    assert read_environment({"PREDICTION_LOG_RATE": values["_PREDICTION_LOG_RATE"]})["PREDICTION_LOG_RATE"] == 1.0
     # The store's place in the bucket is written once, in salary/defaults.py; the substitution's default is the same.
     assert build.substitutions["_MODEL_STORE_PREFIX"] == MODEL_STORE_PREFIX
     assert model_uri == cloud_model_uri("my-proj-salary")

@@ -208,8 +208,8 @@ def test_every_grant_has_its_reason_beside_it(tmp_path):
     calls = [line for line in lines if re.match(r"\s*grant_\w+ ", line)]
     unexplained = [line for line in calls if not re.search(r"\s# \S+( \S+){2,}$", line)]
     assert unexplained == [], "each grant needs a one-line reason: `grant_x ...  # why`"
-    # --bq-dataset turns on the only conditional grants, so every call in the script is sent.
-    result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--dry-run")
+    # --bq-dataset and --watch turn on the only conditional grants, so every call in the script is sent.
+    result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--watch", "--dry-run")
     sent = [line for line in result.stdout.splitlines() if "add-iam-policy-binding" in line or " GRANT" in line]
     assert len(calls) == len(sent) == len(grants([shlex.split(line) for line in sent]))
 
@@ -229,3 +229,4 @@ def test_the_docs_walk_the_first_deployment_and_says_how_to_verify_each_part(tmp
     buckets = {command[4] for command in commands if command[1:4] == ["storage", "buckets", "create"]}
     named = {"gs://my-proj" + suffix for suffix in re.findall(r"gs://P(-[a-z0-9-]+)", section)}
     assert named and named <= buckets
+

@@ -9,6 +9,9 @@ from tests.support import REPO
 from tests.support.gcp_setup import ARGS, BUILDER, PIPELINE, WEBAPP, grants, run_setup
 
 PERMISSIONS = REPO / "docs" / "permissions.md"
+WATCH = "serviceAccount:salary-watch@my-proj.iam.gserviceaccount.com"
+# The sink's writer identity is Google's, looked up after the sink exists; the dry run names it so.
+SINK_WRITER = "serviceAccount:WRITER_IDENTITY_OF_salary-predictions"
 
 
 def permission_rows():
@@ -26,9 +29,9 @@ def permission_rows():
 
 
 def test_the_permissions_table_and_the_script_grant_the_same_both_ways(tmp_path):
-    result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--dry-run")
+    result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--watch", "--dry-run")
     granted = grants([shlex.split(line) for line in result.stdout.splitlines()])
-    accounts = {"builder": BUILDER, "pipeline": PIPELINE, "webapp": WEBAPP}
+    accounts = {"builder": BUILDER, "pipeline": PIPELINE, "webapp": WEBAPP, "watch": WATCH, "sink writer": SINK_WRITER}
     rows = permission_rows()
     needed = {(row["on"], accounts[row["identity"]], row["role"]) for row in rows if row["identity"] in accounts and row["role"] != "—"}
     assert granted - needed == set(), "granted by scripts/gcp_setup.sh but not in docs/permissions.md"
@@ -45,7 +48,7 @@ def test_every_build_step_task_and_setup_command_has_a_row(tmp_path):
     assert missing == []
     tasks = re.findall(r'set_display_name\("([^"]+)"\)', (REPO / "pipeline_def" / "pipeline.py").read_text())
     assert len(tasks) >= 6 and [task for task in tasks if task not in steps] == []
-    result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--alert-channels", "c", "--dry-run")
+    result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--watch", "--alert-channels", "c", "--dry-run")
     commands = {" ".join(shlex.split(line)[:2 if line.startswith("bq") else 4]) for line in result.stdout.splitlines()}
     commands = {re.sub(r" (my-proj|--project)$", "", command) for command in commands}
     operator = " ".join(row["step"] for row in rows if row["identity"] == "operator")

@@ -19,6 +19,7 @@ import compile as compile_py
 from pipeline_def.local_run import TaskFailed, descendants, run_locally
 from salary import defaults
 from salary.dataset import read_salary_csv
+from salary.histogram import count_years
 from salary.model_store import open_store
 from salary.split import held_out_mask
 from tests.support import REPO
@@ -167,7 +168,9 @@ def test_make_compile_prints_one_line_per_task_and_keeps_the_full_log(tmp_path, 
     data = read_salary_csv(str(salary_csv))
     train = ~held_out_mask(data.years, data.salary, 0.2, 42)
     assert loaded.manifest["data"] == {"uri": str(salary_csv), "sha256": data.sha256, "rows": 40,
-                                       "years_min": data.years[train].min(), "years_max": data.years[train].max()}
+                                       "years_min": data.years[train].min(), "years_max": data.years[train].max(),
+                                       "years_histogram": {"edges": list(range(0, 61, 5)),
+                                                           "counts": count_years(data.years[train]).tolist()}}
 
 
 @pytest.mark.slow

@@ -85,7 +85,8 @@ def test_export_publishes_only_blessed(tmp_path, salary_csv, store_uri):
     assert manifest["source"] == {"git_commit": "c0ffee", "pipeline_run": "run-7"}
     assert manifest["data"] == dataset.metadata["data"]
     assert manifest["data"]["uri"] == str(salary_csv) and manifest["data"]["rows"] == 40
-    assert set(manifest["data"]) == {"uri", "rows", "sha256", "years_min", "years_max"}
+    assert set(manifest["data"]) == {"uri", "rows", "sha256", "years_min", "years_max", "years_histogram"}
+    assert sum(manifest["data"]["years_histogram"]["counts"]) == dataset.metadata["n_train"]
     # The metrics as evaluation logged them, once: the held-out count is n_test, with no `rows` alias.
     assert manifest["metrics"] == dict(metrics.metadata) and "rows" not in manifest["metrics"]
     assert manifest["metrics"]["margin_95"] == metrics.metadata["margin_95"]

@@ -76,6 +76,9 @@ def test_table_trains_like_the_csv_with_the_same_rows(emulator, tmp_path):
     assert from_table.data_facts()["table"] == uri.removeprefix("bq://")
     assert from_table.data_facts()["last_modified"] and "sha256" not in from_table.data_facts()
     assert (from_table.train.min_x, from_table.train.max_x) == (from_csv.train.min_x, from_csv.train.max_x)
+    # The histogram is a GROUP BY in BigQuery; the same counts as the CSV's pass, all of the training rows.
+    assert from_table.years_histogram == from_csv.years_histogram and sum(from_table.years_histogram) == 116
+    assert from_table.data_facts()["years_histogram"] == from_csv.data_facts()["years_histogram"]
     table_model, csv_model = linear_regression(from_table.train), linear_regression(from_csv.train)
     assert table_model.coef_[0] == pytest.approx(csv_model.coef_[0], rel=1e-9)
     assert table_model.intercept_ == pytest.approx(csv_model.intercept_, rel=1e-9)

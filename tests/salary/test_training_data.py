@@ -33,8 +33,11 @@ def test_streamed_passes_equal_sklearn_on_the_same_rows(tmp_path, big_csv, chunk
     data, test, fitted, expected = reference(big_csv, 0.25, 7)
     summary = summarize(big_csv, 0.25, 7, str(tmp_path), chunk_bytes=chunk_bytes)
     assert (summary.rows, summary.train.n, summary.n_test) == (12_000, int((~test).sum()), int(test.sum()))
+    # The histogram of the years trained on, in the fixed 5-year bins, the top edge in the last bin.
+    expected_counts = np.histogram(data.years[~test], bins=np.arange(0.0, 61.0, 5.0))[0].tolist()
     assert summary.data_facts() == {"uri": big_csv, "rows": 12_000, "sha256": data.sha256,
-                                    "years_min": data.years[~test].min(), "years_max": data.years[~test].max()}
+                                    "years_min": data.years[~test].min(), "years_max": data.years[~test].max(),
+                                    "years_histogram": {"edges": list(range(0, 61, 5)), "counts": expected_counts}}
     assert read_summary(str(tmp_path)) == summary
     model = linear_regression(summary.train)
     assert model.coef_[0] == pytest.approx(fitted.coef_[0], rel=1e-9)

@@ -176,3 +176,23 @@ def test_card_answers_from_its_cache_within_the_budget_while_storage_hangs(gcs_s
         assert re.search(r"The model store (did not answer within 2 s|cannot be read right now); the list below was read at", page.text)
         assert f"<code>{version}</code>" in page.text and "127.0.0.1" not in page.text
         assert client.get("/model/plot.svg").status_code == 200
+
+
+def test_the_last_drift_check_is_shown_and_a_bad_record_is_not(store_uri, published, make_app, monkeypatch):
+    from salary.drift import DRIFT_PREFIX, Drift, record_drift
+    from webapp import model_card
+
+    client = make_app(MODEL_URI=store_uri, MODEL_POLL_SECONDS=0).test_client()
+    assert 'id="drift"' not in client.get("/model").get_data(as_text=True)
+    version, store = published["version"], open_store(store_uri)
+    record_drift(store, Drift(version, 0.0734, 0.05, [1] * 12, [2] * 12, 0.1, 0.0, 39.5, "2026-12-06T10:30:00Z"))
+    # The record is read again once DRIFT_SECONDS have passed, not on every view.
+    assert 'id="drift"' not in client.get("/model").get_data(as_text=True)
+    monkeypatch.setattr(model_card, "DRIFT_SECONDS", 0.0)
+    page = client.get("/model").get_data(as_text=True)
+    tile = re.search(r'<li class="tile" id="drift">(.*?)</li>', page, flags=re.DOTALL).group(1)
+    assert "Drift" in tile and "6 Dec 2026, 10:30 UTC: divergence 0.073" in tile
+    store.backend.replace(f"{DRIFT_PREFIX}{version}.json", b'{"divergence": "<script>", "drifted": true}',
+                          store.backend.read(f"{DRIFT_PREFIX}{version}.json")[1])
+    page = client.get("/model").get_data(as_text=True)
+    assert 'id="drift"' not in page and "<script>" not in page
