@@ -9,27 +9,7 @@ import pytest
 import yaml
 
 from tests.support import REPO
-from tests.support.gcp_setup import ARGS, BUILDER, PIPELINE, SCRIPT, WEBAPP, grants, option, run_setup
-
-# Every grant the set-up makes, and nothing broader: (where, who, role). The builder needs nothing on the buckets
-# or the project itself (no roles/browser): PipelineJob.submit() only logs its failed bucket check.
-EXPECTED_GRANTS = {
-    ("project my-proj", BUILDER, "roles/aiplatform.user"),
-    ("project my-proj", BUILDER, "roles/run.developer"),
-    ("project my-proj", BUILDER, "roles/logging.logWriter"),
-    ("project my-proj", BUILDER, "roles/run.invoker"),
-    ("service account salary-pipeline@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountUser"),
-    ("service account salary-webapp@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountUser"),
-    ("repository salary", BUILDER, "roles/artifactregistry.writer"),
-    # smoke-target's `gcloud auth print-identity-token` as a user-specified build account needs getOpenIdToken on itself.
-    ("service account salary-builder@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountOpenIdTokenCreator"),
-    ("project my-proj", PIPELINE, "roles/aiplatform.user"),
-    # Vertex AI requires storage.objects.get and .create on the pipeline root's bucket, not a folder of it.
-    ("bucket gs://my-proj-salary-pipeline-root", PIPELINE, "roles/storage.objectUser"),
-    ("folder gs://my-proj-salary/data/", PIPELINE, "roles/storage.objectViewer"),
-    ("folder gs://my-proj-salary/models/", PIPELINE, "roles/storage.objectUser"),
-    ("folder gs://my-proj-salary/models/", WEBAPP, "roles/storage.objectViewer"),
-}
+from tests.support.gcp_setup import ARGS, EXPECTED_GRANTS, PIPELINE, SCRIPT, WEBAPP, grants, option, run_setup
 
 
 def test_scripts_are_clean_under_shellcheck():

@@ -5,7 +5,8 @@ import shlex
 
 import yaml
 
-from tests.test_gcp_setup import ARGS, BUILDER, EXPECTED_GRANTS, REPO, grants, option, run_setup
+from tests.support import REPO
+from tests.support.gcp_setup import ARGS, BUILDER, EXPECTED_GRANTS, grants, option, run_setup
 
 WATCH = "serviceAccount:salary-watch@my-proj.iam.gserviceaccount.com"
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from google.cloud import bigquery
 
-from scripts.bq_emulator import running
-from tests.test_drift import prediction_line, publish_line, run_cli, training_years
+from tests.support.bq_emulator import running
+from tests.support.drift import prediction_line, publish_line, run_cli, training_years
 
 PROJECT = "salary-watch"
 _tables = itertools.count()

@@ -12,6 +12,25 @@ ARGS = ["--project", "my-proj", "--region", "europe-west1", "--github-owner", "o
 BUILDER = "serviceAccount:salary-builder@my-proj.iam.gserviceaccount.com"
 PIPELINE = "serviceAccount:salary-pipeline@my-proj.iam.gserviceaccount.com"
 WEBAPP = "serviceAccount:salary-webapp@my-proj.iam.gserviceaccount.com"
+# Every grant the set-up makes, and nothing broader: (where, who, role). The builder needs nothing on the buckets
+# or the project itself (no roles/browser): PipelineJob.submit() only logs its failed bucket check.
+EXPECTED_GRANTS = {
+    ("project my-proj", BUILDER, "roles/aiplatform.user"),
+    ("project my-proj", BUILDER, "roles/run.developer"),
+    ("project my-proj", BUILDER, "roles/logging.logWriter"),
+    ("project my-proj", BUILDER, "roles/run.invoker"),
+    ("service account salary-pipeline@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountUser"),
+    ("service account salary-webapp@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountUser"),
+    ("repository salary", BUILDER, "roles/artifactregistry.writer"),
+    # smoke-target's `gcloud auth print-identity-token` as a user-specified build account needs getOpenIdToken on itself.
+    ("service account salary-builder@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountOpenIdTokenCreator"),
+    ("project my-proj", PIPELINE, "roles/aiplatform.user"),
+    # Vertex AI requires storage.objects.get and .create on the pipeline root's bucket, not a folder of it.
+    ("bucket gs://my-proj-salary-pipeline-root", PIPELINE, "roles/storage.objectUser"),
+    ("folder gs://my-proj-salary/data/", PIPELINE, "roles/storage.objectViewer"),
+    ("folder gs://my-proj-salary/models/", PIPELINE, "roles/storage.objectUser"),
+    ("folder gs://my-proj-salary/models/", WEBAPP, "roles/storage.objectViewer"),
+}
 
 
 def run_setup(tmp_path, *args, gcloud_exit=1, failing=None, fail_times=0):
