@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 from pipeline_def import PIPELINE_NAME, schedule, scoring, vertex
-from salary import defaults, registry
+from salary import defaults, experiments, registry, runs
 
 DEFAULT_OUTPUT = "pipeline.yaml"
-DEFAULT_LOCAL_ROOT = ".dry-run"
 
 
 def _fraction(text: str) -> float:
@@ -70,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-r2-drop", type=_drop, default=defaults.MAX_R2_DROP, help="largest R² drop from the published champion allowed")
     parser.add_argument("--force", action="store_true", help="publish even when worse than the champion (min_r2 still applies)")
     parser.add_argument("--git-commit", default=None, help="commit recorded in the manifest (default: git rev-parse HEAD)")
-    parser.add_argument("--local-root", default=DEFAULT_LOCAL_ROOT, help="where the dry run keeps its artifacts")
+    parser.add_argument("--local-root", default=defaults.LOCAL_ROOT, help="where the dry run keeps its artifacts and its runs file")
     parser.add_argument("--no-dry-run", action="store_true", help="only compile the spec")
     parser.add_argument("--verbose", action="store_true", help="also show kfp.local's full output (always in the dry run's log file)")
     parser.add_argument("--runner", choices=("subprocess", "container"), default="subprocess",
@@ -86,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     cloud.add_argument("--no-cache", action="store_true", help="run every task afresh instead of reusing cached results")
     cloud.add_argument("--registry-model", type=_checked(registry.check_model_id, allow_empty=True),
                        help="also upload each published model as a new version of this Vertex AI Model Registry model ID (empty: off)")
+    cloud.add_argument("--experiment", type=_checked(experiments.check_experiment, allow_empty=True),
+                       help="also log each run's parameters and metrics to this Vertex AI Experiments experiment (empty: off; schedules too)")
     cloud.add_argument("--schedule", type=_checked(schedule.check_cron), metavar="CRON",
                        help="instead of one run, create a schedule of them (replacing older ones), e.g. '0 3 * * 1'")
     cloud.add_argument("--schedule-timezone", type=_checked(schedule.check_timezone), metavar="TZ", help="IANA time zone of --schedule (default: UTC)")
@@ -110,7 +111,7 @@ def _checked(check, allow_empty: bool = False):
 
 
 CLOUD_ONLY = ("project", "region", "pipeline_root", "service_account", "labels", "no_cache", "registry_model", "schedule", "schedule_timezone",
-              "serving_image")
+              "serving_image", "experiment")
 
 
 def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -178,6 +179,7 @@ def pipeline_arguments(args: argparse.Namespace) -> dict:
         "git_commit": git_commit() if args.git_commit is None else args.git_commit,
         "registry_model": registry.registry_model_name(args.project, args.region, args.registry_model) if args.registry_model else "",
         "serving_image": args.serving_image or "",
+        "experiment": args.experiment or "",
     }
 
 
@@ -282,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: the running tasks were stopped", file=sys.stderr)
         return 130
     print(metrics_line(outputs["metrics"]))
+    # Every finished dry run is recorded, published or not, as the Experiments step records a Vertex run.
+    runs.append_run(args.local_root, runs.run_record(outputs["run"], arguments, outputs["metrics"], outputs["version"], outputs["published"]))
     if not outputs["published"] and outputs["version"]:
         # A pinned store: the export task stored the version and logged why latest.json stayed.
         print(f"error: version {outputs['version']} stored but not made latest (the store is pinned; see the log)", file=sys.stderr)

@@ -17,14 +17,23 @@ def export_model(
     model_uri: str,
     git_commit: str,
     pipeline_run: str,
+    data_uri: str,
+    test_fraction: float,
+    seed: int,
+    min_r2: float,
+    max_r2_drop: float,
+    force: bool,
+    image: str,
+    dependencies_sha256: str,
 ) -> NamedTuple("ExportOutputs", published=bool, version=str):
-    """Publish model.pkl, the fit plot and the manifest under model_uri when blessed; otherwise publish nothing."""
+    """Publish model.pkl, the fit plot and the manifest (with what a rebuild needs) under model_uri when blessed; otherwise nothing."""
     import os
     from collections import namedtuple
 
     from salary.errors import PointerHeld
     from salary.model_codec import MODEL_FILE
     from salary.model_store import PLOT_FILE, open_store
+    from salary.reproduce import rebuild_facts
 
     outputs = namedtuple("ExportOutputs", ["published", "version"])
     if not blessed:
@@ -39,7 +48,13 @@ def export_model(
             model_bytes,
             metrics=dict(metrics.metadata),
             data=dict(dataset.metadata["data"]),
-            source={"git_commit": git_commit, "pipeline_run": pipeline_run},
+            source={
+                "git_commit": git_commit, "pipeline_run": pipeline_run,
+                **rebuild_facts(
+                    {"data_uri": data_uri, "test_fraction": test_fraction, "seed": seed, "min_r2": min_r2, "max_r2_drop": max_r2_drop, "force": force},
+                    image, dependencies_sha256,
+                ),
+            },
             attachments={PLOT_FILE: plot_bytes},
             actor=f"pipeline run {pipeline_run}" if pipeline_run else None,
         )

@@ -124,10 +124,15 @@ class Progress:
         elif match := ERROR.match(line):
             self.error[self.current] = f"{match[1]}: {match[2]}"
 
+    def run_name(self) -> str:
+        """The run's name (kfp.local's folder for it under the pipeline root); empty before it exists."""
+        runs = [name for name in os.listdir(self.root) if name not in self.before and (self.root / name).is_dir()]
+        return runs[0] if len(runs) == 1 else ""
+
     def output_path(self, task: str) -> Path | None:
         """Where kfp.local has `task` write its executor output; None before the run's folder exists."""
-        runs = [name for name in os.listdir(self.root) if name not in self.before and (self.root / name).is_dir()]
-        return self.root / runs[0] / task / "executor_output.json" if len(runs) == 1 else None
+        run = self.run_name()
+        return self.root / run / task / "executor_output.json" if run else None
 
     def outputs(self, task: str) -> dict:
         """A finished task's executor output; empty when it did not run or wrote none."""
@@ -244,6 +249,7 @@ def run_locally(image: str, arguments: dict, local_root: str, runner: str = "sub
         "published": bool(export.get("published", False)),
         "version": export.get("version", ""),
         "reason": evaluation.get("parameterValues", {}).get("reason", ""),
+        "run": progress.run_name(),
         "log": progress.log_path,
     }
 

@@ -4,13 +4,16 @@ from collections.abc import Callable
 
 from kfp import dsl
 
-from components import evaluate_model, export_model, load_data, register_model, report_run, train_model
+from components import evaluate_model, export_model, load_data, log_experiment, register_model, report_run, train_model
 from pipeline_def import PIPELINE_NAME
 from salary import defaults
+from salary.reproduce import dependency_set_sha256
 
 
 def build_pipeline(image: str) -> Callable:
     """The pipeline with every task running the components image `image`."""
+    # Read at compile time from the checkout the image is built from; the image itself holds no requirements files.
+    dependencies_sha256 = dependency_set_sha256()
 
     @dsl.pipeline(name=PIPELINE_NAME)
     def salary_training(
@@ -24,6 +27,7 @@ def build_pipeline(image: str) -> Callable:
         git_commit: str = "",
         registry_model: str = "",
         serving_image: str = "",
+        experiment: str = "",
     ) -> str:
         """Train a linear salary model on years of experience, evaluate it, and publish it when it is good enough."""
         # Runs last whatever happened, and logs the run's final state: the failure alert counts its FAILED lines.
@@ -53,6 +57,14 @@ def build_pipeline(image: str) -> Callable:
                 model_uri=model_uri,
                 git_commit=git_commit,
                 pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+                data_uri=data_uri,
+                test_fraction=test_fraction,
+                seed=seed,
+                min_r2=min_r2,
+                max_r2_drop=max_r2_drop,
+                force=force,
+                image=image,
+                dependencies_sha256=dependencies_sha256,
             )
             export_model_task.set_display_name("Publish to model store")
             for task in (load_data_task, train_model_task, evaluate_model_task, export_model_task):
@@ -69,6 +81,24 @@ def build_pipeline(image: str) -> Callable:
                 )
                 register_model_task.set_display_name("Register in Vertex AI Model Registry")
                 register_model_task.set_container_image(image)
+            # Off unless experiment is set. A parameter, not PipelineJob.submit(experiment=...), so schedules log too.
+            with dsl.If(experiment != "", name="experiment-set"):
+                log_experiment_task = log_experiment(
+                    metrics=evaluate_model_task.outputs["metrics"],
+                    experiment=experiment,
+                    published=export_model_task.outputs["published"],
+                    version=export_model_task.outputs["version"],
+                    data_uri=data_uri,
+                    test_fraction=test_fraction,
+                    seed=seed,
+                    min_r2=min_r2,
+                    max_r2_drop=max_r2_drop,
+                    force=force,
+                    pipeline_job=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+                    pipeline_job_resource=dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER,
+                )
+                log_experiment_task.set_display_name("Log to Vertex AI Experiments")
+                log_experiment_task.set_container_image(image)
         # Pipeline outputs cannot come from inside an exit handler: the run's final state is its one output
         # (the dry run reads the tasks' own outputs: pipeline_def/local_run.py).
         return report_run_task.output

@@ -119,6 +119,12 @@ def _read_table(bq, uri: str, table: str, columns: tuple[str, ...] = (YEARS_COLU
     return found
 
 
+def table_last_modified(uri: str) -> str:
+    """The table's last-modified time as load_data records it; DataValidationError when it cannot be read."""
+    project, table = parse_table_uri(uri)
+    return _read_table(client(project), uri, table).modified.isoformat()
+
+
 def _row_problem(years, salary, years_column: str = YEARS_COLUMN) -> str:
     """Which rule a row breaks, in the CSV's words (salary None and years valid: none)."""
     for column, value in ((years_column, years), (SALARY_COLUMN, salary)):

@@ -7,7 +7,7 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 
-from salary import defaults, drift, store_ops
+from salary import defaults, drift, reproduce, runs, store_ops
 from salary.errors import DriftError, ModelRejected, StoreError
 from salary.impact import impact
 from salary.model_store import ModelStore, open_store
@@ -113,7 +113,39 @@ def build_parser() -> argparse.ArgumentParser:
     prune = commands.add_parser("prune", parents=[store], help="delete old versions (never the latest, pinned or rolled-back-to ones)")
     prune.add_argument("--keep", required=True, type=_keep, metavar="N", help="newest versions to keep")
     prune.add_argument("--yes", action="store_true", help="delete; without it, only print what would be deleted")
+    rebuild = commands.add_parser("reproduce", parents=[store],
+                                  help="check a version's recorded inputs, re-run its training into a scratch store, compare: MATCH or the first difference")
+    rebuild.add_argument("version")
+    rebuild.add_argument("--runner", choices=("subprocess", "container"), default="subprocess",
+                         help="re-run the tasks in this environment, or each inside the recorded components image")
+    listing_runs = commands.add_parser("runs", help="the dry runs recorded under the local root, oldest first")
+    listing_runs.add_argument("--local-root", default=defaults.LOCAL_ROOT, help="the dry run's local root (compile.py --local-root)")
+    listing_runs.add_argument("--compare", nargs=2, metavar=("A", "B"), help="two runs' parameters and metrics side by side (a unique prefix will do)")
+    listing_runs.add_argument("--json", action="store_true", help="the records as JSON")
     return parser
+
+
+def show_runs(local_root: str, compare: list[str] | None, as_json: bool) -> int:
+    """The runs table, or two runs side by side; 1 when a named run is not found or the file is not readable."""
+    try:
+        records = runs.read_runs(local_root)
+        chosen = [runs.find_run(records, name) for name in compare] if compare else records
+    except (KeyError, ValueError) as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(chosen, indent=2, sort_keys=True))
+    elif compare:
+        width = max([len(name) for name, *_ in runs.comparison(*chosen)] + [4])
+        print(f"  {'':<{width}} {chosen[0]['run']:<32} {chosen[1]['run']}")
+        for name, first, second, differs in runs.comparison(*chosen):
+            print(f"{'*' if differs else ' '} {name:<{width}} {first:<32} {second}")
+    else:
+        print(f"{'run':<48} {'at':<20} {'version':<26} " + " ".join(f"{name:>11}" for name in runs.TABLE_METRICS))
+        for record in records:
+            numbers = " ".join(f"{_number(record['metrics'].get(name, '-'), '.6g'):>11}" for name in runs.TABLE_METRICS)
+            print(f"{record['run']:<48} {str(record.get('at', ''))[:19]:<20} {record['params'].get('store_version') or '-':<26} {numbers}")
+    return 0
 
 
 def list_versions(store: ModelStore) -> int:
@@ -266,12 +298,20 @@ def show_impact(store: ModelStore, candidate: str, against: str | None, source: 
 
 def run(args: argparse.Namespace) -> int:
     """Carry out one command on the store."""
+    if args.command == "runs":
+        return show_runs(args.local_root, args.compare, args.json)
     store = open_store(getattr(args, "store", None) or os.environ.get("MODEL_URI") or defaults.LOCAL_MODEL_STORE)
     if args.command == "list":
         return (list_history if args.history else list_versions)(store)
     if args.command == "show":
         print(json.dumps(store.read_manifest(args.version), indent=2, sort_keys=True))
         return 0
+    if args.command == "reproduce":
+        outcome = reproduce.reproduce(store, args.version, args.runner)
+        for note in outcome.notes:
+            print(f"note: {note}")
+        print(outcome.difference or "MATCH")
+        return 1 if outcome.difference else 0
     if args.command == "verify":
         return verify(store, store.versions() if args.all else [args.version or store.latest_version()])
     if args.command == "drift":
@@ -302,13 +342,14 @@ def main(argv: list[str] | None = None) -> int:
     """Exit 0 when done, 1 when the store refused or failed (one line on stderr), 2 on bad usage.
 
     drift and impact: 1 means drift; a store or a source that cannot be read is 2, like bad usage.
+    reproduce: 0 MATCH, 1 a difference, 2 when it could not check (bad usage, an unreadable store, version or input).
     """
     args = build_parser().parse_args(argv)
     try:
         return run(args)
     except (StoreError, DriftError) as exc:
         print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
-        return 2 if args.command in ("drift", "impact") or isinstance(exc, DriftError) else 1
+        return 2 if args.command in ("drift", "impact", "reproduce") or isinstance(exc, DriftError) else 1
 
 
 if __name__ == "__main__":

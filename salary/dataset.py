@@ -82,6 +82,15 @@ def open_bytes(uri: str) -> Iterator[BinaryIO]:
         yield stream
 
 
+def file_sha256(uri: str) -> str:
+    """The sha256 of a local or gs:// file's bytes, as load_data records it; DataValidationError when unreadable."""
+    digest = hashlib.sha256()
+    with open_bytes(uri) as stream:
+        while block := stream.read(CHUNK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class CsvScan:
     """One pass over a salary CSV: validated (years, salary) chunks; afterwards its sha256 and row count."""
 

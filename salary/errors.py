@@ -8,6 +8,7 @@
     └── StoreError                               the model store
         ├── NoModelPublished                     no latest.json yet
         ├── ModelRejected                        a published version failed a check: keep serving the last good one
+        ├── CannotReproduce                      a version cannot be checked at all: no rebuild record, unreadable input
         ├── DocumentRefused                      a pointer, pin, manifest or history record not as the store writes it
         ├── PointerUnreadable                    latest.json is there but unusable: repair it compare-and-set
         ├── ObjectExists                         a create-only write found the object there
@@ -54,6 +55,10 @@ class ModelRejected(StoreError):
         super().__init__(f"model version {version} refused: {reason}")
         self.version = version
         self.reason = reason
+
+
+class CannotReproduce(StoreError):
+    """The version cannot be checked at all: no rebuild record, an unreadable input, a re-run that did not run."""
 
 
 class DocumentRefused(StoreError):

@@ -13,6 +13,10 @@ SERVING_PORT = 8080
 SERVING_PREDICT_ROUTE = "/vertex/predict"
 SERVING_HEALTH_ROUTE = "/readyz"
 UPLOAD_TIMEOUT_SECONDS = 1800
+# The schema Vertex AI reads a regression evaluation's metrics by (rootMeanSquaredError, meanAbsoluteError, rSquared):
+# https://cloud.google.com/vertex-ai/docs/reference/rest/v1beta1/projects.locations.models.evaluations/import
+REGRESSION_METRICS_SCHEMA = "gs://google-cloud-aiplatform/schema/modelevaluation/regression_metrics_1.0.0.yaml"
+REGRESSION_METRICS = {"rmse": "rootMeanSquaredError", "mae": "meanAbsoluteError", "r2": "rSquared"}
 
 
 def check_model_id(model_id: str) -> str:
@@ -102,4 +106,29 @@ def register_version(
         # Another run created the model between our look-up and upload: become a version of it instead.
         operation = client.upload_model(request=upload_request(registry_model, model_uri, store_version, metrics, False, serving_image))
     response = operation.result(timeout=UPLOAD_TIMEOUT_SECONDS)
-    return f"{response.model}@{response.model_version_id}"
+    name = f"{response.model}@{response.model_version_id}"
+    client.import_model_evaluation(request=evaluation_request(name, store_version, metrics))
+    return name
+
+
+def evaluation_request(model_version: str, store_version: str, metrics: dict[str, Any]):
+    """The ImportModelEvaluationRequest of a registered version: its held-out RMSE, MAE and R², the champion's in metadata."""
+    from google.cloud import aiplatform_v1
+
+    scores = {key: float(metrics[name]) for name, key in REGRESSION_METRICS.items() if name in metrics}
+    facts: dict[str, Any] = {"store_version": store_version}
+    facts.update({name: metrics[name] for name in ("n_train", "n_test") if name in metrics})
+    if metrics.get("champion_version"):
+        facts["champion_version"] = metrics["champion_version"]
+        facts.update({f"champion_{key}": float(metrics[f"champion_{name}"]) for name, key in REGRESSION_METRICS.items() if f"champion_{name}" in metrics})
+    return aiplatform_v1.ImportModelEvaluationRequest(
+        # A version's own evaluation: `<model>@<version id>`, the form the Model Registry names versions by
+        # (https://cloud.google.com/vertex-ai/docs/model-registry/versioning).
+        parent=model_version,
+        model_evaluation=aiplatform_v1.ModelEvaluation(
+            display_name=f"held-out rows, store version {store_version}",
+            metrics_schema_uri=REGRESSION_METRICS_SCHEMA,
+            metrics=scores,
+            metadata=facts,
+        ),
+    )

@@ -123,6 +123,13 @@ def test_containers_publish_the_same_model_as_the_host(container_store, tmp_path
     assert open_store(str(store)).read_manifest(version)["source"]["git_commit"] == "feedface"
 
 
+def test_a_version_built_in_the_image_reproduces_in_the_image(container_store):
+    store, version = container_store
+    result = subprocess.run([sys.executable, "-m", "salary.cli", "--store", str(store), "reproduce", version, "--runner", "container"],
+                            cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert (result.returncode, result.stdout) == (0, "MATCH\n"), result.stderr[-3000:]
+
+
 def test_web_app_serves_a_read_only_folder_store_written_by_another_user(engine, container_store, tmp_path):
     store, version = container_store
     # docs/containers.md's recipe, with the store owned by a user the image does not have.

@@ -40,13 +40,14 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     assert pipeline.name == "salary-training"
     assert pipeline.description.startswith("Train a linear salary model")
     assert set(pipeline.component_spec.inputs) == {
-        "data_uri", "model_uri", "test_fraction", "seed", "min_r2", "max_r2_drop", "force", "git_commit", "registry_model", "serving_image"}
+        "data_uri", "model_uri", "test_fraction", "seed", "min_r2", "max_r2_drop", "force", "git_commit", "registry_model", "serving_image",
+        "experiment"}
     # One set of defaults: the compiled signature's and the command line's are the same values.
     flags = compile_py.build_parser().parse_args([])
     for name in ("test_fraction", "seed", "min_r2", "max_r2_drop"):
         assert pipeline.component_spec.inputs[name].default == getattr(flags, name) == getattr(defaults, name.upper())
     assert pipeline.component_spec.inputs["model_uri"].default == defaults.LOCAL_MODEL_STORE
-    assert pipeline.component_spec.inputs["registry_model"].default == ""
+    assert pipeline.component_spec.inputs["registry_model"].default == pipeline.component_spec.inputs["experiment"].default == ""
     document = yaml.safe_load(spec.read_text())
     # Every step runs inside an exit handler; report-run runs after it, whatever happened.
     root = document["root"]["dag"]["tasks"]
@@ -55,7 +56,7 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     assert root["report-run"]["dependentTasks"] == ["exit-handler-1"]
     assert root["report-run"]["inputs"]["parameters"]["status"]["taskFinalStatus"]["producerTask"] == "exit-handler-1"
     tasks = document["components"]["comp-exit-handler-1"]["dag"]["tasks"]
-    assert set(tasks) == TASKS | {"condition-2"}
+    assert set(tasks) == TASKS | {"condition-2", "condition-3"}
     assert all(task["taskInfo"]["name"] for task in tasks.values())
     # The registry upload sits behind a condition on its parameter: off unless a registry model is named.
     assert tasks["condition-2"]["triggerPolicy"]["condition"] == "inputs.parameter_values['pipelinechannel--registry_model'] != ''"
@@ -68,7 +69,7 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     assert "reason" not in document["components"]["comp-export-model"]["inputDefinitions"]["parameters"]
     assert set(document["components"]["comp-export-model"]["outputDefinitions"]["parameters"]) == {"published", "version"}
     executors = document["deploymentSpec"]["executors"]
-    assert len(executors) == 6
+    assert len(executors) == 7
     for executor in executors.values():
         container = executor["container"]
         assert container["image"] == "europe-docker.pkg.dev/p/r/components:abc"
@@ -83,7 +84,8 @@ def test_display_names_are_set(spec):
     pipeline_spec = yaml.safe_load(spec.read_text())
     # The IR keeps display names on taskInfo.name; every task has a human one.
     names = {task["taskInfo"]["name"] for task in pipeline_spec["components"]["comp-exit-handler-1"]["dag"]["tasks"].values()}
-    assert names == {"Load and validate data", "Train linear regression", "Evaluate against champion", "Publish to model store", "registry-model-set"}
+    assert names == {"Load and validate data", "Train linear regression", "Evaluate against champion", "Publish to model store", "registry-model-set",
+                     "experiment-set"}
     assert {task["taskInfo"]["name"] for task in pipeline_spec["root"]["dag"]["tasks"].values()} == {
         "salary-training-steps", "Report the run's final state",
     }

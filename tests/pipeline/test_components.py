@@ -73,16 +73,22 @@ def test_train_and_evaluate(tmp_path, salary_csv):
     assert decision.blessed is True and metrics.metadata["r2"] > 0.9
 
 
-def test_export_publishes_only_blessed(tmp_path, salary_csv, store_uri):
+def test_export_publishes_only_blessed(tmp_path, salary_csv, store_uri, rebuild_inputs):
     dataset, model, metrics, plot_svg, _ = run_through_evaluation(tmp_path, salary_csv)
-    common = dict(model=model, dataset=dataset, metrics=metrics, plot_svg=plot_svg, model_uri=store_uri, git_commit="c0ffee", pipeline_run="run-7")
+    common = dict(model=model, dataset=dataset, metrics=metrics, plot_svg=plot_svg, model_uri=store_uri, git_commit="c0ffee", pipeline_run="run-7",
+                  **rebuild_inputs)
     refused = export_model.python_func(blessed=False, **common)
     assert (refused.published, refused.version) == (False, "")
     assert not (tmp_path / "store").exists()
     done = export_model.python_func(blessed=True, **common)
     manifest = open_store(store_uri).load().manifest
     assert done.published and manifest["version"] == done.version
-    assert manifest["source"] == {"git_commit": "c0ffee", "pipeline_run": "run-7"}
+    # Everything a rebuild needs: the parameters, the image (with the digest it pins) and the dependency set.
+    assert manifest["source"] == {
+        "git_commit": "c0ffee", "pipeline_run": "run-7",
+        "parameters": {"data_uri": "", "test_fraction": 0.25, "seed": 1, "min_r2": 0.5, "max_r2_drop": 0.01, "force": False},
+        "image": rebuild_inputs["image"], "image_digest": "sha256:" + "ab" * 32, "dependencies_sha256": "d" * 64,
+    }
     assert manifest["data"] == dataset.metadata["data"]
     assert manifest["data"]["uri"] == str(salary_csv) and manifest["data"]["rows"] == 40
     assert set(manifest["data"]) == {"uri", "rows", "sha256", "years_min", "years_max", "years_histogram"}

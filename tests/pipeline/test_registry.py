@@ -38,9 +38,11 @@ def client():
 
 @pytest.fixture
 def rpcs():
-    """The two calls that would reach Google: look up the model, upload a version."""
+    """The calls that would reach Google: look up the model, upload a version (and import its evaluation: `evaluation`)."""
     with mock.patch.object(ModelServiceClient, "get_model", autospec=True) as get_model, \
-            mock.patch.object(ModelServiceClient, "upload_model", autospec=True, return_value=Finished()) as upload_model:
+            mock.patch.object(ModelServiceClient, "upload_model", autospec=True, return_value=Finished()) as upload_model, \
+            mock.patch.object(ModelServiceClient, "import_model_evaluation", autospec=True) as import_model_evaluation:
+        get_model.evaluation = import_model_evaluation
         yield get_model, upload_model
 
 
@@ -76,6 +78,31 @@ def test_a_later_version_names_the_existing_model_as_its_parent(client, rpcs):
     )
 
 
+def test_each_registered_version_gets_its_held_out_evaluation(client, rpcs):
+    get_model, _ = rpcs
+    metrics = {**METRICS, "margin_95": 10621.7, "champion_version": "20261120T080000Z-0badcafe",
+               "champion_r2": 0.95, "champion_rmse": 6001.5, "champion_mae": 4800.25}
+    registry.register_version(client, REGISTRY_MODEL, MODEL_URI, VERSION, metrics, SERVING_IMAGE)
+    assert get_model.evaluation.call_args.kwargs == {"request": aiplatform_v1.ImportModelEvaluationRequest(
+        # The version just uploaded, not the model's default one.
+        parent=f"{REGISTRY_MODEL}@3",
+        model_evaluation=aiplatform_v1.ModelEvaluation(
+            display_name=f"held-out rows, store version {VERSION}",
+            metrics_schema_uri="gs://google-cloud-aiplatform/schema/modelevaluation/regression_metrics_1.0.0.yaml",
+            metrics={"rootMeanSquaredError": 5419.24, "meanAbsoluteError": 4203.07, "rSquared": 0.97271},
+            metadata={"store_version": VERSION, "n_train": 120, "n_test": 30, "champion_version": "20261120T080000Z-0badcafe",
+                      "champion_rSquared": 0.95, "champion_rootMeanSquaredError": 6001.5, "champion_meanAbsoluteError": 4800.25},
+        ),
+    )}
+
+
+def test_a_first_model_has_no_champion_in_its_evaluation(client, rpcs):
+    get_model, _ = rpcs
+    registry.register_version(client, REGISTRY_MODEL, MODEL_URI, VERSION, METRICS, SERVING_IMAGE)
+    request = get_model.evaluation.call_args.kwargs["request"]
+    assert dict(request.model_evaluation.metadata) == {"store_version": VERSION, "n_train": 120, "n_test": 30}
+
+
 def test_the_first_version_creates_the_model(client, rpcs):
     get_model, upload_model = rpcs
     get_model.side_effect = exceptions.NotFound("no such model")
@@ -95,10 +122,10 @@ def test_losing_the_race_to_create_becomes_a_version(client, rpcs):
 
 
 def test_a_local_artifact_is_refused_before_any_upload(client, rpcs):
-    _, upload_model = rpcs
+    get_model, upload_model = rpcs
     with pytest.raises(ValueError, match="not a gs:// URI"):
         registry.register_version(client, REGISTRY_MODEL, "/tmp/model-store", VERSION, METRICS, SERVING_IMAGE)
-    assert not upload_model.called
+    assert not upload_model.called and not get_model.evaluation.called
 
 
 def test_no_serving_image_is_refused_before_any_upload(client, rpcs):

@@ -97,7 +97,7 @@ def test_caching_follows_the_flag(spec):
         }
 
     off = cache_settings(build(spec, enable_caching=False).to_dict()["pipelineSpec"])
-    assert len(off) == 6 and set(off.values()) == {False}
+    assert len(off) == 7 and set(off.values()) == {False}
     assert set(cache_settings(build(spec, enable_caching=True).to_dict()["pipelineSpec"]).values()) == {True}
     compiled = cache_settings(yaml.safe_load(spec.read_text()))
     assert cache_settings(build(spec).to_dict()["pipelineSpec"]) == compiled
@@ -172,7 +172,8 @@ def test_cli_dry_run_prints_the_request_and_touches_no_network(tmp_path, capsys)
         code = compile_py.main(SUBMIT + ["--dry-run", "--output", str(tmp_path / "p.yaml"), "--labels", "trigger=main",
                                          "--no-cache", "--min-r2", "0.7", "--data-uri", "gs://my-bucket/data/salary.csv",
                                          "--model-uri", "gs://my-bucket/models/salary",
-                                         "--registry-model", "salary", "--serving-image", "europe-west1-docker.pkg.dev/my-proj/salary/salary-webapp:b1"])
+                                         "--registry-model", "salary", "--serving-image", "europe-west1-docker.pkg.dev/my-proj/salary/salary-webapp:b1",
+                                         "--experiment", "salary-runs"])
     assert code == 0 and not create.called
     request = json.loads(capsys.readouterr().out)
     job = request["pipelineJob"]
@@ -186,7 +187,7 @@ def test_cli_dry_run_prints_the_request_and_touches_no_network(tmp_path, capsys)
         "data_uri": "gs://my-bucket/data/salary.csv", "model_uri": "gs://my-bucket/models/salary", "test_fraction": 0.2,
         "seed": 42.0, "min_r2": 0.7, "max_r2_drop": 0.01, "force": False, "git_commit": COMMIT,
         "registry_model": "projects/my-proj/locations/europe-west1/models/salary",
-        "serving_image": "europe-west1-docker.pkg.dev/my-proj/salary/salary-webapp:b1",
+        "serving_image": "europe-west1-docker.pkg.dev/my-proj/salary/salary-webapp:b1", "experiment": "salary-runs",
     }
     tasks = [task for name, task in job["pipelineSpec"]["root"]["dag"]["tasks"].items() if not name.startswith(("condition-", "exit-handler-"))]
     assert tasks and all(task["cachingOptions"].get("enableCache", False) is False for task in tasks)

@@ -84,7 +84,9 @@ def shipped(tmp_path_factory):
                                           max_r2_drop=defaults.MAX_R2_DROP, force=False, metrics=metrics,
                                           plot=artifact(HTML, "plot"), plot_svg=plot_svg)
     exported = export_model.python_func(model=model, dataset=dataset, metrics=metrics, plot_svg=plot_svg, blessed=decision.blessed,
-                                        model_uri=store, git_commit="", pipeline_run="")
+                                        model_uri=store, git_commit="", pipeline_run="", data_uri=str(bundled_data_path()),
+                                        test_fraction=defaults.TEST_FRACTION, seed=defaults.SEED, min_r2=defaults.MIN_R2,
+                                        max_r2_drop=defaults.MAX_R2_DROP, force=False, image="", dependencies_sha256="")
     assert exported.published
     app = create_app({"TESTING": True, "MODEL_URI": store, "MODEL_POLL_SECONDS": 0})
     yield SimpleNamespace(dataset=dataset, model=model, metrics=metrics, decision=decision, version=exported.version,

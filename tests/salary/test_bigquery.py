@@ -228,3 +228,16 @@ def test_tables_are_scored_into_tables_only(tmp_path, scoring_store, capsys):
     store, _ = scoring_store
     assert score_cli.main(["--store", store, "--input", f"bq://{PROJECT}.data.t", "--output", str(tmp_path / "out.csv")]) == 1
     assert capsys.readouterr().err == "error: a bq:// table is scored into a bq:// table (in BigQuery), a CSV into a CSV\n"
+
+
+def test_reproduce_checks_a_tables_last_modified_time(emulator, tmp_path, salary_csv):
+    from salary.reproduce import input_difference
+
+    uri = table_from_csv(emulator, salary_csv)
+    facts = summarize(uri, 0.25, 2, str(tmp_path)).data_facts()
+    parameters = {"data_uri": uri, "test_fraction": 0.25, "seed": 2, "min_r2": 0.5, "max_r2_drop": 0.01, "force": False}
+    manifest = {"version": "v1", "data": facts, "source": {"parameters": parameters}}
+    assert input_difference(manifest) == ""
+    recorded = "2026-01-01T00:00:00+00:00"
+    manifest["data"] = {**facts, "last_modified": recorded}
+    assert input_difference(manifest) == f"data: table {uri} was last modified at {facts['last_modified']}, the manifest's time is {recorded}"

@@ -152,7 +152,7 @@ def test_dry_run_into_a_pinned_store_says_so(tmp_path, salary_csv, capsys):
     assert capsys.readouterr().err.strip() == f"error: version {stored} stored but not made latest (the store is pinned; see the log)"
 
 
-def test_export_component_says_why_latest_did_not_move(any_store_uri, tmp_path, capsys):
+def test_export_component_says_why_latest_did_not_move(any_store_uri, tmp_path, capsys, rebuild_inputs):
     from kfp.dsl import Artifact, Dataset, Metrics, Model
 
     from components import export_model
@@ -167,7 +167,7 @@ def test_export_component_says_why_latest_did_not_move(any_store_uri, tmp_path, 
     dataset = Dataset(uri=str(tmp_path / "d.csv"), metadata={"data": {"uri": "d.csv", "sha256": "a" * 64, "rows": 15}})
     metrics = Metrics(uri=str(tmp_path / "metrics"), metadata={"n_test": 3, "r2": 0.9})
     outputs = export_model.python_func(model=model, dataset=dataset, metrics=metrics, plot_svg=plot, blessed=True,
-                                       model_uri=any_store_uri, git_commit="", pipeline_run="run-2")
+                                       model_uri=any_store_uri, git_commit="", pipeline_run="run-2", **rebuild_inputs)
     assert outputs.published is False and outputs.version in open_store(any_store_uri).versions()
     assert capsys.readouterr().out.startswith(
         f"not made latest: version {outputs.version} is stored but not made latest: the store is pinned to {v1} (freeze)")
