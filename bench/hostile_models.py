@@ -11,13 +11,9 @@ from pathlib import Path
 from bench import web
 from bench.slow_clients import publish_line_model
 from salary.store.model_store import open_store
-from tests.hostile_pickles import CRAFTED, watch_answers
+from tests.support.hostile_pickles import CRAFTED, watch_answers
+from tests.support.records import version_facts
 
-FACTS = {
-    "metrics": {"r2": 0.9, "rmse": 1.0, "mae": 1.0, "rows": 3},
-    "data": {"uri": "bench.csv", "sha256": "a" * 64, "rows": 15},
-    "source": {},
-}
 CASES = ["memo-index-2**25", "nested-tuple-key-200k", "colliding-int-keys-1mib", "repr-bomb", "valueerror-huge-int"]
 
 
@@ -51,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"workers at start (resident): {start}", flush=True)
             for name in args.cases.split(","):
                 content = CRAFTED[name]()
-                open_store(store_uri).publish(content, **FACTS)
+                open_store(store_uri).publish(content, **version_facts())
                 answers, longest = watch_answers(base, args.seconds)
                 after = workers(master)
                 ok = sum(status == 200 for status, _ in answers)

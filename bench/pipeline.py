@@ -83,8 +83,8 @@ def write_csv(path: Path, rows: int) -> None:
 
 
 def bigquery_dry_run(workdir: Path, rows: int) -> Run:
-    """The dry run on a BigQuery table of `rows` generated rows, in the emulator (scripts/bq_emulator.py)."""
-    from scripts.bq_emulator import load_csv, running
+    """The dry run on a BigQuery table of `rows` generated rows, in the emulator (tests/support/bq_emulator.py)."""
+    from tests.support.bq_emulator import load_csv, running
 
     csv_path = generated_csv(workdir, rows)
     with running("bench-project") as emulator:

@@ -10,7 +10,7 @@ import numpy as np
 from bench import web
 from salary.modeling import dump_model, fit_salary_model
 from salary.store.model_store import open_store
-from tests.slow_clients import PREDICT_BODY, under_slow_clients
+from tests.support.slow_clients import PREDICT_BODY, under_slow_clients
 
 WORKER_MODELS = {
     "sync": {"WEB_WORKER_CLASS": "sync", "WEB_THREADS": "1"},

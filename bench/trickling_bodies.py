@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench import web
 from bench.slow_clients import publish_line_model
-from tests.slow_clients import trickling_body, under_slow_clients
+from tests.support.slow_clients import trickling_body, under_slow_clients
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -176,7 +176,7 @@ grant_dataset() {
   retry 6 1 bq query --project_id "$project" --nouse_legacy_sql "GRANT \`$2\` ON SCHEMA \`$project.$3\` TO \"$1\""
 }
 
-# Every grant below has its reason beside it (tests/test_gcp_setup.py checks).
+# Every grant below has its reason beside it (tests/deploy/test_gcp_setup.py checks).
 
 echo "== Builder $builder: submit pipelines, act as the pipeline and web app accounts, push images, deploy Cloud Run" >&2
 # Nothing on the buckets or the project itself: PipelineJob.submit()'s best-effort check of the pipeline root's

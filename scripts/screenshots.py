@@ -16,8 +16,9 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
-from tests.browser import MODES, launch
-from tests.server import REPO, gunicorn
+from tests.support import REPO
+from tests.support.browser import MODES, launch
+from tests.support.server import gunicorn
 
 # (file name, mode, path, what to show): "page" is the whole page, "viewport" what one screen shows.
 SHOTS = [

@@ -9,6 +9,7 @@ from salary.dataset import write_salary_csv
 from salary.modeling import dump_model, fit_salary_model
 from salary.store.model_store import open_store
 from scripts.fake_gcs import running
+from tests.support.records import version_facts
 from webapp import create_app
 
 
@@ -23,14 +24,14 @@ def fake_gcs():
 @pytest.fixture
 def gcs_store_uri(fake_gcs):
     """A gs:// store URI in a fresh bucket on the fake server."""
-    from tests.storage import new_bucket
+    from tests.support.storage import new_bucket
 
     return new_bucket()
 
 
 @pytest.fixture(params=["folder", "gcs"])
-def folder_or_gcs_store_uri(request, tmp_path):
-    """A store URI on a folder, then on a gs:// store: a test using it runs once on each backend."""
+def any_store_uri(request, tmp_path):
+    """A store URI on a folder, then on a gs:// store: a test using it runs once on each backend (store_uri is a folder only)."""
     if request.param == "folder":
         return str(tmp_path / "store" / "salary")
     return request.getfixturevalue("gcs_store_uri")
@@ -78,12 +79,13 @@ def store_uri(tmp_path):
 @pytest.fixture
 def published(store_uri, line_model):
     """The store with line_model published; returns its manifest."""
-    return open_store(store_uri).publish(
-        dump_model(line_model),
-        metrics={"r2": 1.0, "rmse": 0.0, "mae": 0.0, "rows": 4},
-        data={"uri": "test.csv", "sha256": "0" * 64, "rows": 20},
-        source={"git_commit": "", "pipeline_run": "test"},
-    )
+    return open_store(store_uri).publish(dump_model(line_model), **version_facts())
+
+
+@pytest.fixture
+def any_published(any_store_uri, line_model):
+    """The store at any_store_uri with line_model published; returns its manifest."""
+    return open_store(any_store_uri).publish(dump_model(line_model), **version_facts())
 
 
 @pytest.fixture

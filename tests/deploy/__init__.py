@@ -1,0 +1,1 @@
+"""Tests of what deploys it: cloudbuild.yaml, the images and containers, gcp_setup.sh, the smoke check."""
