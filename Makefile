@@ -54,8 +54,9 @@ serve: install ## the production server, gunicorn (honours MODEL_URI and PORT)
 images: ## build both container images, tagged :dev (docs/containers.md)
 	bash scripts/images.sh
 
-lint: install ## ruff check
+lint: install ## ruff check, and ruff format --check (code formatted at 120 columns)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: install tools lint ## the whole test suite (PYTEST_ARGS passes pytest flags)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -57,40 +57,105 @@ def _image(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The command line of compile.py."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pipeline", choices=("training", "scoring"), default="training", help="which pipeline (default: training)")
-    parser.add_argument("--output", help=f"where to write the pipeline spec (default: {DEFAULT_OUTPUT}; scoring: {scoring.SCORING_OUTPUT})")
-    parser.add_argument("--image", type=_image, default=defaults.COMPONENTS_IMAGE, help="components image URI every task runs")
-    parser.add_argument("--data-uri", default="", help="CSV (path or gs://) or BigQuery table (bq://project.dataset.table) to train on (default: shipped CSV)")
-    parser.add_argument("--model-uri", default=None, help=f"model store to publish to (default: {defaults.LOCAL_MODEL_STORE}; "
-                        f"required with --submit: the store the web app reads, e.g. {defaults.cloud_model_uri('PROJECT-salary')})")
-    parser.add_argument("--test-fraction", type=_fraction, default=defaults.TEST_FRACTION, help="share of rows held out for evaluation")
+    parser.add_argument(
+        "--pipeline", choices=("training", "scoring"), default="training", help="which pipeline (default: training)"
+    )
+    parser.add_argument(
+        "--output",
+        help=f"where to write the pipeline spec (default: {DEFAULT_OUTPUT}; scoring: {scoring.SCORING_OUTPUT})",
+    )
+    parser.add_argument(
+        "--image", type=_image, default=defaults.COMPONENTS_IMAGE, help="components image URI every task runs"
+    )
+    parser.add_argument(
+        "--data-uri",
+        default="",
+        help="CSV (path or gs://) or BigQuery table (bq://project.dataset.table) to train on (default: shipped CSV)",
+    )
+    parser.add_argument(
+        "--model-uri",
+        default=None,
+        help=f"model store to publish to (default: {defaults.LOCAL_MODEL_STORE}; "
+        f"required with --submit: the store the web app reads, e.g. {defaults.cloud_model_uri('PROJECT-salary')})",
+    )
+    parser.add_argument(
+        "--test-fraction", type=_fraction, default=defaults.TEST_FRACTION, help="share of rows held out for evaluation"
+    )
     parser.add_argument("--seed", type=_seed, default=defaults.SEED, help="seed of the train/test split")
-    parser.add_argument("--min-r2", type=_r2, default=defaults.MIN_R2, help="publish only when held-out R² reaches this")
-    parser.add_argument("--max-r2-drop", type=_drop, default=defaults.MAX_R2_DROP, help="largest R² drop from the published champion allowed")
-    parser.add_argument("--force", action="store_true", help="publish even when worse than the champion (min_r2 still applies)")
-    parser.add_argument("--git-commit", default=None, help="commit recorded in the manifest (default: git rev-parse HEAD)")
-    parser.add_argument("--local-root", default=defaults.LOCAL_ROOT, help="where the dry run keeps its artifacts and its runs file")
+    parser.add_argument(
+        "--min-r2", type=_r2, default=defaults.MIN_R2, help="publish only when held-out R² reaches this"
+    )
+    parser.add_argument(
+        "--max-r2-drop",
+        type=_drop,
+        default=defaults.MAX_R2_DROP,
+        help="largest R² drop from the published champion allowed",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="publish even when worse than the champion (min_r2 still applies)"
+    )
+    parser.add_argument(
+        "--git-commit", default=None, help="commit recorded in the manifest (default: git rev-parse HEAD)"
+    )
+    parser.add_argument(
+        "--local-root", default=defaults.LOCAL_ROOT, help="where the dry run keeps its artifacts and its runs file"
+    )
     parser.add_argument("--no-dry-run", action="store_true", help="only compile the spec")
-    parser.add_argument("--verbose", action="store_true", help="also show kfp.local's full output (always in the dry run's log file)")
-    parser.add_argument("--runner", choices=("subprocess", "container"), default="subprocess",
-                        help="run the dry run's tasks in this environment, or each inside the components image (`make images` first)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="also show kfp.local's full output (always in the dry run's log file)"
+    )
+    parser.add_argument(
+        "--runner",
+        choices=("subprocess", "container"),
+        default="subprocess",
+        help="run the dry run's tasks in this environment, or each inside the components image (`make images` first)",
+    )
     cloud = parser.add_argument_group("Vertex AI submission (the local dry run does not run)")
-    cloud.add_argument("--submit", action="store_true", help="submit the compiled spec to Vertex AI Pipelines (does not wait)")
-    cloud.add_argument("--dry-run", action="store_true", help="with --submit: print the create request as JSON instead of sending it")
+    cloud.add_argument(
+        "--submit", action="store_true", help="submit the compiled spec to Vertex AI Pipelines (does not wait)"
+    )
+    cloud.add_argument(
+        "--dry-run", action="store_true", help="with --submit: print the create request as JSON instead of sending it"
+    )
     cloud.add_argument("--project", type=_checked(vertex.check_project), help="Google Cloud project ID")
     cloud.add_argument("--region", type=_checked(vertex.check_region), help="Vertex AI region, e.g. europe-west1")
-    cloud.add_argument("--pipeline-root", type=_checked(vertex.parse_gcs_uri), help="gs:// prefix for the run's artifacts")
-    cloud.add_argument("--service-account", type=_checked(vertex.check_service_account), help="service account the run executes as")
+    cloud.add_argument(
+        "--pipeline-root", type=_checked(vertex.parse_gcs_uri), help="gs:// prefix for the run's artifacts"
+    )
+    cloud.add_argument(
+        "--service-account", type=_checked(vertex.check_service_account), help="service account the run executes as"
+    )
     cloud.add_argument("--labels", type=_checked(vertex.parse_labels), default={}, help="run labels, k=v,k2=v2")
-    cloud.add_argument("--no-cache", action="store_true", help="run every task afresh instead of reusing cached results")
-    cloud.add_argument("--registry-model", type=_checked(registry.check_model_id, allow_empty=True),
-                       help="also upload each published model as a new version of this Vertex AI Model Registry model ID (empty: off)")
-    cloud.add_argument("--experiment", type=_checked(experiments.check_experiment, allow_empty=True),
-                       help="also log each run's parameters and metrics to this Vertex AI Experiments experiment (empty: off; schedules too)")
-    cloud.add_argument("--schedule", type=_checked(schedule.check_cron), metavar="CRON",
-                       help="instead of one run, create a schedule of them (replacing older ones), e.g. '0 3 * * 1'")
-    cloud.add_argument("--schedule-timezone", type=_checked(schedule.check_timezone), metavar="TZ", help="IANA time zone of --schedule (default: UTC)")
-    cloud.add_argument("--serving-image", type=_image, help="with --registry-model: the web app image the registered versions are served by")
+    cloud.add_argument(
+        "--no-cache", action="store_true", help="run every task afresh instead of reusing cached results"
+    )
+    cloud.add_argument(
+        "--registry-model",
+        type=_checked(registry.check_model_id, allow_empty=True),
+        help="also upload each published model as a new version of this Vertex AI Model Registry model ID (empty: off)",
+    )
+    cloud.add_argument(
+        "--experiment",
+        type=_checked(experiments.check_experiment, allow_empty=True),
+        help="also log each run's parameters and metrics to this Vertex AI Experiments experiment (empty: off; schedules too)",
+    )
+    cloud.add_argument(
+        "--schedule",
+        type=_checked(schedule.check_cron),
+        metavar="CRON",
+        help="instead of one run, create a schedule of them (replacing older ones), e.g. '0 3 * * 1'",
+    )
+    cloud.add_argument(
+        "--schedule-timezone",
+        type=_checked(schedule.check_timezone),
+        metavar="TZ",
+        help="IANA time zone of --schedule (default: UTC)",
+    )
+    cloud.add_argument(
+        "--serving-image",
+        type=_image,
+        help="with --registry-model: the web app image the registered versions are served by",
+    )
     scoring.add_arguments(parser)
     return parser
 
@@ -110,8 +175,19 @@ def _checked(check, allow_empty: bool = False):
     return parse
 
 
-CLOUD_ONLY = ("project", "region", "pipeline_root", "service_account", "labels", "no_cache", "registry_model", "schedule", "schedule_timezone",
-              "serving_image", "experiment")
+CLOUD_ONLY = (
+    "project",
+    "region",
+    "pipeline_root",
+    "service_account",
+    "labels",
+    "no_cache",
+    "registry_model",
+    "schedule",
+    "schedule_timezone",
+    "serving_image",
+    "experiment",
+)
 
 
 def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -133,10 +209,14 @@ def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
     if args.runner != "subprocess":
         parser.error("--runner applies to the local dry run, which does not run with --submit")
     if args.registry_model and not args.serving_image:
-        parser.error("--registry-model requires --serving-image (the web app image that serves the registered versions)")
+        parser.error(
+            "--registry-model requires --serving-image (the web app image that serves the registered versions)"
+        )
     if not args.model_uri:
         # The pipeline root's bucket would be a guess the web app cannot read (scripts/gcp_setup.sh grants it only models/).
-        parser.error(f"--submit requires --model-uri, the gs:// model store the web app reads (e.g. {defaults.cloud_model_uri('PROJECT-salary')})")
+        parser.error(
+            f"--submit requires --model-uri, the gs:// model store the web app reads (e.g. {defaults.cloud_model_uri('PROJECT-salary')})"
+        )
     if not args.model_uri.startswith("gs://"):
         parser.error(f"--model-uri must be a gs:// prefix with --submit, got {args.model_uri!r}")
     if args.data_uri and not args.data_uri.startswith(("gs://", "bq://")):
@@ -177,7 +257,9 @@ def pipeline_arguments(args: argparse.Namespace) -> dict:
         "max_r2_drop": args.max_r2_drop,
         "force": args.force,
         "git_commit": git_commit() if args.git_commit is None else args.git_commit,
-        "registry_model": registry.registry_model_name(args.project, args.region, args.registry_model) if args.registry_model else "",
+        "registry_model": registry.registry_model_name(args.project, args.region, args.registry_model)
+        if args.registry_model
+        else "",
         "serving_image": args.serving_image or "",
         "experiment": args.experiment or "",
     }
@@ -188,7 +270,9 @@ def metrics_line(metrics: dict) -> str:
     first = ("r2", "rmse", "mae", "n_train", "n_test")
     return "metrics: " + ", ".join(
         f"{name}={value:.4g}" if isinstance(value, (int, float)) else f"{name}={value}"
-        for name, value in sorted(metrics.items(), key=lambda item: (first.index(item[0]) if item[0] in first else len(first), item[0]))
+        for name, value in sorted(
+            metrics.items(), key=lambda item: (first.index(item[0]) if item[0] in first else len(first), item[0])
+        )
     )
 
 
@@ -200,7 +284,9 @@ def compile_spec(image: str, output: str, pipeline: str = "training") -> None:
 
     # `--output build/pipeline.yaml` in a fresh clone: the folder is made, as the dry run's --local-root is.
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    compiler.Compiler().compile((scoring.build_scoring_pipeline if pipeline == "scoring" else build_pipeline)(image), output)
+    compiler.Compiler().compile(
+        (scoring.build_scoring_pipeline if pipeline == "scoring" else build_pipeline)(image), output
+    )
 
 
 def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:
@@ -224,8 +310,15 @@ def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:
         pipeline=name,
     )
     if args.schedule:
-        return schedule.schedule_job(job, cron=args.schedule, timezone=args.schedule_timezone or "", service_account=args.service_account,
-                                     dry_run=args.dry_run, credentials=credentials, name=f"{name}-schedule")
+        return schedule.schedule_job(
+            job,
+            cron=args.schedule,
+            timezone=args.schedule_timezone or "",
+            service_account=args.service_account,
+            dry_run=args.dry_run,
+            credentials=credentials,
+            name=f"{name}-schedule",
+        )
     if args.dry_run:
         print(json.dumps(vertex.create_request(job, args.service_account), indent=2, sort_keys=True))
         return 0
@@ -248,10 +341,16 @@ def main(argv: list[str] | None = None) -> int:
     check_cloud_flags(parser, args)
     scoring.check_flags(parser, args)
     args.output = args.output or (scoring.SCORING_OUTPUT if args.pipeline == "scoring" else DEFAULT_OUTPUT)
-    arguments = scoring.pipeline_arguments(args, resolve_model_uri(args)) if args.pipeline == "scoring" else pipeline_arguments(args)
+    arguments = (
+        scoring.pipeline_arguments(args, resolve_model_uri(args))
+        if args.pipeline == "scoring"
+        else pipeline_arguments(args)
+    )
     compile_spec(args.image, args.output, args.pipeline)
     # A dry-run submission keeps stdout for the request's JSON.
-    print(f"compiled pipeline spec to {args.output} (image {args.image})", file=sys.stderr if args.dry_run else sys.stdout)
+    print(
+        f"compiled pipeline spec to {args.output} (image {args.image})", file=sys.stderr if args.dry_run else sys.stdout
+    )
     if args.submit:
         return submit_to_vertex(args, arguments)
     if args.no_dry_run:
@@ -285,10 +384,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     print(metrics_line(outputs["metrics"]))
     # Every finished dry run is recorded, published or not, as the Experiments step records a Vertex run.
-    runs.append_run(args.local_root, runs.run_record(outputs["run"], arguments, outputs["metrics"], outputs["version"], outputs["published"]))
+    runs.append_run(
+        args.local_root,
+        runs.run_record(outputs["run"], arguments, outputs["metrics"], outputs["version"], outputs["published"]),
+    )
     if not outputs["published"] and outputs["version"]:
         # A pinned store: the export task stored the version and logged why latest.json stayed.
-        print(f"error: version {outputs['version']} stored but not made latest (the store is pinned; see the log)", file=sys.stderr)
+        print(
+            f"error: version {outputs['version']} stored but not made latest (the store is pinned; see the log)",
+            file=sys.stderr,
+        )
         return 1
     if not outputs["published"]:
         print(f"error: model rejected, nothing published: {outputs['reason']}", file=sys.stderr)

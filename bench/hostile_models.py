@@ -51,10 +51,15 @@ def main(argv: list[str] | None = None) -> int:
                 answers, longest = watch_answers(base, args.seconds)
                 after = workers(master)
                 ok = sum(status == 200 for status, _ in answers)
-                grew = max((m["VmHWM"] - before.get(pid, m)["VmHWM"]) / 1024 for pid, m in after.items()) if after else 0.0
+                grew = (
+                    max((m["VmHWM"] - before.get(pid, m)["VmHWM"]) / 1024 for pid, m in after.items()) if after else 0.0
+                )
                 restarted = len(set(after) - set(before))
-                print(f"{name} ({len(content):,} bytes): {ok}/{len(answers)} answered 200, longest gap {longest * 1000:.0f} ms, "
-                      f"worker peak +{grew:.1f} MiB, {restarted} worker(s) restarted", flush=True)
+                print(
+                    f"{name} ({len(content):,} bytes): {ok}/{len(answers)} answered 200, longest gap {longest * 1000:.0f} ms, "
+                    f"worker peak +{grew:.1f} MiB, {restarted} worker(s) restarted",
+                    flush=True,
+                )
                 before = after
     return 0
 

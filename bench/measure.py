@@ -70,5 +70,9 @@ def run_measured(command: Sequence[str], cwd: Path, log_path: Path) -> Run:
     if process.returncode != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
         raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}; see {log_path}:\n{tail}")
-    return Run(seconds=seconds, max_process_rss=usage.ru_maxrss * 1024, peak_tree_pss=peak[0],
-               cpu_seconds=usage.ru_utime + usage.ru_stime)
+    return Run(
+        seconds=seconds,
+        max_process_rss=usage.ru_maxrss * 1024,
+        peak_tree_pss=peak[0],
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+    )

@@ -24,7 +24,8 @@ def compile_only(workdir: Path, round_number: int) -> Run:
     """`python compile.py --no-dry-run`: import kfp and the pipeline, write the spec."""
     return run_measured(
         [sys.executable, "compile.py", "--no-dry-run", "--output", str(workdir / "pipeline.yaml")],
-        REPO, workdir / f"compile-{round_number}.log",
+        REPO,
+        workdir / f"compile-{round_number}.log",
     )
 
 
@@ -32,8 +33,14 @@ def dry_run(workdir: Path, name: str, data_uri: str | None = None) -> tuple[Run,
     """The whole pipeline through kfp.local into a fresh model store; returns the run and the store."""
     store = workdir / f"store-{name}" / "salary"
     command = [
-        sys.executable, "compile.py", "--output", str(workdir / f"pipeline-{name}.yaml"),
-        "--model-uri", str(store), "--local-root", str(workdir / f"dry-run-{name}"),
+        sys.executable,
+        "compile.py",
+        "--output",
+        str(workdir / f"pipeline-{name}.yaml"),
+        "--model-uri",
+        str(store),
+        "--local-root",
+        str(workdir / f"dry-run-{name}"),
     ]
     if data_uri:
         command += ["--data-uri", data_uri]
@@ -63,7 +70,9 @@ def generated_csv(workdir: Path, rows: int) -> Path:
         return path
     free = shutil.disk_usage(workdir).free
     if rows * BYTES_PER_ROW * 2 > free:
-        raise RuntimeError(f"{rows:,} rows need about {rows * BYTES_PER_ROW * 2 / 2**30:.1f} GiB in {workdir}; {free / 2**30:.1f} GiB free")
+        raise RuntimeError(
+            f"{rows:,} rows need about {rows * BYTES_PER_ROW * 2 / 2**30:.1f} GiB in {workdir}; {free / 2**30:.1f} GiB free"
+        )
     subprocess.run([sys.executable, "-m", "bench.pipeline", str(path), str(rows)], cwd=REPO, check=True)
     return path
 

@@ -23,8 +23,10 @@ def measure(workdir: Path, model_uri: str, rounds: int, seconds: float) -> dict:
     body.write_text(json.dumps({"years_experience": 5}))
     results: dict[str, list[dict]] = {rate: [] for rate in RATES}
     logs = {rate: workdir / f"prediction-log-{rate}.log" for rate in RATES}
-    with web.serving(web.PREDICT_APP, model_uri, logs["0"], {"PREDICTION_LOG_RATE": "0"}) as (off, _), \
-            web.serving(web.PREDICT_APP, model_uri, logs["1.0"], {"PREDICTION_LOG_RATE": "1.0"}) as (on, _):
+    with (
+        web.serving(web.PREDICT_APP, model_uri, logs["0"], {"PREDICTION_LOG_RATE": "0"}) as (off, _),
+        web.serving(web.PREDICT_APP, model_uri, logs["1.0"], {"PREDICTION_LOG_RATE": "1.0"}) as (on, _),
+    ):
         ports = {"0": off, "1.0": on}
         for rate in RATES:
             web.wrk(ports[rate], "/api/predict", body, CONNECTIONS, 1)
@@ -44,8 +46,10 @@ def render(result: dict, goals: list[str]) -> list[str]:
     """The section of docs/benchmarks.md, and its goal row."""
     off, on = statistics.median(result["0"]), statistics.median(result["1.0"])
     ratio = on / off
-    goals.append(f"| prediction log at rate 1.0: single-row throughput ≥ {GOAL_RATIO:g} × rate 0 (same run) | "
-                 f"{ratio:.3f} × ({on:,.0f} vs {off:,.0f} req/s) | {'yes' if ratio >= GOAL_RATIO else '**no**'} |")
+    goals.append(
+        f"| prediction log at rate 1.0: single-row throughput ≥ {GOAL_RATIO:g} × rate 0 (same run) | "
+        f"{ratio:.3f} × ({on:,.0f} vs {off:,.0f} req/s) | {'yes' if ratio >= GOAL_RATIO else '**no**'} |"
+    )
     return [
         "## Prediction log",
         "",

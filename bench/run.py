@@ -48,16 +48,32 @@ MIB = 1024 * 1024
 def build_parser() -> argparse.ArgumentParser:
     """The command line of the benchmark run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "5")),
-                        help="rounds of every measurement; medians are quoted")
-    parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", "5")),
-                        help="length of each wrk run")
-    parser.add_argument("--output", default=str(REPO / "docs" / "benchmarks.md"), help="where the report goes; - prints it")
-    parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma-separated sections to run, of {', '.join(SECTIONS)} (pipeline,scaling,bigquery: the pipeline alone)")
-    parser.add_argument("--rows", default=os.environ.get("BENCH_ROWS", SCALING_ROWS), help="CSV sizes for the scaling section")
-    parser.add_argument("--bigquery-rows", type=int, default=int(os.environ.get("BENCH_BIGQUERY_ROWS", BIGQUERY_ROWS)),
-                        help="rows of the BigQuery table (emulator)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=int(os.environ.get("BENCH_ROUNDS", "5")),
+        help="rounds of every measurement; medians are quoted",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", "5")), help="length of each wrk run"
+    )
+    parser.add_argument(
+        "--output", default=str(REPO / "docs" / "benchmarks.md"), help="where the report goes; - prints it"
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run, of {', '.join(SECTIONS)} (pipeline,scaling,bigquery: the pipeline alone)",
+    )
+    parser.add_argument(
+        "--rows", default=os.environ.get("BENCH_ROWS", SCALING_ROWS), help="CSV sizes for the scaling section"
+    )
+    parser.add_argument(
+        "--bigquery-rows",
+        type=int,
+        default=int(os.environ.get("BENCH_BIGQUERY_ROWS", BIGQUERY_ROWS)),
+        help="rows of the BigQuery table (emulator)",
+    )
     return parser
 
 
@@ -67,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     sections = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown or args.rounds < 1 or args.seconds <= 0:
-        build_parser().error(f"unknown section(s) {', '.join(unknown)}" if unknown else "rounds and seconds must be positive")
+        build_parser().error(
+            f"unknown section(s) {', '.join(unknown)}" if unknown else "rounds and seconds must be positive"
+        )
     context = describe_machine(args)
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="salary-bench-") as tmp:
@@ -83,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
             results["scaling"] = measure_scaling(workdir, [int(rows) for rows in args.rows.split(",")])
         if "bigquery" in sections:
             progress(f"the dry run on a {args.bigquery_rows:,}-row BigQuery table in the emulator")
-            results["bigquery"] = {"rows": args.bigquery_rows, "run": pipeline.bigquery_dry_run(workdir, args.bigquery_rows)}
+            results["bigquery"] = {
+                "rows": args.bigquery_rows,
+                "run": pipeline.bigquery_dry_run(workdir, args.bigquery_rows),
+            }
         if "scoring" in sections:
             progress(f"salary-score on {', '.join(f'{rows:,}' for rows in SCORING_ROWS)}-row CSVs")
             results["scoring"] = scoring.measure(workdir, list(SCORING_ROWS))
@@ -180,30 +201,39 @@ def measure_web(workdir: Path, model_uri: str, rounds: int, seconds: float) -> d
     bodies = request_bodies(workdir)
     single = bodies["single"].read_bytes()
     results: dict = {"single": {}, "batch": {}}
-    with web.serving(web.PREDICT_APP, model_uri, workdir / "predict.log") as (predict_port, predict_pid), \
-            web.serving(web.HELLO_APP, model_uri, workdir / "hello.log", ready=("POST", "/hello", single)) \
-            as (hello_port, hello_pid), \
-            web.peer_serving(model_uri, workdir / "peer.log", single) as (peer_port, _):
+    with (
+        web.serving(web.PREDICT_APP, model_uri, workdir / "predict.log") as (predict_port, predict_pid),
+        web.serving(web.HELLO_APP, model_uri, workdir / "hello.log", ready=("POST", "/hello", single)) as (
+            hello_port,
+            hello_pid,
+        ),
+        web.peer_serving(model_uri, workdir / "peer.log", single) as (peer_port, _),
+    ):
         check_responses(predict_port, hello_port, peer_port, bodies)
-        targets = {"hello": (hello_port, "/hello"), "predict": (predict_port, "/api/predict"),
-                   "peer": (peer_port, web.PEER_PATH)}
+        targets = {
+            "hello": (hello_port, "/hello"),
+            "predict": (predict_port, "/api/predict"),
+            "peer": (peer_port, web.PEER_PATH),
+        }
         progress("warming up the servers")
         for port, path in targets.values():
             web.wrk(port, path, bodies["single"], 16, 1)
         web.wrk(predict_port, "/api/predict", bodies["batch"], 2, 1)
         for number in range(rounds):
             # Rotate who goes first, so a drift in the machine's speed hits them alike.
-            order = list(targets)[number % 3:] + list(targets)[:number % 3]
+            order = list(targets)[number % 3 :] + list(targets)[: number % 3]
             for connections in (1, 16):
                 for name in order:
                     progress(f"web round {number + 1}/{rounds}: {name} with {connections} connection(s)")
                     port, path = targets[name]
                     results["single"].setdefault((name, connections), []).append(
-                        web.wrk(port, path, bodies["single"], connections, seconds))
+                        web.wrk(port, path, bodies["single"], connections, seconds)
+                    )
             for connections in (1, 2):
                 progress(f"web round {number + 1}/{rounds}: {BATCH_ROWS:,}-row batch with {connections} connection(s)")
                 results["batch"].setdefault(connections, []).append(
-                    web.wrk(predict_port, "/api/predict", bodies["batch"], connections, seconds))
+                    web.wrk(predict_port, "/api/predict", bodies["batch"], connections, seconds)
+                )
         results["rss"] = {"predict": tree_pss_bytes(predict_pid), "hello": tree_pss_bytes(hello_pid)}
     progress("the same requests in-process, without HTTP")
     results["inprocess"] = inprocess.measure(model_uri, bodies, rounds)
@@ -248,10 +278,22 @@ def command_output(command: list[str]) -> str:
 
 def describe_machine(args: argparse.Namespace) -> dict:
     """What a reader needs to compare these numbers with theirs."""
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown")
-    memory_kib = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                       if line.startswith("MemTotal:")), 0)
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    memory_kib = next(
+        (
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal:")
+        ),
+        0,
+    )
     versions = {}
     for package in PACKAGES:
         try:
@@ -347,7 +389,7 @@ def render_web(results: dict, goals: list[str]) -> list[str]:
     lines = [
         "## Predictions over HTTP",
         "",
-        "Single-row `POST /api/predict` (`{\"years_experience\": 5}`) against a Flask hello-world POST route "
+        'Single-row `POST /api/predict` (`{"years_experience": 5}`) against a Flask hello-world POST route '
         "(`bench/hello_app.py`), both under the production server's settings, and a DE2024-style peer "
         "(`bench/de2024_app.py`: the course lab's Flask development server calling a `pickle.load`ed model's "
         "`predict` per request), measured in turn within each round.",
@@ -360,16 +402,25 @@ def render_web(results: dict, goals: list[str]) -> list[str]:
         hello_rps = med(single[("hello", connections)], "rps")
         for name, label in labels:
             runs = single[(name, connections)]
-            lines.append(f"| {label} | {connections} | {med(runs, 'rps'):,.0f} | {ms(med(runs, 'p50_us'))} | "
-                         f"{ms(med(runs, 'p99_us'))} | {med(runs, 'rps') / hello_rps:.2f} |")
+            lines.append(
+                f"| {label} | {connections} | {med(runs, 'rps'):,.0f} | {ms(med(runs, 'p50_us'))} | "
+                f"{ms(med(runs, 'p99_us'))} | {med(runs, 'rps') / hello_rps:.2f} |"
+            )
     for connections, floor in ((16, 0.85), (1, 0.8)):
         share = med(single[("predict", connections)], "rps") / med(single[("hello", connections)], "rps")
-        goals.append(goal_row(f"single-row throughput ≥ {floor} of hello-world ({connections} connection(s))",
-                              f"{share:.2f}", share >= floor))
+        goals.append(
+            goal_row(
+                f"single-row throughput ≥ {floor} of hello-world ({connections} connection(s))",
+                f"{share:.2f}",
+                share >= floor,
+            )
+        )
     peer = med(single[("predict", 16)], "rps") / med(single[("peer", 16)], "rps")
     goals.append(goal_row("single-row throughput ≥ 4 × the DE2024 peer (16 connections)", f"{peer:.1f} ×", peer >= 4))
     memory = results["rss"]["predict"] / results["rss"]["hello"]
-    goals.append(goal_row("server memory (PSS of master and workers) ≤ 2 × hello-world's", f"{memory:.2f} ×", memory <= 2))
+    goals.append(
+        goal_row("server memory (PSS of master and workers) ≤ 2 × hello-world's", f"{memory:.2f} ×", memory <= 2)
+    )
     lines += [
         "",
         f"Memory of each server (master and workers, proportional set sizes summed, after the run): /api/predict "
@@ -381,14 +432,23 @@ def render_web(results: dict, goals: list[str]) -> list[str]:
         "| --- | --- | --- | --- | --- |",
     ]
     for connections, runs in sorted(results["batch"].items()):
-        lines.append(f"| {connections} | {med(runs, 'rps'):,.1f} | {med(runs, 'rps') * BATCH_ROWS:,.0f} | "
-                     f"{ms(med(runs, 'p50_us'))} | {ms(med(runs, 'p99_us'))} |")
+        lines.append(
+            f"| {connections} | {med(runs, 'rps'):,.1f} | {med(runs, 'rps') * BATCH_ROWS:,.0f} | "
+            f"{ms(med(runs, 'p50_us'))} | {ms(med(runs, 'p99_us'))} |"
+        )
     p50 = med(results["batch"][1], "p50_us") / 1000
     goals.append(goal_row(f"{BATCH_ROWS:,}-row batch p50 ≤ 2 ms over HTTP (1 connection)", f"{p50:.2f} ms", p50 <= 2))
     costs = results["inprocess"]
-    goals.append(goal_row("single-row /api/predict in-process ≤ 130 µs", f"{costs['single']:.0f} µs", costs["single"] <= 130))
-    goals.append(goal_row(f"{BATCH_ROWS:,}-row /api/predict in-process ≤ 1.0 ms", f"{costs['batch'] / 1000:.2f} ms",
-                          costs["batch"] <= 1000))
+    goals.append(
+        goal_row("single-row /api/predict in-process ≤ 130 µs", f"{costs['single']:.0f} µs", costs["single"] <= 130)
+    )
+    goals.append(
+        goal_row(
+            f"{BATCH_ROWS:,}-row /api/predict in-process ≤ 1.0 ms",
+            f"{costs['batch'] / 1000:.2f} ms",
+            costs["batch"] <= 1000,
+        )
+    )
     lines += [
         "",
         "### Inside the app",
@@ -408,10 +468,14 @@ def render_web(results: dict, goals: list[str]) -> list[str]:
     for key, label in (("profile_single", "single row"), ("profile_batch", f"{BATCH_ROWS:,} rows")):
         lines += ["", f"| {label}: function | µs |", "| --- | --- |"]
         lines += [f"| `{where}` | {microseconds:,.1f} |" for where, microseconds in costs[key]]
-    lines += ["", *raw_rounds(
-        [(f"{name} c={connections}", runs) for (name, connections), runs in sorted(single.items())]
-        + [(f"batch c={connections}", runs) for connections, runs in sorted(results["batch"].items())]
-    ), ""]
+    lines += [
+        "",
+        *raw_rounds(
+            [(f"{name} c={connections}", runs) for (name, connections), runs in sorted(single.items())]
+            + [(f"batch c={connections}", runs) for connections, runs in sorted(results["batch"].items())]
+        ),
+        "",
+    ]
     return lines
 
 
@@ -448,10 +512,12 @@ def render_startup(results: dict, goals: list[str]) -> list[str]:
 
 def run_summary(runs: list[Run]) -> str:
     """Median wall time and peak memory of some runs of one command."""
-    return (f"{statistics.median(run.seconds for run in runs):.2f} s "
-            f"({statistics.median(run.cpu_seconds for run in runs):.2f} s of CPU), largest process "
-            f"{statistics.median(run.max_process_rss for run in runs) / MIB:.0f} MiB, whole tree "
-            f"{statistics.median(run.peak_tree_pss for run in runs) / MIB:.0f} MiB")
+    return (
+        f"{statistics.median(run.seconds for run in runs):.2f} s "
+        f"({statistics.median(run.cpu_seconds for run in runs):.2f} s of CPU), largest process "
+        f"{statistics.median(run.max_process_rss for run in runs) / MIB:.0f} MiB, whole tree "
+        f"{statistics.median(run.peak_tree_pss for run in runs) / MIB:.0f} MiB"
+    )
 
 
 def render_pipeline(results: dict, goals: list[str]) -> list[str]:
@@ -503,12 +569,24 @@ def render_scaling(runs: dict[int, Run], goals: list[str]) -> list[str]:
         run = runs[rows]
         per_million = (run.seconds - fixed) / (rows / 1e6)
         cpu_per_million = (run.cpu_seconds - runs[0].cpu_seconds) / (rows / 1e6)
-        lines.append(f"| {rows:,} | {run.seconds:.1f} s | {per_million:.2f} s | {run.cpu_seconds:.1f} s | {cpu_per_million:.2f} s | "
-                     f"{run.max_process_rss / MIB:.0f} MiB | {run.peak_tree_pss / MIB:.0f} MiB |")
-        goals.append(goal_row(f"dry run on {rows:,} CSV rows ≤ {SECONDS_PER_MILLION_GOAL:g} s per million rows after the fixed start",
-                              f"{per_million:.2f} s", per_million <= SECONDS_PER_MILLION_GOAL))
-        goals.append(goal_row(f"dry run on {rows:,} CSV rows: peak memory ≤ {PIPELINE_MEMORY_GOAL_MIB} MiB",
-                              f"{memory_mib(run):.0f} MiB", memory_mib(run) <= PIPELINE_MEMORY_GOAL_MIB))
+        lines.append(
+            f"| {rows:,} | {run.seconds:.1f} s | {per_million:.2f} s | {run.cpu_seconds:.1f} s | {cpu_per_million:.2f} s | "
+            f"{run.max_process_rss / MIB:.0f} MiB | {run.peak_tree_pss / MIB:.0f} MiB |"
+        )
+        goals.append(
+            goal_row(
+                f"dry run on {rows:,} CSV rows ≤ {SECONDS_PER_MILLION_GOAL:g} s per million rows after the fixed start",
+                f"{per_million:.2f} s",
+                per_million <= SECONDS_PER_MILLION_GOAL,
+            )
+        )
+        goals.append(
+            goal_row(
+                f"dry run on {rows:,} CSV rows: peak memory ≤ {PIPELINE_MEMORY_GOAL_MIB} MiB",
+                f"{memory_mib(run):.0f} MiB",
+                memory_mib(run) <= PIPELINE_MEMORY_GOAL_MIB,
+            )
+        )
     return lines + [
         "",
         "Memory does not grow with the rows: the CSV is read in 4 MiB chunks, the training rows are reduced to their "
@@ -524,8 +602,13 @@ def render_bigquery(result: dict, goals: list[str]) -> list[str]:
     # the BigQuery client and DuckDB, and a forked child keeps its parent's high-water mark), so the sampled
     # tree is the measure.
     tree_mib = run.peak_tree_pss / MIB
-    goals.append(goal_row(f"dry run on a {rows:,}-row BigQuery table (emulator): peak memory ≤ {PIPELINE_MEMORY_GOAL_MIB} MiB",
-                          f"{tree_mib:.0f} MiB (whole tree)", tree_mib <= PIPELINE_MEMORY_GOAL_MIB))
+    goals.append(
+        goal_row(
+            f"dry run on a {rows:,}-row BigQuery table (emulator): peak memory ≤ {PIPELINE_MEMORY_GOAL_MIB} MiB",
+            f"{tree_mib:.0f} MiB (whole tree)",
+            tree_mib <= PIPELINE_MEMORY_GOAL_MIB,
+        )
+    )
     return [
         "## The pipeline on a BigQuery table",
         "",

@@ -28,8 +28,10 @@ def _block(index: int) -> bytes:
     years = np.round(rng.uniform(0, 40, BLOCK_ROWS), 1).tolist()
     departments = rng.integers(0, len(DEPARTMENTS), BLOCK_ROWS).tolist()
     start = index * BLOCK_ROWS
-    return "".join(f"{start + n},employee {start + n},{y:g},{DEPARTMENTS[d]}\n"
-                   for n, (y, d) in enumerate(zip(years, departments, strict=True))).encode()
+    return "".join(
+        f"{start + n},employee {start + n},{y:g},{DEPARTMENTS[d]}\n"
+        for n, (y, d) in enumerate(zip(years, departments, strict=True))
+    ).encode()
 
 
 def write_csv(path: Path, rows: int) -> None:
@@ -51,8 +53,12 @@ def publish_model(store: Path) -> None:
 
     years = np.arange(0.0, 40.0)
     model = fit_salary_model(years, 30000.0 + 2500.0 * years + np.sin(years) * 1000)
-    open_store(str(store)).publish(dump_model(model), metrics={"r2": 1.0, "rmse": 0.0, "mae": 0.0, "rows": 40},
-                                   data={"uri": "bench", "sha256": "0" * 64, "rows": 40}, source={})
+    open_store(str(store)).publish(
+        dump_model(model),
+        metrics={"r2": 1.0, "rmse": 0.0, "mae": 0.0, "rows": 40},
+        data={"uri": "bench", "sha256": "0" * 64, "rows": 40},
+        source={},
+    )
 
 
 def measure(workdir: Path, sizes: list[int]) -> dict[int, Run]:
@@ -64,11 +70,21 @@ def measure(workdir: Path, sizes: list[int]) -> dict[int, Run]:
     for rows in [1, *sizes]:
         source = workdir / f"score-input-{rows}.csv"
         if not source.exists():
-            subprocess.run([sys.executable, "-m", "bench.scoring", "--write", str(source), str(rows)], cwd=REPO, check=True)
+            subprocess.run(
+                [sys.executable, "-m", "bench.scoring", "--write", str(source), str(rows)], cwd=REPO, check=True
+            )
             # The input's own writeback is not the scoring's cost.
             os.sync()
         output = workdir / f"scored-{rows}.csv"
-        command = [str(Path(sys.executable).with_name("salary-score")), "--store", str(store), "--input", str(source), "--output", str(output)]
+        command = [
+            str(Path(sys.executable).with_name("salary-score")),
+            "--store",
+            str(store),
+            "--input",
+            str(source),
+            "--output",
+            str(output),
+        ]
         runs[rows] = run_measured(command, REPO, workdir / f"score-{rows}.log")
         output.unlink()
         Path(f"{output}.manifest.json").unlink()
@@ -79,16 +95,22 @@ def report(runs: dict[int, Run]) -> tuple[list[str], bool]:
     """A table of the runs, and whether every goal held."""
     fixed = runs[1].seconds
     # CPU seconds too: on a shared machine load stretches the wall time, not the CPU time.
-    lines = ["| rows | wall s | s per 1M rows beyond the start | peak RSS MiB | CPU s | CPU s per 1M rows beyond the start |",
-             "|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| rows | wall s | s per 1M rows beyond the start | peak RSS MiB | CPU s | CPU s per 1M rows beyond the start |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
     held = True
     for rows, run in runs.items():
         per_million = (run.seconds - fixed) / (rows / 1e6) if rows > 1 else None
         mib = run.max_process_rss / 2**20
         held &= mib <= GOAL_PEAK_MIB and (per_million is None or per_million <= GOAL_SECONDS_PER_MILLION)
         cpu = f"{(run.cpu_seconds - runs[1].cpu_seconds) / (rows / 1e6):.2f}" if rows > 1 else "–"
-        lines.append(f"| {rows:,} | {run.seconds:.2f} | {'–' if per_million is None else f'{per_million:.2f}'} | {mib:.0f} | {run.cpu_seconds:.2f} | {cpu} |")
-    lines.append(f"Goals: ≤ {GOAL_SECONDS_PER_MILLION} s per 1M rows beyond the start, ≤ {GOAL_PEAK_MIB} MiB peak RSS: {'held' if held else 'MISSED'}")
+        lines.append(
+            f"| {rows:,} | {run.seconds:.2f} | {'–' if per_million is None else f'{per_million:.2f}'} | {mib:.0f} | {run.cpu_seconds:.2f} | {cpu} |"
+        )
+    lines.append(
+        f"Goals: ≤ {GOAL_SECONDS_PER_MILLION} s per 1M rows beyond the start, ≤ {GOAL_PEAK_MIB} MiB peak RSS: {'held' if held else 'MISSED'}"
+    )
     return lines, held
 
 
@@ -98,13 +120,22 @@ def render(runs: dict[int, Run], goals: list[str]) -> list[str]:
     fixed, largest = runs[1].seconds, max(runs)
     per_million = max((run.seconds - fixed) / (rows / 1e6) for rows, run in runs.items() if rows > 1)
     peak = max(run.max_process_rss for run in runs.values()) / 2**20
-    goals.append(f"| batch scoring: s per 1M CSV rows beyond the start (worst of {', '.join(f'{rows:,}' for rows in runs if rows > 1)}) "
-                 f"| {per_million:.2f} s | {'yes' if per_million <= GOAL_SECONDS_PER_MILLION else '**no**'} |")
-    goals.append(f"| batch scoring: peak RSS at every size (up to {largest:,} rows) | {peak:.0f} MiB | {'yes' if peak <= GOAL_PEAK_MIB else '**no**'} |")
-    return ["## Batch scoring (salary-score)", "",
-            "A 4-column CSV (id, name, years with one decimal, department) scored by `salary-score` from a folder store into a new "
-            "file with its manifest; the one-row run is the fixed start (imports, loading the verified model).", "",
-            *lines[:-1], ""]
+    goals.append(
+        f"| batch scoring: s per 1M CSV rows beyond the start (worst of {', '.join(f'{rows:,}' for rows in runs if rows > 1)}) "
+        f"| {per_million:.2f} s | {'yes' if per_million <= GOAL_SECONDS_PER_MILLION else '**no**'} |"
+    )
+    goals.append(
+        f"| batch scoring: peak RSS at every size (up to {largest:,} rows) | {peak:.0f} MiB | {'yes' if peak <= GOAL_PEAK_MIB else '**no**'} |"
+    )
+    return [
+        "## Batch scoring (salary-score)",
+        "",
+        "A 4-column CSV (id, name, years with one decimal, department) scored by `salary-score` from a folder store into a new "
+        "file with its manifest; the one-row run is the fixed start (imports, loading the verified model).",
+        "",
+        *lines[:-1],
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,14 +47,19 @@ def main(argv: list[str] | None = None) -> int:
             log = Path(workdir) / f"{name}.log"
             with web.serving(web.PREDICT_APP, store_uri, log, WORKER_MODELS[name]) as (port, _):
                 results, opened = under_slow_clients(port, args.connections, args.seconds)
-                print(f"{name}: {args.connections} slow connections for {args.seconds:g} s "
-                      f"({opened} opened in all)", flush=True)
+                print(
+                    f"{name}: {args.connections} slow connections for {args.seconds:g} s ({opened} opened in all)",
+                    flush=True,
+                )
                 for route, latency in results.items():
                     print(f"  {route}: {latency.summary()}", flush=True)
                 for connections in (1, 16):
                     numbers = web.wrk(port, "/api/predict", body, connections, args.wrk_seconds)
-                    print(f"  wrk single-row, {connections} connections: {numbers['rps']:,.0f} req/s, "
-                          f"p50 {numbers['p50_us'] / 1000:.2f} ms, p99 {numbers['p99_us'] / 1000:.2f} ms", flush=True)
+                    print(
+                        f"  wrk single-row, {connections} connections: {numbers['rps']:,.0f} req/s, "
+                        f"p50 {numbers['p50_us'] / 1000:.2f} ms, p99 {numbers['p99_us'] / 1000:.2f} ms",
+                        flush=True,
+                    )
     return 0
 
 

@@ -25,9 +25,14 @@ def main(argv: list[str] | None = None) -> int:
         store_uri = str(Path(workdir) / "store")
         publish_line_model(store_uri)
         with web.serving(web.PREDICT_APP, store_uri, Path(workdir) / "server.log") as (port, _):
-            results, opened = under_slow_clients(port, args.connections, args.seconds, requests=trickling_body, drip_seconds=1.0)
-    print(f"{args.connections} connections trickling a body a byte a second for {args.seconds:g} s: "
-          f"{opened - args.connections} cut off and reopened", flush=True)
+            results, opened = under_slow_clients(
+                port, args.connections, args.seconds, requests=trickling_body, drip_seconds=1.0
+            )
+    print(
+        f"{args.connections} connections trickling a body a byte a second for {args.seconds:g} s: "
+        f"{opened - args.connections} cut off and reopened",
+        flush=True,
+    )
     for route, latency in results.items():
         print(f"  {route}: {latency.summary()}", flush=True)
     return 0

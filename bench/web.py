@@ -42,7 +42,10 @@ def start_gunicorn(app: str, env: dict, log_path: Path) -> subprocess.Popen:
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG), app],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -58,8 +61,16 @@ def http_request(port: int, method: str, path: str, body: bytes | None = None) -
         connection.close()
 
 
-def wait_for(process: subprocess.Popen, port: int, method: str, path: str, body: bytes | None,
-             timeout: float, log_path: Path, interval: float = 0.005) -> float:
+def wait_for(
+    process: subprocess.Popen,
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None,
+    timeout: float,
+    log_path: Path,
+    interval: float = 0.005,
+) -> float:
     """Poll until the route answers 200; returns the monotonic time it did."""
     deadline = time.monotonic() + timeout
     while True:
@@ -82,8 +93,13 @@ def log_tail(path: Path, lines: int = 20) -> str:
 
 
 @contextlib.contextmanager
-def serving(app: str, model_uri: str, log_path: Path, settings: dict | None = None,
-            ready: tuple[str, str, bytes | None] = ("GET", "/readyz", None)) -> Iterator[tuple[int, int]]:
+def serving(
+    app: str,
+    model_uri: str,
+    log_path: Path,
+    settings: dict | None = None,
+    ready: tuple[str, str, bytes | None] = ("GET", "/readyz", None),
+) -> Iterator[tuple[int, int]]:
     """A running server of `app`, ready on the route `ready`; yields its port and master's pid."""
     port = free_port()
     process = start_gunicorn(app, server_env(model_uri, port, settings), log_path)
@@ -103,8 +119,12 @@ def peer_serving(model_uri: str, log_path: Path, body: bytes) -> Iterator[tuple[
     model_path = Path(model_uri) / "versions" / store.latest_version() / "model.pkl"
     port = free_port()
     with open(log_path, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "bench.de2024_app", str(port), str(model_path)],
-                                   cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.de2024_app", str(port), str(model_path)],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_for(process, port, "POST", PEER_PATH, body, timeout=60, log_path=log_path)
         yield port, process.pid
@@ -126,10 +146,22 @@ def seconds_to_ready(model_uri: str, log_path: Path) -> float:
 def wrk(port: int, path: str, body_file: Path, connections: int, seconds: float) -> dict:
     """One wrk run (one thread, as the client shares the two cores with the server); its numbers."""
     result = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s", "--latency",
-         "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}{path}"],
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds:g}s",
+            "--timeout",
+            "5s",
+            "--latency",
+            "-s",
+            str(WRK_SCRIPT),
+            f"http://127.0.0.1:{port}{path}",
+        ],
         env={**os.environ, "BENCH_BODY_FILE": str(body_file)},
-        capture_output=True, text=True, timeout=seconds + 60,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
     )
     lines = [line for line in result.stdout.splitlines() if line.startswith("BENCH_RESULT ")]
     if result.returncode != 0 or not lines:
@@ -164,7 +196,13 @@ def startup_phases(model_uri: str) -> dict[str, float]:
     started = time.monotonic()
     subprocess.run([sys.executable, "-c", "pass"], check=True, cwd=REPO)
     phases = {"start Python": time.monotonic() - started}
-    result = subprocess.run([sys.executable, "-c", PHASES_SCRIPT, model_uri],
-                            check=True, cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", PHASES_SCRIPT, model_uri],
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     phases.update(json.loads(result.stdout.strip().splitlines()[-1]))
     return phases

@@ -11,6 +11,13 @@ from components.score_data import score_data
 from components.train_model import train_model
 
 __all__ = [
-    "load_data", "train_model", "evaluate_model", "export_model", "register_model", "report_run", "log_experiment",
-    "resolve_model_version", "score_data",
+    "load_data",
+    "train_model",
+    "evaluate_model",
+    "export_model",
+    "register_model",
+    "report_run",
+    "log_experiment",
+    "resolve_model_version",
+    "score_data",
 ]

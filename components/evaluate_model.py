@@ -47,7 +47,9 @@ def evaluate_model(
         champion_r2 = champion_scores["r2"]
     blessed, reason = decide(scores["r2"], min_r2, champion_r2, max_r2_drop, force)
     # One drawing, two artifacts: the page the Vertex console renders, and the SVG export publishes as plot.svg.
-    svg = fit_plot_svg(held_out.sample_years, held_out.sample_salary, challenger, title="Held-out rows and the fitted line")
+    svg = fit_plot_svg(
+        held_out.sample_years, held_out.sample_salary, challenger, title="Held-out rows and the fitted line"
+    )
     with open(plot_svg.path, "w") as handle:
         handle.write(svg)
     plot_svg.metadata["mime_type"] = "image/svg+xml"

@@ -49,10 +49,19 @@ def export_model(
             metrics=dict(metrics.metadata),
             data=dict(dataset.metadata["data"]),
             source={
-                "git_commit": git_commit, "pipeline_run": pipeline_run,
+                "git_commit": git_commit,
+                "pipeline_run": pipeline_run,
                 **rebuild_facts(
-                    {"data_uri": data_uri, "test_fraction": test_fraction, "seed": seed, "min_r2": min_r2, "max_r2_drop": max_r2_drop, "force": force},
-                    image, dependencies_sha256,
+                    {
+                        "data_uri": data_uri,
+                        "test_fraction": test_fraction,
+                        "seed": seed,
+                        "min_r2": min_r2,
+                        "max_r2_drop": max_r2_drop,
+                        "force": force,
+                    },
+                    image,
+                    dependencies_sha256,
                 ),
             },
             attachments={PLOT_FILE: plot_bytes},

@@ -13,4 +13,6 @@ def load_data(data_uri: str, test_fraction: float, seed: int, dataset: Output[Da
 
     summary = summarize(resolve_data_uri(data_uri), test_fraction, seed, dataset.path)
     dataset.metadata.update({"data": summary.data_facts(), "n_train": summary.train.n, "n_test": summary.n_test})
-    print(f"loaded {summary.rows} valid rows from {summary.uri}: {summary.train.n} to train on, {summary.n_test} held out")
+    print(
+        f"loaded {summary.rows} valid rows from {summary.uri}: {summary.train.n} to train on, {summary.n_test} held out"
+    )

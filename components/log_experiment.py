@@ -29,7 +29,16 @@ def log_experiment(
         print("Experiments logging is switched off")
         return ""
     project, region = job_location(pipeline_job_resource)
-    parameters = {"data_uri": data_uri, "test_fraction": test_fraction, "seed": seed, "min_r2": min_r2, "max_r2_drop": max_r2_drop, "force": force}
-    name = log_run(experiment, run_record(pipeline_job, parameters, dict(metrics.metadata), version, published), project, region)
+    parameters = {
+        "data_uri": data_uri,
+        "test_fraction": test_fraction,
+        "seed": seed,
+        "min_r2": min_r2,
+        "max_r2_drop": max_r2_drop,
+        "force": force,
+    }
+    name = log_run(
+        experiment, run_record(pipeline_job, parameters, dict(metrics.metadata), version, published), project, region
+    )
     print(f"logged run {pipeline_job} to experiment {experiment}: {name}")
     return name

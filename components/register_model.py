@@ -26,8 +26,12 @@ def register_model(
         return ""
     _, region, _ = parse_registry_model(registry_model)
     name = register_version(
-        model_service_client(region), registry_model, model_uri=model_uri, store_version=version,
-        metrics=dict(metrics.metadata), serving_image=serving_image,
+        model_service_client(region),
+        registry_model,
+        model_uri=model_uri,
+        store_version=version,
+        metrics=dict(metrics.metadata),
+        serving_image=serving_image,
     )
     print(f"registered model store version {version} as {name}")
     return name

@@ -12,6 +12,8 @@ def report_run(status: dsl.PipelineTaskFinalStatus) -> str:
 
     from salary.run_report import run_report
 
-    report = run_report(status.state, status.pipeline_job_resource_name, status.error_code or 0, status.error_message or "")
+    report = run_report(
+        status.state, status.pipeline_job_resource_name, status.error_code or 0, status.error_message or ""
+    )
     print(json.dumps(report, sort_keys=True), flush=True)
     return status.state

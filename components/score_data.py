@@ -34,4 +34,6 @@ def score_data(
         scores.log_metric("rejected", manifest["rejects"]["rows"])
     scores.metadata.update({"model_version": version, "output_uri": output_uri})
     print(f"scored {manifest['rows']} rows with model version {version} into {output_uri}")
-    return namedtuple("ScoringOutputs", ["rows", "output_sha256"])(manifest["rows"], manifest["output"].get("sha256", ""))
+    return namedtuple("ScoringOutputs", ["rows", "output_sha256"])(
+        manifest["rows"], manifest["output"].get("sha256", "")
+    )

@@ -60,7 +60,9 @@ def docker_api(settings: dict[str, str]) -> Iterator[str]:
     socket_path = Path(folder) / "podman.sock"
     process = subprocess.Popen(
         ["podman", "system", "service", "--time", "0", f"unix://{socket_path}"],
-        env=engine_environ(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=engine_environ(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + SERVICE_START_SECONDS
@@ -96,8 +98,14 @@ def vanished_is_not_found() -> Iterator[None]:
         try:
             original(http_error)
         except errors.APIError as error:
-            if error.response is not None and error.response.status_code == 500 and "no such container" in str(error.explanation):
-                raise errors.NotFound(http_error, response=error.response, explanation=error.explanation) from http_error
+            if (
+                error.response is not None
+                and error.response.status_code == 500
+                and "no such container" in str(error.explanation)
+            ):
+                raise errors.NotFound(
+                    http_error, response=error.response, explanation=error.explanation
+                ) from http_error
             raise
 
     client.create_api_error_from_http_exception = translated
@@ -124,14 +132,18 @@ def run_args(arguments: dict) -> dict:
         # The emulator listens on the host's loopback.
         network = "host"
     elif "://" in model_uri or not os.path.isabs(model_uri):
-        raise ContainerRunError(f"model store {model_uri!r} is out of the containers' reach: use an absolute folder or gs://")
+        raise ContainerRunError(
+            f"model store {model_uri!r} is out of the containers' reach: use an absolute folder or gs://"
+        )
     else:
         os.makedirs(model_uri, exist_ok=True)
         mounts.append(docker.types.Mount(target=model_uri, source=model_uri, type="bind"))
     if data_uri and "://" not in data_uri:
         mounts.append(docker.types.Mount(target=data_uri, source=data_uri, type="bind", read_only=True))
     elif data_uri.startswith("gs://") and not os.environ.get("STORAGE_EMULATOR_HOST"):
-        raise ContainerRunError(f"training data {data_uri} is out of the containers' reach without STORAGE_EMULATOR_HOST")
+        raise ContainerRunError(
+            f"training data {data_uri} is out of the containers' reach without STORAGE_EMULATOR_HOST"
+        )
     elif data_uri.startswith("gs://"):
         env["STORAGE_EMULATOR_HOST"], network = os.environ["STORAGE_EMULATOR_HOST"], "host"
     args = {"mounts": mounts, "environment": env}
@@ -149,7 +161,9 @@ def check_published(arguments: dict, outputs: dict) -> None:
         try:
             open_store(arguments["model_uri"]).read_manifest(outputs["version"])
         except StoreError as exc:
-            raise ContainerRunError(f"version {outputs['version']} was reported published but is not in the store: {exc}") from None
+            raise ContainerRunError(
+                f"version {outputs['version']} was reported published but is not in the store: {exc}"
+            ) from None
 
 
 def container_dry_run(image: str, arguments: dict, local_root: str, verbose: bool = False) -> dict:
@@ -175,8 +189,15 @@ def container_dry_run(image: str, arguments: dict, local_root: str, verbose: boo
         if docker_host:
             os.environ["DOCKER_HOST"] = docker_host
         try:
-            outputs = run_locally(local_image(settings, image), arguments, str(root), runner="container", verbose=verbose,
-                                  runner_options=options, container_log=container_log)
+            outputs = run_locally(
+                local_image(settings, image),
+                arguments,
+                str(root),
+                runner="container",
+                verbose=verbose,
+                runner_options=options,
+                container_log=container_log,
+            )
         except TaskFailed:
             raise
         except Exception as exc:

@@ -71,7 +71,11 @@ def key_output(task: str, outputs: dict) -> str:
     if task == "export-model":
         if parameters.get("published"):
             return f"published {parameters['version']}"
-        return f"stored {parameters['version']}, not made latest (see the log)" if parameters.get("version") else "not published"
+        return (
+            f"stored {parameters['version']}, not made latest (see the log)"
+            if parameters.get("version")
+            else "not published"
+        )
     if task == "report-run":
         return f"run {str(parameters.get('Output', '')).lower()}"
     if task == "register-model":
@@ -152,7 +156,7 @@ class Progress:
         except OSError:
             return
         # Whole records only: the engine may be writing the last one.
-        text = text[:text.rfind(b"\n") + 1]
+        text = text[: text.rfind(b"\n") + 1]
         self.container_log_read += len(text)
         for record in text.decode(errors="replace").splitlines():
             if not (match := CONTAINER_LOG_RECORD.match(record)):
@@ -239,13 +243,24 @@ def tasks_die_with_us():
             signal.signal(signum, handler)
 
 
-def run_locally(image: str, arguments: dict, local_root: str, runner: str = "subprocess", verbose: bool = False,
-                runner_options: dict | None = None, container_log: Path | None = None) -> dict:
+def run_locally(
+    image: str,
+    arguments: dict,
+    local_root: str,
+    runner: str = "subprocess",
+    verbose: bool = False,
+    runner_options: dict | None = None,
+    container_log: Path | None = None,
+) -> dict:
     """Run the whole training pipeline with kfp.local; prints a line per task, returns the pipeline's outputs and the log path."""
-    progress = run_pipeline(build_pipeline(image), arguments, local_root, runner, verbose, runner_options, container_log)
+    progress = run_pipeline(
+        build_pipeline(image), arguments, local_root, runner, verbose, runner_options, container_log
+    )
     evaluation, export = progress.outputs("evaluate-model"), progress.outputs("export-model").get("parameterValues", {})
     return {
-        "metrics": dict(evaluation.get("artifacts", {}).get("metrics", {}).get("artifacts", [{}])[0].get("metadata", {})),
+        "metrics": dict(
+            evaluation.get("artifacts", {}).get("metrics", {}).get("artifacts", [{}])[0].get("metadata", {})
+        ),
         "published": bool(export.get("published", False)),
         "version": export.get("version", ""),
         "reason": evaluation.get("parameterValues", {}).get("reason", ""),
@@ -254,8 +269,15 @@ def run_locally(image: str, arguments: dict, local_root: str, runner: str = "sub
     }
 
 
-def run_pipeline(pipeline, arguments: dict, local_root: str, runner: str = "subprocess", verbose: bool = False,
-                 runner_options: dict | None = None, container_log: Path | None = None) -> "Progress":
+def run_pipeline(
+    pipeline,
+    arguments: dict,
+    local_root: str,
+    runner: str = "subprocess",
+    verbose: bool = False,
+    runner_options: dict | None = None,
+    container_log: Path | None = None,
+) -> "Progress":
     """Run a pipeline with kfp.local, a line per task as it finishes; returns the progress, which reads the tasks' outputs."""
     from kfp import local
 

@@ -29,8 +29,13 @@ def inspect_image(image: str) -> dict | None:
     from pipeline_def.containers import engine_environ, engine_settings, local_image
 
     settings = engine_settings()
-    result = subprocess.run([settings["ENGINE"], "image", "inspect", local_image(settings, image)],
-                            capture_output=True, text=True, timeout=60, env=engine_environ(settings))
+    result = subprocess.run(
+        [settings["ENGINE"], "image", "inspect", local_image(settings, image)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=engine_environ(settings),
+    )
     if result.returncode != 0:
         return None
     found = json.loads(result.stdout or "[]")

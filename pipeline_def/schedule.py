@@ -57,15 +57,19 @@ def create_request(schedule, cron: str, service_account: str) -> dict:
     return {"parent": resource["createPipelineJobRequest"]["parent"], "schedule": resource}
 
 
-def replace_schedule(schedule, cron: str, service_account: str, credentials: Optional[Any] = None,
-                     name: str = SCHEDULE_NAME) -> tuple[str, list[str]]:
+def replace_schedule(
+    schedule, cron: str, service_account: str, credentials: Optional[Any] = None, name: str = SCHEDULE_NAME
+) -> tuple[str, list[str]]:
     """Create the schedule, then delete every other one with its display name; (new name, deleted names)."""
     from google.cloud import aiplatform
 
     schedule.create(cron=cron, max_concurrent_run_count=MAX_CONCURRENT_RUNS, service_account=service_account)
     older = [
-        other for other in aiplatform.PipelineJobSchedule.list(
-            filter=f'display_name="{name}"', project=schedule.project, location=schedule.location,
+        other
+        for other in aiplatform.PipelineJobSchedule.list(
+            filter=f'display_name="{name}"',
+            project=schedule.project,
+            location=schedule.location,
             credentials=credentials,
         )
         if other.resource_name != schedule.resource_name
@@ -75,8 +79,16 @@ def replace_schedule(schedule, cron: str, service_account: str, credentials: Opt
     return schedule.resource_name, [other.resource_name for other in older]
 
 
-def schedule_job(job, *, cron: str, timezone: str, service_account: str, dry_run: bool, credentials: Any = None,
-                 name: str = SCHEDULE_NAME) -> int:
+def schedule_job(
+    job,
+    *,
+    cron: str,
+    timezone: str,
+    service_account: str,
+    dry_run: bool,
+    credentials: Any = None,
+    name: str = SCHEDULE_NAME,
+) -> int:
     """compile.py --submit --schedule: print the create request (dry run) or replace the schedule; the exit code."""
     import json
     import sys
@@ -93,8 +105,11 @@ def schedule_job(job, *, cron: str, timezone: str, service_account: str, dry_run
         created_name, deleted = replace_schedule(schedule, cron, service_account, credentials, name)
     except (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError) as exc:
         created = getattr(schedule, "_gca_resource", None) is not None and schedule._gca_resource.name
-        what = f"created schedule {created}, but deleting the older ones failed (two may run until you delete one)" if created \
+        what = (
+            f"created schedule {created}, but deleting the older ones failed (two may run until you delete one)"
+            if created
             else "creating the schedule failed (any older schedule keeps running)"
+        )
         print(f"error: {what}: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
     print(f"created schedule {created_name} ({cron}, as {service_account})")

@@ -12,7 +12,9 @@ LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 REGION = re.compile(r"[a-z]+-[a-z]+[0-9]+")
 GCS_URI = re.compile(r"gs://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9](/.*)?")
-SERVICE_ACCOUNT = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9.-]+\.iam\.gserviceaccount\.com|[0-9]+-compute@developer\.gserviceaccount\.com")
+SERVICE_ACCOUNT = re.compile(
+    r"[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9.-]+\.iam\.gserviceaccount\.com|[0-9]+-compute@developer\.gserviceaccount\.com"
+)
 GIT_SHA = re.compile(r"[0-9a-f]{7,40}")
 
 
@@ -24,7 +26,9 @@ def parse_labels(text: str) -> dict[str, str]:
         if not equals:
             raise ValueError(f"label {item!r} is not key=value")
         if not LABEL_KEY.fullmatch(key):
-            raise ValueError(f"label key {key!r} must be lowercase letters, digits, _ or -, starting with a letter (at most 63)")
+            raise ValueError(
+                f"label key {key!r} must be lowercase letters, digits, _ or -, starting with a letter (at most 63)"
+            )
         if not LABEL_VALUE.fullmatch(value):
             raise ValueError(f"label value {value!r} of {key!r} must be lowercase letters, digits, _ or - (at most 63)")
         if key in labels:
@@ -59,7 +63,6 @@ def check_service_account(email: str) -> str:
     if not SERVICE_ACCOUNT.fullmatch(email):
         raise ValueError(f"{email!r} is not a service account e-mail (NAME@PROJECT.iam.gserviceaccount.com)")
     return email
-
 
 
 def short_sha(git_commit: str) -> str:

@@ -32,14 +32,22 @@ def manifest_uri(output_uri: str) -> str:
     return output_uri + MANIFEST_SUFFIX
 
 
-def score(loaded: LoadedModel, input_uri: str, output_uri: str, column: str = YEARS_COLUMN, rejects_uri: str | None = None,
-          progress: TextIO | None = None) -> dict:
+def score(
+    loaded: LoadedModel,
+    input_uri: str,
+    output_uri: str,
+    column: str = YEARS_COLUMN,
+    rejects_uri: str | None = None,
+    progress: TextIO | None = None,
+) -> dict:
     """Score input_uri into output_uri with the model; returns the manifest written beside the output."""
     if input_uri.startswith(BIGQUERY_SCHEME) or output_uri.startswith(BIGQUERY_SCHEME):
         if not (input_uri.startswith(BIGQUERY_SCHEME) and output_uri.startswith(BIGQUERY_SCHEME)):
             raise DataValidationError("a bq:// table is scored into a bq:// table (in BigQuery), a CSV into a CSV")
         if rejects_uri:
-            raise DataValidationError("--rejects is for CSV input; a table's bad rows stop the run, counted with an example")
+            raise DataValidationError(
+                "--rejects is for CSV input; a table's bad rows stop the run, counted with an example"
+            )
         from salary.bigquery import score_into_table
 
         facts = score_into_table(input_uri, output_uri, loaded.model, column)
@@ -62,8 +70,13 @@ def score(loaded: LoadedModel, input_uri: str, output_uri: str, column: str = YE
                 outputs[2].write(rejects.take().encode())
             shown.update(scoring.rows)
         shown.update(scoring.rows, final=True)
-        manifest = _manifest(loaded, {"uri": input_uri, "sha256": scoring.sha256}, output_uri, scoring.rows,
-                             {"sha256": outputs[0].sha256.hexdigest(), "size_bytes": outputs[0].size})
+        manifest = _manifest(
+            loaded,
+            {"uri": input_uri, "sha256": scoring.sha256},
+            output_uri,
+            scoring.rows,
+            {"sha256": outputs[0].sha256.hexdigest(), "size_bytes": outputs[0].size},
+        )
         if rejects is not None:
             manifest["rejects"] = {"uri": rejects_uri, "rows": rejects.count, "sha256": outputs[2].sha256.hexdigest()}
         outputs[1].write(_dump(manifest))

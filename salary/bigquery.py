@@ -62,9 +62,11 @@ def run_query(bq, sql: str, **parameters) -> list:
     from google.cloud import bigquery
 
     kinds = {int: "INT64", float: "FLOAT64", str: "STRING", datetime: "TIMESTAMP"}
-    config = bigquery.QueryJobConfig(query_parameters=[
-        bigquery.ScalarQueryParameter(name, kinds[type(value)], value) for name, value in parameters.items()
-    ])
+    config = bigquery.QueryJobConfig(
+        query_parameters=[
+            bigquery.ScalarQueryParameter(name, kinds[type(value)], value) for name, value in parameters.items()
+        ]
+    )
     return list(bq.query(sql, job_config=config).result())
 
 
@@ -74,25 +76,42 @@ def _hashed(table: str) -> str:
     sample_steps = row_hash_sql("x", "y", "@sample_salt", "hp")
     stages = [f"s0 AS (SELECT x, y, {split_steps[0]} AS hs, {sample_steps[0]} AS hp FROM base)"]
     for step in range(1, len(split_steps)):
-        stages.append(f"s{step} AS (SELECT x, y, {split_steps[step]} AS hs, {sample_steps[step]} AS hp FROM s{step - 1})")
-    return (f"WITH base AS (SELECT CAST({YEARS_COLUMN} AS FLOAT64) AS x, CAST({SALARY_COLUMN} AS FLOAT64) AS y FROM `{table}`),\n"
-            + ",\n".join(stages) + f",\nhashed AS (SELECT * FROM s{len(split_steps) - 1})")
+        stages.append(
+            f"s{step} AS (SELECT x, y, {split_steps[step]} AS hs, {sample_steps[step]} AS hp FROM s{step - 1})"
+        )
+    return (
+        f"WITH base AS (SELECT CAST({YEARS_COLUMN} AS FLOAT64) AS x, CAST({SALARY_COLUMN} AS FLOAT64) AS y FROM `{table}`),\n"
+        + ",\n".join(stages)
+        + f",\nhashed AS (SELECT * FROM s{len(split_steps) - 1})"
+    )
 
 
 def _moments_sql(rows: str, extra: str = "") -> str:
     """SELECT of the centred sums of a CTE `rows` (x, y), plus `extra` aggregates over it."""
-    return (f", m AS (SELECT COUNT(*) AS n, AVG(x) AS mx, AVG(y) AS my, MIN(x) AS min_x, MAX(x) AS max_x FROM {rows})\n"
-            "SELECT ANY_VALUE(m.n) AS n, ANY_VALUE(m.mx) AS mx, ANY_VALUE(m.my) AS my, ANY_VALUE(m.min_x) AS min_x,"
-            " ANY_VALUE(m.max_x) AS max_x, SUM((x - m.mx) * (x - m.mx)) AS sxx, SUM((y - m.my) * (y - m.my)) AS syy,"
-            f" SUM((x - m.mx) * (y - m.my)) AS sxy, SUM(x - m.mx) AS sdx, SUM(y - m.my) AS sdy{extra}\nFROM {rows} CROSS JOIN m")
+    return (
+        f", m AS (SELECT COUNT(*) AS n, AVG(x) AS mx, AVG(y) AS my, MIN(x) AS min_x, MAX(x) AS max_x FROM {rows})\n"
+        "SELECT ANY_VALUE(m.n) AS n, ANY_VALUE(m.mx) AS mx, ANY_VALUE(m.my) AS my, ANY_VALUE(m.min_x) AS min_x,"
+        " ANY_VALUE(m.max_x) AS max_x, SUM((x - m.mx) * (x - m.mx)) AS sxx, SUM((y - m.my) * (y - m.my)) AS syy,"
+        f" SUM((x - m.mx) * (y - m.my)) AS sxy, SUM(x - m.mx) AS sdx, SUM(y - m.my) AS sdy{extra}\nFROM {rows} CROSS JOIN m"
+    )
 
 
 def _moments(row) -> Moments:
     """Moments from a row of _moments_sql."""
     if not row["n"]:
         return Moments()
-    return Moments.corrected(int(row["n"]), row["mx"], row["my"], row["sxx"], row["syy"], row["sxy"],
-                             row["sdx"], row["sdy"], row["min_x"], row["max_x"])
+    return Moments.corrected(
+        int(row["n"]),
+        row["mx"],
+        row["my"],
+        row["sxx"],
+        row["syy"],
+        row["sxy"],
+        row["sdx"],
+        row["sdy"],
+        row["min_x"],
+        row["max_x"],
+    )
 
 
 def _salts(seed: int) -> dict:
@@ -154,17 +173,28 @@ def summarize_table(uri: str, test_fraction: float, seed: int) -> Summary:
     if counts["n"] < MIN_ROWS:
         raise DataValidationError(f"{uri}: {counts['n']} data rows, at least {MIN_ROWS} are needed")
     threshold = split_threshold(test_fraction)
-    sql = (_hashed(table) + ", train AS (SELECT x, y FROM hashed WHERE hs >= @threshold)\n"
-           + _moments_sql("train", ", (SELECT COUNT(*) FROM hashed WHERE hs < @threshold) AS n_test"))
+    sql = (
+        _hashed(table)
+        + ", train AS (SELECT x, y FROM hashed WHERE hs >= @threshold)\n"
+        + _moments_sql("train", ", (SELECT COUNT(*) FROM hashed WHERE hs < @threshold) AS n_test")
+    )
     row = run_query(bq, sql, threshold=threshold, **_salts(seed))[0]
     fingerprint = {"table": table, "last_modified": found.modified.isoformat()}
-    return Summary(uri, int(counts["n"]), fingerprint, test_fraction, seed, _moments(row), int(row["n_test"] or 0),
-                   _training_histogram(bq, table, threshold, seed))
+    return Summary(
+        uri,
+        int(counts["n"]),
+        fingerprint,
+        test_fraction,
+        seed,
+        _moments(row),
+        int(row["n_test"] or 0),
+        _training_histogram(bq, table, threshold, seed),
+    )
 
 
 def _training_histogram(bq, table: str, threshold: int, seed: int) -> tuple:
     """The training rows' years per bin, as a GROUP BY in BigQuery: only the counts leave it."""
-    sql = (_hashed(table) + f"\nSELECT {BIN_SQL} AS bin, COUNT(*) AS n FROM hashed WHERE hs >= @threshold GROUP BY bin")
+    sql = _hashed(table) + f"\nSELECT {BIN_SQL} AS bin, COUNT(*) AS n FROM hashed WHERE hs >= @threshold GROUP BY bin"
     return histogram_counts(run_query(bq, sql, threshold=threshold, **_salts(seed)))
 
 
@@ -191,14 +221,26 @@ def score_table(summary: Summary, lines: list[Line]) -> HeldOut:
         residual_sums += f", SUM({residual} * {residual}) AS squares{index}, SUM(ABS({residual})) AS abs{index}"
     held_out = _hashed(table) + ", test AS (SELECT x, y, hp FROM hashed WHERE hs < @threshold)\n"
     row = run_query(bq, held_out + _moments_sql("test", residual_sums), **parameters)[0]
-    sample = run_query(bq, held_out + f"SELECT x, y FROM test ORDER BY hp, x, y LIMIT {MAX_PLOT_ROWS}",
-                    threshold=parameters["threshold"], **_salts(summary.seed))
+    sample = run_query(
+        bq,
+        held_out + f"SELECT x, y FROM test ORDER BY hp, x, y LIMIT {MAX_PLOT_ROWS}",
+        threshold=parameters["threshold"],
+        **_salts(summary.seed),
+    )
     moments = _moments(row)
     if moments.n != summary.n_test:
-        raise DataValidationError(f"{summary.uri}: the table changed after it was loaded ({moments.n} held-out rows, {summary.n_test} before)")
-    residuals = [Residuals(moments.n, float(row[f"squares{i}"] or 0.0), float(row[f"abs{i}"] or 0.0)) for i in range(len(lines))]
-    return HeldOut(moments, residuals, np.array([r["x"] for r in sample], dtype=np.float64),
-                   np.array([r["y"] for r in sample], dtype=np.float64))
+        raise DataValidationError(
+            f"{summary.uri}: the table changed after it was loaded ({moments.n} held-out rows, {summary.n_test} before)"
+        )
+    residuals = [
+        Residuals(moments.n, float(row[f"squares{i}"] or 0.0), float(row[f"abs{i}"] or 0.0)) for i in range(len(lines))
+    ]
+    return HeldOut(
+        moments,
+        residuals,
+        np.array([r["x"] for r in sample], dtype=np.float64),
+        np.array([r["y"] for r in sample], dtype=np.float64),
+    )
 
 
 def score_into_table(input_uri: str, output_uri: str, model: LinearModel, column: str = YEARS_COLUMN) -> dict:
@@ -229,30 +271,46 @@ def score_into_table(input_uri: str, output_uri: str, model: LinearModel, column
         raise OutputError(f"{output_uri} already exists; outputs are never overwritten")
     bounds = {"min_years": MIN_YEARS, "max_years": MAX_YEARS}
     base = f"WITH base AS (SELECT CAST(`{column}` AS FLOAT64) AS x FROM `{source}`)\n"
-    counts = run_query(bq, base + f"SELECT COUNT(*) AS n, COUNTIF(NOT COALESCE({_years_valid('x')}, FALSE)) AS bad FROM base", **bounds)[0]
+    counts = run_query(
+        bq, base + f"SELECT COUNT(*) AS n, COUNTIF(NOT COALESCE({_years_valid('x')}, FALSE)) AS bad FROM base", **bounds
+    )[0]
     if counts["bad"]:
-        first = run_query(bq, base + f"SELECT x FROM base WHERE NOT COALESCE({_years_valid('x')}, FALSE) ORDER BY x LIMIT 1", **bounds)[0]
-        raise DataValidationError(f"{input_uri}: {counts['bad']} of {counts['n']} rows are invalid, e.g. {column}={first['x']}: "
-                                  f"{_row_problem(first['x'], 1.0, column)}")
+        first = run_query(
+            bq, base + f"SELECT x FROM base WHERE NOT COALESCE({_years_valid('x')}, FALSE) ORDER BY x LIMIT 1", **bounds
+        )[0]
+        raise DataValidationError(
+            f"{input_uri}: {counts['bad']} of {counts['n']} rows are invalid, e.g. {column}={first['x']}: "
+            f"{_row_problem(first['x'], 1.0, column)}"
+        )
     x = f"CAST(`{column}` AS FLOAT64)"
     guard = f"ERROR('a row of {input_uri} changed to an invalid {column} while it was scored')"
-    sql = (f"CREATE TABLE `{target}` AS SELECT *, IF(COALESCE({_years_valid(x)}, FALSE), {x} * @slope + @intercept, "
-           f"{guard}) AS {PREDICTION_COLUMN} FROM `{source}`")
+    sql = (
+        f"CREATE TABLE `{target}` AS SELECT *, IF(COALESCE({_years_valid(x)}, FALSE), {x} * @slope + @intercept, "
+        f"{guard}) AS {PREDICTION_COLUMN} FROM `{source}`"
+    )
     try:
         run_query(bq, sql, slope=model.slope, intercept=model.intercept, **bounds)
     except Conflict:
-        raise OutputError(f"{output_uri} was created by someone else meanwhile; outputs are never overwritten") from None
+        raise OutputError(
+            f"{output_uri} was created by someone else meanwhile; outputs are never overwritten"
+        ) from None
     except BadRequest as exc:
         raise DataValidationError(f"{input_uri}: scoring failed ({str(exc).splitlines()[0]})") from None
     rows = bq.get_table(target).num_rows
-    return {"input": {"table": source, "last_modified": found.modified.isoformat()}, "rows": int(rows or 0), "output": target}
+    return {
+        "input": {"table": source, "last_modified": found.modified.isoformat()},
+        "rows": int(rows or 0),
+        "output": target,
+    }
 
 
 # Logged predictions (salary.drift) in a Cloud Logging sink's table: the rows that are prediction records (field names
 # as the sink writes them, lower case: https://cloud.google.com/logging/docs/export/bigquery), each logged year a row
 # `x` in range.
-_TABLE_YEARS = ("FROM `{table}` AS entry, UNNEST(entry.jsonPayload.years) AS x WHERE entry.jsonPayload.event = @event"
-                " AND entry.timestamp >= @since AND x >= @min_years AND x <= @max_years")
+_TABLE_YEARS = (
+    "FROM `{table}` AS entry, UNNEST(entry.jsonPayload.years) AS x WHERE entry.jsonPayload.event = @event"
+    " AND entry.timestamp >= @since AND x >= @min_years AND x <= @max_years"
+)
 
 
 def _table(uri: str):
@@ -270,7 +328,9 @@ def _table_rows(uri: str, sql: str, **parameters) -> list:
 
     bq, table = _table(uri)
     try:
-        return run_query(bq, sql.format(table=table), event=EVENT, min_years=MIN_YEARS, max_years=MAX_YEARS, **parameters)
+        return run_query(
+            bq, sql.format(table=table), event=EVENT, min_years=MIN_YEARS, max_years=MAX_YEARS, **parameters
+        )
     except GoogleAPIError as exc:
         raise DriftError(f"{uri}: cannot be read ({str(exc).splitlines()[0]})") from None
 
@@ -280,14 +340,22 @@ def table_drift(uri: str, manifest: dict, since: datetime, threshold: float, now
     BigQuery, so only twelve counts leave it."""
     _, low, high = training_histogram(manifest)
     outside = "COUNTIF(x < @low OR x > @high)" if low is not None and high is not None else "0"
-    sql = (f"SELECT {BIN_SQL} AS bin, COUNT(*) AS n, {outside} AS outside " + _TABLE_YEARS
-           + " AND entry.jsonPayload.model_version = @version GROUP BY bin")
+    sql = (
+        f"SELECT {BIN_SQL} AS bin, COUNT(*) AS n, {outside} AS outside "
+        + _TABLE_YEARS
+        + " AND entry.jsonPayload.model_version = @version GROUP BY bin"
+    )
     bounds = {"low": low, "high": high} if low is not None and high is not None else {}
     rows = _table_rows(uri, sql, since=since, version=manifest["version"], **bounds)
-    return drift_from_counts(manifest, list(histogram_counts(rows)), sum(int(row["outside"]) for row in rows), threshold, now)
+    return drift_from_counts(
+        manifest, list(histogram_counts(rows)), sum(int(row["outside"]) for row in rows), threshold, now
+    )
 
 
 def table_years(uri: str, since: datetime) -> tuple[np.ndarray, np.ndarray]:
     """Every distinct logged year in a table of exported logs with how often it was asked: what impact needs, exactly."""
     rows = _table_rows(uri, "SELECT x, COUNT(*) AS n " + _TABLE_YEARS + " GROUP BY x ORDER BY x", since=since)
-    return (np.array([row["x"] for row in rows], dtype=np.float64), np.array([row["n"] for row in rows], dtype=np.int64))
+    return (
+        np.array([row["x"] for row in rows], dtype=np.float64),
+        np.array([row["n"] for row in rows], dtype=np.int64),
+    )

@@ -48,7 +48,9 @@ def _duration(text: str) -> timedelta:
     """argparse type: a positive duration such as 90m, 24h or 7d."""
     match = re.fullmatch(r"([0-9]{1,6})([mhd])", text.strip())
     if not match or int(match.group(1)) == 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number of minutes, hours or days such as 90m, 24h or 7d, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of minutes, hours or days such as 90m, 24h or 7d, got {text!r}"
+        )
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
@@ -73,56 +75,100 @@ def _svg_path(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The command line of salary-models."""
     store = argparse.ArgumentParser(add_help=False)
-    store.add_argument("--store", default=argparse.SUPPRESS,
-                       help=f"model store: a folder or gs://bucket/prefix (default: $MODEL_URI, else {defaults.LOCAL_MODEL_STORE})")
+    store.add_argument(
+        "--store",
+        default=argparse.SUPPRESS,
+        help=f"model store: a folder or gs://bucket/prefix (default: $MODEL_URI, else {defaults.LOCAL_MODEL_STORE})",
+    )
     parser = argparse.ArgumentParser(prog="salary-models", description=__doc__, parents=[store])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     listing = commands.add_parser("list", parents=[store], help="versions, newest first; which is latest and pinned")
-    listing.add_argument("--history", action="store_true", help="instead: every change of latest.json and the pin, oldest first")
+    listing.add_argument(
+        "--history", action="store_true", help="instead: every change of latest.json and the pin, oldest first"
+    )
     show = commands.add_parser("show", parents=[store], help="a version's manifest")
     show.add_argument("version", type=_version)
-    verify = commands.add_parser("verify", parents=[store], help="every check the web app makes before serving (default: latest)")
+    verify = commands.add_parser(
+        "verify", parents=[store], help="every check the web app makes before serving (default: latest)"
+    )
     which = verify.add_mutually_exclusive_group()
     which.add_argument("version", nargs="?", type=_version)
     which.add_argument("--all", action="store_true", help="every stored version")
     rollback = commands.add_parser("rollback", parents=[store], help="verify a version, then make latest.json name it")
     rollback.add_argument("--to", required=True, metavar="VERSION", type=_version)
     rollback.add_argument("--reason", required=True, type=_reason)
-    rollback.add_argument("--source", help="first show the impact of the change on the predictions logged here (see impact)")
+    rollback.add_argument(
+        "--source", help="first show the impact of the change on the predictions logged here (see impact)"
+    )
     logged = argparse.ArgumentParser(add_help=False)
-    logged.add_argument("--source", required=True,
-                        help="logged predictions: the web app's log, a JSON-lines export of Cloud Logging, or bq://project.dataset.table")
-    logged.add_argument("--since", type=_duration, metavar="DURATION", help="only predictions logged this recently (exports and tables)")
+    logged.add_argument(
+        "--source",
+        required=True,
+        help="logged predictions: the web app's log, a JSON-lines export of Cloud Logging, or bq://project.dataset.table",
+    )
+    logged.add_argument(
+        "--since", type=_duration, metavar="DURATION", help="only predictions logged this recently (exports and tables)"
+    )
     logged.add_argument("--json", action="store_true", help="print the result as JSON")
-    check = commands.add_parser("drift", parents=[store, logged],
-                                help="compare the years asked of a version with the years it was trained on (exit 1 on drift)")
+    check = commands.add_parser(
+        "drift",
+        parents=[store, logged],
+        help="compare the years asked of a version with the years it was trained on (exit 1 on drift)",
+    )
     check.add_argument("--version", help="the version whose predictions to check (default: latest)")
-    check.add_argument("--threshold", type=_threshold, default=drift.THRESHOLD,
-                       help=f"Jensen-Shannon divergence above which it is drift (default {drift.THRESHOLD:g}, see docs/watching.md)")
+    check.add_argument(
+        "--threshold",
+        type=_threshold,
+        default=drift.THRESHOLD,
+        help=f"Jensen-Shannon divergence above which it is drift (default {drift.THRESHOLD:g}, see docs/watching.md)",
+    )
     check.add_argument("--plot", type=_svg_path, metavar="FILE.svg", help="draw both histograms into this SVG file")
     check.add_argument("--record", action="store_true", help="keep the result in the store for the model card")
-    change = commands.add_parser("impact", parents=[store, logged],
-                                 help="how the answers to the logged predictions change if CANDIDATE replaces the served version")
+    change = commands.add_parser(
+        "impact",
+        parents=[store, logged],
+        help="how the answers to the logged predictions change if CANDIDATE replaces the served version",
+    )
     change.add_argument("candidate", metavar="CANDIDATE")
     change.add_argument("--against", metavar="VERSION", help="the version it would replace (default: latest)")
-    pin = commands.add_parser("pin", parents=[store], help="serve VERSION and keep it latest: publishing stores but does not move latest.json")
+    pin = commands.add_parser(
+        "pin", parents=[store], help="serve VERSION and keep it latest: publishing stores but does not move latest.json"
+    )
     pin.add_argument("version", type=_version)
     pin.add_argument("--reason", required=True, type=_reason)
-    repair = commands.add_parser("repair", parents=[store], help="point an unreadable or refused latest.json where the web app falls back")
+    repair = commands.add_parser(
+        "repair", parents=[store], help="point an unreadable or refused latest.json where the web app falls back"
+    )
     repair.add_argument("--reason", default="repaired", type=_reason)
     unpin = commands.add_parser("unpin", parents=[store], help="let publishing move latest.json again")
     unpin.add_argument("--reason", default="unpinned", type=_reason)
-    prune = commands.add_parser("prune", parents=[store], help="delete old versions (never the latest, pinned or rolled-back-to ones)")
+    prune = commands.add_parser(
+        "prune", parents=[store], help="delete old versions (never the latest, pinned or rolled-back-to ones)"
+    )
     prune.add_argument("--keep", required=True, type=_keep, metavar="N", help="newest versions to keep")
     prune.add_argument("--yes", action="store_true", help="delete; without it, only print what would be deleted")
-    rebuild = commands.add_parser("reproduce", parents=[store],
-                                  help="check a version's recorded inputs, re-run its training into a scratch store, compare: MATCH or the first difference")
+    rebuild = commands.add_parser(
+        "reproduce",
+        parents=[store],
+        help="check a version's recorded inputs, re-run its training into a scratch store, compare: MATCH or the first difference",
+    )
     rebuild.add_argument("version")
-    rebuild.add_argument("--runner", choices=("subprocess", "container"), default="subprocess",
-                         help="re-run the tasks in this environment, or each inside the recorded components image")
+    rebuild.add_argument(
+        "--runner",
+        choices=("subprocess", "container"),
+        default="subprocess",
+        help="re-run the tasks in this environment, or each inside the recorded components image",
+    )
     listing_runs = commands.add_parser("runs", help="the dry runs recorded under the local root, oldest first")
-    listing_runs.add_argument("--local-root", default=defaults.LOCAL_ROOT, help="the dry run's local root (compile.py --local-root)")
-    listing_runs.add_argument("--compare", nargs=2, metavar=("A", "B"), help="two runs' parameters and metrics side by side (a unique prefix will do)")
+    listing_runs.add_argument(
+        "--local-root", default=defaults.LOCAL_ROOT, help="the dry run's local root (compile.py --local-root)"
+    )
+    listing_runs.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="two runs' parameters and metrics side by side (a unique prefix will do)",
+    )
     listing_runs.add_argument("--json", action="store_true", help="the records as JSON")
     return parser
 
@@ -146,7 +192,9 @@ def show_runs(local_root: str, compare: list[str] | None, as_json: bool) -> int:
         print(f"{'run':<48} {'at':<20} {'version':<26} " + " ".join(f"{name:>11}" for name in runs.TABLE_METRICS))
         for record in records:
             numbers = " ".join(f"{_number(record['metrics'].get(name, '-'), '.6g'):>11}" for name in runs.TABLE_METRICS)
-            print(f"{record['run']:<48} {str(record.get('at', ''))[:19]:<20} {record['params'].get('store_version') or '-':<26} {numbers}")
+            print(
+                f"{record['run']:<48} {str(record.get('at', ''))[:19]:<20} {record['params'].get('store_version') or '-':<26} {numbers}"
+            )
     return 0
 
 
@@ -188,8 +236,10 @@ def _number(value, spec: str) -> str:
 def list_history(store: ModelStore) -> int:
     """One line per history record, oldest first (invalid records are skipped, with a warning on stderr)."""
     for record in store.history():
-        print(f"{record['at']}  {record['action']:<8} {record['from'] or '-'} -> {record['to'] or '-'}  "
-              f"by {record['actor']}" + (f": {record['reason']}" if record["reason"] else ""))
+        print(
+            f"{record['at']}  {record['action']:<8} {record['from'] or '-'} -> {record['to'] or '-'}  "
+            f"by {record['actor']}" + (f": {record['reason']}" if record["reason"] else "")
+        )
     return 0
 
 
@@ -243,7 +293,9 @@ def check_drift(store: ModelStore, args: argparse.Namespace) -> int:
     else:
         logged = _logged(args.source, since)
         if version not in logged.years:
-            raise DriftError(f"{args.source}: no logged predictions of version {version} (logged: {drift.versions_seen(logged)})")
+            raise DriftError(
+                f"{args.source}: no logged predictions of version {version} (logged: {drift.versions_seen(logged)})"
+            )
         result = drift.drift_from_values(manifest, logged.values(version), args.threshold, now)
     if args.plot:
         from salary.plotting import histograms_svg
@@ -270,12 +322,18 @@ def _print_drift(result: drift.Drift) -> None:
         span = f"{drift.EDGES[index]:g}-{drift.EDGES[index + 1]:g}"
         print(f"{span:<10} {trained:>9} {trained / training:>7.1%} {served:>9} {served / serving:>7.1%}")
     if result.years_min is not None:
-        print(f"outside the trained years {result.years_min:g}-{result.years_max:g}: {result.outside_share:.1%} of {serving} logged values")
+        print(
+            f"outside the trained years {result.years_min:g}-{result.years_max:g}: {result.outside_share:.1%} of {serving} logged values"
+        )
     verdict = "DRIFT" if result.drifted else "no drift"
-    print(f"version {result.version}: Jensen-Shannon divergence {result.divergence:.4f}, threshold {result.threshold:g}: {verdict}")
+    print(
+        f"version {result.version}: Jensen-Shannon divergence {result.divergence:.4f}, threshold {result.threshold:g}: {verdict}"
+    )
 
 
-def show_impact(store: ModelStore, candidate: str, against: str | None, source: str, since: datetime | None, as_json: bool) -> None:
+def show_impact(
+    store: ModelStore, candidate: str, against: str | None, source: str, since: datetime | None, as_json: bool
+) -> None:
     """The change in the logged answers if `candidate` replaced `against` (default: latest)."""
     old = store.load(against or store.latest_version())
     new = store.load(candidate)
@@ -289,13 +347,19 @@ def show_impact(store: ModelStore, candidate: str, against: str | None, source: 
     if as_json:
         print(json.dumps(result.as_dict(), sort_keys=True))
         return
-    print(f"{result.candidate} instead of {result.against}, on {result.count} logged predictions (absolute change in the answer):")
-    print(f"median ${result.median:,.0f}, 95th percentile ${result.p95:,.0f}, max ${result.max:,.0f}; mean signed change ${result.mean_signed:+,.0f}")
+    print(
+        f"{result.candidate} instead of {result.against}, on {result.count} logged predictions (absolute change in the answer):"
+    )
+    print(
+        f"median ${result.median:,.0f}, 95th percentile ${result.p95:,.0f}, max ${result.max:,.0f}; mean signed change ${result.mean_signed:+,.0f}"
+    )
     if result.margin_95 is not None:
         print(f"moved by more than the current 95 % range (±${result.margin_95:,.0f}): {result.beyond_margin:.1%}")
     print(f"{'years':<10} {'asked':>7} {'median':>10} {'max':>10}")
     for band in result.bands:
-        print(f"{f'{band.low:g}-{band.high:g}':<10} {band.count:>7} {f'${band.median:,.0f}':>10} {f'${band.max:,.0f}':>10}")
+        print(
+            f"{f'{band.low:g}-{band.high:g}':<10} {band.count:>7} {f'${band.median:,.0f}':>10} {f'${band.max:,.0f}':>10}"
+        )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -152,11 +152,15 @@ class CsvScan:
         names = [name.strip() for name in next(csv.reader([text]), [])]
         missing = [column for column in (YEARS_COLUMN, SALARY_COLUMN) if column not in names]
         if missing:
-            raise DataValidationError(f"{self.uri}: line 1: header {','.join(names)!r} lacks column(s) {', '.join(missing)}")
+            raise DataValidationError(
+                f"{self.uri}: line 1: header {','.join(names)!r} lacks column(s) {', '.join(missing)}"
+            )
         # A second column of the same name (in any case) would leave which one is read to chance: refuse it.
         for column in (YEARS_COLUMN, SALARY_COLUMN):
             if sum(name.casefold() == column.casefold() for name in names) > 1:
-                raise DataValidationError(f"{self.uri}: line 1: header {','.join(names)!r} has more than one {column} column")
+                raise DataValidationError(
+                    f"{self.uri}: line 1: header {','.join(names)!r} has more than one {column} column"
+                )
         self.width, self.years_at, self.salary_at = len(names), names.index(YEARS_COLUMN), names.index(SALARY_COLUMN)
 
     def _parse(self, piece: bytes, line: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +173,10 @@ class CsvScan:
             except ValueError:
                 table = None
             if table is not None and table.shape[1] == self.width:
-                years, salary = np.ascontiguousarray(table[:, self.years_at]), np.ascontiguousarray(table[:, self.salary_at])
+                years, salary = (
+                    np.ascontiguousarray(table[:, self.years_at]),
+                    np.ascontiguousarray(table[:, self.salary_at]),
+                )
                 if _all_valid(years, salary):
                     return years, salary
         return self._parse_exactly(piece, line, offset)
@@ -187,13 +194,17 @@ class CsvScan:
             if not record or all(not cell.strip() for cell in record):
                 continue
             if len(record) != self.width:
-                raise DataValidationError(f"{self.uri}: line {line_number}: expected {self.width} fields, found {len(record)}")
+                raise DataValidationError(
+                    f"{self.uri}: line {line_number}: expected {self.width} fields, found {len(record)}"
+                )
             year = self._number(line_number, YEARS_COLUMN, record[self.years_at])
             if problem := years_out_of_range(year):
                 raise DataValidationError(f"{self.uri}: line {line_number}, column {YEARS_COLUMN}: {problem}")
             pay = self._number(line_number, SALARY_COLUMN, record[self.salary_at])
             if pay <= 0:
-                raise DataValidationError(f"{self.uri}: line {line_number}, column {SALARY_COLUMN}: {pay:g} is not positive")
+                raise DataValidationError(
+                    f"{self.uri}: line {line_number}, column {SALARY_COLUMN}: {pay:g} is not positive"
+                )
             years.append(year)
             salary.append(pay)
         return np.asarray(years, dtype=np.float64), np.asarray(salary, dtype=np.float64)
@@ -224,7 +235,9 @@ def years_out_of_range(years: float) -> str | None:
 
 def _all_valid(years: np.ndarray, salary: np.ndarray) -> bool:
     """Every value finite and within the rules (NaN fails every comparison here)."""
-    return bool(np.all((years >= MIN_YEARS) & (years <= MAX_YEARS)) and np.all(salary > 0) and np.all(np.isfinite(salary)))
+    return bool(
+        np.all((years >= MIN_YEARS) & (years <= MAX_YEARS)) and np.all(salary > 0) and np.all(np.isfinite(salary))
+    )
 
 
 def read_salary_csv(uri: str, min_rows: int = MIN_ROWS) -> SalaryData:

@@ -133,8 +133,14 @@ def _read_line(line: bytes, logged: Logged, since: datetime | None) -> None:
             logged.other += 1
         return
     version, years, size = payload.get("model_version"), _years(payload.get("years")), payload.get("batch_size")
-    if (not isinstance(version, str) or not version or years is None or isinstance(size, bool)
-            or not isinstance(size, int) or size < len(years)):
+    if (
+        not isinstance(version, str)
+        or not version
+        or years is None
+        or isinstance(size, bool)
+        or not isinstance(size, int)
+        or size < len(years)
+    ):
         logged.unreadable += 1
         return
     if since is not None:
@@ -174,10 +180,20 @@ class Drift:
 
     def as_dict(self) -> dict:
         """JSON-ready form, as recorded in the store and printed by --json."""
-        return {"version": self.version, "divergence": self.divergence, "threshold": self.threshold,
-                "drifted": self.drifted, "edges": list(EDGES), "training": self.training, "serving": self.serving,
-                "outside_share": self.outside_share, "years_min": self.years_min, "years_max": self.years_max,
-                "checked_at": self.checked_at, "values": sum(self.serving)}
+        return {
+            "version": self.version,
+            "divergence": self.divergence,
+            "threshold": self.threshold,
+            "drifted": self.drifted,
+            "edges": list(EDGES),
+            "training": self.training,
+            "serving": self.serving,
+            "outside_share": self.outside_share,
+            "years_min": self.years_min,
+            "years_max": self.years_max,
+            "checked_at": self.checked_at,
+            "values": sum(self.serving),
+        }
 
 
 def training_histogram(manifest: dict) -> tuple[list[int], float | None, float | None]:
@@ -185,8 +201,10 @@ def training_histogram(manifest: dict) -> tuple[list[int], float | None, float |
     data = manifest.get("data") if isinstance(manifest.get("data"), dict) else {}
     counts = counts_from_record(data.get("years_histogram"))
     if counts is None:
-        raise DriftError(f"version {manifest.get('version')} has no training histogram in its manifest (published before "
-                         "load_data counted one, or with other bins)")
+        raise DriftError(
+            f"version {manifest.get('version')} has no training histogram in its manifest (published before "
+            "load_data counted one, or with other bins)"
+        )
     low, high = data.get("years_min"), data.get("years_max")
     numbers = all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in (low, high))
     return counts, (float(low) if numbers else None), (float(high) if numbers else None)
@@ -197,10 +215,21 @@ def drift_from_counts(manifest: dict, serving: list[int], outside: int, threshol
     training, low, high = training_histogram(manifest)
     total = sum(serving)
     if total < MIN_VALUES:
-        raise DriftError(f"only {total} logged value(s) of version {manifest['version']}: at least {MIN_VALUES} are needed "
-                         "to tell drift from chance")
-    return Drift(manifest["version"], js_divergence(training, serving), threshold, training, [int(count) for count in serving],
-                 outside / total, low, high, now.isoformat().replace("+00:00", "Z"))
+        raise DriftError(
+            f"only {total} logged value(s) of version {manifest['version']}: at least {MIN_VALUES} are needed "
+            "to tell drift from chance"
+        )
+    return Drift(
+        manifest["version"],
+        js_divergence(training, serving),
+        threshold,
+        training,
+        [int(count) for count in serving],
+        outside / total,
+        low,
+        high,
+        now.isoformat().replace("+00:00", "Z"),
+    )
 
 
 def drift_from_values(manifest: dict, years: np.ndarray, threshold: float, now: datetime) -> Drift:
@@ -212,9 +241,15 @@ def drift_from_values(manifest: dict, years: np.ndarray, threshold: float, now: 
 
 def drift_warning(result: Drift) -> dict:
     """The one structured line a log-based metric counts (scripts/gcp_setup.sh filters on its event)."""
-    return {"severity": "WARNING", "event": DRIFT_EVENT, "message": f"model version {result.version} drifted: "
-            f"Jensen-Shannon divergence {result.divergence:.4f} above {result.threshold:g}",
-            "model_version": result.version, "divergence": result.divergence, "threshold": result.threshold}
+    return {
+        "severity": "WARNING",
+        "event": DRIFT_EVENT,
+        "message": f"model version {result.version} drifted: "
+        f"Jensen-Shannon divergence {result.divergence:.4f} above {result.threshold:g}",
+        "model_version": result.version,
+        "divergence": result.divergence,
+        "threshold": result.threshold,
+    }
 
 
 def versions_seen(logged: Logged) -> str:
@@ -249,7 +284,13 @@ def read_drift(store, version: str) -> dict | None:
     if not isinstance(record, dict):
         return None
     divergence, checked_at, drifted = record.get("divergence"), record.get("checked_at"), record.get("drifted")
-    if (isinstance(divergence, bool) or not isinstance(divergence, (int, float)) or not 0 <= divergence <= 1
-            or not isinstance(checked_at, str) or _timestamp(checked_at) is None or not isinstance(drifted, bool)):
+    if (
+        isinstance(divergence, bool)
+        or not isinstance(divergence, (int, float))
+        or not 0 <= divergence <= 1
+        or not isinstance(checked_at, str)
+        or _timestamp(checked_at) is None
+        or not isinstance(drifted, bool)
+    ):
         return None
     return {"divergence": float(divergence), "checked_at": checked_at, "drifted": drifted}

@@ -1,22 +1,22 @@
 """Every error the salary library raises, in one place; their types drive behaviour.
 
-    SalaryError
-    ├── DataValidationError (also a ValueError)  the training data cannot be used; names source, row, column
-    ├── DriftError (also a ValueError)           the logged predictions or the store cannot answer a drift or impact question
-    ├── OutputError                              a scoring output exists already (never overwritten), or its place does not
-    ├── PickleRefused                            a model pickle is not a fitted one-feature LinearRegression we read
-    └── StoreError                               the model store
-        ├── NoModelPublished                     no latest.json yet
-        ├── ModelRejected                        a published version failed a check: keep serving the last good one
-        ├── CannotReproduce                      a version cannot be checked at all: no rebuild record, unreadable input
-        ├── DocumentRefused                      a pointer, pin, manifest or history record not as the store writes it
-        ├── PointerUnreadable                    latest.json is there but unusable: repair it compare-and-set
-        ├── ObjectExists                         a create-only write found the object there
-        ├── PointerConflict                      latest.json moved between read and swap
-        ├── ObjectRefused                        an object over its size limit, or not a regular file
-        ├── PointerHeld                          the store is pinned: stored, not made latest
-        └── StoreUnavailable                     storage unreachable: retry sooner
-            └── MissingCredentials               no Google credentials (yet)
+SalaryError
+├── DataValidationError (also a ValueError)  the training data cannot be used; names source, row, column
+├── DriftError (also a ValueError)           the logged predictions or the store cannot answer a drift or impact question
+├── OutputError                              a scoring output exists already (never overwritten), or its place does not
+├── PickleRefused                            a model pickle is not a fitted one-feature LinearRegression we read
+└── StoreError                               the model store
+    ├── NoModelPublished                     no latest.json yet
+    ├── ModelRejected                        a published version failed a check: keep serving the last good one
+    ├── CannotReproduce                      a version cannot be checked at all: no rebuild record, unreadable input
+    ├── DocumentRefused                      a pointer, pin, manifest or history record not as the store writes it
+    ├── PointerUnreadable                    latest.json is there but unusable: repair it compare-and-set
+    ├── ObjectExists                         a create-only write found the object there
+    ├── PointerConflict                      latest.json moved between read and swap
+    ├── ObjectRefused                        an object over its size limit, or not a regular file
+    ├── PointerHeld                          the store is pinned: stored, not made latest
+    └── StoreUnavailable                     storage unreachable: retry sooner
+        └── MissingCredentials               no Google credentials (yet)
 """
 
 

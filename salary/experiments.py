@@ -19,7 +19,9 @@ EXPERIMENT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 def check_experiment(name: str) -> str:
     """An experiment name, or a ValueError that says what is allowed."""
     if not EXPERIMENT_NAME.fullmatch(name):
-        raise ValueError(f"{name!r} is not an experiment name (up to 64 of a-z, 0-9 and -, starting with a letter or digit)")
+        raise ValueError(
+            f"{name!r} is not an experiment name (up to 64 of a-z, 0-9 and -, starting with a letter or digit)"
+        )
     return name
 
 
@@ -27,7 +29,9 @@ def job_location(pipeline_job_resource: str) -> tuple[str, str]:
     """(project, region) of a pipeline job resource name; a ValueError when it is not one (a local run has none)."""
     match = PIPELINE_JOB.fullmatch(pipeline_job_resource)
     if not match:
-        raise ValueError(f"{pipeline_job_resource!r} is not a Vertex AI pipeline job name: Experiments logging runs on Vertex AI only")
+        raise ValueError(
+            f"{pipeline_job_resource!r} is not a Vertex AI pipeline job name: Experiments logging runs on Vertex AI only"
+        )
     return match["project"], match["region"]
 
 
@@ -35,8 +39,13 @@ def log_run(experiment: str, record: dict, project: str, region: str, credential
     """Log a run record's params and metrics as experiment run `record["run"]`; returns the run's resource name."""
     from google.cloud import aiplatform
 
-    aiplatform.init(project=project, location=region, experiment=check_experiment(experiment),
-                    experiment_tensorboard=False, credentials=credentials)
+    aiplatform.init(
+        project=project,
+        location=region,
+        experiment=check_experiment(experiment),
+        experiment_tensorboard=False,
+        credentials=credentials,
+    )
     run = aiplatform.start_run(record["run"])
     aiplatform.log_params(record["params"])
     aiplatform.log_metrics(record["metrics"])

@@ -1,6 +1,5 @@
 """Google Cloud Storage access shared by the data reader and the model store."""
 
-
 # Transient failures are retried by the library (its DEFAULT_RETRY); this bounds the whole
 # retried call, so a caller that must stay responsive (the web app) can pass a shorter one.
 DEFAULT_RETRY_SECONDS = 60.0
@@ -11,7 +10,7 @@ def parse_gs_uri(uri: str) -> tuple[str, str]:
     """Split gs://bucket/path into the bucket and the path (without leading slash)."""
     if not uri.startswith("gs://"):
         raise ValueError(f"{uri}: not a gs:// URI")
-    bucket, _, path = uri[len("gs://"):].partition("/")
+    bucket, _, path = uri[len("gs://") :].partition("/")
     if not bucket:
         raise ValueError(f"{uri}: gs:// URI without a bucket name")
     return bucket, path
@@ -31,8 +30,11 @@ def read_object(uri: str, retry_seconds: float = DEFAULT_RETRY_SECONDS) -> bytes
 
     bucket, path = parse_gs_uri(uri)
     try:
-        return storage_client().bucket(bucket).blob(path).download_as_bytes(
-            timeout=REQUEST_TIMEOUT_SECONDS, retry=DEFAULT_RETRY.with_timeout(retry_seconds)
+        return (
+            storage_client()
+            .bucket(bucket)
+            .blob(path)
+            .download_as_bytes(timeout=REQUEST_TIMEOUT_SECONDS, retry=DEFAULT_RETRY.with_timeout(retry_seconds))
         )
     except NotFound:
         return None
@@ -43,6 +45,9 @@ def open_object(uri: str, retry_seconds: float = DEFAULT_RETRY_SECONDS):
     from google.cloud.storage.retry import DEFAULT_RETRY
 
     bucket, path = parse_gs_uri(uri)
-    return storage_client().bucket(bucket).blob(path).open(
-        "rb", timeout=REQUEST_TIMEOUT_SECONDS, retry=DEFAULT_RETRY.with_timeout(retry_seconds)
+    return (
+        storage_client()
+        .bucket(bucket)
+        .blob(path)
+        .open("rb", timeout=REQUEST_TIMEOUT_SECONDS, retry=DEFAULT_RETRY.with_timeout(retry_seconds))
     )

@@ -40,7 +40,9 @@ def counts_from_record(record) -> list[int] | None:
     counts = record.get("counts")
     if not isinstance(counts, list) or len(counts) != BINS:
         return None
-    if not all(isinstance(count, int) and not isinstance(count, bool) and count >= 0 for count in counts) or not sum(counts):
+    if not all(isinstance(count, int) and not isinstance(count, bool) and count >= 0 for count in counts) or not sum(
+        counts
+    ):
         return None
     return counts
 
@@ -59,4 +61,3 @@ def _kl(p: np.ndarray, m: np.ndarray) -> float:
     """Kullback–Leibler divergence in bits, 0·log 0 taken as 0 (m > 0 wherever p > 0)."""
     there = p > 0
     return float(np.sum(p[there] * np.log2(p[there] / m[there])))
-

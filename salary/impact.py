@@ -38,8 +38,10 @@ class Impact:
 
     def as_dict(self) -> dict:
         """JSON-ready form."""
-        return {**{key: value for key, value in self.__dict__.items() if key != "bands"},
-                "bands": [band.__dict__ for band in self.bands]}
+        return {
+            **{key: value for key, value in self.__dict__.items() if key != "bands"},
+            "bands": [band.__dict__ for band in self.bands],
+        }
 
 
 def _quantile(sorted_values: np.ndarray, weights: np.ndarray, share: float) -> float:
@@ -62,7 +64,9 @@ def impact(candidate, against, years: np.ndarray, counts: np.ndarray | None = No
     size = np.abs(change)
     order = np.argsort(size, kind="stable")
     margin = against.manifest.get("metrics", {}).get("margin_95")
-    margin = float(margin) if isinstance(margin, (int, float)) and not isinstance(margin, bool) and margin >= 0 else None
+    margin = (
+        float(margin) if isinstance(margin, (int, float)) and not isinstance(margin, bool) and margin >= 0 else None
+    )
     total = int(counts.sum())
     bands = []
     index = bin_index(years)
@@ -70,10 +74,24 @@ def impact(candidate, against, years: np.ndarray, counts: np.ndarray | None = No
         chosen = index == band
         if chosen.any():
             band_order = np.argsort(size[chosen], kind="stable")
-            bands.append(Band(EDGES[band], EDGES[band + 1], int(counts[chosen].sum()),
-                              _quantile(size[chosen][band_order], counts[chosen][band_order], 0.5), float(size[chosen].max())))
+            bands.append(
+                Band(
+                    EDGES[band],
+                    EDGES[band + 1],
+                    int(counts[chosen].sum()),
+                    _quantile(size[chosen][band_order], counts[chosen][band_order], 0.5),
+                    float(size[chosen].max()),
+                )
+            )
     return Impact(
-        candidate.version, against.version, total, _quantile(size[order], counts[order], 0.5),
-        _quantile(size[order], counts[order], 0.95), float(size.max()), float((change * counts).sum() / total), margin,
-        None if margin is None else float(counts[size > margin].sum() / total), bands,
+        candidate.version,
+        against.version,
+        total,
+        _quantile(size[order], counts[order], 0.5),
+        _quantile(size[order], counts[order], 0.95),
+        float(size.max()),
+        float((change * counts).sum() / total),
+        margin,
+        None if margin is None else float(counts[size > margin].sum() / total),
+        bands,
     )

@@ -113,9 +113,13 @@ def _float64_array(data: Any, dtype: Any, shape: Any, order: str) -> numpy.ndarr
         raise PickleRefused(f"array shape {short(shape)} is not allowed")
     items = math.prod(shape)
     if items > MAX_ARRAY_ITEMS or type(data) not in (bytes, bytearray) or len(data) != 8 * items:
-        raise PickleRefused(f"a float64 array of shape {shape} needs {8 * items} bytes of data, up to {MAX_ARRAY_ITEMS} items")
+        raise PickleRefused(
+            f"a float64 array of shape {shape} needs {8 * items} bytes of data, up to {MAX_ARRAY_ITEMS} items"
+        )
     # Writable, as numpy's own unpickling gives: a view of the pickle's bytearray, or a copy of its bytes.
-    return numpy.frombuffer(data if type(data) is bytearray else bytearray(data), dtype="<f8").reshape(shape, order=order)
+    return numpy.frombuffer(data if type(data) is bytearray else bytearray(data), dtype="<f8").reshape(
+        shape, order=order
+    )
 
 
 def _frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any) -> numpy.ndarray:
@@ -215,7 +219,9 @@ def check_state(state: Any) -> LinearModel:
         raise PickleRefused("holds no LinearRegression state")
     if set(state) != set(STATE_TYPES):
         missing, extra = sorted(set(STATE_TYPES) - set(state)), sorted(map(str, set(state) - set(STATE_TYPES)))
-        raise PickleRefused(f"does not hold the state of a fitted LinearRegression (missing {missing}, unexpected {short(extra)})")
+        raise PickleRefused(
+            f"does not hold the state of a fitted LinearRegression (missing {missing}, unexpected {short(extra)})"
+        )
     for key, types in STATE_TYPES.items():
         if type(state[key]) not in types:
             raise PickleRefused(f"has {key} of type {type(state[key]).__name__}")

@@ -14,6 +14,7 @@ from salary.moments import Moments, Residuals
 # Protocol 5 keeps numpy arrays as raw buffers; the model store's allow-list expects it.
 PICKLE_PROTOCOL = 5
 
+
 @dataclass(frozen=True)
 class Line:
     """A fitted line; predicts exactly as LinearRegression does for one feature (x * coef + intercept)."""
@@ -34,7 +35,9 @@ class Line:
 def fit_line(train: Moments) -> Line:
     """Least squares from the training rows' moments (the normal equations, centred)."""
     if train.n < 2 or not train.sxx > 0.0:
-        raise ValueError(f"all {train.n} training rows have the same years of experience ({train.min_x:g}): no line can be fitted")
+        raise ValueError(
+            f"all {train.n} training rows have the same years of experience ({train.min_x:g}): no line can be fitted"
+        )
     coef = train.sxy / train.sxx
     return Line(coef, train.mean_y - coef * train.mean_x)
 
@@ -44,7 +47,11 @@ def fitted_state(train: Moments, sklearn_version: str) -> dict:
     line = fit_line(train)
     return {
         # LinearRegression()'s parameters, then what fit sets, then what pickling adds.
-        "fit_intercept": True, "copy_X": True, "tol": 1e-06, "n_jobs": None, "positive": False,
+        "fit_intercept": True,
+        "copy_X": True,
+        "tol": 1e-06,
+        "n_jobs": None,
+        "positive": False,
         "n_features_in_": 1,
         "coef_": np.array([line.coef], dtype=np.float64),
         "rank_": 1,
@@ -102,9 +109,7 @@ def margin_95(rmse: float) -> float:
     return Z_95 * rmse
 
 
-def decide(
-    r2: float, min_r2: float, champion_r2: float | None, max_r2_drop: float, force: bool
-) -> tuple[bool, str]:
+def decide(r2: float, min_r2: float, champion_r2: float | None, max_r2_drop: float, force: bool) -> tuple[bool, str]:
     """Whether the challenger may be published, and why: good enough, and not worse than the champion."""
     if r2 < min_r2:
         return False, f"r2 {r2:.4f} < min_r2 {min_r2:.4f}"
@@ -114,7 +119,10 @@ def decide(
     if force:
         return True, f"{floor}; forced past champion r2 {champion_r2:.4f}"
     if r2 < champion_r2 - max_r2_drop:
-        return False, f"r2 {r2:.4f} is worse than champion r2 {champion_r2:.4f} by more than max_r2_drop {max_r2_drop:.4f}"
+        return (
+            False,
+            f"r2 {r2:.4f} is worse than champion r2 {champion_r2:.4f} by more than max_r2_drop {max_r2_drop:.4f}",
+        )
     return True, f"{floor}; champion r2 {champion_r2:.4f}, drop within max_r2_drop {max_r2_drop:.4f}"
 
 

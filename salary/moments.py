@@ -31,16 +31,37 @@ class Moments:
             return cls()
         mean_x, mean_y = float(x.mean()), float(y.mean())
         dx, dy = x - mean_x, y - mean_y
-        return cls.corrected(n, mean_x, mean_y, float(dx @ dx), float(dy @ dy), float(dx @ dy),
-                             float(dx.sum()), float(dy.sum()), float(x.min()), float(x.max()))
+        return cls.corrected(
+            n,
+            mean_x,
+            mean_y,
+            float(dx @ dx),
+            float(dy @ dy),
+            float(dx @ dy),
+            float(dx.sum()),
+            float(dy.sum()),
+            float(x.min()),
+            float(x.max()),
+        )
 
     def shifted(self, by_x: float, by_y: float) -> "Moments":
         """The same moments with the means moved by (by_x, by_y): the spread does not change."""
         return replace(self, mean_x=self.mean_x + by_x, mean_y=self.mean_y + by_y)
 
     @classmethod
-    def corrected(cls, n: int, mean_x: float, mean_y: float, sxx: float, syy: float, sxy: float,
-                  sum_dx: float, sum_dy: float, min_x: float, max_x: float) -> "Moments":
+    def corrected(
+        cls,
+        n: int,
+        mean_x: float,
+        mean_y: float,
+        sxx: float,
+        syy: float,
+        sxy: float,
+        sum_dx: float,
+        sum_dy: float,
+        min_x: float,
+        max_x: float,
+    ) -> "Moments":
         """Sums about rounded means, corrected by what the deviations still add up to (Björck's two-pass formula)."""
         return cls(
             n=n,

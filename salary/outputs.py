@@ -53,7 +53,9 @@ class CreateOnly:
             try:
                 self._blob.upload_from_file(self._file, size=self.size, if_generation_match=0, content_type="text/csv")
             except PreconditionFailed:
-                raise OutputError(f"{self.uri} was created by someone else meanwhile; outputs are never overwritten") from None
+                raise OutputError(
+                    f"{self.uri} was created by someone else meanwhile; outputs are never overwritten"
+                ) from None
             except GoogleAPIError as exc:
                 raise OutputError(f"{self.uri}: cannot be written ({str(exc).splitlines()[0]})") from None
             finally:
@@ -67,7 +69,9 @@ class CreateOnly:
             # A hard link fails when the name exists, where a rename would replace it.
             os.link(self._temp, self.uri)
         except FileExistsError:
-            raise OutputError(f"{self.uri} was created by someone else meanwhile; outputs are never overwritten") from None
+            raise OutputError(
+                f"{self.uri} was created by someone else meanwhile; outputs are never overwritten"
+            ) from None
         finally:
             os.unlink(self._temp)
         self.published = True

@@ -42,16 +42,41 @@ _LEAF = _Shape()
 _FORMATS = {"<B": 1, "<H": 2, "<i": 4, "<I": 4, "<Q": 8, ">d": 8}
 # Opcode → (name, argument): a struct format, ("bytes", length format), "long" (LONG1), "line2" (GLOBAL) or None.
 OPCODES = {
-    b"\x80": ("PROTO", "<B"), b"\x95": ("FRAME", "<Q"), b".": ("STOP", None), b"(": ("MARK", None),
-    b"}": ("EMPTY_DICT", None), b")": ("EMPTY_TUPLE", None), b"t": ("TUPLE", None), b"\x85": ("TUPLE1", None),
-    b"\x86": ("TUPLE2", None), b"\x87": ("TUPLE3", None), b"s": ("SETITEM", None), b"u": ("SETITEMS", None),
-    b"X": ("BINUNICODE", ("str", "<I")), b"\x8c": ("SHORT_BINUNICODE", ("str", "<B")),
-    b"B": ("BINBYTES", ("bytes", "<I")), b"C": ("SHORT_BINBYTES", ("bytes", "<B")),
-    b"\x96": ("BYTEARRAY8", ("bytearray", "<Q")), b"J": ("BININT", "<i"), b"K": ("BININT1", "<B"),
-    b"M": ("BININT2", "<H"), b"\x8a": ("LONG1", "long"), b"G": ("BINFLOAT", ">d"), b"N": ("NONE", None),
-    b"\x88": ("NEWTRUE", None), b"\x89": ("NEWFALSE", None), b"c": ("GLOBAL", "line2"), b"\x93": ("STACK_GLOBAL", None),
-    b"R": ("REDUCE", None), b"b": ("BUILD", None), b"\x81": ("NEWOBJ", None), b"q": ("BINPUT", "<B"),
-    b"r": ("LONG_BINPUT", "<I"), b"\x94": ("MEMOIZE", None), b"h": ("BINGET", "<B"), b"j": ("LONG_BINGET", "<I"),
+    b"\x80": ("PROTO", "<B"),
+    b"\x95": ("FRAME", "<Q"),
+    b".": ("STOP", None),
+    b"(": ("MARK", None),
+    b"}": ("EMPTY_DICT", None),
+    b")": ("EMPTY_TUPLE", None),
+    b"t": ("TUPLE", None),
+    b"\x85": ("TUPLE1", None),
+    b"\x86": ("TUPLE2", None),
+    b"\x87": ("TUPLE3", None),
+    b"s": ("SETITEM", None),
+    b"u": ("SETITEMS", None),
+    b"X": ("BINUNICODE", ("str", "<I")),
+    b"\x8c": ("SHORT_BINUNICODE", ("str", "<B")),
+    b"B": ("BINBYTES", ("bytes", "<I")),
+    b"C": ("SHORT_BINBYTES", ("bytes", "<B")),
+    b"\x96": ("BYTEARRAY8", ("bytearray", "<Q")),
+    b"J": ("BININT", "<i"),
+    b"K": ("BININT1", "<B"),
+    b"M": ("BININT2", "<H"),
+    b"\x8a": ("LONG1", "long"),
+    b"G": ("BINFLOAT", ">d"),
+    b"N": ("NONE", None),
+    b"\x88": ("NEWTRUE", None),
+    b"\x89": ("NEWFALSE", None),
+    b"c": ("GLOBAL", "line2"),
+    b"\x93": ("STACK_GLOBAL", None),
+    b"R": ("REDUCE", None),
+    b"b": ("BUILD", None),
+    b"\x81": ("NEWOBJ", None),
+    b"q": ("BINPUT", "<B"),
+    b"r": ("LONG_BINPUT", "<I"),
+    b"\x94": ("MEMOIZE", None),
+    b"h": ("BINGET", "<B"),
+    b"j": ("LONG_BINGET", "<I"),
 }
 TUPLE_SIZES = {"TUPLE1": 1, "TUPLE2": 2, "TUPLE3": 3}
 # Opcodes that take this many values off the stack and push one.
@@ -74,7 +99,7 @@ def cut(text: str, limit: int = QUOTE_CHARS) -> str:
 
 def clip(text: str, limit: int = QUOTE_CHARS) -> str:
     """Text from a pickle for a refusal: control characters escaped, cut to `limit` characters."""
-    return cut(text[:limit + 1].encode("unicode_escape").decode("ascii"), limit)
+    return cut(text[: limit + 1].encode("unicode_escape").decode("ascii"), limit)
 
 
 def scan(content: bytes) -> list[tuple[str, Any, int]]:
@@ -91,10 +116,12 @@ def scan(content: bytes) -> list[tuple[str, Any, int]]:
             raise PickleRefused(f"has more than {MAX_OPCODES} opcodes")
         if at >= len(content):
             raise PickleRefused(f"ends at byte {at} without a STOP opcode")
-        code, start = content[at:at + 1], at
+        code, start = content[at : at + 1], at
         if code not in OPCODES:
             known = pickletools.code2op.get(code.decode("latin-1"))
-            raise PickleRefused(f"opcode {known.name if known else 'unknown'} ({code!r}) at byte {start} is not allowed")
+            raise PickleRefused(
+                f"opcode {known.name if known else 'unknown'} ({code!r}) at byte {start} is not allowed"
+            )
         name, kind = OPCODES[code]
         arg, at = _argument(content, at + 1, kind, name)
         ops.append((name, arg, start))
@@ -148,7 +175,7 @@ def _take(content: bytes, at: int, size: int, name: str) -> bytes:
     """`size` bytes at `at`; a length that runs past the end is refused before anything is sliced."""
     if size > len(content) - at:
         raise PickleRefused(f"has a {name} at byte {at} that claims {size} bytes past the end")
-    return content[at:at + size]
+    return content[at : at + size]
 
 
 def _text(data: bytes, name: str, at: int) -> str:
@@ -158,7 +185,9 @@ def _text(data: bytes, name: str, at: int) -> str:
         raise PickleRefused(f"has a {name} at byte {at} that is not UTF-8") from None
 
 
-def _track(name: str, arg: Any, at: int, stack: list[_Shape], marks: list[list[_Shape]], memo: dict[int, _Shape]) -> None:
+def _track(
+    name: str, arg: Any, at: int, stack: list[_Shape], marks: list[list[_Shape]], memo: dict[int, _Shape]
+) -> None:
     """Follow one opcode's effect on the shapes of the stack and memo, refusing what would exceed a bound."""
     if name == "MARK":
         if len(marks) >= MAX_DEPTH:
@@ -189,7 +218,7 @@ def _track(name: str, arg: Any, at: int, stack: list[_Shape], marks: list[list[_
         _need(stack, _POPS[name], name, at)
         if name != "BUILD" and any(shape.is_dict for shape in stack[-2:]):
             raise PickleRefused(f"has a {name} at byte {at} that takes a dict")
-        del stack[-_POPS[name]:]
+        del stack[-_POPS[name] :]
         stack.append(_LEAF)
     elif name in ("BINPUT", "LONG_BINPUT", "MEMOIZE"):
         index = len(memo) if name == "MEMOIZE" else arg
@@ -233,5 +262,3 @@ def _add_items(stack: list[_Shape], items: list[_Shape], at: int) -> None:
     target.items += len(items) // 2
     if target.items > MAX_ITEMS:
         raise PickleRefused(f"has a dict of more than {MAX_ITEMS} items at byte {at}")
-
-

@@ -60,10 +60,10 @@ def dollars(value: float, _position: int | None = None) -> str:
 def svg_page(svg: str, title: str, caption: str = "") -> str:
     """A standalone HTML page showing an SVG document inline, as the Vertex AI console renders HTML artifacts."""
     # Inline SVG in HTML takes the <svg> element only: the XML prolog and DOCTYPE belong to standalone files.
-    element = svg[svg.index("<svg"):]
+    element = svg[svg.index("<svg") :]
     paragraph = f"<p>{html.escape(caption)}</p>\n" if caption else ""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title></head>\n<body>\n<h1>{html.escape(title)}</h1>\n{paragraph}{element}</body>\n</html>\n"
     )
 
@@ -83,10 +83,22 @@ def histograms_svg(result) -> str:
     with matplotlib.rc_context({"font.size": 13, "svg.fonttype": "none"}):
         figure = Figure(figsize=(6.4, 4.0))
         axes = figure.subplots()
-        axes.bar(left + width * 0.05, training / training.sum(), width * 0.45, align="edge", color="#1a56db",
-                 label=f"trained on ({int(training.sum()):,})")
-        axes.bar(left + width * 0.5, serving / serving.sum(), width * 0.45, align="edge", color="#b3261e",
-                 label=f"asked ({int(serving.sum()):,})")
+        axes.bar(
+            left + width * 0.05,
+            training / training.sum(),
+            width * 0.45,
+            align="edge",
+            color="#1a56db",
+            label=f"trained on ({int(training.sum()):,})",
+        )
+        axes.bar(
+            left + width * 0.5,
+            serving / serving.sum(),
+            width * 0.45,
+            align="edge",
+            color="#b3261e",
+            label=f"asked ({int(serving.sum()):,})",
+        )
         axes.set_xlabel("Years of experience")
         axes.yaxis.set_major_formatter(PercentFormatter(1.0))
         axes.set_title(f"{result.version}: JS divergence {result.divergence:.3f}")

@@ -5,7 +5,9 @@ from typing import Any
 
 # Vertex AI's model ID rule: [a-z0-9_-], at most 63, not starting with a digit or hyphen.
 MODEL_ID = re.compile(r"[a-z_][a-z0-9_-]{0,62}")
-REGISTRY_MODEL = re.compile(r"projects/(?P<project>[a-z][a-z0-9-]{4,28}[a-z0-9])/locations/(?P<region>[a-z]+-[a-z]+[0-9]+)/models/(?P<model_id>[^/]+)")
+REGISTRY_MODEL = re.compile(
+    r"projects/(?P<project>[a-z][a-z0-9-]{4,28}[a-z0-9])/locations/(?P<region>[a-z]+-[a-z]+[0-9]+)/models/(?P<model_id>[^/]+)"
+)
 # The web app image serves a registered version as a Vertex AI custom container: Vertex sends predictions and
 # health checks to these routes on this port and sets AIP_PREDICT_ROUTE, AIP_HEALTH_ROUTE, AIP_HTTP_PORT and
 # AIP_STORAGE_URI for it (https://cloud.google.com/vertex-ai/docs/predictions/custom-container-requirements).
@@ -22,7 +24,9 @@ REGRESSION_METRICS = {"rmse": "rootMeanSquaredError", "mae": "meanAbsoluteError"
 def check_model_id(model_id: str) -> str:
     """A registry model ID, or a ValueError that says what is allowed."""
     if not MODEL_ID.fullmatch(model_id):
-        raise ValueError(f"{model_id!r} is not a model ID (up to 63 of a-z, 0-9, _ and -, not starting with a digit or -)")
+        raise ValueError(
+            f"{model_id!r} is not a model ID (up to 63 of a-z, 0-9, _ and -, not starting with a digit or -)"
+        )
     return model_id
 
 
@@ -45,7 +49,12 @@ def version_folder_uri(model_uri: str, store_version: str) -> str:
 
 
 def upload_request(
-    registry_model: str, model_uri: str, store_version: str, metrics: dict[str, Any], new_model: bool, serving_image: str
+    registry_model: str,
+    model_uri: str,
+    store_version: str,
+    metrics: dict[str, Any],
+    new_model: bool,
+    serving_image: str,
 ):
     """The UploadModelRequest: the first version creates the model, later ones name it as their parent."""
     from google.cloud import aiplatform_v1
@@ -104,7 +113,9 @@ def register_version(
         operation = client.upload_model(request=request)
     except exceptions.AlreadyExists:
         # Another run created the model between our look-up and upload: become a version of it instead.
-        operation = client.upload_model(request=upload_request(registry_model, model_uri, store_version, metrics, False, serving_image))
+        operation = client.upload_model(
+            request=upload_request(registry_model, model_uri, store_version, metrics, False, serving_image)
+        )
     response = operation.result(timeout=UPLOAD_TIMEOUT_SECONDS)
     name = f"{response.model}@{response.model_version_id}"
     client.import_model_evaluation(request=evaluation_request(name, store_version, metrics))
@@ -120,7 +131,13 @@ def evaluation_request(model_version: str, store_version: str, metrics: dict[str
     facts.update({name: metrics[name] for name in ("n_train", "n_test") if name in metrics})
     if metrics.get("champion_version"):
         facts["champion_version"] = metrics["champion_version"]
-        facts.update({f"champion_{key}": float(metrics[f"champion_{name}"]) for name, key in REGRESSION_METRICS.items() if f"champion_{name}" in metrics})
+        facts.update(
+            {
+                f"champion_{key}": float(metrics[f"champion_{name}"])
+                for name, key in REGRESSION_METRICS.items()
+                if f"champion_{name}" in metrics
+            }
+        )
     return aiplatform_v1.ImportModelEvaluationRequest(
         # A version's own evaluation: `<model>@<version id>`, the form the Model Registry names versions by
         # (https://cloud.google.com/vertex-ai/docs/model-registry/versioning).

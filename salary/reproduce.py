@@ -66,7 +66,9 @@ def recorded_parameters(manifest: dict) -> dict:
     """The pipeline parameters a version was trained with; CannotReproduce when its manifest predates the record."""
     parameters = (manifest.get("source") or {}).get("parameters")
     if not isinstance(parameters, dict) or any(name not in parameters for name in REBUILD_PARAMETERS):
-        raise CannotReproduce(f"version {manifest['version']}'s manifest records no pipeline parameters (published before they were recorded)")
+        raise CannotReproduce(
+            f"version {manifest['version']}'s manifest records no pipeline parameters (published before they were recorded)"
+        )
     return parameters
 
 
@@ -95,7 +97,9 @@ def input_difference(manifest: dict, checkout: Path = CHECKOUT) -> str:
     if recorded:
         found = dependency_set_sha256(checkout)
         if not found:
-            raise CannotReproduce(f"dependencies: {' and '.join(DEPENDENCY_FILES)} are not in {checkout} (reproduce runs from a checkout)")
+            raise CannotReproduce(
+                f"dependencies: {' and '.join(DEPENDENCY_FILES)} are not in {checkout} (reproduce runs from a checkout)"
+            )
         if found != recorded:
             return f"dependencies: sha256 of {' + '.join(DEPENDENCY_FILES)} is {found}, the manifest's is {recorded}"
     return ""
@@ -104,7 +108,9 @@ def input_difference(manifest: dict, checkout: Path = CHECKOUT) -> str:
 def output_difference(recorded: dict, rebuilt: dict, skip_champion: bool = False) -> str:
     """The first output of the rebuild that differs from the manifest (model bytes, then each metric), or empty."""
     if rebuilt["sha256"] != recorded["sha256"]:
-        return f"model: sha256 of the rebuilt {MODEL_FILE} is {rebuilt['sha256']}, the manifest's is {recorded['sha256']}"
+        return (
+            f"model: sha256 of the rebuilt {MODEL_FILE} is {rebuilt['sha256']}, the manifest's is {recorded['sha256']}"
+        )
     names = set(recorded["metrics"]) | set(rebuilt["metrics"])
     for name in sorted(names):
         if skip_champion and name.startswith("champion_"):
@@ -121,21 +127,39 @@ def copy_version(source, target, version: str) -> None:
     loaded = source.load(version)
     model = source.backend.read(f"versions/{version}/{MODEL_FILE}", source.max_model_bytes)[0]
     target.backend.create(f"versions/{version}/{MODEL_FILE}", model)
-    target.backend.create(f"versions/{version}/manifest.json", (json.dumps(loaded.manifest, indent=2, sort_keys=True) + "\n").encode())
+    target.backend.create(
+        f"versions/{version}/manifest.json", (json.dumps(loaded.manifest, indent=2, sort_keys=True) + "\n").encode()
+    )
     target.swap_pointer(version, 0)
 
 
 def rerun_command(arguments: dict, local_root: str, runner: str, image: str) -> list[str]:
     """The re-run: the dry run of `arguments` (pipeline_def.rerun prints its outputs as one JSON line)."""
-    return [sys.executable, "-m", "pipeline_def.rerun", "--arguments", json.dumps(arguments, sort_keys=True),
-            "--local-root", local_root, "--runner", runner, "--image", image]
+    return [
+        sys.executable,
+        "-m",
+        "pipeline_def.rerun",
+        "--arguments",
+        json.dumps(arguments, sort_keys=True),
+        "--local-root",
+        local_root,
+        "--runner",
+        runner,
+        "--image",
+        image,
+    ]
 
 
 def rerun(command: list[str]) -> dict:
     """Run the re-run command; its outputs, or CannotReproduce with the reason it gave."""
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=RERUN_TIMEOUT_SECONDS,
-                                cwd=CHECKOUT if (CHECKOUT / "pipeline_def").is_dir() else None)
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=RERUN_TIMEOUT_SECONDS,
+            cwd=CHECKOUT if (CHECKOUT / "pipeline_def").is_dir() else None,
+        )
     except subprocess.TimeoutExpired:
         raise CannotReproduce(f"the re-run took over {RERUN_TIMEOUT_SECONDS} s") from None
     lines = result.stdout.strip().splitlines()
@@ -168,16 +192,28 @@ def reproduce(store, version: str, runner: str = "subprocess", scratch: str | No
             try:
                 copy_version(store, rebuilt_store, champion)
             except StoreError as exc:
-                outcome.notes.append(f"champion metrics not compared: version {champion} it was compared against cannot be read ({exc})")
+                outcome.notes.append(
+                    f"champion metrics not compared: version {champion} it was compared against cannot be read ({exc})"
+                )
                 champion = None
         image = source.get("image") or ""
-        arguments = {**parameters, "model_uri": rebuilt_store.uri, "git_commit": source.get("git_commit", ""),
-                     "registry_model": "", "serving_image": "", "experiment": ""}
+        arguments = {
+            **parameters,
+            "model_uri": rebuilt_store.uri,
+            "git_commit": source.get("git_commit", ""),
+            "registry_model": "",
+            "serving_image": "",
+            "experiment": "",
+        }
         outputs = rerun(rerun_command(arguments, str(Path(folder) / "root"), runner, image))
         if outputs.get("difference"):
             return Outcome(outputs["difference"], outcome.notes)
         if not outputs.get("version"):
-            return Outcome(f"model: the re-run published nothing ({outputs.get('reason', 'no reason given')})", outcome.notes)
+            return Outcome(
+                f"model: the re-run published nothing ({outputs.get('reason', 'no reason given')})", outcome.notes
+            )
         rebuilt = rebuilt_store.read_manifest(outputs["version"])
-        outcome.difference = output_difference(manifest, rebuilt, skip_champion=bool(manifest["metrics"].get("champion_version")) and not champion)
+        outcome.difference = output_difference(
+            manifest, rebuilt, skip_champion=bool(manifest["metrics"].get("champion_version")) and not champion
+        )
     return outcome

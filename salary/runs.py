@@ -17,22 +17,31 @@ RUNS_FILE = "runs.jsonl"
 TABLE_METRICS = ("r2", "rmse", "mae", "champion_r2")
 
 
-def run_record(run: str, parameters: dict, metrics: dict, version: str, published: bool, now: datetime | None = None) -> dict:
+def run_record(
+    run: str, parameters: dict, metrics: dict, version: str, published: bool, now: datetime | None = None
+) -> dict:
     """A run as Experiments keeps it: params (strings and numbers) and metrics (numbers), the champion's prefixed champion_."""
     params = {name: parameters[name] for name in REBUILD_PARAMETERS}
     # Experiments keeps params as strings or numbers: a flag is written as the word.
     params["force"] = "true" if params["force"] else "false"
-    params.update({
-        "store_version": version,
-        "published": "true" if published else "false",
-        "champion_version": str(metrics.get("champion_version", "")),
-    })
+    params.update(
+        {
+            "store_version": version,
+            "published": "true" if published else "false",
+            "champion_version": str(metrics.get("champion_version", "")),
+        }
+    )
     numbers = {
-        name: value for name, value in metrics.items()
+        name: value
+        for name, value in metrics.items()
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     }
-    return {"run": run, "at": (now or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "params": params, "metrics": numbers}
+    return {
+        "run": run,
+        "at": (now or datetime.now(UTC)).astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "params": params,
+        "metrics": numbers,
+    }
 
 
 def append_run(local_root: str, record: dict) -> Path:

@@ -15,14 +15,32 @@ from salary.store.model_store import open_store
 def build_parser() -> argparse.ArgumentParser:
     """The command line of salary-score."""
     parser = argparse.ArgumentParser(prog="salary-score", description=__doc__)
-    parser.add_argument("--store", default=None,
-                        help=f"model store: a folder or gs://bucket/prefix (default: $MODEL_URI, else {defaults.LOCAL_MODEL_STORE})")
-    parser.add_argument("--input", required=True, metavar="URI", help="CSV path, gs://bucket/object.csv, or bq://project.dataset.table")
-    parser.add_argument("--output", required=True, metavar="URI", help="where the scored rows go (never overwritten): a path, gs:// or bq://")
-    parser.add_argument("--version", default=None, help="model version to use (default: the one latest.json names, pinned or not)")
-    parser.add_argument("--column", default=YEARS_COLUMN, help=f"the column holding years of experience (default: {YEARS_COLUMN})")
-    parser.add_argument("--rejects", default=None, metavar="URI",
-                        help="collect bad rows here with their line and reason and score the rest (default: a bad row stops the run)")
+    parser.add_argument(
+        "--store",
+        default=None,
+        help=f"model store: a folder or gs://bucket/prefix (default: $MODEL_URI, else {defaults.LOCAL_MODEL_STORE})",
+    )
+    parser.add_argument(
+        "--input", required=True, metavar="URI", help="CSV path, gs://bucket/object.csv, or bq://project.dataset.table"
+    )
+    parser.add_argument(
+        "--output",
+        required=True,
+        metavar="URI",
+        help="where the scored rows go (never overwritten): a path, gs:// or bq://",
+    )
+    parser.add_argument(
+        "--version", default=None, help="model version to use (default: the one latest.json names, pinned or not)"
+    )
+    parser.add_argument(
+        "--column", default=YEARS_COLUMN, help=f"the column holding years of experience (default: {YEARS_COLUMN})"
+    )
+    parser.add_argument(
+        "--rejects",
+        default=None,
+        metavar="URI",
+        help="collect bad rows here with their line and reason and score the rest (default: a bad row stops the run)",
+    )
     parser.add_argument("--json", action="store_true", help="print the manifest as JSON instead of one line")
     return parser
 

@@ -44,8 +44,14 @@ class Rejects:
 class CsvScoring:
     """One pass over a CSV: scored output chunks; afterwards the input's sha256 and the rows scored and rejected."""
 
-    def __init__(self, uri: str, model: LinearModel, column: str = YEARS_COLUMN, rejects: Rejects | None = None,
-                 chunk_bytes: int = CHUNK_BYTES):
+    def __init__(
+        self,
+        uri: str,
+        model: LinearModel,
+        column: str = YEARS_COLUMN,
+        rejects: Rejects | None = None,
+        chunk_bytes: int = CHUNK_BYTES,
+    ):
         self.uri, self.model, self.column, self.rejects, self.chunk_bytes = uri, model, column, rejects, chunk_bytes
         self.sha256 = ""
         self.rows = 0
@@ -82,7 +88,9 @@ class CsvScoring:
     def _check_length(self, buffer: bytes, line: int) -> None:
         """A record longer than two chunks is refused, so no file can make a chunk unbounded."""
         if len(buffer) > 2 * self.chunk_bytes:
-            raise DataValidationError(f"{self.uri}: the record at line {line} is longer than {2 * self.chunk_bytes} bytes")
+            raise DataValidationError(
+                f"{self.uri}: the record at line {line} is longer than {2 * self.chunk_bytes} bytes"
+            )
 
     def _read_header(self, header: bytes) -> bytes:
         """Find the years column; the output's header line is the input's with the prediction column added."""

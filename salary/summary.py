@@ -39,7 +39,13 @@ class Summary:
     def from_json(cls, text: str) -> "Summary":
         """The summary written by to_json."""
         fields = json.loads(text)
-        return cls(**{**fields, "train": Moments(**fields["train"]), "years_histogram": tuple(fields.get("years_histogram", ()))})
+        return cls(
+            **{
+                **fields,
+                "train": Moments(**fields["train"]),
+                "years_histogram": tuple(fields.get("years_histogram", ())),
+            }
+        )
 
 
 @dataclass

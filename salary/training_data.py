@@ -57,7 +57,9 @@ def _summarize_csv(uri: str, test_fraction: float, seed: int, held_out_path: str
             histogram += count_years(years[~test])
             n_test += int(test.sum())
             held_out.write(np.column_stack((years[test], salary[test])).tobytes())
-    return Summary(uri, scan.rows, {"sha256": scan.sha256}, test_fraction, seed, train.result(), n_test, tuple(histogram.tolist()))
+    return Summary(
+        uri, scan.rows, {"sha256": scan.sha256}, test_fraction, seed, train.result(), n_test, tuple(histogram.tolist())
+    )
 
 
 def read_summary(folder: str) -> Summary:
@@ -77,7 +79,10 @@ def score_held_out(folder: str, lines: list[Line]) -> HeldOut:
     for years, salary in _held_out_chunks(os.path.join(folder, HELD_OUT_FILE)):
         moments.add(years, salary)
         features = years.reshape(-1, 1)
-        residuals = [total.merge(Residuals.of(salary - line.predict(features))) for total, line in zip(residuals, lines, strict=True)]
+        residuals = [
+            total.merge(Residuals.of(salary - line.predict(features)))
+            for total, line in zip(residuals, lines, strict=True)
+        ]
         sample.add(years, salary)
     return HeldOut(moments.result(), residuals, *sample.rows())
 

@@ -16,8 +16,14 @@ from salary.registry import parse_registry_model
 MACHINE_TYPE = "n1-standard-2"
 
 
-def batch_prediction_request(registry_model_version: str, input_uri: str, output_uri: str, column: str = YEARS_COLUMN,
-                             display_name: str = "salary-batch-prediction", machine_type: str = MACHINE_TYPE):
+def batch_prediction_request(
+    registry_model_version: str,
+    input_uri: str,
+    output_uri: str,
+    column: str = YEARS_COLUMN,
+    display_name: str = "salary-batch-prediction",
+    machine_type: str = MACHINE_TYPE,
+):
     """The CreateBatchPredictionJobRequest scoring a bq:// table with a registered version (MODEL@VERSION) into a new table
     Vertex AI creates in the dataset output_uri (bq://project.dataset)."""
     from google.cloud import aiplatform_v1
@@ -32,14 +38,24 @@ def batch_prediction_request(registry_model_version: str, input_uri: str, output
         display_name=display_name,
         model=f"{model}@{version}" if version else model,
         input_config=aiplatform_v1.BatchPredictionJob.InputConfig(
-            instances_format="bigquery", bigquery_source=aiplatform_v1.BigQuerySource(input_uri=f"bq://{source}")),
-        instance_config=aiplatform_v1.BatchPredictionJob.InstanceConfig(instance_type="array", included_fields=[column]),
+            instances_format="bigquery", bigquery_source=aiplatform_v1.BigQuerySource(input_uri=f"bq://{source}")
+        ),
+        instance_config=aiplatform_v1.BatchPredictionJob.InstanceConfig(
+            instance_type="array", included_fields=[column]
+        ),
         output_config=aiplatform_v1.BatchPredictionJob.OutputConfig(
-            predictions_format="bigquery", bigquery_destination=aiplatform_v1.BigQueryDestination(output_uri=f"bq://{target}")),
+            predictions_format="bigquery",
+            bigquery_destination=aiplatform_v1.BigQueryDestination(output_uri=f"bq://{target}"),
+        ),
         dedicated_resources=aiplatform_v1.BatchDedicatedResources(
-            machine_spec=aiplatform_v1.MachineSpec(machine_type=machine_type), starting_replica_count=1, max_replica_count=1),
+            machine_spec=aiplatform_v1.MachineSpec(machine_type=machine_type),
+            starting_replica_count=1,
+            max_replica_count=1,
+        ),
     )
-    return aiplatform_v1.CreateBatchPredictionJobRequest(parent=f"projects/{project}/locations/{region}", batch_prediction_job=job)
+    return aiplatform_v1.CreateBatchPredictionJobRequest(
+        parent=f"projects/{project}/locations/{region}", batch_prediction_job=job
+    )
 
 
 def submit_batch_prediction(request, credentials: Any = None) -> str:
@@ -47,6 +63,7 @@ def submit_batch_prediction(request, credentials: Any = None) -> str:
     from google.cloud import aiplatform_v1
 
     region = request.parent.split("/")[3]
-    client = aiplatform_v1.JobServiceClient(credentials=credentials,
-                                            client_options={"api_endpoint": f"{region}-aiplatform.googleapis.com"})
+    client = aiplatform_v1.JobServiceClient(
+        credentials=credentials, client_options={"api_endpoint": f"{region}-aiplatform.googleapis.com"}
+    )
     return client.create_batch_prediction_job(request=request).name

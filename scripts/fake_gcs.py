@@ -37,9 +37,23 @@ class FakeGcs:
     def start(self, timeout: float = 15.0) -> "FakeGcs":
         """Start the server and wait until it answers."""
         self.process = subprocess.Popen(
-            [str(binary_path()), "-backend", "memory", "-scheme", "http", "-host", "127.0.0.1",
-             "-port", str(self.port), "-external-url", self.url, "-log-level", "error"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                str(binary_path()),
+                "-backend",
+                "memory",
+                "-scheme",
+                "http",
+                "-host",
+                "127.0.0.1",
+                "-port",
+                str(self.port),
+                "-external-url",
+                self.url,
+                "-log-level",
+                "error",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         try:
             wait_until_answering(self.process, f"{self.url}/storage/v1/b", "fake-gcs-server", timeout, interval=0.05)
@@ -84,8 +98,9 @@ def main() -> None:
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import storage
 
-        client = storage.Client(project="local", credentials=AnonymousCredentials(),
-                                client_options={"api_endpoint": server.url})
+        client = storage.Client(
+            project="local", credentials=AnonymousCredentials(), client_options={"api_endpoint": server.url}
+        )
         for bucket in args.bucket:
             client.create_bucket(bucket)
         print(f"fake-gcs-server on {server.url}; buckets: {', '.join(args.bucket) or 'none'}", flush=True)

@@ -23,8 +23,12 @@ from tests.support.server import gunicorn
 # (file name, mode, path, what to show): "page" is the whole page, "viewport" what one screen shows.
 SHOTS = [
     ("form-result.png", {**MODES["desktop"], "viewport": {"width": 1000, "height": 760}}, "/?years=5", "viewport"),
-    ("form-result-phone-dark.png", {**MODES["phone-375"], "device_scale_factor": 1, "color_scheme": "dark"},
-     "/?years=60", "viewport"),
+    (
+        "form-result-phone-dark.png",
+        {**MODES["phone-375"], "device_scale_factor": 1, "color_scheme": "dark"},
+        "/?years=60",
+        "viewport",
+    ),
     ("model-card.png", {**MODES["desktop"], "viewport": {"width": 1000, "height": 800}}, "/model", "page"),
 ]
 COLOURS = 64
@@ -33,9 +37,21 @@ COLOURS = 64
 def train(folder: Path) -> str:
     """Run the pipeline's dry run into a store under folder; return the store's URI."""
     store = folder / "model-store" / "salary"
-    subprocess.run([sys.executable, "compile.py", "--output", str(folder / "pipeline.yaml"), "--local-root",
-                    str(folder / "dry-run"), "--model-uri", str(store)], cwd=REPO, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "compile.py",
+            "--output",
+            str(folder / "pipeline.yaml"),
+            "--local-root",
+            str(folder / "dry-run"),
+            "--model-uri",
+            str(store),
+        ],
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return str(store)
 
 
@@ -68,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
                 context.close()
                 shrink(target)
                 with Image.open(target) as image:
-                    print(f"{target.relative_to(REPO) if target.is_relative_to(REPO) else target}: "
-                          f"{image.width}×{image.height}, {target.stat().st_size:,} bytes")
+                    print(
+                        f"{target.relative_to(REPO) if target.is_relative_to(REPO) else target}: "
+                        f"{image.width}×{image.height}, {target.stat().st_size:,} bytes"
+                    )
             browser.close()
     return 0
 

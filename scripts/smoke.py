@@ -135,7 +135,9 @@ def check(base: str, token: str = "", expect_version: str = "", tag_token: str =
         examples = operation["requestBody"]["content"]["application/json"]["examples"]
         response_schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     except (KeyError, TypeError):
-        raise SmokeFailure(f"/openapi.json answered {status} without POST /api/predict's examples and 200 schema") from None
+        raise SmokeFailure(
+            f"/openapi.json answered {status} without POST /api/predict's examples and 200 schema"
+        ) from None
     lines.append("ok /openapi.json: describes POST /api/predict")
     for name, example in sorted(examples.items()):
         status, answer = fetch(f"{base}/api/predict", body=example["value"], token=token)
@@ -145,7 +147,9 @@ def check(base: str, token: str = "", expect_version: str = "", tag_token: str =
         if errors:
             raise SmokeFailure(f"POST /api/predict ({name} example) does not match /openapi.json: {'; '.join(errors)}")
         if answer["model_version"] != version:
-            raise SmokeFailure(f"POST /api/predict ({name} example) names model version {answer['model_version']}, /ready {version}")
+            raise SmokeFailure(
+                f"POST /api/predict ({name} example) names model version {answer['model_version']}, /ready {version}"
+            )
         lines.append(f"ok POST /api/predict ({name} example): matches /openapi.json, model version {version}")
     return lines
 
@@ -166,7 +170,9 @@ def main(argv=None) -> int:
     """Exit 0 when every check passes, 1 with the failed check on stderr, 2 on bad usage, 3 when nothing is published yet."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", nargs="?", help="base URL of the web app")
-    parser.add_argument("--service-json", help="`gcloud run services describe --format=json` output to find --tag's URL in")
+    parser.add_argument(
+        "--service-json", help="`gcloud run services describe --format=json` output to find --tag's URL in"
+    )
     parser.add_argument("--tag", help="the Cloud Run traffic tag to check")
     parser.add_argument("--revision", default="", help="fail unless --tag points at this revision")
     parser.add_argument("--expect-version", default="", help="fail unless this model version is served")
@@ -183,7 +189,9 @@ def main(argv=None) -> int:
                 raise SmokeFailure(f"{args.service_json}: not a service description ({exc})") from None
             url = tag_url(service, args.tag, args.revision)
         print(f"smoke check of {url}")
-        for line in check(url, os.environ.get("SMOKE_ID_TOKEN", ""), args.expect_version, os.environ.get("SMOKE_TAG_ID_TOKEN", "")):
+        for line in check(
+            url, os.environ.get("SMOKE_ID_TOKEN", ""), args.expect_version, os.environ.get("SMOKE_TAG_ID_TOKEN", "")
+        ):
             print(line)
     except NothingPublished as exc:
         print(f"smoke check: {exc}; the app itself answers", file=sys.stderr)

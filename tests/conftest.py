@@ -104,16 +104,33 @@ def bad_data_arguments(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("YearsExperience,Salary\n" + "3,50000\n" * 10 + "3,-5\n")
     return {
-        "data_uri": str(bad), "model_uri": str(tmp_path / "store"), "test_fraction": 0.2, "seed": 1, "min_r2": 0.5,
-        "max_r2_drop": 0.01, "force": False, "git_commit": "", "registry_model": "", "serving_image": "", "experiment": "",
+        "data_uri": str(bad),
+        "model_uri": str(tmp_path / "store"),
+        "test_fraction": 0.2,
+        "seed": 1,
+        "min_r2": 0.5,
+        "max_r2_drop": 0.01,
+        "force": False,
+        "git_commit": "",
+        "registry_model": "",
+        "serving_image": "",
+        "experiment": "",
     }
 
 
 @pytest.fixture
 def rebuild_inputs():
     """export_model's inputs that the manifest records for a rebuild: the parameters, the image, the dependency set."""
-    return {"data_uri": "", "test_fraction": 0.25, "seed": 1, "min_r2": 0.5, "max_r2_drop": 0.01, "force": False,
-            "image": "europe-west1-docker.pkg.dev/p/r/salary-components@sha256:" + "ab" * 32, "dependencies_sha256": "d" * 64}
+    return {
+        "data_uri": "",
+        "test_fraction": 0.25,
+        "seed": 1,
+        "min_r2": 0.5,
+        "max_r2_drop": 0.01,
+        "force": False,
+        "image": "europe-west1-docker.pkg.dev/p/r/salary-components@sha256:" + "ab" * 32,
+        "dependencies_sha256": "d" * 64,
+    }
 
 
 @pytest.fixture

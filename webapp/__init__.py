@@ -24,7 +24,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.from_mapping(test_config or {})
 
-    from webapp import api, formatting, health, model, model_card, openapi, pages, prediction_log, problems, request_log, security, vertex
+    from webapp import (
+        api,
+        formatting,
+        health,
+        model,
+        model_card,
+        openapi,
+        pages,
+        prediction_log,
+        problems,
+        request_log,
+        security,
+        vertex,
+    )
 
     security.check_config(app)
     model.init_app(app)

@@ -40,4 +40,3 @@ def facts_from_manifest(manifest: dict) -> AnswerFacts:
     if low is None or high is None or low > high:
         low = high = None
     return AnswerFacts(_number(metrics.get("margin_95")), low, high)
-

@@ -102,9 +102,12 @@ class FastPredict:
         self.limit, self.max_batch = app.config["MAX_CONTENT_LENGTH"], app.config["MAX_BATCH"]
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if (environ.get("PATH_INFO") != PATH or environ["REQUEST_METHOD"] != "POST"
-                or environ.get("CONTENT_TYPE") != "application/json"
-                or (length := plain_length(environ, self.limit)) is None):
+        if (
+            environ.get("PATH_INFO") != PATH
+            or environ["REQUEST_METHOD"] != "POST"
+            or environ.get("CONTENT_TYPE") != "application/json"
+            or (length := plain_length(environ, self.limit)) is None
+        ):
             return self.wsgi_app(environ, start_response)
         try:
             body = environ["wsgi.input"].read(length)

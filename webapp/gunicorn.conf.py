@@ -40,8 +40,12 @@ logconfig_dict = {
     "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["text"], "propagate": False}},
     "filters": {"no_addresses": {"()": "webapp.server_hooks.NoClientAddresses"}},
     "handlers": {
-        "text": {"class": "logging.StreamHandler", "formatter": "text", "stream": "ext://sys.stderr",
-                 "filters": ["no_addresses"]},
+        "text": {
+            "class": "logging.StreamHandler",
+            "formatter": "text",
+            "stream": "ext://sys.stderr",
+            "filters": ["no_addresses"],
+        },
     },
     "formatters": {"text": {"format": "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"}},
 }

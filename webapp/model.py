@@ -9,7 +9,14 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from salary.errors import MissingCredentials, ModelRejected, NoModelPublished, PointerUnreadable, StoreError, StoreUnavailable
+from salary.errors import (
+    MissingCredentials,
+    ModelRejected,
+    NoModelPublished,
+    PointerUnreadable,
+    StoreError,
+    StoreUnavailable,
+)
 from salary.store import operations
 from salary.store.model_store import LoadedModel, ModelStore, open_store
 from salary.store.version_folder import open_version_folder
@@ -61,8 +68,15 @@ class Serving:
 class ServedModel:
     """The verified model this process serves (or why there is none), kept current with latest.json."""
 
-    def __init__(self, model_uri: str, poll_seconds: float, retry_cap_seconds: float, storage_seconds: float,
-                 max_model_bytes: int, version_folder: bool = False):
+    def __init__(
+        self,
+        model_uri: str,
+        poll_seconds: float,
+        retry_cap_seconds: float,
+        storage_seconds: float,
+        max_model_bytes: int,
+        version_folder: bool = False,
+    ):
         self.model_uri = model_uri
         self.poll_seconds = poll_seconds
         self.retry_cap_seconds = retry_cap_seconds
@@ -99,8 +113,12 @@ class ServedModel:
         """Open the store on first use (in the background: finding credentials can take seconds)."""
         if self._store is None:
             opener = open_version_folder if self.version_folder else open_store
-            self._store = opener(self.model_uri, retry_seconds=self.storage_seconds,
-                                 request_timeout=self.storage_seconds, max_model_bytes=self.max_model_bytes)
+            self._store = opener(
+                self.model_uri,
+                retry_seconds=self.storage_seconds,
+                request_timeout=self.storage_seconds,
+                max_model_bytes=self.max_model_bytes,
+            )
         return self._store
 
     def refresh(self) -> bool:
@@ -135,8 +153,13 @@ class ServedModel:
         if serving is not None:
             self.state = serving
             if previous is None or previous.version != serving.version:
-                log.info("serving model version %s from %s%s: %s", serving.version, self.model_uri,
-                         f" (was {previous.version})" if previous else "", serving.why)
+                log.info(
+                    "serving model version %s from %s%s: %s",
+                    serving.version,
+                    self.model_uri,
+                    f" (was {previous.version})" if previous else "",
+                    serving.why,
+                )
         return True
 
     def _choose(self, store: ModelStore, latest: str | None, unreadable: PointerUnreadable | None) -> Serving | None:
@@ -183,7 +206,9 @@ class ServedModel:
     def _load(store: ModelStore, version: str, latest: str, why: str) -> Serving:
         """Load and verify one version, ready to serve."""
         loaded = store.load(version)
-        return Serving(loaded, make_predictor(loaded.version, loaded.model), latest, why, facts_from_manifest(loaded.manifest))
+        return Serving(
+            loaded, make_predictor(loaded.version, loaded.model), latest, why, facts_from_manifest(loaded.manifest)
+        )
 
     def _not_serving(self, reason: str, detail: Exception, level: int) -> None:
         """Log why a refresh did not change the model (in full); the public reason only says what."""
@@ -270,8 +295,9 @@ def init_app(app: Flask) -> None:
         artifact_uri or app.config["MODEL_URI"],
         poll_seconds=float(app.config["MODEL_POLL_SECONDS"]),
         retry_cap_seconds=float(app.config["MODEL_RETRY_CAP_SECONDS"]),
-        storage_seconds=min(float(app.config["MODEL_STORAGE_RETRY_SECONDS"]),
-                            float(app.config["MODEL_STARTUP_SECONDS"])),
+        storage_seconds=min(
+            float(app.config["MODEL_STORAGE_RETRY_SECONDS"]), float(app.config["MODEL_STARTUP_SECONDS"])
+        ),
         max_model_bytes=int(app.config["MODEL_MAX_BYTES"]),
         version_folder=bool(artifact_uri),
     )

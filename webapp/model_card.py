@@ -73,7 +73,7 @@ class ShownModel:
 def shown(value: Any, depth: int = 0) -> Any:
     """A manifest value as the card may show it: strings cut, containers bounded, anything else dropped."""
     if isinstance(value, str):
-        return value if len(value) <= MAX_SHOWN_CHARS else value[:MAX_SHOWN_CHARS - 1] + "…"
+        return value if len(value) <= MAX_SHOWN_CHARS else value[: MAX_SHOWN_CHARS - 1] + "…"
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if depth >= 3:
@@ -168,7 +168,6 @@ class CardCache:
         else:
             self.plots[version] = Plot(version, "published with the model", published=published)
 
-
     def read_drift(self, store: ModelStore, version: str) -> None:
         """The version's last recorded drift check; on a storage error the one cached stays."""
         try:
@@ -226,7 +225,10 @@ def recent_versions(served: ServedModel) -> tuple[list[VersionRow], str]:
     why = cache.listing_problem if done else f"the model store did not answer within {served.storage_seconds:g} s"
     if cache.listed_at is None:
         return [], f"{why[0].upper()}{why[1:]}."
-    return cache.rows or [], f"{why[0].upper()}{why[1:]}; the list below was read at {time.strftime('%H:%M:%S UTC', time.gmtime(cache.listed_at))}."
+    return (
+        cache.rows or [],
+        f"{why[0].upper()}{why[1:]}; the list below was read at {time.strftime('%H:%M:%S UTC', time.gmtime(cache.listed_at))}.",
+    )
 
 
 def svg_content_security_policy(svg: bytes) -> str:
@@ -257,11 +259,16 @@ def card():
         model = state.loaded.model
         context = {
             "loaded": ShownModel(shown(state.version), shown_manifest(state.manifest)),
-            "plot": find_plot(served, state), "latest": state.latest, "why": state.why,
-            "intercept": model.intercept, "slope": model.slope, "drift": last_drift(served, state),
+            "plot": find_plot(served, state),
+            "latest": state.latest,
+            "why": state.why,
+            "intercept": model.intercept,
+            "slope": model.slope,
+            "drift": last_drift(served, state),
         }
-    return render_template("model.html", reason=served.reason, versions=versions, store_problem=store_problem,
-                           **context)
+    return render_template(
+        "model.html", reason=served.reason, versions=versions, store_problem=store_problem, **context
+    )
 
 
 @bp.get("/plot.svg")

@@ -15,20 +15,28 @@ def _problem_response(description: str, status: int, example_detail: str) -> dic
     """A documented error: problem details with one example."""
     return {
         "description": description,
-        "content": {PROBLEM_JSON: {
-            "schema": {"$ref": "#/components/schemas/Problem"},
-            "example": {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
-                        "detail": example_detail},
-        }},
+        "content": {
+            PROBLEM_JSON: {
+                "schema": {"$ref": "#/components/schemas/Problem"},
+                "example": {
+                    "type": "about:blank",
+                    "title": HTTPStatus(status).phrase,
+                    "status": status,
+                    "detail": example_detail,
+                },
+            }
+        },
     }
 
 
 def openapi_document(max_batch: int, max_body_bytes: int) -> dict:
     """The OpenAPI 3.1 description of POST /api/predict, with this app's limits."""
     years = {
-        "type": "number", "minimum": MIN_YEARS, "maximum": MAX_YEARS,
+        "type": "number",
+        "minimum": MIN_YEARS,
+        "maximum": MAX_YEARS,
         "description": "Years of professional experience: a finite JSON number (not a string, "
-                       "boolean, null, NaN or Infinity).",
+        "boolean, null, NaN or Infinity).",
     }
     return {
         "openapi": "3.1.0",
@@ -36,95 +44,153 @@ def openapi_document(max_batch: int, max_body_bytes: int) -> dict:
             "title": "Salary predictor",
             "version": API_VERSION,
             "description": "Predicts a salary from years of experience with the published "
-                           "scikit-learn LinearRegression model. Errors are RFC 9457 problem details.",
+            "scikit-learn LinearRegression model. Errors are RFC 9457 problem details.",
         },
-        "paths": {"/api/predict": {"post": {
-            "operationId": "predict",
-            "summary": "Predict one salary, or a batch of salaries",
-            "description": f"The body is a JSON object with exactly one of `years_experience` or "
-                           f"`instances` (1 to {max_batch} values); at most {max_body_bytes} bytes.",
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"oneOf": [{"$ref": "#/components/schemas/SingleRequest"},
-                                     {"$ref": "#/components/schemas/BatchRequest"}]},
-                "examples": {
-                    "single": {"value": {"years_experience": 5}},
-                    "batch": {"value": {"instances": [1, 2.5, 10]}},
-                },
-            }}},
-            "responses": {
-                "200": {"description": "The prediction(s) and the model version that made them.",
-                        "content": {"application/json": {
-                            "schema": {"oneOf": [{"$ref": "#/components/schemas/SingleResponse"},
-                                                 {"$ref": "#/components/schemas/BatchResponse"}]},
-                            "examples": {
-                                "single": {"value": {
-                                    "salary": 51861.29, "model_version": "20261206T182717Z-61c42190",
-                                    "margin_95": 14331.17, "salary_range": {"low": 37530.12, "high": 66192.46}}},
-                                "batch": {"value": {"predictions": [40337.88, 44659.16, 66265.54],
-                                                    "model_version": "20261206T182717Z-61c42190",
-                                                    "margin_95": 14331.17}},
+        "paths": {
+            "/api/predict": {
+                "post": {
+                    "operationId": "predict",
+                    "summary": "Predict one salary, or a batch of salaries",
+                    "description": f"The body is a JSON object with exactly one of `years_experience` or "
+                    f"`instances` (1 to {max_batch} values); at most {max_body_bytes} bytes.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/SingleRequest"},
+                                        {"$ref": "#/components/schemas/BatchRequest"},
+                                    ]
+                                },
+                                "examples": {
+                                    "single": {"value": {"years_experience": 5}},
+                                    "batch": {"value": {"instances": [1, 2.5, 10]}},
+                                },
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "The prediction(s) and the model version that made them.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "oneOf": [
+                                            {"$ref": "#/components/schemas/SingleResponse"},
+                                            {"$ref": "#/components/schemas/BatchResponse"},
+                                        ]
+                                    },
+                                    "examples": {
+                                        "single": {
+                                            "value": {
+                                                "salary": 51861.29,
+                                                "model_version": "20261206T182717Z-61c42190",
+                                                "margin_95": 14331.17,
+                                                "salary_range": {"low": 37530.12, "high": 66192.46},
+                                            }
+                                        },
+                                        "batch": {
+                                            "value": {
+                                                "predictions": [40337.88, 44659.16, 66265.54],
+                                                "model_version": "20261206T182717Z-61c42190",
+                                                "margin_95": 14331.17,
+                                            }
+                                        },
+                                    },
+                                }
                             },
-                        }}},
-                "400": _problem_response(
-                    "The body is not valid JSON, or not a valid request: the detail names what is wrong.",
-                    400, "years_experience must be between 0 and 60, got 61"),
-                "413": _problem_response(
-                    f"The body is larger than {max_body_bytes} bytes.",
-                    413, f"request body is larger than the limit of {max_body_bytes} bytes"),
-                "415": _problem_response(
-                    "The body is not declared as application/json.",
-                    415, "Content-Type must be application/json, got text/plain"),
-                "503": _problem_response(
-                    "No verified model is being served yet.",
-                    503, "no model available: no model published at model-store/salary yet"),
-            },
-        }}},
-        "components": {"schemas": {
-            "Years": years,
-            "SingleRequest": {
-                "type": "object", "additionalProperties": False, "required": ["years_experience"],
-                "properties": {"years_experience": {"$ref": "#/components/schemas/Years"}},
-            },
-            "BatchRequest": {
-                "type": "object", "additionalProperties": False, "required": ["instances"],
-                "properties": {"instances": {"type": "array", "minItems": 1, "maxItems": max_batch,
-                                             "items": {"$ref": "#/components/schemas/Years"}}},
-            },
-            "Margin": {
-                "type": "number", "minimum": 0,
-                "description": "Half-width of the 95 % range in dollars: about 95 % of the held-out salaries "
-                               "lay within this distance of the model's prediction (1.96 × the held-out "
-                               "RMSE). Absent for a model published before it was recorded.",
-            },
-            "SingleResponse": {
-                "type": "object", "required": ["salary", "model_version"],
-                "properties": {
-                    "salary": {"type": "number"}, "model_version": {"type": "string"},
-                    "margin_95": {"$ref": "#/components/schemas/Margin"},
-                    "salary_range": {
-                        "type": "object", "required": ["low", "high"],
-                        "description": "The 95 % range: salary ± margin_95 (present when margin_95 is).",
-                        "properties": {"low": {"type": "number"}, "high": {"type": "number"}},
+                        },
+                        "400": _problem_response(
+                            "The body is not valid JSON, or not a valid request: the detail names what is wrong.",
+                            400,
+                            "years_experience must be between 0 and 60, got 61",
+                        ),
+                        "413": _problem_response(
+                            f"The body is larger than {max_body_bytes} bytes.",
+                            413,
+                            f"request body is larger than the limit of {max_body_bytes} bytes",
+                        ),
+                        "415": _problem_response(
+                            "The body is not declared as application/json.",
+                            415,
+                            "Content-Type must be application/json, got text/plain",
+                        ),
+                        "503": _problem_response(
+                            "No verified model is being served yet.",
+                            503,
+                            "no model available: no model published at model-store/salary yet",
+                        ),
+                    },
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                "Years": years,
+                "SingleRequest": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["years_experience"],
+                    "properties": {"years_experience": {"$ref": "#/components/schemas/Years"}},
+                },
+                "BatchRequest": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["instances"],
+                    "properties": {
+                        "instances": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": max_batch,
+                            "items": {"$ref": "#/components/schemas/Years"},
+                        }
                     },
                 },
-            },
-            "BatchResponse": {
-                "type": "object", "required": ["predictions", "model_version"],
-                "properties": {"predictions": {"type": "array", "items": {"type": "number"}},
-                               "model_version": {"type": "string"},
-                               "margin_95": {"$ref": "#/components/schemas/Margin"}},
-            },
-            "Problem": {
-                "type": "object", "required": ["type", "title", "status", "detail"],
-                "description": "RFC 9457 problem details; type is about:blank, so title is the HTTP status phrase.",
-                "properties": {
-                    "type": {"type": "string", "format": "uri-reference"},
-                    "title": {"type": "string"},
-                    "status": {"type": "integer", "minimum": 400, "maximum": 599},
-                    "detail": {"type": "string"},
+                "Margin": {
+                    "type": "number",
+                    "minimum": 0,
+                    "description": "Half-width of the 95 % range in dollars: about 95 % of the held-out salaries "
+                    "lay within this distance of the model's prediction (1.96 × the held-out "
+                    "RMSE). Absent for a model published before it was recorded.",
                 },
-            },
-        }},
+                "SingleResponse": {
+                    "type": "object",
+                    "required": ["salary", "model_version"],
+                    "properties": {
+                        "salary": {"type": "number"},
+                        "model_version": {"type": "string"},
+                        "margin_95": {"$ref": "#/components/schemas/Margin"},
+                        "salary_range": {
+                            "type": "object",
+                            "required": ["low", "high"],
+                            "description": "The 95 % range: salary ± margin_95 (present when margin_95 is).",
+                            "properties": {"low": {"type": "number"}, "high": {"type": "number"}},
+                        },
+                    },
+                },
+                "BatchResponse": {
+                    "type": "object",
+                    "required": ["predictions", "model_version"],
+                    "properties": {
+                        "predictions": {"type": "array", "items": {"type": "number"}},
+                        "model_version": {"type": "string"},
+                        "margin_95": {"$ref": "#/components/schemas/Margin"},
+                    },
+                },
+                "Problem": {
+                    "type": "object",
+                    "required": ["type", "title", "status", "detail"],
+                    "description": "RFC 9457 problem details; type is about:blank, so title is the HTTP status phrase.",
+                    "properties": {
+                        "type": {"type": "string", "format": "uri-reference"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                        "detail": {"type": "string"},
+                    },
+                },
+            }
+        },
     }
 
 
@@ -136,11 +202,19 @@ def api_page():
     operation = document["paths"]["/api/predict"]["post"]
     requests = operation["requestBody"]["content"]["application/json"]["examples"]
     responses = operation["responses"]["200"]["content"]["application/json"]["examples"]
-    errors = {status: response["content"][PROBLEM_JSON]["example"]
-              for status, response in operation["responses"].items() if status != "200"}
+    errors = {
+        status: response["content"][PROBLEM_JSON]["example"]
+        for status, response in operation["responses"].items()
+        if status != "200"
+    }
     return render_template(
-        "api.html", base=request.host_url.rstrip("/"), requests=requests, responses=responses, errors=errors,
-        max_batch=config["MAX_BATCH"], max_body_bytes=config["MAX_CONTENT_LENGTH"],
+        "api.html",
+        base=request.host_url.rstrip("/"),
+        requests=requests,
+        responses=responses,
+        errors=errors,
+        max_batch=config["MAX_BATCH"],
+        max_body_bytes=config["MAX_CONTENT_LENGTH"],
     )
 
 

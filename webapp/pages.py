@@ -14,8 +14,12 @@ def render_form(typed: str = "", error: str = "", status: int = 200, **result):
     """The form page with what was typed kept, and either what is wrong with it or the answer."""
     served = served_model()
     page = render_template(
-        "index.html", typed=typed, error=error, unavailable=None if served.loaded else served.reason,
-        loaded=served.loaded, **result,
+        "index.html",
+        typed=typed,
+        error=error,
+        unavailable=None if served.loaded else served.reason,
+        loaded=served.loaded,
+        **result,
     )
     # A result may change when a new model is published: revalidate rather than show a stale one.
     return page, status, {"Cache-Control": "no-cache"}
@@ -37,8 +41,13 @@ def index():
     prediction_log().record("form", [years], version)
     facts: AnswerFacts = served_model().answer_facts(version)
     return render_form(
-        typed, years=years, salary=salaries[0], version=version,
-        salary_range=facts.salary_range(salaries[0]), facts=facts, outside=facts.outside_training(years),
+        typed,
+        years=years,
+        salary=salaries[0],
+        version=version,
+        salary_range=facts.salary_range(salaries[0]),
+        facts=facts,
+        outside=facts.outside_training(years),
     )
 
 

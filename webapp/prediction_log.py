@@ -45,13 +45,22 @@ def prediction_record(route: str, years: Sequence[float], version: str) -> dict:
     step = -(-size // MAX_LOGGED_YEARS)
     kept = years[::step] if step > 1 else years
     kept = kept.tolist() if hasattr(kept, "tolist") else [float(value) for value in kept]
-    return {"severity": "INFO", "message": EVENT, "event": EVENT, "route": route, "model_version": version,
-            "years": kept, "batch_size": size}
+    return {
+        "severity": "INFO",
+        "message": EVENT,
+        "event": EVENT,
+        "route": route,
+        "model_version": version,
+        "years": kept,
+        "batch_size": size,
+    }
 
 
 def init_app(app: Flask) -> None:
     """Keep the prediction log in app.extensions; call before the routes and their fast path read it."""
-    app.extensions[EXTENSION] = PredictionLog(float(app.config["PREDICTION_LOG_RATE"]), app.config["PREDICTION_LOG_SEED"])
+    app.extensions[EXTENSION] = PredictionLog(
+        float(app.config["PREDICTION_LOG_RATE"]), app.config["PREDICTION_LOG_SEED"]
+    )
 
 
 def prediction_log() -> PredictionLog:

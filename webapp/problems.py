@@ -11,9 +11,7 @@ PROBLEM_JSON = "application/problem+json"
 def problem(status: int, detail: str, headers: tuple = ()) -> Response:
     """A problem+json response; its type is about:blank, so its title is the status phrase."""
     body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
-    return current_app.response_class(
-        json.dumps(body) + "\n", status=status, mimetype=PROBLEM_JSON, headers=headers
-    )
+    return current_app.response_class(json.dumps(body) + "\n", status=status, mimetype=PROBLEM_JSON, headers=headers)
 
 
 def http_error(exc: HTTPException):

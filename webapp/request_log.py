@@ -32,7 +32,7 @@ def write_line(fd: int, record: dict) -> None:
     """One JSON line, unbuffered, so it reaches the log at once even when stdout is a pipe."""
     line = orjson.dumps(record) + b"\n"
     while line:
-        line = line[os.write(fd, line):]
+        line = line[os.write(fd, line) :]
 
 
 class RequestLog:
@@ -64,7 +64,9 @@ class RequestLog:
             status = int(statuses[-1][:3]) if statuses else 500
             path = (environ.get("PATH_INFO") or "").encode("latin1").decode(errors="replace")
             path = ("/" + path.lstrip("/"))[:MAX_PATH_CHARS]
-            self.write(request_record(environ["REQUEST_METHOD"], path, status, time.perf_counter() - started, self.served))
+            self.write(
+                request_record(environ["REQUEST_METHOD"], path, status, time.perf_counter() - started, self.served)
+            )
 
     def write(self, record: dict) -> None:
         """The request's line on this log's file descriptor."""

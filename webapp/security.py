@@ -9,14 +9,16 @@ from flask import Flask
 # our images (plot, icon) and the form sending back to us. The site has no state-changing browser
 # request (the form is a GET) and sets no cookie, so there is nothing for CSRF to forge: anything
 # state-changing added later brings CSRF protection back with it.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'none'",
-    "style-src 'self'",
-    "img-src 'self'",
-    "form-action 'self'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
 SECURITY_HEADERS = [
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),

@@ -42,8 +42,13 @@ class Backend(Protocol):
 class GcsBackend:
     """A store under a gs:// prefix: preconditions on object generations give the guarantees."""
 
-    def __init__(self, uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS, client: Any = None,
-                 request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS):
+    def __init__(
+        self,
+        uri: str,
+        retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS,
+        client: Any = None,
+        request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS,
+    ):
         bucket, prefix = gcs.parse_gs_uri(uri.rstrip("/"))
         self.uri = f"gs://{bucket}/{prefix}" if prefix else f"gs://{bucket}"
         # Bounds each HTTP request; retry_seconds bounds the retries, not a request that hangs.
@@ -70,7 +75,10 @@ class GcsBackend:
         with self._errors(key):
             try:
                 content = blob.download_as_bytes(
-                    start=start, end=max_bytes, timeout=self._timeout, retry=self._read_retry,
+                    start=start,
+                    end=max_bytes,
+                    timeout=self._timeout,
+                    retry=self._read_retry,
                 )
             except NotFound:
                 return None, 0
@@ -79,14 +87,20 @@ class GcsBackend:
                 empty = self._bucket.get_blob(self._prefix + key, timeout=self._timeout, retry=self._read_retry)
                 return (None, 0) if empty is None else (b"", empty.generation)
         if max_bytes is not None and len(content) > max_bytes:
-            raise ObjectRefused(f"{self.uri}/{key}", f"has more than {max_bytes} bytes, the limit (found while reading)", blob.generation)
+            raise ObjectRefused(
+                f"{self.uri}/{key}",
+                f"has more than {max_bytes} bytes, the limit (found while reading)",
+                blob.generation,
+            )
         return content, blob.generation
 
     def size(self, key: str) -> int | None:
         """The object's size from a metadata request; None when it does not exist."""
         with self._errors(key):
             blob = self._bucket.get_blob(
-                self._prefix + key, timeout=self._timeout, retry=self._read_retry,
+                self._prefix + key,
+                timeout=self._timeout,
+                retry=self._read_retry,
             )
         return None if blob is None else blob.size
 
@@ -102,10 +116,12 @@ class GcsBackend:
         """Object keys under the store prefix that start with `prefix`."""
         with self._errors(prefix):
             blobs = self._client.list_blobs(
-                self._bucket, prefix=self._prefix + prefix, timeout=self._timeout,
+                self._bucket,
+                prefix=self._prefix + prefix,
+                timeout=self._timeout,
                 retry=self._read_retry,
             )
-            return sorted(blob.name[len(self._prefix):] for blob in blobs)
+            return sorted(blob.name[len(self._prefix) :] for blob in blobs)
 
     def delete(self, key: str) -> None:
         """Delete the object; a missing one is not an error."""
@@ -122,8 +138,11 @@ class GcsBackend:
         with self._errors(key):
             try:
                 blob.upload_from_string(
-                    data, content_type=_content_type(key), if_generation_match=generation,
-                    timeout=self._timeout, retry=self._write_retry,
+                    data,
+                    content_type=_content_type(key),
+                    if_generation_match=generation,
+                    timeout=self._timeout,
+                    retry=self._write_retry,
                 )
             except PreconditionFailed:
                 raise conflict from None
@@ -136,8 +155,12 @@ class GcsBackend:
 
         try:
             yield
-        except (exceptions.RetryError, exceptions.ServerError, exceptions.TooManyRequests,
-                requests.exceptions.RequestException) as exc:
+        except (
+            exceptions.RetryError,
+            exceptions.ServerError,
+            exceptions.TooManyRequests,
+            requests.exceptions.RequestException,
+        ) as exc:
             raise StoreUnavailable(f"{self.uri}/{key}: storage unreachable: {_first_line(exc)}") from None
         except exceptions.Forbidden as exc:
             raise StoreError(f"{self.uri}/{key}: permission denied: {_first_line(exc)}") from None
@@ -159,8 +182,9 @@ def _first_line(exc: Exception) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
-def open_backend(uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS,
-                 request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS) -> Backend:
+def open_backend(
+    uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS, request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS
+) -> Backend:
     """The backend for a store URI: a gs:// prefix or a local folder."""
     if uri.startswith("gs://"):
         from google.auth.exceptions import DefaultCredentialsError

@@ -60,7 +60,9 @@ def parse_document(content: bytes | None, what: str) -> dict:
     return document
 
 
-def check_fields(document: dict, what: str, required: dict[str, type | tuple], optional: dict[str, type | tuple] | None = None) -> dict:
+def check_fields(
+    document: dict, what: str, required: dict[str, type | tuple], optional: dict[str, type | tuple] | None = None
+) -> dict:
     """`document` if each required field is there with its type and each optional one present has its type."""
     missing = [name for name in required if name not in document]
     if missing:

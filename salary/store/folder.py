@@ -42,10 +42,14 @@ class FolderBackend:
                 if not file_stat.S_ISREG(stat.st_mode):
                     raise ObjectRefused(str(path), "is not a regular file", generation)
                 if max_bytes is not None and stat.st_size > max_bytes:
-                    raise ObjectRefused(str(path), f"is {stat.st_size} bytes, over the limit of {max_bytes}", generation)
+                    raise ObjectRefused(
+                        str(path), f"is {stat.st_size} bytes, over the limit of {max_bytes}", generation
+                    )
                 content = handle.read(-1 if max_bytes is None else max_bytes + 1)
                 if max_bytes is not None and len(content) > max_bytes:
-                    raise ObjectRefused(str(path), f"has more than {max_bytes} bytes, the limit (found while reading)", generation)
+                    raise ObjectRefused(
+                        str(path), f"has more than {max_bytes} bytes, the limit (found while reading)", generation
+                    )
                 return content, generation
         except FileNotFoundError:
             return None, 0
@@ -92,9 +96,7 @@ class FolderBackend:
         found = []
         for folder, _, files in os.walk(self.root):
             relative = Path(folder).relative_to(self.root)
-            found.extend(
-                (relative / name).as_posix() for name in files if not name.startswith(".")
-            )
+            found.extend((relative / name).as_posix() for name in files if not name.startswith("."))
         return sorted(key for key in found if key.startswith(prefix))
 
     def delete(self, key: str) -> None:
@@ -148,7 +150,9 @@ class FolderBackend:
     def _locked(self):
         """The store's exclusive lock (.lock), opened without following a symlink (one would be refused)."""
         with self._folder(".lock", create=True) as (root, name):
-            fd = self._change(name, lambda: os.open(name, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o666, dir_fd=root))
+            fd = self._change(
+                name, lambda: os.open(name, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o666, dir_fd=root)
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -174,7 +178,9 @@ class FolderBackend:
         # Not mkstemp: its 0600 would hide the store from a reader running as another user (a
         # read-only mount into the web app's container); 0666 less the umask is what open() would give.
         temp = f".{name}.{secrets.token_hex(8)}"
-        fd = self._change(name, lambda: os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=folder))
+        fd = self._change(
+            name, lambda: os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=folder)
+        )
         try:
             # The lock tells a later publisher that this file is in use; it dies with this process.
             fcntl.flock(fd, fcntl.LOCK_EX)

@@ -29,8 +29,13 @@ def default_actor() -> str:
 
 
 def record_change(
-    backend: Backend, action: str, from_version: str | None, to_version: str | None, reason: str = "",
-    actor: str | None = None, now: datetime | None = None,
+    backend: Backend,
+    action: str,
+    from_version: str | None,
+    to_version: str | None,
+    reason: str = "",
+    actor: str | None = None,
+    now: datetime | None = None,
 ) -> dict:
     """Write one create-only history record; its key sorts by time."""
     if action not in ACTIONS:

@@ -19,10 +19,25 @@ import numpy
 
 from salary import gcs
 from salary.defaults import MAX_MODEL_BYTES as DEFAULT_MAX_MODEL_BYTES
-from salary.errors import DocumentRefused, ModelRejected, NoModelPublished, ObjectRefused, PointerConflict, PointerUnreadable, StoreError
+from salary.errors import (
+    DocumentRefused,
+    ModelRejected,
+    NoModelPublished,
+    ObjectRefused,
+    PointerConflict,
+    PointerUnreadable,
+    StoreError,
+)
 from salary.model_codec import MODEL_FILE, LinearModel, decode_model
 from salary.store.backends import Backend, open_backend
-from salary.store.documents import MAX_DOCUMENT_BYTES, check_fields, check_version_field, is_version_name, parse_document, shown_value
+from salary.store.documents import (
+    MAX_DOCUMENT_BYTES,
+    check_fields,
+    check_version_field,
+    is_version_name,
+    parse_document,
+    shown_value,
+)
 from salary.store.history import read_history, record_change
 from salary.store.pins import check_not_pinned
 
@@ -34,8 +49,15 @@ POINTER_FILE = "latest.json"
 PLOT_FILE = "plot.svg"
 # Each field a reader relies on, with its type: a manifest is the store writer's text.
 MANIFEST_FIELDS = {
-    "version": str, "created_at": str, "sha256": str, "size_bytes": int, "python": str, "sklearn": str, "numpy": str,
-    "metrics": dict, "data": dict,
+    "version": str,
+    "created_at": str,
+    "sha256": str,
+    "size_bytes": int,
+    "python": str,
+    "sklearn": str,
+    "numpy": str,
+    "metrics": dict,
+    "data": dict,
 }
 OPTIONAL_MANIFEST_FIELDS = {"source": dict, "attachments": dict, "framework": str}
 # A pointer swap retried this often before giving up on a store that keeps changing under us.
@@ -183,7 +205,9 @@ class ModelStore:
         if content is None:
             return None, 0
         try:
-            version = check_version_field(parse_document(content, f"{self.uri}/{POINTER_FILE}"), f"{self.uri}/{POINTER_FILE}")
+            version = check_version_field(
+                parse_document(content, f"{self.uri}/{POINTER_FILE}"), f"{self.uri}/{POINTER_FILE}"
+            )
         except DocumentRefused as exc:
             raise PointerUnreadable(f"{self.uri}/{POINTER_FILE}", exc.reason, generation) from None
         return version, generation
@@ -201,7 +225,9 @@ class ModelStore:
         if content is None:
             raise ModelRejected(version, f"{MANIFEST_FILE} is missing")
         try:
-            manifest = check_fields(parse_document(content, MANIFEST_FILE), MANIFEST_FILE, MANIFEST_FIELDS, OPTIONAL_MANIFEST_FIELDS)
+            manifest = check_fields(
+                parse_document(content, MANIFEST_FILE), MANIFEST_FILE, MANIFEST_FIELDS, OPTIONAL_MANIFEST_FIELDS
+            )
         except DocumentRefused as exc:
             raise ModelRejected(version, str(exc)) from None
         if manifest["version"] != version:
@@ -211,7 +237,8 @@ class ModelStore:
     def versions(self) -> list[str]:
         """Every version that has a manifest, oldest first."""
         return sorted(
-            key.split("/")[1] for key in self.backend.keys("versions/")
+            key.split("/")[1]
+            for key in self.backend.keys("versions/")
             if key.count("/") == 2 and key.endswith(f"/{MANIFEST_FILE}") and is_version_name(key.split("/")[1])
         )
 
@@ -303,9 +330,12 @@ def latest_or_none(store: ModelStore) -> LoadedModel | None:
         return None
 
 
-def open_store(uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS,
-               request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS,
-               max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES) -> ModelStore:
+def open_store(
+    uri: str,
+    retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS,
+    request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS,
+    max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES,
+) -> ModelStore:
     """The model store at a folder path or gs:// URI; retry_seconds bounds retried GCS calls, request_timeout each request."""
     return ModelStore(open_backend(uri, retry_seconds, request_timeout), max_model_bytes)
 

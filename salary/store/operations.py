@@ -48,7 +48,9 @@ def pin(store: ModelStore, version: str, reason: str, actor: str | None = None) 
         except PointerConflict:
             continue
         return record_change(store.backend, "pin", current, version, reason, actor=actor)
-    raise PointerConflict(f"{store.uri}: latest.json kept changing; pinned to {version} but latest.json does not name it yet")
+    raise PointerConflict(
+        f"{store.uri}: latest.json kept changing; pinned to {version} but latest.json does not name it yet"
+    )
 
 
 def unpin(store: ModelStore, reason: str, actor: str | None = None) -> dict:
@@ -111,15 +113,24 @@ def repair(store: ModelStore, reason: str, actor: str | None = None) -> dict:
     current, generation, unreadable = readable_pointer(store)
     why = unreadable or (store.refusal(current) if current is not None else None)
     if why is None:
-        raise StoreError("latest.json names a version that passes verification; nothing to repair" if current
-                         else "no model published yet; nothing to repair")
+        raise StoreError(
+            "latest.json names a version that passes verification; nothing to repair"
+            if current
+            else "no model published yet; nothing to repair"
+        )
     pinned = read_pin(store.backend, store.uri).version
     for version in [pinned] if pinned else fallback_versions(store, current, MAX_REPAIR_CANDIDATES):
         if version != current and store.refusal(version) is None:
             store.swap_pointer(version, generation)
             return record_change(store.backend, "recover", current, version, f"{reason}: {why}", actor=actor)
-    raise StoreError(("the pinned version fails verification too; unpin it" if pinned else
-                      "no version latest.json named before passes verification") + "; choose one with `salary-models rollback --to VERSION`")
+    raise StoreError(
+        (
+            "the pinned version fails verification too; unpin it"
+            if pinned
+            else "no version latest.json named before passes verification"
+        )
+        + "; choose one with `salary-models rollback --to VERSION`"
+    )
 
 
 def fallback_versions(store: ModelStore, latest: str | None, limit: int) -> list[str]:

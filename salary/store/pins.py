@@ -47,5 +47,10 @@ def check_not_pinned(backend: Backend, uri: str, version: str) -> None:
 
 def write_pin(backend: Backend, version: str | None, reason: str, actor: str, generation: Any) -> None:
     """Replace the marker compare-and-set: `version` None clears the pin."""
-    marker = {"version": version, "reason": reason, "at": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "actor": actor}
+    marker = {
+        "version": version,
+        "reason": reason,
+        "at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "actor": actor,
+    }
     backend.replace(PIN_FILE, (json.dumps(marker, indent=2, sort_keys=True) + "\n").encode(), generation)

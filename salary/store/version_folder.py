@@ -12,7 +12,13 @@ from salary import gcs
 from salary.errors import DocumentRefused, PointerUnreadable, StoreError
 from salary.store.backends import Backend, open_backend
 from salary.store.documents import check_version_field, parse_document
-from salary.store.model_store import DEFAULT_MAX_MODEL_BYTES, MANIFEST_FILE, MAX_DOCUMENT_BYTES, POINTER_FILE, ModelStore
+from salary.store.model_store import (
+    DEFAULT_MAX_MODEL_BYTES,
+    MANIFEST_FILE,
+    MAX_DOCUMENT_BYTES,
+    POINTER_FILE,
+    ModelStore,
+)
 
 
 class VersionFolder:
@@ -70,8 +76,11 @@ class VersionFolder:
         return sorted(key for key in names if key.startswith(prefix))
 
 
-def open_version_folder(uri: str, retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS,
-                        request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS,
-                        max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES) -> ModelStore:
+def open_version_folder(
+    uri: str,
+    retry_seconds: float = gcs.DEFAULT_RETRY_SECONDS,
+    request_timeout: float = gcs.REQUEST_TIMEOUT_SECONDS,
+    max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES,
+) -> ModelStore:
     """A model store whose latest (and only) version is the one in the folder at `uri`."""
     return ModelStore(VersionFolder(open_backend(uri, retry_seconds, request_timeout)), max_model_bytes)

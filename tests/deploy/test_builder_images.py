@@ -45,15 +45,18 @@ class Scheme:
 SCHEMES = {
     # The current name; `cloud-sdk` is the old name of the same images, under the same retention policy.
     "gcr.io/google.com/cloudsdktool/google-cloud-cli": Scheme(
-        r"(?P<version>\d+\.\d+\.\d+)-(stable|slim|alpine)", CLOUD_SDK_RELEASES),
+        r"(?P<version>\d+\.\d+\.\d+)-(stable|slim|alpine)", CLOUD_SDK_RELEASES
+    ),
     "gcr.io/google.com/cloudsdktool/cloud-sdk": Scheme(r"(?P<version>\d+\.\d+\.\d+)-(slim|alpine)", CLOUD_SDK_RELEASES),
     "python": Scheme(r"(?P<version>3\.11\.\d+)-(slim-)?(bookworm|trixie)", PYTHON_RELEASES),
     # The tag names the Docker client inside; Cloud Build's team rebuilds its supported tags in place
     # (GoogleCloudPlatform/cloud-builders, docker/cloudbuild.yaml; 24.0.9 since PR #980) and no retention
     # policy deletes them, so the tag carries no date to check.
     "gcr.io/cloud-builders/docker": Scheme(
-        r"(?P<version>\d+\.\d+\.\d+)", maintained=frozenset({"24.0.9"}),
-        reason="maintained by the Cloud Build team, rebuilt in place"),
+        r"(?P<version>\d+\.\d+\.\d+)",
+        maintained=frozenset({"24.0.9"}),
+        reason="maintained by the Cloud Build team, rebuilt in place",
+    ),
 }
 
 
@@ -105,16 +108,28 @@ def test_the_deploying_page_names_every_builder_image():
     "image, today, message",
     [
         ("gcr.io/google.com/cloudsdktool/google-cloud-cli:594.0.0-stable", datetime.date(2026, 11, 27), None),
-        ("gcr.io/google.com/cloudsdktool/google-cloud-cli:594.0.0-stable", datetime.date(2027, 11, 18),
-         "version 594.0.0 was released by 2026-11-17, more than a year before 2027-11-18"),
+        (
+            "gcr.io/google.com/cloudsdktool/google-cloud-cli:594.0.0-stable",
+            datetime.date(2027, 11, 18),
+            "version 594.0.0 was released by 2026-11-17, more than a year before 2027-11-18",
+        ),
         # Today's main before this change: deleted under the retention policy.
-        ("gcr.io/google.com/cloudsdktool/cloud-sdk:470.0.0-slim", datetime.date(2026, 11, 27),
-         "version 470.0.0 was released by 2025-10-28, more than a year before 2026-11-27"),
-        ("gcr.io/google.com/cloudsdktool/google-cloud-cli:600.0.0-stable", datetime.date(2026, 11, 27),
-         "the release date of 600.0.0 is unknown"),
+        (
+            "gcr.io/google.com/cloudsdktool/cloud-sdk:470.0.0-slim",
+            datetime.date(2026, 11, 27),
+            "version 470.0.0 was released by 2025-10-28, more than a year before 2026-11-27",
+        ),
+        (
+            "gcr.io/google.com/cloudsdktool/google-cloud-cli:600.0.0-stable",
+            datetime.date(2026, 11, 27),
+            "the release date of 600.0.0 is unknown",
+        ),
         ("gcr.io/google.com/cloudsdktool/google-cloud-cli:latest", datetime.date(2026, 11, 27), "does not follow"),
-        ("python:3.11.14-bookworm", datetime.date(2026, 11, 27),
-         "version 3.11.14 was released by 2025-10-09, more than a year before 2026-11-27"),
+        (
+            "python:3.11.14-bookworm",
+            datetime.date(2026, 11, 27),
+            "version 3.11.14 was released by 2025-10-09, more than a year before 2026-11-27",
+        ),
         ("python:3.11.18-trixie", datetime.date(2026, 11, 27), None),
         ("python:3.11-trixie", datetime.date(2026, 11, 27), "does not follow"),
         ("gcr.io/cloud-builders/docker:24.0.9", datetime.date(2030, 1, 1), None),

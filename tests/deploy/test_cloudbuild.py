@@ -10,7 +10,17 @@ from google.cloud.devtools import cloudbuild_v1
 import compile as compile_py
 from salary.defaults import MODEL_STORE_PREFIX, cloud_model_uri
 from tests.support import REPO
-from tests.support.cloudbuild import BUILT_INS, MANUAL, TRIGGERED, VARIABLE, load_build, resolved, run_script, steps, substitute
+from tests.support.cloudbuild import (
+    BUILT_INS,
+    MANUAL,
+    TRIGGERED,
+    VARIABLE,
+    load_build,
+    resolved,
+    run_script,
+    steps,
+    substitute,
+)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +111,10 @@ def test_images_built_are_pushed_and_listed(build, built_ins, tmp_path):
     values = resolved(build, built_ins)
     built = built_images(build, values)
     registry = "europe-west1-docker.pkg.dev/my-proj/salary"
-    assert built == {f"{registry}/salary-components:{BUILT_INS['BUILD_ID']}", f"{registry}/salary-webapp:{BUILT_INS['BUILD_ID']}"}
+    assert built == {
+        f"{registry}/salary-components:{BUILT_INS['BUILD_ID']}",
+        f"{registry}/salary-webapp:{BUILT_INS['BUILD_ID']}",
+    }
     assert {substitute(image, values) for image in build.images} == built
     calls = run_script(steps(build)["push-images"], values, tmp_path)
     pushed = {call[1] for call in calls if call[0] == "push"}
@@ -121,8 +134,13 @@ def test_images_built_are_pushed_and_listed(build, built_ins, tmp_path):
 
 def compile_calls(build, values, tmp_path) -> list[list[str]]:
     """The compile.py argument lists the submit step runs, with its interpreter replaced by a recorder."""
-    calls = run_script(steps(build)["submit-pipeline"], values, tmp_path, program="python",
-                       replace={"/workspace/.venv/bin/python": "python"})
+    calls = run_script(
+        steps(build)["submit-pipeline"],
+        values,
+        tmp_path,
+        program="python",
+        replace={"/workspace/.venv/bin/python": "python"},
+    )
     assert all(call[0] == "compile.py" for call in calls)
     return [call[1:] for call in calls]
 
@@ -156,7 +174,10 @@ def test_registry_upload_is_switched_on_by_one_substitution(build, tmp_path, cap
     (args,) = compile_calls(build, values, tmp_path)
     assert compile_py.main(args + ["--dry-run", f"--output={tmp_path / 'pipeline.yaml'}"]) == 0
     job = json.loads(capsys.readouterr().out)["pipelineJob"]
-    assert job["runtimeConfig"]["parameterValues"]["registry_model"] == "projects/my-proj/locations/europe-west1/models/salary"
+    assert (
+        job["runtimeConfig"]["parameterValues"]["registry_model"]
+        == "projects/my-proj/locations/europe-west1/models/salary"
+    )
     assert job["displayName"] == "salary-training"
 
 
@@ -169,7 +190,9 @@ def test_schedule_is_replaced_on_this_builds_image_when_set(build, tmp_path, cap
     assert schedule["cron"] == "TZ=Europe/Paris 0 3 * * 1" and schedule["maxConcurrentRunCount"] == "1"
     job = schedule["createPipelineJobRequest"]["pipelineJob"]
     components = next(image for image in built_images(build, values) if "/salary-components:" in image)
-    assert {executor["container"]["image"] for executor in job["pipelineSpec"]["deploymentSpec"]["executors"].values()} == {components}
+    assert {
+        executor["container"]["image"] for executor in job["pipelineSpec"]["deploymentSpec"]["executors"].values()
+    } == {components}
     assert job["serviceAccount"] == "salary-pipeline@my-proj.iam.gserviceaccount.com"
     # Without _SCHEDULE (the default) no schedule is touched.
     assert len(compile_calls(build, resolved(build, TRIGGERED), tmp_path)) == 1
@@ -212,4 +235,3 @@ def test_cloud_run_is_sized_to_the_server(build):
     assert flags["cpu"] == str(conf["workers"]) and conf["worker_class"] == "gevent"
     assert 0 < int(flags["concurrency"]) <= conf["workers"] * conf["worker_connections"]
     assert flags["concurrency"] == "40" and flags["memory"] == "1Gi"
-

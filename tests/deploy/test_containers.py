@@ -83,9 +83,22 @@ def post_json(url, body):
 def compile_run(tmp_path, *flags, env=None):
     """compile.py as a user runs it; the finished process."""
     return subprocess.run(
-        [sys.executable, str(REPO / "compile.py"), "--output", str(tmp_path / "p.yaml"), "--local-root", str(tmp_path / "root"),
-         "--git-commit", "feedface", *flags],
-        cwd=REPO, capture_output=True, text=True, timeout=900, env={**os.environ, **(env or {})},
+        [
+            sys.executable,
+            str(REPO / "compile.py"),
+            "--output",
+            str(tmp_path / "p.yaml"),
+            "--local-root",
+            str(tmp_path / "root"),
+            "--git-commit",
+            "feedface",
+            *flags,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -125,8 +138,13 @@ def test_containers_publish_the_same_model_as_the_host(container_store, tmp_path
 
 def test_a_version_built_in_the_image_reproduces_in_the_image(container_store):
     store, version = container_store
-    result = subprocess.run([sys.executable, "-m", "salary.cli", "--store", str(store), "reproduce", version, "--runner", "container"],
-                            cwd=REPO, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [sys.executable, "-m", "salary.cli", "--store", str(store), "reproduce", version, "--runner", "container"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert (result.returncode, result.stdout) == (0, "MATCH\n"), result.stderr[-3000:]
 
 
@@ -138,8 +156,9 @@ def test_web_app_serves_a_read_only_folder_store_written_by_another_user(engine,
     for path in [mounted, *mounted.rglob("*")]:
         os.chown(path, 20000, 20000)
     port = free_port()
-    with container(engine, "-p", f"127.0.0.1:{port}:8080",
-                   "-v", f"{mounted}:/srv/model-store:ro", WEBAPP) as container_id:
+    with container(
+        engine, "-p", f"127.0.0.1:{port}:8080", "-v", f"{mounted}:/srv/model-store:ro", WEBAPP
+    ) as container_id:
         base = f"http://127.0.0.1:{port}"
         ready = wait_ready(base, container_id, engine)
         assert (ready["status"], ready["model_version"]) == ("ready", version)
@@ -157,9 +176,24 @@ def test_web_app_answers_vertex_ai_contract(engine, container_store, tmp_path):
     shutil.copytree(store / "versions" / version, copied)
     port = free_port()
     predict, health = "/v1/endpoints/1/deployedModels/2:predict", "/v1/endpoints/1/deployedModels/2"
-    with container(engine, "--network", "host", "-v", f"{copied}:/artifacts:ro", "-e", f"AIP_HTTP_PORT={port}",
-                   "-e", f"AIP_PREDICT_ROUTE={predict}", "-e", f"AIP_HEALTH_ROUTE={health}", "-e", "AIP_STORAGE_URI=/artifacts",
-                   "-e", "PORT=1", WEBAPP) as container_id:
+    with container(
+        engine,
+        "--network",
+        "host",
+        "-v",
+        f"{copied}:/artifacts:ro",
+        "-e",
+        f"AIP_HTTP_PORT={port}",
+        "-e",
+        f"AIP_PREDICT_ROUTE={predict}",
+        "-e",
+        f"AIP_HEALTH_ROUTE={health}",
+        "-e",
+        "AIP_STORAGE_URI=/artifacts",
+        "-e",
+        "PORT=1",
+        WEBAPP,
+    ) as container_id:
         base = f"http://127.0.0.1:{port}"
         assert wait_ready(base, container_id, engine, path=health)["model_version"] == version
         status, body = post_json(base + predict, {"instances": [[5], [10]]})
@@ -176,8 +210,18 @@ def test_pipeline_and_web_app_on_fake_gcs(engine, fake_gcs, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     version = open_store(store).latest_version()
     port = free_port()
-    with container(engine, "--network", "host", "-e", f"PORT={port}",
-                   "-e", f"MODEL_URI={store}", "-e", f"STORAGE_EMULATOR_HOST={fake_gcs.url}", WEBAPP) as container_id:
+    with container(
+        engine,
+        "--network",
+        "host",
+        "-e",
+        f"PORT={port}",
+        "-e",
+        f"MODEL_URI={store}",
+        "-e",
+        f"STORAGE_EMULATOR_HOST={fake_gcs.url}",
+        WEBAPP,
+    ) as container_id:
         assert wait_ready(f"http://127.0.0.1:{port}", container_id, engine)["model_version"] == version
 
 
@@ -187,7 +231,9 @@ def test_a_failing_task_in_a_container_fails_the_run(engine, tmp_path, bad_data_
     from pipeline_def.local_run import TaskFailed
 
     # With its reason, even when the engine removed the container before kfp.local read its logs.
-    with pytest.raises(TaskFailed, match="task 'load-data' failed: DataValidationError: .*line 12, column Salary: -5 is not positive"):
+    with pytest.raises(
+        TaskFailed, match="task 'load-data' failed: DataValidationError: .*line 12, column Salary: -5 is not positive"
+    ):
         container_dry_run(COMPONENTS, bad_data_arguments, str(tmp_path / "root"))
     assert not list((tmp_path / "store").rglob("*.pkl"))
 
@@ -195,8 +241,14 @@ def test_a_failing_task_in_a_container_fails_the_run(engine, tmp_path, bad_data_
 def test_cloud_build_run_images_step_passes_here(engine):
     # The same script cloudbuild.yaml's run-images step runs, with this machine's engine.
     command, env = engine
-    result = subprocess.run(["bash", "scripts/check_images.sh", COMPONENTS, WEBAPP], cwd=REPO, env={**env, "ENGINE": command},
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        ["bash", "scripts/check_images.sh", COMPONENTS, WEBAPP],
+        cwd=REPO,
+        env={**env, "ENGINE": command},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "web app image serves version" in result.stdout
     assert not list(REPO.glob(".check-images.*")), "the script cleans up after itself"

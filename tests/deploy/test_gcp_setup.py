@@ -27,13 +27,22 @@ def test_dry_run_prints_every_command_and_runs_none(tmp_path):
     assert calls == [], "the dry run called gcloud"
     commands = [shlex.split(line) for line in result.stdout.splitlines()]
     assert commands and all(command[0] == "gcloud" for command in commands)
-    assert "iamcredentials.googleapis.com" in commands[0], "gcloud auth print-identity-token needs the IAM Service Account Credentials API"
+    assert "iamcredentials.googleapis.com" in commands[0], (
+        "gcloud auth print-identity-token needs the IAM Service Account Credentials API"
+    )
     creates = {tuple(command[1:4]) for command in commands if "create" in command}
     assert ("storage", "buckets", "create") in creates and ("artifacts", "repositories", "create") in creates
     enable = next(command for command in commands if command[1:3] == ["services", "enable"])
-    assert {"aiplatform.googleapis.com", "artifactregistry.googleapis.com", "cloudbuild.googleapis.com", "run.googleapis.com"} <= set(enable)
+    assert {
+        "aiplatform.googleapis.com",
+        "artifactregistry.googleapis.com",
+        "cloudbuild.googleapis.com",
+        "run.googleapis.com",
+    } <= set(enable)
     # The web app keeps no secret (no CSRF to sign): no Secret Manager API, secret or grant.
-    assert "secretmanager.googleapis.com" not in enable and not [command for command in commands if command[1] == "secrets"]
+    assert "secretmanager.googleapis.com" not in enable and not [
+        command for command in commands if command[1] == "secrets"
+    ]
     buckets = [command for command in commands if command[1:4] == ["storage", "buckets", "create"]]
     assert [bucket[4] for bucket in buckets] == ["gs://my-proj-salary", "gs://my-proj-salary-pipeline-root"]
     for bucket in buckets:
@@ -55,12 +64,18 @@ def test_trigger_runs_cloudbuild_on_main_as_the_builder_with_known_substitutions
     assert option(trigger, "--branch-pattern") == "^main$"
     assert option(trigger, "--build-config") == "cloudbuild.yaml" and (REPO / "cloudbuild.yaml").is_file()
     assert (option(trigger, "--repo-owner"), option(trigger, "--repo-name")) == ("octo", "salary-repo")
-    assert option(trigger, "--service-account") == "projects/my-proj/serviceAccounts/salary-builder@my-proj.iam.gserviceaccount.com"
+    assert (
+        option(trigger, "--service-account")
+        == "projects/my-proj/serviceAccounts/salary-builder@my-proj.iam.gserviceaccount.com"
+    )
     substitutions = dict(pair.split("=", 1) for pair in option(trigger, "--substitutions").split(","))
     assert substitutions == {
-        "_REGION": "europe-west1", "_REPOSITORY": "salary", "_BUCKET": "salary-bucket",
+        "_REGION": "europe-west1",
+        "_REPOSITORY": "salary",
+        "_BUCKET": "salary-bucket",
         "_PIPELINE_ROOT_BUCKET": "salary-bucket-pipeline-root",
-        "_PIPELINE_SA": PIPELINE.split(":", 1)[1], "_WEBAPP_SA": WEBAPP.split(":", 1)[1],
+        "_PIPELINE_SA": PIPELINE.split(":", 1)[1],
+        "_WEBAPP_SA": WEBAPP.split(":", 1)[1],
     }
     # Cloud Build refuses a trigger substitution the build file does not define.
     assert set(substitutions) <= set(yaml.safe_load((REPO / "cloudbuild.yaml").read_text())["substitutions"])
@@ -88,15 +103,35 @@ def test_bq_dataset_grants_reading_that_dataset_and_running_jobs_only(tmp_path):
     result, calls = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--dry-run")
     assert result.returncode == 0 and calls == []
     commands = [shlex.split(line) for line in result.stdout.splitlines()]
-    added = [command for command in commands if command not in
-             [shlex.split(line) for line in run_setup(tmp_path, *ARGS, "--dry-run")[0].stdout.splitlines()]]
+    added = [
+        command
+        for command in commands
+        if command not in [shlex.split(line) for line in run_setup(tmp_path, *ARGS, "--dry-run")[0].stdout.splitlines()]
+    ]
     assert added == [
         ["gcloud", "services", "enable", "--project", "my-proj", "bigquery.googleapis.com"],
-        ["gcloud", "projects", "add-iam-policy-binding", "my-proj", "--member", PIPELINE, "--role", "roles/bigquery.jobUser",
-         "--condition", "None", "--quiet"],
+        [
+            "gcloud",
+            "projects",
+            "add-iam-policy-binding",
+            "my-proj",
+            "--member",
+            PIPELINE,
+            "--role",
+            "roles/bigquery.jobUser",
+            "--condition",
+            "None",
+            "--quiet",
+        ],
         # bq add-iam-policy-binding does not take datasets; BigQuery's DCL does.
-        ["bq", "query", "--project_id", "my-proj", "--nouse_legacy_sql",
-         f'GRANT `roles/bigquery.dataViewer` ON SCHEMA `my-proj.hr_data` TO "{PIPELINE}"'],
+        [
+            "bq",
+            "query",
+            "--project_id",
+            "my-proj",
+            "--nouse_legacy_sql",
+            f'GRANT `roles/bigquery.dataViewer` ON SCHEMA `my-proj.hr_data` TO "{PIPELINE}"',
+        ],
     ]
 
 
@@ -108,7 +143,10 @@ def test_bq_dataset_grants_reading_that_dataset_and_running_jobs_only(tmp_path):
         (ARGS + ["--region", "Europe"], "--region Europe is not a region"),
         (["--project", "My_Proj"] + ARGS[2:], "--project My_Proj is not a project ID"),
         (ARGS + ["--bucket", "x"], "--bucket x is not a bucket name"),
-        (ARGS + ["--bucket", "b-1", "--pipeline-root-bucket", "b-1"], "--pipeline-root-bucket b-1 is not a bucket name of its own"),
+        (
+            ARGS + ["--bucket", "b-1", "--pipeline-root-bucket", "b-1"],
+            "--pipeline-root-bucket b-1 is not a bucket name of its own",
+        ),
         (ARGS + ["--bucket", "b" * 60], "--pipeline-root-bucket " + "b" * 60 + "-pipeline-root is not a bucket name"),
         (ARGS + ["--colour"], "unknown argument --colour"),
         (ARGS + ["--bucket"], "--bucket needs a value"),
@@ -160,7 +198,10 @@ def test_the_pipeline_root_cloud_build_submits_to_is_a_bucket_the_pipeline_may_u
     trigger = next(command for command in commands if command[1:5] == ["builds", "triggers", "create", "github"])
     build = yaml.safe_load((REPO / "cloudbuild.yaml").read_text())
     # The trigger's values, over the file's defaults for the rest (_MODEL_STORE_PREFIX).
-    values = {**build["substitutions"], **dict(pair.split("=", 1) for pair in option(trigger, "--substitutions").split(","))}
+    values = {
+        **build["substitutions"],
+        **dict(pair.split("=", 1) for pair in option(trigger, "--substitutions").split(",")),
+    }
     submit = next(step for step in build["steps"] if step["id"] == "submit-pipeline")
     flags = {}
     # The submit step is a script: its flags are the words that look like --name=value.
@@ -177,9 +218,11 @@ def test_the_pipeline_root_cloud_build_submits_to_is_a_bucket_the_pipeline_may_u
     assert not model_folder.startswith(f"gs://{root_bucket}/")
     assert (f"folder {model_folder}", PIPELINE, "roles/storage.objectUser") in granted
     assert {role for where, who, role in granted if who == WEBAPP and where.startswith(("bucket", "folder"))} == {
-        "roles/storage.objectViewer"}
+        "roles/storage.objectViewer"
+    }
     assert {where for where, who, role in granted if who == WEBAPP and where.startswith(("bucket", "folder"))} == {
-        f"folder {model_folder}"}
+        f"folder {model_folder}"
+    }
 
 
 def test_every_grant_has_its_reason_beside_it(tmp_path):
@@ -195,18 +238,26 @@ def test_every_grant_has_its_reason_beside_it(tmp_path):
 
 
 def test_the_docs_walk_the_first_deployment_and_says_how_to_verify_each_part(tmp_path):
-    section = (REPO / "docs" / "deploying.md").read_text().split("\n## Deploying for the first time\n", 1)[1].split("\n## ", 1)[0]
+    section = (
+        (REPO / "docs" / "deploying.md")
+        .read_text()
+        .split("\n## Deploying for the first time\n", 1)[1]
+        .split("\n## ", 1)[0]
+    )
     events = re.findall(r"^\d+\. \*\*(.+?)\*\*", section, re.MULTILINE)
     assert events == ["The set-up script", "The first build", "The first pipeline run", "The first deploy"]
-    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith(("| what ", "| ---"))]
+    rows = [
+        line for line in section.splitlines() if line.startswith("| ") and not line.startswith(("| what ", "| ---"))
+    ]
     assert len(rows) >= 10
     for row in rows:
         check = row.split(" | ", 1)[1]
-        assert re.search(r"`(gcloud|bq|curl|docker|jq|scripts/gcp_setup\.sh) [^`]+`", check), f"no command to verify: {row}"
+        assert re.search(r"`(gcloud|bq|curl|docker|jq|scripts/gcp_setup\.sh) [^`]+`", check), (
+            f"no command to verify: {row}"
+        )
     # The commands name what the set-up creates (P is the project; my-proj in the dry run).
     result, _ = run_setup(tmp_path, *ARGS, "--dry-run")
     commands = [shlex.split(line) for line in result.stdout.splitlines()]
     buckets = {command[4] for command in commands if command[1:4] == ["storage", "buckets", "create"]}
     named = {"gs://my-proj" + suffix for suffix in re.findall(r"gs://P(-[a-z0-9-]+)", section)}
     assert named and named <= buckets
-

@@ -31,10 +31,16 @@ def test_old_run_artifacts_and_images_expire(tmp_path):
     result, calls = run_setup(tmp_path, *ARGS)
     assert result.returncode == 0, result.stderr
     lifecycle = next(call for call in calls if call[1:4] == ["storage", "buckets", "update"])
-    assert lifecycle[4] == "gs://my-proj-salary-pipeline-root"  # never the model store, whose history salary-models prunes
-    assert json.loads((tmp_path / "pipeline-root-lifecycle.json").read_text()) == {"rule": [{"action": {"type": "Delete"}, "condition": {"age": 30}}]}
+    assert (
+        lifecycle[4] == "gs://my-proj-salary-pipeline-root"
+    )  # never the model store, whose history salary-models prunes
+    assert json.loads((tmp_path / "pipeline-root-lifecycle.json").read_text()) == {
+        "rule": [{"action": {"type": "Delete"}, "condition": {"age": 30}}]
+    }
     cleanup = next(call for call in calls if call[1:4] == ["artifacts", "repositories", "set-cleanup-policies"])
     assert cleanup[4] == "salary" and "--no-dry-run" in cleanup
-    policies = {policy["name"]: policy for policy in json.loads((tmp_path / "artifact-cleanup-policy.json").read_text())}
+    policies = {
+        policy["name"]: policy for policy in json.loads((tmp_path / "artifact-cleanup-policy.json").read_text())
+    }
     assert policies["keep-10-most-recent"]["mostRecentVersions"] == {"keepCount": 10}
     assert policies["delete-after-30-days"]["condition"] == {"olderThan": "30d"}

@@ -13,7 +13,9 @@ WATCH = "serviceAccount:salary-watch@my-proj.iam.gserviceaccount.com"
 
 def test_watch_sets_up_the_prediction_sink_the_drift_check_and_its_alert(tmp_path):
     plain, _ = run_setup(tmp_path, *ARGS, "--dry-run")
-    result, calls = run_setup(tmp_path, *ARGS, "--watch", "--alert-channels", "projects/my-proj/notificationChannels/7", "--dry-run")
+    result, calls = run_setup(
+        tmp_path, *ARGS, "--watch", "--alert-channels", "projects/my-proj/notificationChannels/7", "--dry-run"
+    )
     assert result.returncode == 0 and calls == [], result.stderr
     commands = [shlex.split(line) for line in result.stdout.splitlines()]
     assert not any("salary_logs" in line or "salary-watch" in line for line in plain.stdout.splitlines())
@@ -30,18 +32,30 @@ def test_watch_sets_up_the_prediction_sink_the_drift_check_and_its_alert(tmp_pat
     assert service == "salary-webapp"
     # The dataset grants are BigQuery GRANT statements (bq add-iam-policy-binding does not take datasets).
     assert grants(commands) - EXPECTED_GRANTS == {
-        ("project my-proj", WATCH, "roles/bigquery.jobUser"), ("project my-proj", WATCH, "roles/run.invoker"),
+        ("project my-proj", WATCH, "roles/bigquery.jobUser"),
+        ("project my-proj", WATCH, "roles/run.invoker"),
         ("folder gs://my-proj-salary/models/", WATCH, "roles/storage.objectUser"),
         ("service account salary-watch@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountUser"),
-        ("dataset my-proj.salary_logs", "serviceAccount:WRITER_IDENTITY_OF_salary-predictions", "roles/bigquery.dataEditor"),
+        (
+            "dataset my-proj.salary_logs",
+            "serviceAccount:WRITER_IDENTITY_OF_salary-predictions",
+            "roles/bigquery.dataEditor",
+        ),
         ("dataset my-proj.salary_logs", WATCH, "roles/bigquery.dataViewer"),
     }
     assert not any(command[:2] == ["bq", "add-iam-policy-binding"] for command in commands)
-    metric = next(command for command in commands if command[1:4] == ["logging", "metrics", "create"] and command[4] == "salary_model_drift")
+    metric = next(
+        command
+        for command in commands
+        if command[1:4] == ["logging", "metrics", "create"] and command[4] == "salary_model_drift"
+    )
     assert option(metric, "--log-filter") == f'jsonPayload.event="{DRIFT_EVENT}" AND severity=WARNING'
-    policy = next(json.loads(option(command, "--policy")) for command in commands
-                  if command[1:4] == ["monitoring", "policies", "create"] and "Salary model drift" in option(command, "--policy"))
-    assert 'logging.googleapis.com/user/salary_model_drift' in policy["conditions"][0]["conditionThreshold"]["filter"]
+    policy = next(
+        json.loads(option(command, "--policy"))
+        for command in commands
+        if command[1:4] == ["monitoring", "policies", "create"] and "Salary model drift" in option(command, "--policy")
+    )
+    assert "logging.googleapis.com/user/salary_model_drift" in policy["conditions"][0]["conditionThreshold"]["filter"]
     scheduler = next(command for command in commands if command[1:4] == ["scheduler", "jobs", "create"])
     assert option(scheduler, "--uri").endswith("/locations/europe-west1/jobs/salary-drift:run")
     assert option(scheduler, "--oauth-service-account-email") == WATCH.split(":", 1)[1]

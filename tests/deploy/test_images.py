@@ -78,7 +78,11 @@ def context_files() -> list[str]:
 
 def requirement_files(dockerfile: Path) -> list[str]:
     """The requirement and constraint files an image installs from, through the build script's deps step."""
-    run_lines = [arguments for name, arguments in instructions(dockerfile) if name == "RUN" and f"{BUILD_SCRIPT} deps" in arguments]
+    run_lines = [
+        arguments
+        for name, arguments in instructions(dockerfile)
+        if name == "RUN" and f"{BUILD_SCRIPT} deps" in arguments
+    ]
     assert len(run_lines) == 1, f"{dockerfile} should install its dependencies through {BUILD_SCRIPT} deps once"
     requirements = shlex.split(run_lines[0])[-1]
     files = []
@@ -93,12 +97,18 @@ def requirement_files(dockerfile: Path) -> list[str]:
 def test_dependencies_are_a_layer_before_the_source(image):
     # Layer cache: a source change must not reinstall the dependencies.
     found = instructions(DOCKERFILES[image])
-    deps = next(at for at, (name, arguments) in enumerate(found) if name == "RUN" and f"{BUILD_SCRIPT} deps" in arguments)
+    deps = next(
+        at for at, (name, arguments) in enumerate(found) if name == "RUN" and f"{BUILD_SCRIPT} deps" in arguments
+    )
     copies_before = [shlex.split(arguments)[:-1] for name, arguments in found[:deps] if name == "COPY"]
     assert all(not source.endswith(".py") or source == BUILD_SCRIPT for sources in copies_before for source in sources)
     assert "." not in [source for sources in copies_before for source in sources]
-    project = next(at for at, (name, arguments) in enumerate(found) if name == "RUN" and f"{BUILD_SCRIPT} project" in arguments)
-    assert deps < [at for at, (name, arguments) in enumerate(found) if name == "COPY" and arguments == ". ."][0] < project
+    project = next(
+        at for at, (name, arguments) in enumerate(found) if name == "RUN" and f"{BUILD_SCRIPT} project" in arguments
+    )
+    assert (
+        deps < [at for at, (name, arguments) in enumerate(found) if name == "COPY" and arguments == ". ."][0] < project
+    )
 
 
 def pins(requirements: str) -> dict[str, str]:
@@ -146,10 +156,23 @@ def test_every_copy_source_exists_in_the_build_context(image):
 
 def test_dockerignore_sends_what_the_build_needs_and_nothing_else():
     assert not dockerignored(BUILD_SCRIPT)
-    for needed in ("pyproject.toml", "constraints.txt", "scripts/build_wheel.sh", "salary/data/salary.csv", "webapp/templates/index.html"):
+    for needed in (
+        "pyproject.toml",
+        "constraints.txt",
+        "scripts/build_wheel.sh",
+        "salary/data/salary.csv",
+        "webapp/templates/index.html",
+    ):
         assert not dockerignored(needed), needed
-    for left_out in (".venv/bin/python", ".git/HEAD", "tests/deploy/test_images.py", "model-store/salary/latest.json",
-                     "components/__pycache__/base.cpython-311.pyc", "README.md", "cloudbuild.yaml"):
+    for left_out in (
+        ".venv/bin/python",
+        ".git/HEAD",
+        "tests/deploy/test_images.py",
+        "model-store/salary/latest.json",
+        "components/__pycache__/base.cpython-311.pyc",
+        "README.md",
+        "cloudbuild.yaml",
+    ):
         assert dockerignored(left_out), left_out
 
 
@@ -197,8 +220,13 @@ def test_training_and_serving_share_numpy_and_serving_needs_no_training_stack():
 
 def test_the_web_app_serves_every_route_without_the_training_stack(published, store_uri, line_model):
     blocked = ["sklearn", "scipy", "joblib", "threadpoolctl", "matplotlib", "kfp"]
-    result = subprocess.run([sys.executable, "-c", ROUTES_SCRIPT, store_uri, *blocked], cwd=REPO,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", ROUTES_SCRIPT, store_uri, *blocked],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip().splitlines()[-1] == "[200, 200, 404, 200, 200, 200, 200] []"
 
@@ -236,7 +264,11 @@ def test_webapp_image_binds_gunicorn_to_all_interfaces_on_port(monkeypatch):
     command = json.loads(dict(final_stage(dockerfile))["CMD"])
     assert command[0] == "gunicorn" and command[-1] == "webapp:create_app()"
     config = command[command.index("--config") + 1]
-    copies = [shlex.split(arguments) for name, arguments in final_stage(dockerfile) if name == "COPY" and not arguments.startswith("--from=")]
+    copies = [
+        shlex.split(arguments)
+        for name, arguments in final_stage(dockerfile)
+        if name == "COPY" and not arguments.startswith("--from=")
+    ]
     source = next(words[0] for words in copies if words[-1] == config)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -252,12 +284,15 @@ def test_webapp_image_binds_gunicorn_to_all_interfaces_on_port(monkeypatch):
 def test_webapp_healthcheck_probes_healthz(store_uri):
     dockerfile = DOCKERFILES["webapp"]
     healthcheck = dict(final_stage(dockerfile))["HEALTHCHECK"]
-    probe = json.loads(healthcheck[healthcheck.index("CMD") + 3:].strip())
+    probe = json.loads(healthcheck[healthcheck.index("CMD") + 3 :].strip())
     assert probe[0] == "python" and "/healthz" in probe[-1]
     with gunicorn({"MODEL_URI": store_uri}) as base:
         port = base.rsplit(":", 1)[1]
-        assert subprocess.run([sys.executable, *probe[1:]], env={**os.environ, "PORT": port}, timeout=20).returncode == 0
+        assert (
+            subprocess.run([sys.executable, *probe[1:]], env={**os.environ, "PORT": port}, timeout=20).returncode == 0
+        )
     nobody = str(free_port())
-    failed = subprocess.run([sys.executable, *probe[1:]], env={**os.environ, "PORT": nobody}, capture_output=True, timeout=20)
+    failed = subprocess.run(
+        [sys.executable, *probe[1:]], env={**os.environ, "PORT": nobody}, capture_output=True, timeout=20
+    )
     assert failed.returncode != 0
-

@@ -20,7 +20,10 @@ def permission_rows():
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
     rows = []
     for line in lines[2:]:
-        cells = [cell.strip().replace("gs://P-", "gs://my-proj-").replace("@P.", "@my-proj.") for cell in line.strip("|").split(" | ")]
+        cells = [
+            cell.strip().replace("gs://P-", "gs://my-proj-").replace("@P.", "@my-proj.")
+            for cell in line.strip("|").split(" | ")
+        ]
         row = dict(zip(header, cells, strict=True))
         row["role"] = row["role"].strip("`")
         row["on"] = re.sub(r"^(project|dataset) P\b", r"\1 my-proj", row["on"]).replace("my-proj.D", "my-proj.hr_data")
@@ -33,7 +36,11 @@ def test_the_permissions_table_and_the_script_grant_the_same_both_ways(tmp_path)
     granted = grants([shlex.split(line) for line in result.stdout.splitlines()])
     accounts = {"builder": BUILDER, "pipeline": PIPELINE, "webapp": WEBAPP, "watch": WATCH, "sink writer": SINK_WRITER}
     rows = permission_rows()
-    needed = {(row["on"], accounts[row["identity"]], row["role"]) for row in rows if row["identity"] in accounts and row["role"] != "—"}
+    needed = {
+        (row["on"], accounts[row["identity"]], row["role"])
+        for row in rows
+        if row["identity"] in accounts and row["role"] != "—"
+    }
     assert granted - needed == set(), "granted by scripts/gcp_setup.sh but not in docs/permissions.md"
     assert needed - granted == set(), "in docs/permissions.md but not granted by scripts/gcp_setup.sh"
     assert all(row["documentation"].startswith("https://cloud.google.com/") for row in rows)
@@ -49,7 +56,7 @@ def test_every_build_step_task_and_setup_command_has_a_row(tmp_path):
     tasks = re.findall(r'set_display_name\("([^"]+)"\)', (REPO / "pipeline_def" / "pipeline.py").read_text())
     assert len(tasks) >= 6 and [task for task in tasks if task not in steps] == []
     result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--watch", "--alert-channels", "c", "--dry-run")
-    commands = {" ".join(shlex.split(line)[:2 if line.startswith("bq") else 4]) for line in result.stdout.splitlines()}
+    commands = {" ".join(shlex.split(line)[: 2 if line.startswith("bq") else 4]) for line in result.stdout.splitlines()}
     commands = {re.sub(r" (my-proj|--project)$", "", command) for command in commands}
     operator = " ".join(row["step"] for row in rows if row["identity"] == "operator")
     assert [command for command in sorted(commands) if f"`{command}`" not in operator] == []
@@ -65,6 +72,10 @@ def test_the_readme_role_lists_say_what_the_table_says():
     for row in rows:
         identity = re.match(r"\| `salary-(\w+)`", row).group(1)
         # Roles are written short there: `aiplatform.user`, and `objectUser` for the storage ones.
-        named = {f"roles/{token}" if "." in token else f"roles/storage.{token}"
-                 for token in re.findall(r"`([a-z]+\.[A-Za-z]+|object[A-Z][a-z]+)`", row)}
-        assert named == {entry["role"] for entry in table if entry["identity"] == identity and entry["role"] != "—"}, identity
+        named = {
+            f"roles/{token}" if "." in token else f"roles/storage.{token}"
+            for token in re.findall(r"`([a-z]+\.[A-Za-z]+|object[A-Z][a-z]+)`", row)
+        }
+        assert named == {entry["role"] for entry in table if entry["identity"] == identity and entry["role"] != "—"}, (
+            identity
+        )

@@ -34,15 +34,22 @@ def test_traffic_moves_only_after_the_smoke_check(build):
 @pytest.mark.parametrize("exists", [True, False], ids=["existing", "first-build"])
 def test_the_first_build_creates_the_service_on_a_placeholder(build, tmp_path, exists):
     values = resolved(build, TRIGGERED)
-    answers = "" if exists else '[[ $2 == services && $3 == describe ]] && exit 1\nexit 0'
+    answers = "" if exists else "[[ $2 == services && $3 == describe ]] && exit 1\nexit 0"
     calls = run_script(steps(build)["ensure-service"], values, tmp_path, program="gcloud", answers=answers)
     assert calls[0][:4] == ["run", "services", "describe", "salary-webapp"]
     if exists:
         assert len(calls) == 1
     else:
         # As the web app's account: the builder may act as that one only.
-        assert calls[1] == ["run", "deploy", "salary-webapp", "--image=us-docker.pkg.dev/cloudrun/container/placeholder",
-                            "--region=europe-west1", "--service-account=salary-webapp@my-proj.iam.gserviceaccount.com", "--quiet"]
+        assert calls[1] == [
+            "run",
+            "deploy",
+            "salary-webapp",
+            "--image=us-docker.pkg.dev/cloudrun/container/placeholder",
+            "--region=europe-west1",
+            "--service-account=salary-webapp@my-proj.iam.gserviceaccount.com",
+            "--quiet",
+        ]
 
 
 def in_folder(step, folder):
@@ -54,10 +61,15 @@ def in_folder(step, folder):
 
 def smoke_step(build, tmp_path, base):
     """Run both smoke steps' scripts, gcloud answering as Cloud Run would for a service whose candidate tag is `base`."""
-    service = {"status": {"url": "https://salary-webapp-abc-ew.a.run.app", "traffic": [
-        {"revisionName": "salary-webapp-00001-old", "percent": 100},
-        {"revisionName": "salary-webapp-00002-new", "tag": "candidate", "url": base},
-    ]}}
+    service = {
+        "status": {
+            "url": "https://salary-webapp-abc-ew.a.run.app",
+            "traffic": [
+                {"revisionName": "salary-webapp-00001-old", "percent": 100},
+                {"revisionName": "salary-webapp-00002-new", "tag": "candidate", "url": base},
+            ],
+        }
+    }
     (tmp_path / "described.json").write_text(json.dumps(service))
     answers = (
         'case "$*" in\n'
@@ -67,7 +79,9 @@ def smoke_step(build, tmp_path, base):
         "esac"
     )
     values = resolved(build, TRIGGERED)
-    calls = run_script(in_folder(steps(build)["smoke-target"], tmp_path), values, tmp_path, program="gcloud", answers=answers)
+    calls = run_script(
+        in_folder(steps(build)["smoke-target"], tmp_path), values, tmp_path, program="gcloud", answers=answers
+    )
     # Google documents the service URL as the audience; the requests go to the tag's URL: a token for each.
     assert (tmp_path / "smoke-id-token").read_text().strip() == "token-for-https://salary-webapp-abc-ew.a.run.app"
     assert (tmp_path / "smoke-tag-id-token").read_text().strip() == f"token-for-{base}"
@@ -90,22 +104,35 @@ def test_smoke_step_passes_a_serving_revision_and_marks_an_empty_store(build, tm
 
 
 @pytest.mark.parametrize("smoke_exit, moved", [(0, True), (3, False)])
-def test_the_first_build_on_an_empty_store_ends_green_and_says_what_happens_next(build, tmp_path, capfd, smoke_exit, moved):
+def test_the_first_build_on_an_empty_store_ends_green_and_says_what_happens_next(
+    build, tmp_path, capfd, smoke_exit, moved
+):
     values = resolved(build, TRIGGERED)
     workspace = tmp_path / "bin" / "ws"
     workspace.mkdir(parents=True)
     for name in ("smoke-id-token", "smoke-tag-id-token"):
         (workspace / name).write_text("t\n")
     # scripts/smoke.py exits 3 when /ready says nothing is published yet (tests/deploy/test_smoke.py, against the real server).
-    smoke = run_script(steps(build)["smoke-webapp"], values, tmp_path, program="python3", answers=f"exit {smoke_exit}", replace={"/workspace": "ws"})
+    smoke = run_script(
+        steps(build)["smoke-webapp"],
+        values,
+        tmp_path,
+        program="python3",
+        answers=f"exit {smoke_exit}",
+        replace={"/workspace": "ws"},
+    )
     assert smoke[0][:2] == ["scripts/smoke.py", f"--service-json={workspace}/service.json"]
     calls = run_script(steps(build)["route-traffic"], values, tmp_path, program="gcloud", replace={"/workspace": "ws"})
     out = capfd.readouterr().out
     if moved:
-        assert calls == [["run", "services", "update-traffic", "salary-webapp", "--region=europe-west1", "--to-tags=candidate=100"]]
+        assert calls == [
+            ["run", "services", "update-traffic", "salary-webapp", "--region=europe-west1", "--to-tags=candidate=100"]
+        ]
     else:
         assert calls == []
-        assert out.startswith("No model is published yet: traffic stays where it is. The pipeline run this build submitted publishes")
+        assert out.startswith(
+            "No model is published yet: traffic stays where it is. The pipeline run this build submitted publishes"
+        )
         assert "gcloud run services update-traffic salary-webapp --region=europe-west1 --to-tags=candidate=100" in out
 
 
@@ -115,5 +142,12 @@ def test_a_failed_smoke_check_fails_the_build(build, tmp_path):
     for name in ("smoke-id-token", "smoke-tag-id-token"):
         (tmp_path / "bin" / "ws" / name).write_text("t\n")
     with pytest.raises(subprocess.CalledProcessError) as caught:
-        run_script(steps(build)["smoke-webapp"], values, tmp_path, program="python3", answers="exit 1", replace={"/workspace": "ws"})
+        run_script(
+            steps(build)["smoke-webapp"],
+            values,
+            tmp_path,
+            program="python3",
+            answers="exit 1",
+            replace={"/workspace": "ws"},
+        )
     assert caught.value.returncode == 1 and not (tmp_path / "bin" / "ws" / "nothing-published").exists()

@@ -15,13 +15,16 @@ DOCUMENT = openapi_document(max_batch=100, max_body_bytes=1000)
 RESPONSE = DOCUMENT["paths"]["/api/predict"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
 
 
-@pytest.mark.parametrize("answer, errors", [
-    ({"salary": 1.5, "model_version": "v"}, []),
-    ({"predictions": [1.0, 2], "model_version": "v"}, []),
-    ({"salary": "1.5", "model_version": "v"}, ["$ matches 0 of the oneOf schemas, not exactly one"]),
-    ({"salary": 1.5}, ["$ matches 0 of the oneOf schemas, not exactly one"]),
-    ([], ["$ matches 0 of the oneOf schemas, not exactly one"]),
-])
+@pytest.mark.parametrize(
+    "answer, errors",
+    [
+        ({"salary": 1.5, "model_version": "v"}, []),
+        ({"predictions": [1.0, 2], "model_version": "v"}, []),
+        ({"salary": "1.5", "model_version": "v"}, ["$ matches 0 of the oneOf schemas, not exactly one"]),
+        ({"salary": 1.5}, ["$ matches 0 of the oneOf schemas, not exactly one"]),
+        ([], ["$ matches 0 of the oneOf schemas, not exactly one"]),
+    ],
+)
 def test_responses_are_checked_against_the_api_description(answer, errors):
     assert smoke.schema_errors(answer, RESPONSE, DOCUMENT) == errors
 
@@ -29,15 +32,25 @@ def test_responses_are_checked_against_the_api_description(answer, errors):
 def test_schema_errors_name_what_is_wrong():
     single = DOCUMENT["components"]["schemas"]["SingleResponse"]
     assert smoke.schema_errors({"salary": float("nan"), "model_version": 3}, single, DOCUMENT) == [
-        "$.salary is not a finite number", "$.model_version is not a string",
+        "$.salary is not a finite number",
+        "$.model_version is not a string",
     ]
-    assert smoke.schema_errors({"years_experience": 1, "x": 2}, {"$ref": "#/components/schemas/SingleRequest"}, DOCUMENT) == [
+    assert smoke.schema_errors(
+        {"years_experience": 1, "x": 2}, {"$ref": "#/components/schemas/SingleRequest"}, DOCUMENT
+    ) == [
         "$.x is not allowed",
     ]
 
 
 def test_the_tag_url_is_found_and_must_name_the_revision():
-    service = {"status": {"traffic": [{"revisionName": "r1", "percent": 100}, {"revisionName": "r2", "tag": "candidate", "url": "https://x"}]}}
+    service = {
+        "status": {
+            "traffic": [
+                {"revisionName": "r1", "percent": 100},
+                {"revisionName": "r2", "tag": "candidate", "url": "https://x"},
+            ]
+        }
+    }
     assert smoke.tag_url(service, "candidate") == "https://x"
     assert smoke.tag_url(service, "candidate", "r2") == "https://x"
     with pytest.raises(smoke.SmokeFailure, match="tag candidate points at revision r2, not r3"):
@@ -76,8 +89,12 @@ def front_end(upstream: str, audience_token: str, transient: int = 0):
             elif self.headers.get("Authorization") != f"Bearer {audience_token}":
                 status, raw = 401, b"unauthorized"
             else:
-                request = urllib.request.Request(upstream + self.path, data=body, method=self.command,
-                                                 headers={"Content-Type": "application/json"} if body else {})
+                request = urllib.request.Request(
+                    upstream + self.path,
+                    data=body,
+                    method=self.command,
+                    headers={"Content-Type": "application/json"} if body else {},
+                )
                 try:
                     with urllib.request.urlopen(request, timeout=10) as response:
                         status, raw = response.status, response.read()
@@ -107,13 +124,20 @@ def test_a_token_for_the_tag_url_is_tried_once_after_a_401(store_uri, published,
     version = published["version"]
     monkeypatch.setenv("SMOKE_ID_TOKEN", "service-audience")
     monkeypatch.setenv("SMOKE_TAG_ID_TOKEN", "tag-audience")
-    with gunicorn({"MODEL_URI": store_uri}) as upstream, front_end(upstream, "tag-audience", transient=1) as (base, seen):
+    with (
+        gunicorn({"MODEL_URI": store_uri}) as upstream,
+        front_end(upstream, "tag-audience", transient=1) as (base, seen),
+    ):
         assert smoke.main([base, "--expect-version", version]) == 0
         out = capsys.readouterr().out.splitlines()
         assert out[1] == "the token for the service URL was refused (401): retrying with the tag URL as audience"
         assert out[2] == f"ok /ready: ready, model version {version}"
         # The 502 was retried with the same token, the 401 once with the tag's, and every later request used it.
-        assert [entry[2] for entry in seen[:3]] == ["Bearer service-audience", "Bearer service-audience", "Bearer tag-audience"]
+        assert [entry[2] for entry in seen[:3]] == [
+            "Bearer service-audience",
+            "Bearer service-audience",
+            "Bearer tag-audience",
+        ]
         assert {entry[2] for entry in seen[3:]} == {"Bearer tag-audience"} and seen[0][1] == "/ready"
     with gunicorn({"MODEL_URI": store_uri}) as upstream, front_end(upstream, "someone-else") as (base, seen):
         assert smoke.main([base]) == 1
@@ -147,7 +171,10 @@ def test_against_the_production_server(store_uri, published, tmp_path, capsys, n
     # An empty store (the first build, before its pipeline run publishes): exit 3, not a failure of the app.
     with gunicorn({"MODEL_URI": str(tmp_path / "empty")}) as base:
         assert smoke.main([base]) == smoke.NOTHING_PUBLISHED == 3
-        assert capsys.readouterr().err == "smoke check: /ready answered 503: no model has been published yet; the app itself answers\n"
+        assert (
+            capsys.readouterr().err
+            == "smoke check: /ready answered 503: no model has been published yet; the app itself answers\n"
+        )
     assert smoke.main([base]) == 1
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 3 and err[0].startswith("retrying in 0 s: ") and "no answer" in err[-1]

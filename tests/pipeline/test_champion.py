@@ -31,12 +31,22 @@ def tilted_csv(tmp_path):
 
 def publish_champion(store_uri, slope):
     years = np.arange(0.0, 40.0)
-    return open_store(store_uri).publish(dump_model(fit_salary_model(years, 30000.0 + slope * years)), **version_facts())
+    return open_store(store_uri).publish(
+        dump_model(fit_salary_model(years, 30000.0 + slope * years)), **version_facts()
+    )
 
 
 def run(tmp_path, data_uri, store_uri, force=False):
-    arguments = {"data_uri": data_uri, "model_uri": store_uri, "test_fraction": TEST_FRACTION, "seed": SEED,
-                 "min_r2": 0.5, "max_r2_drop": 0.01, "force": force, "git_commit": ""}
+    arguments = {
+        "data_uri": data_uri,
+        "model_uri": store_uri,
+        "test_fraction": TEST_FRACTION,
+        "seed": SEED,
+        "min_r2": 0.5,
+        "max_r2_drop": 0.01,
+        "force": force,
+        "git_commit": "",
+    }
     return run_locally("salary-components:test", arguments, str(tmp_path / "runs"))
 
 

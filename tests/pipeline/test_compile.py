@@ -31,7 +31,12 @@ TASKS = {"load-data", "train-model", "evaluate-model", "export-model"}
 def spec(tmp_path):
     # In a folder that does not exist yet: compile.py makes it.
     output = tmp_path / "build" / "pipeline.yaml"
-    assert compile_py.main(["--output", str(output), "--image", "europe-docker.pkg.dev/p/r/components:abc", "--no-dry-run"]) == 0
+    assert (
+        compile_py.main(
+            ["--output", str(output), "--image", "europe-docker.pkg.dev/p/r/components:abc", "--no-dry-run"]
+        )
+        == 0
+    )
     return output
 
 
@@ -40,14 +45,28 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     assert pipeline.name == "salary-training"
     assert pipeline.description.startswith("Train a linear salary model")
     assert set(pipeline.component_spec.inputs) == {
-        "data_uri", "model_uri", "test_fraction", "seed", "min_r2", "max_r2_drop", "force", "git_commit", "registry_model", "serving_image",
-        "experiment"}
+        "data_uri",
+        "model_uri",
+        "test_fraction",
+        "seed",
+        "min_r2",
+        "max_r2_drop",
+        "force",
+        "git_commit",
+        "registry_model",
+        "serving_image",
+        "experiment",
+    }
     # One set of defaults: the compiled signature's and the command line's are the same values.
     flags = compile_py.build_parser().parse_args([])
     for name in ("test_fraction", "seed", "min_r2", "max_r2_drop"):
         assert pipeline.component_spec.inputs[name].default == getattr(flags, name) == getattr(defaults, name.upper())
     assert pipeline.component_spec.inputs["model_uri"].default == defaults.LOCAL_MODEL_STORE
-    assert pipeline.component_spec.inputs["registry_model"].default == pipeline.component_spec.inputs["experiment"].default == ""
+    assert (
+        pipeline.component_spec.inputs["registry_model"].default
+        == pipeline.component_spec.inputs["experiment"].default
+        == ""
+    )
     document = yaml.safe_load(spec.read_text())
     # Every step runs inside an exit handler; report-run runs after it, whatever happened.
     root = document["root"]["dag"]["tasks"]
@@ -59,15 +78,23 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
     assert set(tasks) == TASKS | {"condition-2", "condition-3"}
     assert all(task["taskInfo"]["name"] for task in tasks.values())
     # The registry upload sits behind a condition on its parameter: off unless a registry model is named.
-    assert tasks["condition-2"]["triggerPolicy"]["condition"] == "inputs.parameter_values['pipelinechannel--registry_model'] != ''"
+    assert (
+        tasks["condition-2"]["triggerPolicy"]["condition"]
+        == "inputs.parameter_values['pipelinechannel--registry_model'] != ''"
+    )
     assert set(tasks["condition-2"]["componentRef"].values()) == {"comp-condition-2"}
     assert set(document["components"]["comp-condition-2"]["dag"]["tasks"]) == {"register-model"}
     # The pipeline's one output is the exit task's final state; the decision's reason comes from evaluation.
-    outputs = {name: value["valueFromParameter"] for name, value in document["root"]["dag"]["outputs"]["parameters"].items()}
+    outputs = {
+        name: value["valueFromParameter"] for name, value in document["root"]["dag"]["outputs"]["parameters"].items()
+    }
     assert outputs == {"Output": {"outputParameterKey": "Output", "producerSubtask": "report-run"}}
     assert "reason" in document["components"]["comp-evaluate-model"]["outputDefinitions"]["parameters"]
     assert "reason" not in document["components"]["comp-export-model"]["inputDefinitions"]["parameters"]
-    assert set(document["components"]["comp-export-model"]["outputDefinitions"]["parameters"]) == {"published", "version"}
+    assert set(document["components"]["comp-export-model"]["outputDefinitions"]["parameters"]) == {
+        "published",
+        "version",
+    }
     executors = document["deploymentSpec"]["executors"]
     assert len(executors) == 7
     for executor in executors.values():
@@ -83,11 +110,20 @@ def test_spec_loads_back_with_tasks_parameters_and_image(spec):
 def test_display_names_are_set(spec):
     pipeline_spec = yaml.safe_load(spec.read_text())
     # The IR keeps display names on taskInfo.name; every task has a human one.
-    names = {task["taskInfo"]["name"] for task in pipeline_spec["components"]["comp-exit-handler-1"]["dag"]["tasks"].values()}
-    assert names == {"Load and validate data", "Train linear regression", "Evaluate against champion", "Publish to model store", "registry-model-set",
-                     "experiment-set"}
+    names = {
+        task["taskInfo"]["name"] for task in pipeline_spec["components"]["comp-exit-handler-1"]["dag"]["tasks"].values()
+    }
+    assert names == {
+        "Load and validate data",
+        "Train linear regression",
+        "Evaluate against champion",
+        "Publish to model store",
+        "registry-model-set",
+        "experiment-set",
+    }
     assert {task["taskInfo"]["name"] for task in pipeline_spec["root"]["dag"]["tasks"].values()} == {
-        "salary-training-steps", "Report the run's final state",
+        "salary-training-steps",
+        "Report the run's final state",
     }
     registry_task = pipeline_spec["components"]["comp-condition-2"]["dag"]["tasks"]["register-model"]
     assert registry_task["taskInfo"]["name"] == "Register in Vertex AI Model Registry"
@@ -96,8 +132,15 @@ def test_display_names_are_set(spec):
 @pytest.mark.parametrize(
     "flag",
     [
-        ["--test-fraction", "1.5"], ["--test-fraction", "0"], ["--min-r2", "nan"], ["--min-r2", "2"], ["--seed", "-1"], ["--seed", "x"],
-        ["--max-r2-drop", "-0.1"], ["--image", ""], ["--bogus"],
+        ["--test-fraction", "1.5"],
+        ["--test-fraction", "0"],
+        ["--min-r2", "nan"],
+        ["--min-r2", "2"],
+        ["--seed", "-1"],
+        ["--seed", "x"],
+        ["--max-r2-drop", "-0.1"],
+        ["--image", ""],
+        ["--bogus"],
     ],
 )
 def test_bad_flags_exit_2(flag, capsys):
@@ -107,8 +150,17 @@ def test_bad_flags_exit_2(flag, capsys):
     assert flag[0] in capsys.readouterr().err
 
 
-SUBMIT = ["--submit", "--project", "my-proj", "--region", "europe-west1", "--pipeline-root", "gs://my-bucket/root",
-          "--service-account", "salary-pipeline@my-proj.iam.gserviceaccount.com"]
+SUBMIT = [
+    "--submit",
+    "--project",
+    "my-proj",
+    "--region",
+    "europe-west1",
+    "--pipeline-root",
+    "gs://my-bucket/root",
+    "--service-account",
+    "salary-pipeline@my-proj.iam.gserviceaccount.com",
+]
 
 
 def test_checking_the_flags_changes_nothing_and_resolving_fills_in_the_store():
@@ -126,7 +178,9 @@ def test_checking_the_flags_changes_nothing_and_resolving_fills_in_the_store():
 def test_bad_data_stops_before_the_run(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("YearsExperience,Salary\n1,2\n")
-    code = compile_py.main(["--output", str(tmp_path / "p.yaml"), "--data-uri", str(bad), "--model-uri", str(tmp_path / "store")])
+    code = compile_py.main(
+        ["--output", str(tmp_path / "p.yaml"), "--data-uri", str(bad), "--model-uri", str(tmp_path / "store")]
+    )
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: bad training data: {bad}: 1 data rows, at least 10 are needed"]
@@ -136,12 +190,25 @@ def test_bad_data_stops_before_the_run(tmp_path, capsys):
 @pytest.mark.slow
 def test_make_compile_prints_one_line_per_task_and_keeps_the_full_log(tmp_path, salary_csv):
     store = tmp_path / "store"
-    flags = (f"--output {tmp_path / 'p.yaml'} --data-uri {salary_csv} --model-uri {store} "
-             f"--local-root {tmp_path / 'root'} --git-commit feedface")
+    flags = (
+        f"--output {tmp_path / 'p.yaml'} --data-uri {salary_csv} --model-uri {store} "
+        f"--local-root {tmp_path / 'root'} --git-commit feedface"
+    )
     # The Makefile's own target, on this interpreter's environment (its venv is already installed).
     result = subprocess.run(
-        ["make", "--no-print-directory", "-o", ".venv/.installed", "compile", f"BIN={Path(sys.executable).parent}", f"COMPILE_ARGS={flags}"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            "make",
+            "--no-print-directory",
+            "-o",
+            ".venv/.installed",
+            "compile",
+            f"BIN={Path(sys.executable).parent}",
+            f"COMPILE_ARGS={flags}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     printed = (result.stdout + result.stderr).splitlines()
@@ -162,17 +229,22 @@ def test_make_compile_prints_one_line_per_task_and_keeps_the_full_log(tmp_path, 
     assert "Executing task" not in result.stdout + result.stderr
     assert "register-model" not in _plain(log.read_text())  # off by default, and kfp.local honours the condition
     reports = [  # the exit handler logged the run's final state
-        json.loads(line) for line in log.read_text().splitlines() if '"event": "salary-pipeline-run-finished"' in line]
+        json.loads(line) for line in log.read_text().splitlines() if '"event": "salary-pipeline-run-finished"' in line
+    ]
     assert [(report["state"], report["severity"]) for report in reports] == [("SUCCEEDED", "INFO")]
     assert loaded.manifest["source"]["git_commit"] == "feedface"
     assert open_store(str(store)).read_attachment(loaded.version, "plot.svg").startswith(b"<?xml")
     assert loaded.manifest["source"]["pipeline_run"].startswith("salary-training-")
     data = read_salary_csv(str(salary_csv))
     train = ~held_out_mask(data.years, data.salary, 0.2, 42)
-    assert loaded.manifest["data"] == {"uri": str(salary_csv), "sha256": data.sha256, "rows": 40,
-                                       "years_min": data.years[train].min(), "years_max": data.years[train].max(),
-                                       "years_histogram": {"edges": list(range(0, 61, 5)),
-                                                           "counts": count_years(data.years[train]).tolist()}}
+    assert loaded.manifest["data"] == {
+        "uri": str(salary_csv),
+        "sha256": data.sha256,
+        "rows": 40,
+        "years_min": data.years[train].min(),
+        "years_max": data.years[train].max(),
+        "years_histogram": {"edges": list(range(0, 61, 5)), "counts": count_years(data.years[train]).tolist()},
+    }
 
 
 @pytest.mark.slow
@@ -180,13 +252,29 @@ def test_failed_task_prints_its_reason_and_the_log_and_verbose_shows_everything(
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     result = subprocess.run(
-        [sys.executable, str(REPO / "compile.py"), "--output", str(tmp_path / "p.yaml"), "--data-uri", str(salary_csv),
-         "--model-uri", str(blocker / "store"), "--local-root", str(tmp_path / "root"), "--verbose"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(REPO / "compile.py"),
+            "--output",
+            str(tmp_path / "p.yaml"),
+            "--data-uri",
+            str(salary_csv),
+            "--model-uri",
+            str(blocker / "store"),
+            "--local-root",
+            str(tmp_path / "root"),
+            "--verbose",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 1
     error = result.stderr.strip().splitlines()
-    assert len(error) == 1 and error[0].startswith("error: dry run failed: task 'evaluate-model' failed: NotADirectoryError: ")
+    assert len(error) == 1 and error[0].startswith(
+        "error: dry run failed: task 'evaluate-model' failed: NotADirectoryError: "
+    )
     log = Path(error[0].split("; full log: ")[1])
     assert log.is_file() and log.parent.parent == tmp_path / "root"
     failed = [line for line in result.stdout.splitlines() if line.startswith("  evaluate-model ")]
@@ -198,8 +286,20 @@ def test_failed_task_prints_its_reason_and_the_log_and_verbose_shows_everything(
 @pytest.mark.slow
 def test_rejected_model_publishes_nothing(tmp_path, salary_csv, capsys):
     store = tmp_path / "store"
-    code = compile_py.main(["--output", str(tmp_path / "p.yaml"), "--data-uri", str(salary_csv), "--model-uri", str(store),
-                            "--local-root", str(tmp_path / "root"), "--min-r2", "0.9999"])
+    code = compile_py.main(
+        [
+            "--output",
+            str(tmp_path / "p.yaml"),
+            "--data-uri",
+            str(salary_csv),
+            "--model-uri",
+            str(store),
+            "--local-root",
+            str(tmp_path / "root"),
+            "--min-r2",
+            "0.9999",
+        ]
+    )
     assert code == 1
     assert capsys.readouterr().err.strip().endswith("< min_r2 0.9999")
     assert not store.exists()
@@ -208,7 +308,9 @@ def test_rejected_model_publishes_nothing(tmp_path, salary_csv, capsys):
 @pytest.mark.slow
 def test_failing_task_fails_the_run_and_publishes_nothing(tmp_path, bad_data_arguments):
     """The pipeline itself (not compile.py's pre-check) stops on bad data."""
-    with pytest.raises(TaskFailed, match="task 'load-data' failed: DataValidationError: .*line 12, column Salary") as failed:
+    with pytest.raises(
+        TaskFailed, match="task 'load-data' failed: DataValidationError: .*line 12, column Salary"
+    ) as failed:
         run_locally("salary-components:test", bad_data_arguments, str(tmp_path / "root"))
     assert failed.value.log_path.is_file()
     assert not (tmp_path / "store").exists()
@@ -228,8 +330,18 @@ def test_good_data_is_validated_once_in_the_pipeline_not_before_it(tmp_path, sal
         raise AssertionError(f"compile.py read {self.uri} itself")
 
     monkeypatch.setattr(CsvScan, "chunks", refuse)
-    code = compile_py.main(["--output", str(tmp_path / "p.yaml"), "--data-uri", str(salary_csv), "--model-uri", str(tmp_path / "store"),
-                            "--local-root", str(tmp_path / "root")])
+    code = compile_py.main(
+        [
+            "--output",
+            str(tmp_path / "p.yaml"),
+            "--data-uri",
+            str(salary_csv),
+            "--model-uri",
+            str(tmp_path / "store"),
+            "--local-root",
+            str(tmp_path / "root"),
+        ]
+    )
     assert code == 0 and open_store(str(tmp_path / "store")).latest_version()
 
 
@@ -261,9 +373,21 @@ def test_killed_compile_takes_its_running_task_with_it(tmp_path, salary_csv, sig
     store = tmp_path / "store"
     with open(tmp_path / "out.txt", "w") as out:
         process = subprocess.Popen(
-            [sys.executable, str(REPO / "compile.py"), "--output", str(tmp_path / "p.yaml"), "--data-uri", str(fifo),
-             "--model-uri", str(store), "--local-root", str(tmp_path / "root")],
-            cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                str(REPO / "compile.py"),
+                "--output",
+                str(tmp_path / "p.yaml"),
+                "--data-uri",
+                str(fifo),
+                "--model-uri",
+                str(store),
+                "--local-root",
+                str(tmp_path / "root"),
+            ],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     tasks = []
     try:
@@ -273,7 +397,14 @@ def test_killed_compile_takes_its_running_task_with_it(tmp_path, salary_csv, sig
             handle.write(salary_csv.read_bytes())
 
         def task():
-            return next((pid for pid in descendants(process.pid) if b"executor_main" in Path(f"/proc/{pid}/cmdline").read_bytes()), None)
+            return next(
+                (
+                    pid
+                    for pid in descendants(process.pid)
+                    if b"executor_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                ),
+                None,
+            )
 
         pid = _wait_for(task, 120)
         assert pid is not None, (tmp_path / "out.txt").read_text()

@@ -31,8 +31,15 @@ def run_through_evaluation(tmp_path, csv_path, min_r2=0.8, model_uri=None):
     metrics = artifact(Metrics, tmp_path, "metrics")
     plot, plot_svg = artifact(HTML, tmp_path, "plot"), artifact(Artifact, tmp_path, "plot_svg")
     decision = evaluate_model.python_func(
-        model=model, dataset=dataset, min_r2=min_r2, model_uri=model_uri or str(tmp_path / "empty-store"),
-        max_r2_drop=0.01, force=False, metrics=metrics, plot=plot, plot_svg=plot_svg,
+        model=model,
+        dataset=dataset,
+        min_r2=min_r2,
+        model_uri=model_uri or str(tmp_path / "empty-store"),
+        max_r2_drop=0.01,
+        force=False,
+        metrics=metrics,
+        plot=plot,
+        plot_svg=plot_svg,
     )
     return dataset, model, metrics, plot_svg, decision
 
@@ -52,7 +59,9 @@ def test_load_data_refuses_bad_data(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("YearsExperience,Salary\n" + "1,x\n" * 12)
     with pytest.raises(DataValidationError, match="line 2, column Salary"):
-        load_data.python_func(data_uri=str(bad), test_fraction=0.2, seed=1, dataset=artifact(Dataset, tmp_path, "dataset"))
+        load_data.python_func(
+            data_uri=str(bad), test_fraction=0.2, seed=1, dataset=artifact(Dataset, tmp_path, "dataset")
+        )
 
 
 def test_train_and_evaluate(tmp_path, salary_csv):
@@ -60,10 +69,16 @@ def test_train_and_evaluate(tmp_path, salary_csv):
     facts = json.loads((tmp_path / "model" / "metadata.json").read_text())
     data = read_salary_csv(str(salary_csv))
     test = held_out_mask(data.years, data.salary, 0.25, 1)
-    assert facts["framework"] == "scikit-learn" and facts["n_train"] == int((~test).sum()) and facts["n_test"] == int(test.sum())
+    assert (
+        facts["framework"] == "scikit-learn"
+        and facts["n_train"] == int((~test).sum())
+        and facts["n_test"] == int(test.sum())
+    )
     reference = LinearRegression().fit(data.years[~test].reshape(-1, 1), data.salary[~test])
     estimator = as_estimator(decode_model("candidate", (tmp_path / "model" / "model.pkl").read_bytes()))
-    assert estimator.coef_[0] == pytest.approx(reference.coef_[0], rel=1e-9) and facts["coef"] == float(estimator.coef_[0])
+    assert estimator.coef_[0] == pytest.approx(reference.coef_[0], rel=1e-9) and facts["coef"] == float(
+        estimator.coef_[0]
+    )
     assert facts["intercept"] == float(estimator.intercept_) == pytest.approx(reference.intercept_, rel=1e-9)
     assert set(metrics.metadata) == {"r2", "rmse", "mae", "margin_95", "n_train", "n_test"}
     assert metrics.metadata["n_test"] == int(test.sum())
@@ -75,8 +90,16 @@ def test_train_and_evaluate(tmp_path, salary_csv):
 
 def test_export_publishes_only_blessed(tmp_path, salary_csv, store_uri, rebuild_inputs):
     dataset, model, metrics, plot_svg, _ = run_through_evaluation(tmp_path, salary_csv)
-    common = dict(model=model, dataset=dataset, metrics=metrics, plot_svg=plot_svg, model_uri=store_uri, git_commit="c0ffee", pipeline_run="run-7",
-                  **rebuild_inputs)
+    common = dict(
+        model=model,
+        dataset=dataset,
+        metrics=metrics,
+        plot_svg=plot_svg,
+        model_uri=store_uri,
+        git_commit="c0ffee",
+        pipeline_run="run-7",
+        **rebuild_inputs,
+    )
     refused = export_model.python_func(blessed=False, **common)
     assert (refused.published, refused.version) == (False, "")
     assert not (tmp_path / "store").exists()
@@ -85,9 +108,19 @@ def test_export_publishes_only_blessed(tmp_path, salary_csv, store_uri, rebuild_
     assert done.published and manifest["version"] == done.version
     # Everything a rebuild needs: the parameters, the image (with the digest it pins) and the dependency set.
     assert manifest["source"] == {
-        "git_commit": "c0ffee", "pipeline_run": "run-7",
-        "parameters": {"data_uri": "", "test_fraction": 0.25, "seed": 1, "min_r2": 0.5, "max_r2_drop": 0.01, "force": False},
-        "image": rebuild_inputs["image"], "image_digest": "sha256:" + "ab" * 32, "dependencies_sha256": "d" * 64,
+        "git_commit": "c0ffee",
+        "pipeline_run": "run-7",
+        "parameters": {
+            "data_uri": "",
+            "test_fraction": 0.25,
+            "seed": 1,
+            "min_r2": 0.5,
+            "max_r2_drop": 0.01,
+            "force": False,
+        },
+        "image": rebuild_inputs["image"],
+        "image_digest": "sha256:" + "ab" * 32,
+        "dependencies_sha256": "d" * 64,
     }
     assert manifest["data"] == dataset.metadata["data"]
     assert manifest["data"]["uri"] == str(salary_csv) and manifest["data"]["rows"] == 40
@@ -106,9 +139,11 @@ def test_evaluation_draws_one_plot_for_the_console_and_the_store(tmp_path, salar
     svg = (tmp_path / "plot_svg").read_text()
     page = (tmp_path / "plot").read_text()
     assert svg.startswith("<?xml") and plot_svg.metadata["mime_type"] == "image/svg+xml"
-    assert svg[svg.index("<svg"):] in page
+    assert svg[svg.index("<svg") :] in page
     assert page.startswith("<!DOCTYPE html>") and "Held-out rows and the fitted line" in svg
-    assert html.escape(f"Blessed: {decision.reason}.") in page and f"on {metrics.metadata['n_test']} held-out rows" in page
+    assert (
+        html.escape(f"Blessed: {decision.reason}.") in page and f"on {metrics.metadata['n_test']} held-out rows" in page
+    )
 
 
 def test_evaluate_scores_the_champion_on_the_same_rows(tmp_path, salary_csv, store_uri, published):

@@ -15,19 +15,45 @@ from salary.store.model_store import open_store
 
 def test_a_store_the_containers_cannot_reach_is_refused_before_the_run(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
-    code = compile_py.main(["--output", str(tmp_path / "p.yaml"), "--runner", "container", "--model-uri", "gs://bucket/models/salary",
-                            "--local-root", str(tmp_path / "root")])
+    code = compile_py.main(
+        [
+            "--output",
+            str(tmp_path / "p.yaml"),
+            "--runner",
+            "container",
+            "--model-uri",
+            "gs://bucket/models/salary",
+            "--local-root",
+            str(tmp_path / "root"),
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: dry run failed: model store gs://bucket/models/salary is out of the containers' reach: they have no "
-                   "Google credentials here; use a folder, or a GCS emulator through STORAGE_EMULATOR_HOST"]
+    assert err == [
+        "error: dry run failed: model store gs://bucket/models/salary is out of the containers' reach: they have no "
+        "Google credentials here; use a folder, or a GCS emulator through STORAGE_EMULATOR_HOST"
+    ]
     assert not (tmp_path / "root").exists()
 
 
 def test_runner_container_does_not_apply_with_submit(capsys):
     with pytest.raises(SystemExit) as caught:
-        compile_py.main(["--submit", "--dry-run", "--project", "my-proj", "--region", "europe-west1", "--pipeline-root", "gs://my-bucket/root",
-                         "--service-account", "sa-name@my-proj.iam.gserviceaccount.com", "--runner", "container"])
+        compile_py.main(
+            [
+                "--submit",
+                "--dry-run",
+                "--project",
+                "my-proj",
+                "--region",
+                "europe-west1",
+                "--pipeline-root",
+                "gs://my-bucket/root",
+                "--service-account",
+                "sa-name@my-proj.iam.gserviceaccount.com",
+                "--runner",
+                "container",
+            ]
+        )
     assert caught.value.code == 2
     assert "--runner applies to the local dry run" in capsys.readouterr().err
 
@@ -35,38 +61,57 @@ def test_runner_container_does_not_apply_with_submit(capsys):
 def test_a_folder_store_is_mounted_at_the_same_path(tmp_path):
     store, data = str(tmp_path / "store"), str(tmp_path / "d.csv")
     args = containers.run_args({"model_uri": store, "data_uri": data})
-    assert [(m["Source"], m["Target"], m["ReadOnly"]) for m in args["mounts"]] == [(store, store, False), (data, data, True)]
+    assert [(m["Source"], m["Target"], m["ReadOnly"]) for m in args["mounts"]] == [
+        (store, store, False),
+        (data, data, True),
+    ]
     assert "network_mode" not in args
 
 
 def test_a_gs_store_uses_the_emulator_on_the_host_network(monkeypatch):
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:4443")
     args = containers.run_args({"model_uri": "gs://b/models/salary", "data_uri": ""})
-    assert args == {"mounts": [], "environment": {"STORAGE_EMULATOR_HOST": "http://127.0.0.1:4443"}, "network_mode": "host"}
+    assert args == {
+        "mounts": [],
+        "environment": {"STORAGE_EMULATOR_HOST": "http://127.0.0.1:4443"},
+        "network_mode": "host",
+    }
 
 
 def test_a_version_reported_but_not_on_the_host_fails_the_run(tmp_path, line_model):
     store = str(tmp_path / "store")
-    with pytest.raises(containers.ContainerRunError, match="version 20261127T000000Z-00000000 was reported published but is not in the store"):
+    with pytest.raises(
+        containers.ContainerRunError,
+        match="version 20261127T000000Z-00000000 was reported published but is not in the store",
+    ):
         containers.check_published({"model_uri": store}, {"published": True, "version": "20261127T000000Z-00000000"})
     manifest = open_store(store).publish(dump_model(line_model), metrics={}, data={}, source={})
     containers.check_published({"model_uri": store}, {"published": True, "version": manifest["version"]})
 
 
-@pytest.mark.parametrize("image, podman_name", [
-    ("salary-components:dev", "localhost/salary-components:dev"),
-    ("europe-west1-docker.pkg.dev/p/r/salary-components:b1", "europe-west1-docker.pkg.dev/p/r/salary-components:b1"),
-    ("localhost/x:1", "localhost/x:1"),
-])
+@pytest.mark.parametrize(
+    "image, podman_name",
+    [
+        ("salary-components:dev", "localhost/salary-components:dev"),
+        (
+            "europe-west1-docker.pkg.dev/p/r/salary-components:b1",
+            "europe-west1-docker.pkg.dev/p/r/salary-components:b1",
+        ),
+        ("localhost/x:1", "localhost/x:1"),
+    ],
+)
 def test_podman_lists_local_images_under_localhost(image, podman_name):
     assert containers.local_image({"ENGINE": "podman"}, image) == podman_name
     assert containers.local_image({"ENGINE": "docker"}, image) == image
 
 
-@pytest.mark.parametrize("body, translated", [
-    (b'{"message": "container abc does not exist in database: no such container"}', True),
-    (b'{"message": "something else broke"}', False),
-])
+@pytest.mark.parametrize(
+    "body, translated",
+    [
+        (b'{"message": "container abc does not exist in database: no such container"}', True),
+        (b'{"message": "something else broke"}', False),
+    ],
+)
 def test_podman_500_for_a_vanished_container_is_dockers_not_found(body, translated):
     # kfp.local's DockerRunner handles docker's 404 for an auto-removed container; podman answers 500.
     import docker.errors
@@ -96,7 +141,8 @@ def test_a_task_reported_as_a_success_reads_its_outputs_from_where_kfp_local_wri
     progress, terminal, run = _progress(tmp_path)
     (run / "export-model").mkdir()
     (run / "export-model" / "executor_output.json").write_text(
-        json.dumps({"parameterValues": {"published": True, "version": "20261127T000000Z-0000abcd"}}))
+        json.dumps({"parameterValues": {"published": True, "version": "20261127T000000Z-0000abcd"}})
+    )
     progress.write("Executing task 'export-model'\nTask 'export-model' finished with status SUCCESS\n")
     assert progress.failed is None
     assert "SUCCESS" in terminal.getvalue() and "published 20261127T000000Z-0000abcd" in terminal.getvalue()
@@ -106,8 +152,10 @@ def test_a_task_reported_as_a_success_reads_its_outputs_from_where_kfp_local_wri
 def test_a_task_that_logged_an_error_and_left_no_output_failed(tmp_path):
     # A container gone before its exit status was read: kfp.local reports SUCCESS; its error line says otherwise.
     progress, terminal, _ = _progress(tmp_path)
-    progress.write("Executing task 'load-data'\nsalary.dataset.DataValidationError: Salary must be positive (row 12)\n"
-                   "Task 'load-data' finished with status SUCCESS\n")
+    progress.write(
+        "Executing task 'load-data'\nsalary.dataset.DataValidationError: Salary must be positive (row 12)\n"
+        "Task 'load-data' finished with status SUCCESS\n"
+    )
     assert progress.failed == ("load-data", "DataValidationError: Salary must be positive (row 12)")
     assert "FAILED" in terminal.getvalue()
 
@@ -115,8 +163,10 @@ def test_a_task_that_logged_an_error_and_left_no_output_failed(tmp_path):
 def test_a_vanished_task_takes_its_reason_from_the_engines_log_file(tmp_path):
     # podman keeps a k8s-file log after removing the container; kfp.local streamed nothing of it.
     container_log = tmp_path / "containers.log"
-    container_log.write_text("2026-11-27T22:43:40.1+00:00 stdout F Found image\n"
-                             "2026-11-27T22:43:40.2+00:00 stderr F salary.dataset.DataValidationError: Salary must be positive (row 12)\n")
+    container_log.write_text(
+        "2026-11-27T22:43:40.1+00:00 stdout F Found image\n"
+        "2026-11-27T22:43:40.2+00:00 stderr F salary.dataset.DataValidationError: Salary must be positive (row 12)\n"
+    )
     progress, terminal, _ = _progress(tmp_path, container_log)
     progress.write("Executing task 'load-data'\nTask 'load-data' finished with status SUCCESS\n")
     assert progress.failed == ("load-data", "DataValidationError: Salary must be positive (row 12)")

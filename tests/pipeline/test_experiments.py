@@ -19,9 +19,26 @@ from salary.reproduce import REBUILD_PARAMETERS, dependency_set_sha256
 STORE = "projects/my-proj/locations/europe-west1/metadataStores/default"
 JOB = "salary-training-20261206030000"
 JOB_RESOURCE = f"projects/my-proj/locations/europe-west1/pipelineJobs/{JOB}"
-METRICS = {"r2": 0.97271, "rmse": 5419.24, "mae": 4203.07, "margin_95": 10621.7, "n_train": 120, "n_test": 30,
-           "champion_version": "20261120T080000Z-0badcafe", "champion_r2": 0.95, "champion_rmse": 6001.5, "champion_mae": 4800.25}
-PARAMETERS = {"data_uri": "bq://my-proj.hr.salaries", "test_fraction": 0.2, "seed": 42, "min_r2": 0.8, "max_r2_drop": 0.01, "force": False}
+METRICS = {
+    "r2": 0.97271,
+    "rmse": 5419.24,
+    "mae": 4203.07,
+    "margin_95": 10621.7,
+    "n_train": 120,
+    "n_test": 30,
+    "champion_version": "20261120T080000Z-0badcafe",
+    "champion_r2": 0.95,
+    "champion_rmse": 6001.5,
+    "champion_mae": 4800.25,
+}
+PARAMETERS = {
+    "data_uri": "bq://my-proj.hr.salaries",
+    "test_fraction": 0.2,
+    "seed": 42,
+    "min_r2": 0.8,
+    "max_r2_drop": 0.01,
+    "force": False,
+}
 
 
 class MetadataStore:
@@ -42,7 +59,9 @@ class MetadataStore:
         return self.contexts[name]
 
     def create_context(self, parent, context, context_id, **kwargs):
-        self.calls.append(("create_context", {"parent": parent, "context": aiplatform_v1.Context(context), "context_id": context_id}))
+        self.calls.append(
+            ("create_context", {"parent": parent, "context": aiplatform_v1.Context(context), "context_id": context_id})
+        )
         created = aiplatform_v1.Context(context, name=f"{parent}/contexts/{context_id}")
         self.contexts[created.name] = created
         return created
@@ -62,18 +81,30 @@ def metadata(fresh_aiplatform_config):
     store = MetadataStore()
     answered = {"get_metadata_store", "get_context", "create_context", "add_context_children", "update_context"}
     patches = []
-    for client, methods in ((MetadataServiceClient, dir(MetadataServiceClient)),
-                            (TensorboardServiceClient, dir(TensorboardServiceClient))):
+    for client, methods in (
+        (MetadataServiceClient, dir(MetadataServiceClient)),
+        (TensorboardServiceClient, dir(TensorboardServiceClient)),
+    ):
         for name in methods:
-            if name.startswith("_") or name.endswith("_path") or name.startswith(("parse_", "from_", "get_mtls", "common_")):
+            if (
+                name.startswith("_")
+                or name.endswith("_path")
+                or name.startswith(("parse_", "from_", "get_mtls", "common_"))
+            ):
                 continue
             if not callable(getattr(client, name)) or isinstance(getattr(client, name), property):
                 continue
             if client is MetadataServiceClient and name in answered:
                 handler = getattr(store, name)
-                patches.append(mock.patch.object(client, name, lambda self, *a, _handler=handler, **k: _handler(*a, **k)))
+                patches.append(
+                    mock.patch.object(client, name, lambda self, *a, _handler=handler, **k: _handler(*a, **k))
+                )
             else:
-                patches.append(mock.patch.object(client, name, side_effect=AssertionError(f"unexpected call {client.__name__}.{name}")))
+                patches.append(
+                    mock.patch.object(
+                        client, name, side_effect=AssertionError(f"unexpected call {client.__name__}.{name}")
+                    )
+                )
     for patch in patches:
         patch.start()
     yield store
@@ -93,10 +124,20 @@ def test_a_run_is_logged_under_the_job_name_with_params_and_metrics_and_no_tenso
     assert name == run_context
     calls = [(method, request) for method, request in metadata.calls if method != "get_context"]
     assert [method for method, _ in calls] == [
-        "get_metadata_store", "create_context", "create_context", "add_context_children", "update_context", "update_context", "update_context"]
+        "get_metadata_store",
+        "create_context",
+        "create_context",
+        "add_context_children",
+        "update_context",
+        "update_context",
+        "update_context",
+    ]
     experiment = calls[1][1]
     assert (experiment["parent"], experiment["context_id"]) == (STORE, "salary-weekly")
-    assert (experiment["context"].schema_title, experiment["context"].display_name) == ("system.Experiment", "salary-weekly")
+    assert (experiment["context"].schema_title, experiment["context"].display_name) == (
+        "system.Experiment",
+        "salary-weekly",
+    )
     # No backing TensorBoard is named, so none is looked up or created (the fixture fails any TensorBoard call).
     assert "backing_tensorboard" not in str(experiment["context"].metadata)
     run = calls[2][1]
@@ -106,8 +147,15 @@ def test_a_run_is_logged_under_the_job_name_with_params_and_metrics_and_no_tenso
     final = struct(calls[-1][1]["context"].metadata)
     assert final["_state"] == "COMPLETE"
     assert final["_params"] == {
-        "data_uri": "bq://my-proj.hr.salaries", "test_fraction": 0.2, "seed": 42, "min_r2": 0.8, "max_r2_drop": 0.01, "force": "false",
-        "store_version": "20261206T030512Z-23f074cd", "published": "true", "champion_version": "20261120T080000Z-0badcafe",
+        "data_uri": "bq://my-proj.hr.salaries",
+        "test_fraction": 0.2,
+        "seed": 42,
+        "min_r2": 0.8,
+        "max_r2_drop": 0.01,
+        "force": "false",
+        "store_version": "20261206T030512Z-23f074cd",
+        "published": "true",
+        "champion_version": "20261120T080000Z-0badcafe",
     }
     # The challenger's metrics and the champion's, scored on the same held-out rows.
     assert final["_metrics"] == {name: value for name, value in METRICS.items() if name != "champion_version"}
@@ -116,8 +164,15 @@ def test_a_run_is_logged_under_the_job_name_with_params_and_metrics_and_no_tenso
 def test_the_component_logs_in_the_jobs_own_project_and_region(tmp_path, metadata, monkeypatch):
     monkeypatch.setattr("google.auth.default", lambda *args, **kwargs: (AnonymousCredentials(), "other-proj"))
     metrics = Metrics(name="metrics", uri=str(tmp_path / "metrics"), metadata=dict(METRICS))
-    name = log_experiment.python_func(metrics=metrics, experiment="salary-weekly", published=False, version="", pipeline_job=JOB,
-                                      pipeline_job_resource=JOB_RESOURCE, **PARAMETERS)
+    name = log_experiment.python_func(
+        metrics=metrics,
+        experiment="salary-weekly",
+        published=False,
+        version="",
+        pipeline_job=JOB,
+        pipeline_job_resource=JOB_RESOURCE,
+        **PARAMETERS,
+    )
     assert name == f"{STORE}/contexts/salary-weekly-{JOB}"
     final = struct(metadata.contexts[name].metadata)
     assert final["_params"]["published"] == "false" and final["_params"]["store_version"] == ""
@@ -125,8 +180,18 @@ def test_the_component_logs_in_the_jobs_own_project_and_region(tmp_path, metadat
 
 def test_the_component_does_nothing_when_off(tmp_path, metadata):
     metrics = Metrics(name="metrics", uri=str(tmp_path / "metrics"), metadata=dict(METRICS))
-    assert log_experiment.python_func(metrics=metrics, experiment="", published=True, version="v", pipeline_job=JOB,
-                                      pipeline_job_resource=JOB_RESOURCE, **PARAMETERS) == ""
+    assert (
+        log_experiment.python_func(
+            metrics=metrics,
+            experiment="",
+            published=True,
+            version="v",
+            pipeline_job=JOB,
+            pipeline_job_resource=JOB_RESOURCE,
+            **PARAMETERS,
+        )
+        == ""
+    )
     assert metadata.calls == []
 
 
@@ -150,17 +215,30 @@ def test_experiment_flag_is_checked_and_cloud_only(capsys):
 
 def test_the_spec_passes_the_rebuild_record_and_runs_the_experiments_step_behind_its_parameter(tmp_path):
     output = tmp_path / "pipeline.yaml"
-    assert compile_py.main(["--output", str(output), "--image", "europe-docker.pkg.dev/p/r/components:abc", "--no-dry-run"]) == 0
+    assert (
+        compile_py.main(
+            ["--output", str(output), "--image", "europe-docker.pkg.dev/p/r/components:abc", "--no-dry-run"]
+        )
+        == 0
+    )
     document = yaml.safe_load(output.read_text())
     tasks = document["components"]["comp-exit-handler-1"]["dag"]["tasks"]
     # A parameter, not a submit option: a schedule's runs pass it too.
-    assert tasks["condition-3"]["triggerPolicy"]["condition"] == "inputs.parameter_values['pipelinechannel--experiment'] != ''"
+    assert (
+        tasks["condition-3"]["triggerPolicy"]["condition"]
+        == "inputs.parameter_values['pipelinechannel--experiment'] != ''"
+    )
     step = document["components"]["comp-condition-3"]["dag"]["tasks"]["log-experiment"]
     assert step["taskInfo"]["name"] == "Log to Vertex AI Experiments"
     assert step["inputs"]["parameters"]["pipeline_job"]["runtimeValue"]["constant"] == "{{$.pipeline_job_name}}"
-    assert step["inputs"]["parameters"]["pipeline_job_resource"]["runtimeValue"]["constant"] == "{{$.pipeline_job_resource_name}}"
+    assert (
+        step["inputs"]["parameters"]["pipeline_job_resource"]["runtimeValue"]["constant"]
+        == "{{$.pipeline_job_resource_name}}"
+    )
     # What a rebuild needs reaches the manifest: the image this spec names and the checkout's dependency set.
     export = tasks["export-model"]["inputs"]["parameters"]
     assert export["image"]["runtimeValue"]["constant"] == "europe-docker.pkg.dev/p/r/components:abc"
     assert export["dependencies_sha256"]["runtimeValue"]["constant"] == dependency_set_sha256() != ""
-    assert {export[name]["componentInputParameter"] for name in REBUILD_PARAMETERS} == {f"pipelinechannel--{name}" for name in REBUILD_PARAMETERS}
+    assert {export[name]["componentInputParameter"] for name in REBUILD_PARAMETERS} == {
+        f"pipelinechannel--{name}" for name in REBUILD_PARAMETERS
+    }

@@ -36,20 +36,35 @@ def wait_for(condition, timeout=15.0):
 
 
 def test_dry_run_to_gcs_then_served_and_hot_reloaded(tmp_path, gcs_store_uri, salary_csv):
-    arguments = {"data_uri": str(salary_csv), "model_uri": gcs_store_uri, "test_fraction": 0.2, "seed": 3,
-                 "min_r2": 0.8, "max_r2_drop": 0.01, "force": False, "git_commit": ""}
+    arguments = {
+        "data_uri": str(salary_csv),
+        "model_uri": gcs_store_uri,
+        "test_fraction": 0.2,
+        "seed": 3,
+        "min_r2": 0.8,
+        "max_r2_drop": 0.01,
+        "force": False,
+        "git_commit": "",
+    }
     outcome = run_locally("salary-components:test", arguments, str(tmp_path / "runs"))
     assert outcome["published"] is True
     store = open_store(gcs_store_uri)
     assert store.latest_version() == outcome["version"]
 
-    env = {"MODEL_URI": gcs_store_uri, "STORAGE_EMULATOR_HOST": os.environ["STORAGE_EMULATOR_HOST"],
-           "MODEL_POLL_SECONDS": "0.2"}
+    env = {
+        "MODEL_URI": gcs_store_uri,
+        "STORAGE_EMULATOR_HOST": os.environ["STORAGE_EMULATOR_HOST"],
+        "MODEL_POLL_SECONDS": "0.2",
+    }
     with gunicorn(env) as base:
         assert versions_served(base) == {outcome["version"]}
         years = np.arange(0.0, 30.0)
-        v2 = store.publish(dump_model(fit_salary_model(years, 20000.0 + 3000.0 * years)),
-                           metrics={"r2": 1.0}, data={"uri": "x", "sha256": "0" * 64, "rows": 30}, source={})["version"]
+        v2 = store.publish(
+            dump_model(fit_salary_model(years, 20000.0 + 3000.0 * years)),
+            metrics={"r2": 1.0},
+            data={"uri": "x", "sha256": "0" * 64, "rows": 30},
+            source={},
+        )["version"]
         assert wait_for(lambda: versions_served(base) == {v2})
         # Each worker polls on its own: give the other one a few poll intervals to catch up too, so
         # both serve v2 before v3 appears (a worker that never saw v2 would rightly keep serving v1).

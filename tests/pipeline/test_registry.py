@@ -39,9 +39,11 @@ def client():
 @pytest.fixture
 def rpcs():
     """The calls that would reach Google: look up the model, upload a version (and import its evaluation: `evaluation`)."""
-    with mock.patch.object(ModelServiceClient, "get_model", autospec=True) as get_model, \
-            mock.patch.object(ModelServiceClient, "upload_model", autospec=True, return_value=Finished()) as upload_model, \
-            mock.patch.object(ModelServiceClient, "import_model_evaluation", autospec=True) as import_model_evaluation:
+    with (
+        mock.patch.object(ModelServiceClient, "get_model", autospec=True) as get_model,
+        mock.patch.object(ModelServiceClient, "upload_model", autospec=True, return_value=Finished()) as upload_model,
+        mock.patch.object(ModelServiceClient, "import_model_evaluation", autospec=True) as import_model_evaluation,
+    ):
         get_model.evaluation = import_model_evaluation
         yield get_model, upload_model
 
@@ -80,20 +82,35 @@ def test_a_later_version_names_the_existing_model_as_its_parent(client, rpcs):
 
 def test_each_registered_version_gets_its_held_out_evaluation(client, rpcs):
     get_model, _ = rpcs
-    metrics = {**METRICS, "margin_95": 10621.7, "champion_version": "20261120T080000Z-0badcafe",
-               "champion_r2": 0.95, "champion_rmse": 6001.5, "champion_mae": 4800.25}
+    metrics = {
+        **METRICS,
+        "margin_95": 10621.7,
+        "champion_version": "20261120T080000Z-0badcafe",
+        "champion_r2": 0.95,
+        "champion_rmse": 6001.5,
+        "champion_mae": 4800.25,
+    }
     registry.register_version(client, REGISTRY_MODEL, MODEL_URI, VERSION, metrics, SERVING_IMAGE)
-    assert get_model.evaluation.call_args.kwargs == {"request": aiplatform_v1.ImportModelEvaluationRequest(
-        # The version just uploaded, not the model's default one.
-        parent=f"{REGISTRY_MODEL}@3",
-        model_evaluation=aiplatform_v1.ModelEvaluation(
-            display_name=f"held-out rows, store version {VERSION}",
-            metrics_schema_uri="gs://google-cloud-aiplatform/schema/modelevaluation/regression_metrics_1.0.0.yaml",
-            metrics={"rootMeanSquaredError": 5419.24, "meanAbsoluteError": 4203.07, "rSquared": 0.97271},
-            metadata={"store_version": VERSION, "n_train": 120, "n_test": 30, "champion_version": "20261120T080000Z-0badcafe",
-                      "champion_rSquared": 0.95, "champion_rootMeanSquaredError": 6001.5, "champion_meanAbsoluteError": 4800.25},
-        ),
-    )}
+    assert get_model.evaluation.call_args.kwargs == {
+        "request": aiplatform_v1.ImportModelEvaluationRequest(
+            # The version just uploaded, not the model's default one.
+            parent=f"{REGISTRY_MODEL}@3",
+            model_evaluation=aiplatform_v1.ModelEvaluation(
+                display_name=f"held-out rows, store version {VERSION}",
+                metrics_schema_uri="gs://google-cloud-aiplatform/schema/modelevaluation/regression_metrics_1.0.0.yaml",
+                metrics={"rootMeanSquaredError": 5419.24, "meanAbsoluteError": 4203.07, "rSquared": 0.97271},
+                metadata={
+                    "store_version": VERSION,
+                    "n_train": 120,
+                    "n_test": 30,
+                    "champion_version": "20261120T080000Z-0badcafe",
+                    "champion_rSquared": 0.95,
+                    "champion_rootMeanSquaredError": 6001.5,
+                    "champion_meanAbsoluteError": 4800.25,
+                },
+            ),
+        )
+    }
 
 
 def test_a_first_model_has_no_champion_in_its_evaluation(client, rpcs):
@@ -115,7 +132,10 @@ def test_losing_the_race_to_create_becomes_a_version(client, rpcs):
     get_model, upload_model = rpcs
     get_model.side_effect = exceptions.NotFound("no such model")
     upload_model.side_effect = [exceptions.AlreadyExists("created meanwhile"), Finished("1")]
-    assert registry.register_version(client, REGISTRY_MODEL, MODEL_URI, VERSION, METRICS, SERVING_IMAGE) == f"{REGISTRY_MODEL}@1"
+    assert (
+        registry.register_version(client, REGISTRY_MODEL, MODEL_URI, VERSION, METRICS, SERVING_IMAGE)
+        == f"{REGISTRY_MODEL}@1"
+    )
     first, second = (call.kwargs["request"] for call in upload_model.call_args_list)
     assert (first.model_id, first.parent_model) == ("salary", "")
     assert (second.model_id, second.parent_model) == ("", REGISTRY_MODEL)
@@ -135,7 +155,9 @@ def test_no_serving_image_is_refused_before_any_upload(client, rpcs):
     assert not upload_model.called
 
 
-@pytest.mark.parametrize("name", ["salary", "projects/my-proj/models/salary", "projects/my-proj/locations/europe-west1/models/9lives"])
+@pytest.mark.parametrize(
+    "name", ["salary", "projects/my-proj/models/salary", "projects/my-proj/locations/europe-west1/models/9lives"]
+)
 def test_bad_registry_model_names(name):
     with pytest.raises(ValueError):
         registry.parse_registry_model(name)
@@ -151,8 +173,13 @@ def test_registry_model_name_round_trips():
 def component_inputs(tmp_path, **overrides):
     metrics = Metrics(name="metrics", uri=str(tmp_path / "metrics"), metadata=dict(METRICS))
     return {
-        "metrics": metrics, "published": True, "version": VERSION, "model_uri": MODEL_URI, "registry_model": REGISTRY_MODEL,
-        "serving_image": SERVING_IMAGE, **overrides,
+        "metrics": metrics,
+        "published": True,
+        "version": VERSION,
+        "model_uri": MODEL_URI,
+        "registry_model": REGISTRY_MODEL,
+        "serving_image": SERVING_IMAGE,
+        **overrides,
     }
 
 

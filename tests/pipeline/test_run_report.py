@@ -15,8 +15,11 @@ VERTEX_FAILURE = (
 
 def test_success_is_one_info_line():
     assert run_report("SUCCEEDED", "projects/p/locations/r/pipelineJobs/j") == {
-        "event": EVENT, "state": "SUCCEEDED", "pipeline_job": "projects/p/locations/r/pipelineJobs/j",
-        "severity": "INFO", "message": "salary pipeline run succeeded",
+        "event": EVENT,
+        "state": "SUCCEEDED",
+        "pipeline_job": "projects/p/locations/r/pipelineJobs/j",
+        "severity": "INFO",
+        "message": "salary pipeline run succeeded",
     }
 
 
@@ -27,12 +30,15 @@ def test_a_vertex_failure_names_the_failed_task_and_one_line_reason():
     assert report["message"] == f"salary pipeline run failed: task load-data failed: {report['reason']}"
 
 
-@pytest.mark.parametrize("state, message, task, severity", [
-    ("FAILED", "Task exit-handler-1 failed.", "", "ERROR"),       # kfp.local names only the group
-    ("FAILED", "Task train-model failed.", "train-model", "ERROR"),
-    ("CANCELLED", "", "", "WARNING"),
-    ("FAILED", "x" * 500, "", "ERROR"),
-])
+@pytest.mark.parametrize(
+    "state, message, task, severity",
+    [
+        ("FAILED", "Task exit-handler-1 failed.", "", "ERROR"),  # kfp.local names only the group
+        ("FAILED", "Task train-model failed.", "train-model", "ERROR"),
+        ("CANCELLED", "", "", "WARNING"),
+        ("FAILED", "x" * 500, "", "ERROR"),
+    ],
+)
 def test_failure_reports(state, message, task, severity):
     report = run_report(state, "job", 1, message)
     assert (report["failed_task"], report["severity"]) == (task, severity)

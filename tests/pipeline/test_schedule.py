@@ -17,9 +17,24 @@ from pipeline_def import schedule
 SA = "salary-pipeline@my-proj.iam.gserviceaccount.com"
 COMMIT = "abc1234def5678abc1234def5678abc1234def56"
 IMAGE = "europe-west1-docker.pkg.dev/my-proj/salary/salary-components:abc1234"
-SUBMIT = ["--submit", "--project", "my-proj", "--region", "europe-west1", "--pipeline-root", "gs://my-bucket/pipeline-root",
-          "--service-account", SA, "--image", IMAGE, "--git-commit", COMMIT, "--no-cache",
-          "--model-uri", "gs://my-bucket/models/salary"]
+SUBMIT = [
+    "--submit",
+    "--project",
+    "my-proj",
+    "--region",
+    "europe-west1",
+    "--pipeline-root",
+    "gs://my-bucket/pipeline-root",
+    "--service-account",
+    SA,
+    "--image",
+    IMAGE,
+    "--git-commit",
+    COMMIT,
+    "--no-cache",
+    "--model-uri",
+    "gs://my-bucket/models/salary",
+]
 PARENT = "projects/my-proj/locations/europe-west1"
 NEW, OLD = f"{PARENT}/schedules/222", f"{PARENT}/schedules/111"
 
@@ -33,8 +48,10 @@ def dry_run_request(tmp_path, capsys, *extra):
     def no_network(*args, **kwargs):
         raise AssertionError("the dry run looked up credentials")
 
-    with mock.patch.object(google.auth, "default", side_effect=no_network), \
-            mock.patch.object(ScheduleServiceClient, "create_schedule", autospec=True) as create:
+    with (
+        mock.patch.object(google.auth, "default", side_effect=no_network),
+        mock.patch.object(ScheduleServiceClient, "create_schedule", autospec=True) as create,
+    ):
         assert compile_py.main(SUBMIT + ["--dry-run", "--output", str(tmp_path / "p.yaml"), *extra]) == 0
     assert not create.called
     return json.loads(capsys.readouterr().out)
@@ -71,7 +88,10 @@ def mocked_google(create_error=None, delete_error=None):
 
     def list_schedules(self, *, request):
         calls.list(**request)
-        return [Schedule(name=NEW, display_name="salary-training-schedule"), Schedule(name=OLD, display_name="salary-training-schedule")]
+        return [
+            Schedule(name=NEW, display_name="salary-training-schedule"),
+            Schedule(name=OLD, display_name="salary-training-schedule"),
+        ]
 
     def delete(self, *, name):
         calls.delete(name=name)
@@ -111,7 +131,8 @@ def test_creates_the_new_schedule_then_deletes_older_ones(tmp_path, capsys):
     assert calls.mock_calls[1].kwargs == {"parent": PARENT, "filter": 'display_name="salary-training-schedule"'}
     assert calls.mock_calls[2].kwargs == {"name": OLD}
     assert capsys.readouterr().out.splitlines()[-2:] == [
-        f"created schedule {NEW} (0 3 * * 1, as {SA})", f"deleted older schedule {OLD}",
+        f"created schedule {NEW} (0 3 * * 1, as {SA})",
+        f"deleted older schedule {OLD}",
     ]
 
 
@@ -133,14 +154,20 @@ def test_a_failed_delete_says_two_schedules_may_run(tmp_path, capsys):
     )
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--schedule", "0 3 * * 1"], "--schedule only apply with --submit"),
-    (SUBMIT + ["--schedule", "0 3 * *"], "argument --schedule: '0 3 * *' is not a cron expression of five fields"),
-    (SUBMIT + ["--schedule", "0 3 * * 1; rm"], "is not a cron expression"),
-    (SUBMIT + ["--schedule", "TZ=UTC 0 3 * * 1"], "give the time zone with --schedule-timezone"),
-    (SUBMIT + ["--schedule", "0 3 * * 1", "--schedule-timezone", "Mars/Olympus"], "'Mars/Olympus' is not an IANA time zone"),
-    (SUBMIT + ["--schedule-timezone", "Europe/Paris"], "--schedule-timezone only applies with --schedule"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--schedule", "0 3 * * 1"], "--schedule only apply with --submit"),
+        (SUBMIT + ["--schedule", "0 3 * *"], "argument --schedule: '0 3 * *' is not a cron expression of five fields"),
+        (SUBMIT + ["--schedule", "0 3 * * 1; rm"], "is not a cron expression"),
+        (SUBMIT + ["--schedule", "TZ=UTC 0 3 * * 1"], "give the time zone with --schedule-timezone"),
+        (
+            SUBMIT + ["--schedule", "0 3 * * 1", "--schedule-timezone", "Mars/Olympus"],
+            "'Mars/Olympus' is not an IANA time zone",
+        ),
+        (SUBMIT + ["--schedule-timezone", "Europe/Paris"], "--schedule-timezone only applies with --schedule"),
+    ],
+)
 def test_bad_schedule_flags_exit_2(flags, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as caught:
         compile_py.main(flags + ["--output", str(tmp_path / "p.yaml")])

@@ -29,8 +29,12 @@ def store(tmp_path):
     rng = np.random.default_rng(2)
     years = rng.uniform(0, 30, 50)
     uri = str(tmp_path / "store" / "salary")
-    open_store(uri).publish(dump_model(fit_salary_model(years, 32000 + 2100.7 * years + rng.normal(0, 2000, 50))),
-                            metrics={}, data={"rows": 50}, source={})
+    open_store(uri).publish(
+        dump_model(fit_salary_model(years, 32000 + 2100.7 * years + rng.normal(0, 2000, 50))),
+        metrics={},
+        data={"rows": 50},
+        source={},
+    )
     return uri
 
 
@@ -46,10 +50,37 @@ def test_components_resolve_the_verified_version_and_score_with_it(tmp_path, sto
     version = resolve_model_version.python_func(model_uri=store, version="")
     assert version == open_store(store).latest_version()
     scores = Metrics(name="scores", uri=str(tmp_path / "scores"), metadata={})
-    result = score_data.python_func(model_uri=store, version=version, input_uri=str(hr_csv), output_uri=str(tmp_path / "out-{run}.csv"),
-                                    column="YearsExperience", rejects_uri=str(tmp_path / "rejects-{run}.csv"), pipeline_run="run-1/x", scores=scores)
-    assert result.rows == 3 and scores.metadata == {"rows": 3, "rejected": 1, "model_version": version, "output_uri": str(tmp_path / "out-run_1_x.csv")}
-    assert score_cli.main(["--store", store, "--input", str(hr_csv), "--output", str(tmp_path / "cli.csv"), "--rejects", str(tmp_path / "r.csv")]) == 0
+    result = score_data.python_func(
+        model_uri=store,
+        version=version,
+        input_uri=str(hr_csv),
+        output_uri=str(tmp_path / "out-{run}.csv"),
+        column="YearsExperience",
+        rejects_uri=str(tmp_path / "rejects-{run}.csv"),
+        pipeline_run="run-1/x",
+        scores=scores,
+    )
+    assert result.rows == 3 and scores.metadata == {
+        "rows": 3,
+        "rejected": 1,
+        "model_version": version,
+        "output_uri": str(tmp_path / "out-run_1_x.csv"),
+    }
+    assert (
+        score_cli.main(
+            [
+                "--store",
+                store,
+                "--input",
+                str(hr_csv),
+                "--output",
+                str(tmp_path / "cli.csv"),
+                "--rejects",
+                str(tmp_path / "r.csv"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "out-run_1_x.csv").read_bytes() == (tmp_path / "cli.csv").read_bytes()
     assert result.output_sha256 == json.loads((tmp_path / "cli.csv.manifest.json").read_text())["output"]["sha256"]
     raw_write(store, f"versions/{version}/model.pkl", raw_read(store, f"versions/{version}/model.pkl")[:-1])
@@ -59,26 +90,74 @@ def test_components_resolve_the_verified_version_and_score_with_it(tmp_path, sto
 
 def test_the_scoring_spec_has_its_two_tasks_on_the_image_and_training_stays_the_default(tmp_path):
     spec = tmp_path / "scoring.yaml"
-    assert compile_py.main(["--pipeline", "scoring", "--no-dry-run", "--output", str(spec), "--image", IMAGE,
-                            "--input-uri", "in.csv", "--output-uri", "out.csv"]) == 0
+    assert (
+        compile_py.main(
+            [
+                "--pipeline",
+                "scoring",
+                "--no-dry-run",
+                "--output",
+                str(spec),
+                "--image",
+                IMAGE,
+                "--input-uri",
+                "in.csv",
+                "--output-uri",
+                "out.csv",
+            ]
+        )
+        == 0
+    )
     document = yaml.safe_load(spec.read_text())
     assert document["pipelineInfo"]["name"] == "salary-scoring"
     assert set(document["root"]["dag"]["tasks"]) == {"resolve-model-version", "score-data"}
-    assert set(document["root"]["inputDefinitions"]["parameters"]) == {"input_uri", "output_uri", "model_uri", "version", "column", "rejects_uri"}
+    assert set(document["root"]["inputDefinitions"]["parameters"]) == {
+        "input_uri",
+        "output_uri",
+        "model_uri",
+        "version",
+        "column",
+        "rejects_uri",
+    }
     assert {executor["container"]["image"] for executor in document["deploymentSpec"]["executors"].values()} == {IMAGE}
     training = tmp_path / "training.yaml"
     assert compile_py.main(["--no-dry-run", "--output", str(training)]) == 0
     assert yaml.safe_load(training.read_text())["pipelineInfo"]["name"] == "salary-training"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--input-uri", "a.csv"], "--input-uri only apply with --pipeline scoring"),
-    (["--pipeline", "scoring", "--input-uri", "a.csv"], "--pipeline scoring requires --input-uri and --output-uri"),
-    (["--pipeline", "scoring", "--input-uri", "a", "--output-uri", "b", "--data-uri", "c"], "apply to the training pipeline"),
-    (["--pipeline", "scoring", "--input-uri", "a.csv", "--output-uri", "gs://b/o.csv", "--submit", "--project", "my-proj", "--region",
-      "europe-west1", "--pipeline-root", "gs://my-bucket/root", "--service-account", SA, "--model-uri", "gs://my-bucket/models/salary"],
-     "must be gs:// or bq://"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--input-uri", "a.csv"], "--input-uri only apply with --pipeline scoring"),
+        (["--pipeline", "scoring", "--input-uri", "a.csv"], "--pipeline scoring requires --input-uri and --output-uri"),
+        (
+            ["--pipeline", "scoring", "--input-uri", "a", "--output-uri", "b", "--data-uri", "c"],
+            "apply to the training pipeline",
+        ),
+        (
+            [
+                "--pipeline",
+                "scoring",
+                "--input-uri",
+                "a.csv",
+                "--output-uri",
+                "gs://b/o.csv",
+                "--submit",
+                "--project",
+                "my-proj",
+                "--region",
+                "europe-west1",
+                "--pipeline-root",
+                "gs://my-bucket/root",
+                "--service-account",
+                SA,
+                "--model-uri",
+                "gs://my-bucket/models/salary",
+            ],
+            "must be gs:// or bq://",
+        ),
+    ],
+)
 def test_scoring_flags_are_checked(argv, message, capsys):
     with pytest.raises(SystemExit) as exited:
         compile_py.main(argv + ["--no-dry-run"] if "--submit" not in argv else argv)
@@ -87,14 +166,28 @@ def test_scoring_flags_are_checked(argv, message, capsys):
 
 @pytest.mark.slow
 def test_the_scoring_pipeline_dry_run_scores_through_kfp_local(tmp_path, store, hr_csv, capsys):
-    argv = ["--pipeline", "scoring", "--output", str(tmp_path / "scoring.yaml"), "--local-root", str(tmp_path / "root"), "--model-uri", store,
-            "--input-uri", str(hr_csv), "--output-uri", str(tmp_path / "scored.csv")]
+    argv = [
+        "--pipeline",
+        "scoring",
+        "--output",
+        str(tmp_path / "scoring.yaml"),
+        "--local-root",
+        str(tmp_path / "root"),
+        "--model-uri",
+        store,
+        "--input-uri",
+        str(hr_csv),
+        "--output-uri",
+        str(tmp_path / "scored.csv"),
+    ]
     assert compile_py.main(argv + ["--rejects-uri", str(tmp_path / "rejects.csv")]) == 0
     out = capsys.readouterr().out
     version = open_store(store).latest_version()
     assert f"scored 3 rows with model version {version} into {tmp_path / 'scored.csv'}" in out
     assert "resolve-model-version SUCCESS" in out and "score-data      SUCCESS" in out
-    assert (tmp_path / "rejects.csv").read_text().splitlines()[1] == "4,\"column YearsExperience: 'x' is not a number\",3,x,c"
+    assert (tmp_path / "rejects.csv").read_text().splitlines()[
+        1
+    ] == "4,\"column YearsExperience: 'x' is not a number\",3,x,c"
     # A second run into the same output fails in its score task, and leaves the first output as it was.
     before = (tmp_path / "scored.csv").read_bytes()
     assert compile_py.main(argv) == 1
@@ -106,16 +199,51 @@ def test_the_scoring_pipeline_submission_request(tmp_path, capsys, fresh_aiplatf
     def no_network(*args, **kwargs):
         raise AssertionError("the dry run looked up credentials")
 
-    with mock.patch.object(google.auth, "default", side_effect=no_network), \
-            mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True) as create:
-        code = compile_py.main(["--pipeline", "scoring", "--submit", "--dry-run", "--project", "my-proj", "--region", "europe-west1",
-                                "--pipeline-root", "gs://my-bucket/root", "--service-account", SA, "--image", IMAGE, "--git-commit", "",
-                                "--output", str(tmp_path / "s.yaml"), "--input-uri", "bq://my-proj.hr.people",
-                                "--output-uri", "bq://my-proj.hr.scored_{run}", "--version", "20260101T000000Z-0123abcd",
-                                "--model-uri", "gs://my-bucket/models/salary"])
+    with (
+        mock.patch.object(google.auth, "default", side_effect=no_network),
+        mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True) as create,
+    ):
+        code = compile_py.main(
+            [
+                "--pipeline",
+                "scoring",
+                "--submit",
+                "--dry-run",
+                "--project",
+                "my-proj",
+                "--region",
+                "europe-west1",
+                "--pipeline-root",
+                "gs://my-bucket/root",
+                "--service-account",
+                SA,
+                "--image",
+                IMAGE,
+                "--git-commit",
+                "",
+                "--output",
+                str(tmp_path / "s.yaml"),
+                "--input-uri",
+                "bq://my-proj.hr.people",
+                "--output-uri",
+                "bq://my-proj.hr.scored_{run}",
+                "--version",
+                "20260101T000000Z-0123abcd",
+                "--model-uri",
+                "gs://my-bucket/models/salary",
+            ]
+        )
     assert code == 0 and not create.called
     request = json.loads(capsys.readouterr().out)
-    assert request["pipelineJobId"].startswith("salary-scoring-") and request["pipelineJob"]["displayName"] == "salary-scoring"
+    assert (
+        request["pipelineJobId"].startswith("salary-scoring-")
+        and request["pipelineJob"]["displayName"] == "salary-scoring"
+    )
     assert request["pipelineJob"]["runtimeConfig"]["parameterValues"] == {
-        "input_uri": "bq://my-proj.hr.people", "output_uri": "bq://my-proj.hr.scored_{run}", "model_uri": "gs://my-bucket/models/salary",
-        "version": "20260101T000000Z-0123abcd", "column": "YearsExperience", "rejects_uri": ""}
+        "input_uri": "bq://my-proj.hr.people",
+        "output_uri": "bq://my-proj.hr.scored_{run}",
+        "model_uri": "gs://my-bucket/models/salary",
+        "version": "20260101T000000Z-0123abcd",
+        "column": "YearsExperience",
+        "rejects_uri": "",
+    }

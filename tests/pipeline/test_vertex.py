@@ -22,8 +22,21 @@ from pipeline_def import vertex
 IMAGE = "europe-west1-docker.pkg.dev/my-proj/salary/salary-components:abc1234"
 SA = "salary-pipeline@my-proj.iam.gserviceaccount.com"
 COMMIT = "abc1234def5678abc1234def5678abc1234def56"
-SUBMIT = ["--submit", "--project", "my-proj", "--region", "europe-west1", "--pipeline-root", "gs://my-bucket/pipeline-root",
-          "--service-account", SA, "--image", IMAGE, "--git-commit", COMMIT]
+SUBMIT = [
+    "--submit",
+    "--project",
+    "my-proj",
+    "--region",
+    "europe-west1",
+    "--pipeline-root",
+    "gs://my-bucket/pipeline-root",
+    "--service-account",
+    SA,
+    "--image",
+    IMAGE,
+    "--git-commit",
+    COMMIT,
+]
 NOW = datetime(2026, 11, 27, 9, 30, 5, tzinfo=UTC)
 
 
@@ -41,9 +54,15 @@ def spec(tmp_path):
 
 def build(spec, **overrides):
     options = dict(
-        project="my-proj", region="europe-west1", pipeline_root="gs://my-bucket/pipeline-root",
+        project="my-proj",
+        region="europe-west1",
+        pipeline_root="gs://my-bucket/pipeline-root",
         parameter_values={"model_uri": "gs://my-bucket/models/salary", "min_r2": 0.9, "seed": 7, "git_commit": COMMIT},
-        labels={"team": "ml"}, enable_caching=None, git_commit=COMMIT, now=NOW, credentials=AnonymousCredentials(),
+        labels={"team": "ml"},
+        enable_caching=None,
+        git_commit=COMMIT,
+        now=NOW,
+        credentials=AnonymousCredentials(),
     )
     return vertex.build_job(str(spec), **{**options, **overrides})
 
@@ -58,8 +77,14 @@ def test_parse_labels(text, expected):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("team", "not key=value"), ("Team=ml", "label key 'Team'"), ("1a=b", "label key '1a'"), ("a=B", "label value 'B'"),
-     ("a=b,a=c", "given twice"), ("k=" + "x" * 64, "at most 63")],
+    [
+        ("team", "not key=value"),
+        ("Team=ml", "label key 'Team'"),
+        ("1a=b", "label key '1a'"),
+        ("a=B", "label value 'B'"),
+        ("a=b,a=c", "given twice"),
+        ("k=" + "x" * 64, "at most 63"),
+    ],
 )
 def test_parse_labels_refuses(text, message):
     with pytest.raises(ValueError, match=message):
@@ -79,21 +104,36 @@ def test_job_builds_offline_with_every_field(spec):
     assert resource["labels"] == {"git-commit": "abc1234", "team": "ml"}
     assert resource["runtimeConfig"] == {
         "gcsOutputDirectory": "gs://my-bucket/pipeline-root",
-        "parameterValues": {"model_uri": "gs://my-bucket/models/salary", "min_r2": 0.9, "seed": 7.0, "git_commit": COMMIT},
+        "parameterValues": {
+            "model_uri": "gs://my-bucket/models/salary",
+            "min_r2": 0.9,
+            "seed": 7.0,
+            "git_commit": COMMIT,
+        },
     }
     assert resource["pipelineSpec"]["pipelineInfo"]["name"] == "salary-training"
-    images = {executor["container"]["image"] for executor in resource["pipelineSpec"]["deploymentSpec"]["executors"].values()}
+    images = {
+        executor["container"]["image"] for executor in resource["pipelineSpec"]["deploymentSpec"]["executors"].values()
+    }
     assert images == {IMAGE}
-    assert (job.project, job.location, job.job_id) == ("my-proj", "europe-west1", "salary-training-abc1234-20261127093005")
+    assert (job.project, job.location, job.job_id) == (
+        "my-proj",
+        "europe-west1",
+        "salary-training-abc1234-20261127093005",
+    )
 
 
 def test_caching_follows_the_flag(spec):
     def cache_settings(pipeline_spec):
         """task name -> enableCache, for the tasks that run a container (in the root DAG, the exit handler's and the condition's)."""
-        dags = [pipeline_spec["root"]["dag"]] + [component["dag"] for component in pipeline_spec["components"].values() if "dag" in component]
+        dags = [pipeline_spec["root"]["dag"]] + [
+            component["dag"] for component in pipeline_spec["components"].values() if "dag" in component
+        ]
         return {
             name: task.get("cachingOptions", {}).get("enableCache", False)
-            for dag in dags for name, task in dag["tasks"].items() if not name.startswith(("condition-", "exit-handler-"))
+            for dag in dags
+            for name, task in dag["tasks"].items()
+            if not name.startswith(("condition-", "exit-handler-"))
         }
 
     off = cache_settings(build(spec, enable_caching=False).to_dict()["pipelineSpec"])
@@ -117,8 +157,12 @@ def test_submit_sends_exactly_the_dry_run_request(spec):
         answer.name = f"{parent}/pipelineJobs/{pipeline_job_id}"
         return answer
 
-    with mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True, side_effect=created) as create, \
-            mock.patch.object(gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", autospec=True) as bucket:
+    with (
+        mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True, side_effect=created) as create,
+        mock.patch.object(
+            gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", autospec=True
+        ) as bucket,
+    ):
         name = vertex.submit(job, SA)
     assert name == "projects/my-proj/locations/europe-west1/pipelineJobs/salary-training-abc1234-20261127093005"
     request = create.call_args.kwargs
@@ -135,28 +179,48 @@ def test_submit_sends_exactly_the_dry_run_request(spec):
 
 def bucket_check_denied_storage():
     """The builder may not read the bucket: the check's first call to Cloud Storage answers 403."""
-    return mock.patch.object(storage.Bucket, "exists", autospec=True,
-                             side_effect=api_exceptions.Forbidden("salary-builder has no storage.buckets.get access"))
+    return mock.patch.object(
+        storage.Bucket,
+        "exists",
+        autospec=True,
+        side_effect=api_exceptions.Forbidden("salary-builder has no storage.buckets.get access"),
+    )
 
 
 @contextlib.contextmanager
 def bucket_check_denied_project():
     """The bucket is readable, but without roles/browser the ownership check's project lookup answers 403."""
-    with mock.patch.object(storage.Bucket, "exists", autospec=True, return_value=True), \
-            mock.patch.object(storage.Bucket, "reload", autospec=True), \
-            mock.patch.object(resource_manager_utils, "get_project_number", autospec=True,
-                              side_effect=api_exceptions.PermissionDenied("resourcemanager.projects.get denied")):
+    with (
+        mock.patch.object(storage.Bucket, "exists", autospec=True, return_value=True),
+        mock.patch.object(storage.Bucket, "reload", autospec=True),
+        mock.patch.object(
+            resource_manager_utils,
+            "get_project_number",
+            autospec=True,
+            side_effect=api_exceptions.PermissionDenied("resourcemanager.projects.get denied"),
+        ),
+    ):
         yield
 
 
-@pytest.mark.parametrize("denied", [bucket_check_denied_storage, bucket_check_denied_project], ids=["no-bucket-read", "no-browser"])
+@pytest.mark.parametrize(
+    "denied", [bucket_check_denied_storage, bucket_check_denied_project], ids=["no-bucket-read", "no-browser"]
+)
 def test_submit_goes_ahead_when_the_builder_may_not_check_the_bucket(spec, denied):
     """google-cloud-aiplatform 2.7.0's submit() logs a failed pipeline-root bucket check and submits anyway."""
     job = build(spec)
     expected = vertex.create_request(job, SA)
-    with denied(), mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True,
-                                     side_effect=lambda self, *, parent, pipeline_job, pipeline_job_id, timeout=None:
-                                     PipelineJobProto(name=f"{parent}/pipelineJobs/{pipeline_job_id}")) as create:
+    with (
+        denied(),
+        mock.patch.object(
+            PipelineServiceClient,
+            "create_pipeline_job",
+            autospec=True,
+            side_effect=lambda self, *, parent, pipeline_job, pipeline_job_id, timeout=None: PipelineJobProto(
+                name=f"{parent}/pipelineJobs/{pipeline_job_id}"
+            ),
+        ) as create,
+    ):
         name = vertex.submit(job, SA)
     assert name.startswith("projects/my-proj/locations/europe-west1/pipelineJobs/salary-training-abc1234-")
     request = create.call_args.kwargs
@@ -167,13 +231,33 @@ def test_cli_dry_run_prints_the_request_and_touches_no_network(tmp_path, capsys)
     def no_network(*args, **kwargs):
         raise AssertionError("the dry run looked up credentials")
 
-    with mock.patch.object(google.auth, "default", side_effect=no_network), \
-            mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True) as create:
-        code = compile_py.main(SUBMIT + ["--dry-run", "--output", str(tmp_path / "p.yaml"), "--labels", "trigger=main",
-                                         "--no-cache", "--min-r2", "0.7", "--data-uri", "gs://my-bucket/data/salary.csv",
-                                         "--model-uri", "gs://my-bucket/models/salary",
-                                         "--registry-model", "salary", "--serving-image", "europe-west1-docker.pkg.dev/my-proj/salary/salary-webapp:b1",
-                                         "--experiment", "salary-runs"])
+    with (
+        mock.patch.object(google.auth, "default", side_effect=no_network),
+        mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True) as create,
+    ):
+        code = compile_py.main(
+            SUBMIT
+            + [
+                "--dry-run",
+                "--output",
+                str(tmp_path / "p.yaml"),
+                "--labels",
+                "trigger=main",
+                "--no-cache",
+                "--min-r2",
+                "0.7",
+                "--data-uri",
+                "gs://my-bucket/data/salary.csv",
+                "--model-uri",
+                "gs://my-bucket/models/salary",
+                "--registry-model",
+                "salary",
+                "--serving-image",
+                "europe-west1-docker.pkg.dev/my-proj/salary/salary-webapp:b1",
+                "--experiment",
+                "salary-runs",
+            ]
+        )
     assert code == 0 and not create.called
     request = json.loads(capsys.readouterr().out)
     job = request["pipelineJob"]
@@ -184,33 +268,60 @@ def test_cli_dry_run_prints_the_request_and_touches_no_network(tmp_path, capsys)
     assert job["labels"] == {"git-commit": "abc1234", "trigger": "main"}
     assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://my-bucket/pipeline-root"
     assert job["runtimeConfig"]["parameterValues"] == {
-        "data_uri": "gs://my-bucket/data/salary.csv", "model_uri": "gs://my-bucket/models/salary", "test_fraction": 0.2,
-        "seed": 42.0, "min_r2": 0.7, "max_r2_drop": 0.01, "force": False, "git_commit": COMMIT,
+        "data_uri": "gs://my-bucket/data/salary.csv",
+        "model_uri": "gs://my-bucket/models/salary",
+        "test_fraction": 0.2,
+        "seed": 42.0,
+        "min_r2": 0.7,
+        "max_r2_drop": 0.01,
+        "force": False,
+        "git_commit": COMMIT,
         "registry_model": "projects/my-proj/locations/europe-west1/models/salary",
-        "serving_image": "europe-west1-docker.pkg.dev/my-proj/salary/salary-webapp:b1", "experiment": "salary-runs",
+        "serving_image": "europe-west1-docker.pkg.dev/my-proj/salary/salary-webapp:b1",
+        "experiment": "salary-runs",
     }
-    tasks = [task for name, task in job["pipelineSpec"]["root"]["dag"]["tasks"].items() if not name.startswith(("condition-", "exit-handler-"))]
+    tasks = [
+        task
+        for name, task in job["pipelineSpec"]["root"]["dag"]["tasks"].items()
+        if not name.startswith(("condition-", "exit-handler-"))
+    ]
     assert tasks and all(task["cachingOptions"].get("enableCache", False) is False for task in tasks)
 
 
 def test_cli_submit_reports_the_run_or_the_failure(tmp_path, capsys):
     args = SUBMIT + ["--output", str(tmp_path / "p.yaml"), "--model-uri", "gs://other-bucket/models/salary"]
     # Only the calls that would leave this machine are replaced: credential discovery, the bucket check, the RPC.
-    with mock.patch.object(google.auth, "default", return_value=(AnonymousCredentials(), "my-proj")), \
-            mock.patch.object(gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", autospec=True), \
-            mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True,
-                              side_effect=lambda self, *, parent, pipeline_job, pipeline_job_id, timeout=None:
-                              PipelineJobProto(name=f"{parent}/pipelineJobs/{pipeline_job_id}")) as create:
+    with (
+        mock.patch.object(google.auth, "default", return_value=(AnonymousCredentials(), "my-proj")),
+        mock.patch.object(gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", autospec=True),
+        mock.patch.object(
+            PipelineServiceClient,
+            "create_pipeline_job",
+            autospec=True,
+            side_effect=lambda self, *, parent, pipeline_job, pipeline_job_id, timeout=None: PipelineJobProto(
+                name=f"{parent}/pipelineJobs/{pipeline_job_id}"
+            ),
+        ) as create,
+    ):
         assert compile_py.main(args) == 0
-    assert create.call_args.kwargs["pipeline_job"].runtime_config.parameter_values["model_uri"] == "gs://other-bucket/models/salary"
+    assert (
+        create.call_args.kwargs["pipeline_job"].runtime_config.parameter_values["model_uri"]
+        == "gs://other-bucket/models/salary"
+    )
     out = capsys.readouterr().out
     assert "submitted pipeline run projects/my-proj/locations/europe-west1/pipelineJobs/salary-training-abc1234-" in out
     assert "metrics:" not in out  # the local dry run does not run with --submit
 
-    with mock.patch.object(google.auth, "default", return_value=(AnonymousCredentials(), "my-proj")), \
-            mock.patch.object(gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", autospec=True), \
-            mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True,
-                              side_effect=api_exceptions.PermissionDenied("aiplatform.pipelineJobs.create denied")):
+    with (
+        mock.patch.object(google.auth, "default", return_value=(AnonymousCredentials(), "my-proj")),
+        mock.patch.object(gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", autospec=True),
+        mock.patch.object(
+            PipelineServiceClient,
+            "create_pipeline_job",
+            autospec=True,
+            side_effect=api_exceptions.PermissionDenied("aiplatform.pipelineJobs.create denied"),
+        ),
+    ):
         assert compile_py.main(args) == 1
     assert capsys.readouterr().err.strip() == (
         "error: submitting to Vertex AI failed: 403 aiplatform.pipelineJobs.create denied"
@@ -230,9 +341,15 @@ def test_cli_submit_reports_the_run_or_the_failure(tmp_path, capsys):
         (["--dry-run", "--no-dry-run"], "contradict"),
         (SUBMIT + ["--no-dry-run"], "--no-dry-run does not apply with --submit"),
         (SUBMIT + ["--model-uri", "model-store/salary"], "--model-uri must be a gs:// prefix"),
-        (SUBMIT + ["--model-uri", "gs://my-bucket/models/salary", "--data-uri", "data.csv"], "--data-uri must be empty"),
+        (
+            SUBMIT + ["--model-uri", "gs://my-bucket/models/salary", "--data-uri", "data.csv"],
+            "--data-uri must be empty",
+        ),
         # No default in the pipeline root's bucket, which the web app cannot read.
-        (SUBMIT + ["--registry-model", "salary", "--serving-image", "x"], "--submit requires --model-uri, the gs:// model store the web app reads"),
+        (
+            SUBMIT + ["--registry-model", "salary", "--serving-image", "x"],
+            "--submit requires --model-uri, the gs:// model store the web app reads",
+        ),
         (SUBMIT[:6] + ["/local/root"] + SUBMIT[7:], "argument --pipeline-root: '/local/root' is not a gs://"),
         (SUBMIT[:2] + ["My_Project"] + SUBMIT[3:], "argument --project"),
         (SUBMIT[:4] + ["europe"] + SUBMIT[5:], "argument --region"),

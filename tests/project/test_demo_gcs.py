@@ -21,8 +21,15 @@ def test_demo_gcs_trains_publishes_and_serves():
     web_port, gcs_port = free_port(), free_port()
     env = {**os.environ, "BIN": str(Path(sys.executable).parent), "PORT": str(web_port), "GCS_PORT": str(gcs_port)}
     env.pop("STORAGE_EMULATOR_HOST", None)
-    demo = subprocess.Popen(["bash", "scripts/demo_gcs.sh"], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    demo = subprocess.Popen(
+        ["bash", "scripts/demo_gcs.sh"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -36,10 +43,14 @@ def test_demo_gcs_trains_publishes_and_serves():
             assert time.monotonic() < deadline, "demo did not become ready"
             time.sleep(0.5)
         version = json.loads(body)["model_version"]
-        status, _, body = request(f"http://127.0.0.1:{web_port}/api/predict", b'{"years_experience": 5}', "application/json")
+        status, _, body = request(
+            f"http://127.0.0.1:{web_port}/api/predict", b'{"years_experience": 5}', "application/json"
+        )
         assert status == 200 and json.loads(body)["model_version"] == version
         # The model really lives in the fake GCS bucket the script created.
-        status, _, body = request(f"http://127.0.0.1:{gcs_port}/storage/v1/b/salary-demo/o?prefix=models/salary/latest.json")
+        status, _, body = request(
+            f"http://127.0.0.1:{gcs_port}/storage/v1/b/salary-demo/o?prefix=models/salary/latest.json"
+        )
         assert status == 200 and json.loads(body)["items"][0]["name"] == "models/salary/latest.json"
     finally:
         os.killpg(demo.pid, signal.SIGTERM)

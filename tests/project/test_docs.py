@@ -39,7 +39,9 @@ def test_relative_links_reach_a_file_and_a_heading():
             if anchor:
                 headings = re.findall(r"^#+ (.+)$", destination.read_text(), flags=re.MULTILINE)
                 # GitHub's anchors: lower case, punctuation dropped, spaces to hyphens.
-                assert anchor in {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}, f"{document.name}: {target}"
+                assert anchor in {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}, (
+                    f"{document.name}: {target}"
+                )
 
 
 def test_no_issue_numbers_in_the_docs():
@@ -52,7 +54,9 @@ def test_make_help_lists_every_target_once_with_a_line_of_its_own():
     targets = re.findall(r"^([a-z][\w-]*):", makefile, flags=re.MULTILINE)
     phony = set(re.search(r"^\.PHONY: (.+)$", makefile, flags=re.MULTILINE).group(1).split())
     assert set(targets) == phony
-    result = subprocess.run(["make", "--no-print-directory", "help"], cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "help"], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    )
     listed = [line.split(None, 1) for line in result.stdout.splitlines() if line.startswith("  ")]
     assert sorted(name for name, _ in listed) == sorted(targets)
     assert all(description.strip() for _, description in listed)
@@ -60,6 +64,7 @@ def test_make_help_lists_every_target_once_with_a_line_of_its_own():
 
 # What a reader compares with their own run: the figures in the README and the docs come from the shipped
 # data through the pipeline's own steps, the same way `make demo` gets them (the version's time differs).
+
 
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory):
@@ -77,20 +82,50 @@ def shipped(tmp_path_factory):
 
     dataset, model, metrics = artifact(Dataset, "dataset"), artifact(Model, "model"), artifact(Metrics, "metrics")
     plot_svg = artifact(Artifact, "plot_svg")
-    load_data.python_func(data_uri=str(bundled_data_path()), test_fraction=defaults.TEST_FRACTION, seed=defaults.SEED, dataset=dataset)
+    load_data.python_func(
+        data_uri=str(bundled_data_path()), test_fraction=defaults.TEST_FRACTION, seed=defaults.SEED, dataset=dataset
+    )
     train_model.python_func(dataset=dataset, model=model)
     store = str(folder / "store")
-    decision = evaluate_model.python_func(model=model, dataset=dataset, min_r2=defaults.MIN_R2, model_uri=store,
-                                          max_r2_drop=defaults.MAX_R2_DROP, force=False, metrics=metrics,
-                                          plot=artifact(HTML, "plot"), plot_svg=plot_svg)
-    exported = export_model.python_func(model=model, dataset=dataset, metrics=metrics, plot_svg=plot_svg, blessed=decision.blessed,
-                                        model_uri=store, git_commit="", pipeline_run="", data_uri=str(bundled_data_path()),
-                                        test_fraction=defaults.TEST_FRACTION, seed=defaults.SEED, min_r2=defaults.MIN_R2,
-                                        max_r2_drop=defaults.MAX_R2_DROP, force=False, image="", dependencies_sha256="")
+    decision = evaluate_model.python_func(
+        model=model,
+        dataset=dataset,
+        min_r2=defaults.MIN_R2,
+        model_uri=store,
+        max_r2_drop=defaults.MAX_R2_DROP,
+        force=False,
+        metrics=metrics,
+        plot=artifact(HTML, "plot"),
+        plot_svg=plot_svg,
+    )
+    exported = export_model.python_func(
+        model=model,
+        dataset=dataset,
+        metrics=metrics,
+        plot_svg=plot_svg,
+        blessed=decision.blessed,
+        model_uri=store,
+        git_commit="",
+        pipeline_run="",
+        data_uri=str(bundled_data_path()),
+        test_fraction=defaults.TEST_FRACTION,
+        seed=defaults.SEED,
+        min_r2=defaults.MIN_R2,
+        max_r2_drop=defaults.MAX_R2_DROP,
+        force=False,
+        image="",
+        dependencies_sha256="",
+    )
     assert exported.published
     app = create_app({"TESTING": True, "MODEL_URI": store, "MODEL_POLL_SECONDS": 0})
-    yield SimpleNamespace(dataset=dataset, model=model, metrics=metrics, decision=decision, version=exported.version,
-                          client=app.test_client())
+    yield SimpleNamespace(
+        dataset=dataset,
+        model=model,
+        metrics=metrics,
+        decision=decision,
+        version=exported.version,
+        client=app.test_client(),
+    )
     app.extensions["salary_model"].stop()
 
 
@@ -104,8 +139,8 @@ def test_the_readme_dry_run_lines_are_what_the_shipped_data_gives(shipped):
     from pipeline_def.local_run import key_output
 
     readme = (REPO / "README.md").read_text()
-    sample = readme[readme.index("```\n.venv/bin/python compile.py\n"):]
-    sample = sample[:sample.index("\n```\n")].splitlines()
+    sample = readme[readme.index("```\n.venv/bin/python compile.py\n") :]
+    sample = sample[: sample.index("\n```\n")].splitlines()
     steps = {line.split()[0]: line.split(None, 4)[4] for line in sample if line.startswith("  ")}
 
     def outputs(name, artifact, **parameters):
@@ -113,7 +148,9 @@ def test_the_readme_dry_run_lines_are_what_the_shipped_data_gives(shipped):
 
     assert steps["load-data"] == key_output("load-data", outputs("dataset", shipped.dataset))
     assert steps["train-model"] == key_output("train-model", outputs("model", shipped.model))
-    assert steps["evaluate-model"] == key_output("evaluate-model", outputs("metrics", shipped.metrics, **shipped.decision._asdict()))
+    assert steps["evaluate-model"] == key_output(
+        "evaluate-model", outputs("metrics", shipped.metrics, **shipped.decision._asdict())
+    )
     published = steps["export-model"].removeprefix("published ")
     assert same_model(shipped.version, published)
     assert metrics_line(shipped.metrics.metadata) in sample
@@ -136,7 +173,9 @@ def test_the_readme_curl_answers_are_the_shipped_models(shipped):
 def test_the_api_examples_are_the_shipped_models_answers_rounded(shipped):
     from webapp.openapi import openapi_document
 
-    examples = openapi_document(10, 10)["paths"]["/api/predict"]["post"]["responses"]["200"]["content"]["application/json"]["examples"]
+    examples = openapi_document(10, 10)["paths"]["/api/predict"]["post"]["responses"]["200"]["content"][
+        "application/json"
+    ]["examples"]
     requests = {"single": {"years_experience": 5}, "batch": {"instances": [1, 2.5, 10]}}
     for name, request in requests.items():
         documented = dict(examples[name]["value"])
@@ -150,13 +189,16 @@ def visible_text(page: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", page))
 
 
-@pytest.mark.parametrize("picture, path", [("form-result.png", "/?years=5"), ("form-result-phone-dark.png", "/?years=60"),
-                                           ("model-card.png", "/model")])
+@pytest.mark.parametrize(
+    "picture, path",
+    [("form-result.png", "/?years=5"), ("form-result-phone-dark.png", "/?years=60"), ("model-card.png", "/model")],
+)
 def test_every_figure_in_a_pictures_alt_text_is_on_the_page_it_shows(shipped, picture, path):
     readme = (REPO / "README.md").read_text()
     alts = dict(re.findall(r"!\[([^\]]+)\]\(docs/screenshots/([\w.-]+)\)", readme))
     alts = {name: alt for alt, name in alts.items()} | {
-        name: alt for name, alt in re.findall(r'<img src="docs/screenshots/([\w.-]+)" alt="([^"]+)"', readme)}
+        name: alt for name, alt in re.findall(r'<img src="docs/screenshots/([\w.-]+)" alt="([^"]+)"', readme)
+    }
     alt = alts[picture]
     text = visible_text(shipped.client.get(path).get_data(as_text=True))
     figures = re.findall(r"\d+(?:,\d{3})*(?:\.\d+)?", alt)

@@ -13,7 +13,9 @@ from tests.support import REPO
 def test_sigterm_leaves_no_server_behind():
     process = subprocess.Popen(
         [sys.executable, "-m", "scripts.fake_gcs", "--port", str(free_port()), "--bucket", "salary-test"],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     children = []
     try:

@@ -84,8 +84,11 @@ def import_graph(root: Path, package: str) -> dict[str, set[str]]:
                     base = ".".join(anchor + ([base] if base else []))
                 targets |= {base} | {f"{base}.{alias.name}" for alias in node.names}
         # An imported name resolves to the longest module it starts with (salary.modeling.Line -> salary.modeling).
-        graph[name] = {max((module for module in modules if target == module or target.startswith(module + ".")), key=len)
-                       for target in targets if target.split(".")[0] == package} - {name}
+        graph[name] = {
+            max((module for module in modules if target == module or target.startswith(module + ".")), key=len)
+            for target in targets
+            if target.split(".")[0] == package
+        } - {name}
     return graph
 
 
@@ -139,7 +142,9 @@ def test_an_import_cycle_is_found_however_it_is_written(tmp_path):
 def loaded_after(code: str) -> set[str]:
     """The top-level packages a fresh interpreter has loaded after running `code`."""
     probe = f"{code}\nimport sys\nprint(' '.join(sorted({{name.split('.')[0] for name in sys.modules}})))"
-    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120, check=True
+    )
     return set(result.stdout.split())
 
 
@@ -148,7 +153,9 @@ def test_import_compile_loads_no_kfp_until_it_compiles():
 
 
 def test_the_web_app_loads_neither_kfp_nor_the_shells_nor_the_pipeline(tmp_path):
-    loaded = loaded_after(f"from webapp import create_app\ncreate_app({{'TESTING': True, 'MODEL_URI': {str(tmp_path)!r}}})")
+    loaded = loaded_after(
+        f"from webapp import create_app\ncreate_app({{'TESTING': True, 'MODEL_URI': {str(tmp_path)!r}}})"
+    )
     assert "flask" in loaded and not loaded & {"kfp", "components", "pipeline_def", "compile"}
 
 
@@ -156,25 +163,42 @@ def test_no_test_module_imports_another():
     """Tests share code through tests/support and conftest.py fixtures only, so moving or deleting a test module breaks nothing else."""
     modules = sorted((REPO / "tests").rglob("test_*.py"))
     assert REPO / "tests" / "project" / "test_layers.py" in modules
-    found = [f"{path.relative_to(REPO)} imports {name}" for path in modules for name in sorted(imported(path))
-             if name.split(".")[0] == "tests" and name.split(".")[:2] != ["tests", "support"]]
+    found = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in modules
+        for name in sorted(imported(path))
+        if name.split(".")[0] == "tests" and name.split(".")[:2] != ["tests", "support"]
+    ]
     assert found == []
 
 
 def image_packages(dockerfile: str) -> list[str]:
     """The packages of ours an image's build stage puts in its wheel (scripts/build_venv.sh project PACKAGE...)."""
-    lines = [line for line in (REPO / dockerfile).read_text().splitlines() if line.startswith("RUN sh scripts/build_venv.sh project ")]
+    lines = [
+        line
+        for line in (REPO / dockerfile).read_text().splitlines()
+        if line.startswith("RUN sh scripts/build_venv.sh project ")
+    ]
     assert len(lines) == 1, f"{dockerfile} should install the project once"
     return lines[0].split()[4:]
 
 
-@pytest.mark.parametrize("dockerfile, packages", [("webapp/Dockerfile", {"salary", "webapp"}), ("components/Dockerfile", {"salary", "components"})])
+@pytest.mark.parametrize(
+    "dockerfile, packages",
+    [("webapp/Dockerfile", {"salary", "webapp"}), ("components/Dockerfile", {"salary", "components"})],
+)
 def test_each_image_wheel_holds_only_the_code_it_runs(tmp_path, dockerfile, packages):
     import zipfile
 
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    subprocess.run(["sh", "scripts/build_wheel.sh", str(tmp_path), *image_packages(dockerfile)],
-                   cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        ["sh", "scripts/build_wheel.sh", str(tmp_path), *image_packages(dockerfile)],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = tmp_path.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {name.split("/")[0] for name in names if ".dist-info/" not in name} == packages
@@ -186,10 +210,27 @@ def test_each_image_wheel_holds_only_the_code_it_runs(tmp_path, dockerfile, pack
 def test_the_library_defines_its_errors_in_one_module_whose_docstring_draws_them():
     import salary.errors
 
-    defined = {name for name, value in vars(salary.errors).items() if isinstance(value, type) and issubclass(value, BaseException)}
+    defined = {
+        name
+        for name, value in vars(salary.errors).items()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    }
     assert defined and all(re.search(rf"\b{name}\b", salary.errors.__doc__) for name in defined)
-    exceptions = defined | {"Exception", "BaseException", "ValueError", "RuntimeError", "OSError", "KeyError", "TypeError"}
-    elsewhere = [f"{path.relative_to(REPO)}: {node.name}" for path in layer_files("salary") if path.name != "errors.py"
-                 for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ClassDef)
-                 and {getattr(base, "id", getattr(base, "attr", "")) for base in node.bases} & exceptions]
+    exceptions = defined | {
+        "Exception",
+        "BaseException",
+        "ValueError",
+        "RuntimeError",
+        "OSError",
+        "KeyError",
+        "TypeError",
+    }
+    elsewhere = [
+        f"{path.relative_to(REPO)}: {node.name}"
+        for path in layer_files("salary")
+        if path.name != "errors.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef)
+        and {getattr(base, "id", getattr(base, "attr", "")) for base in node.bases} & exceptions
+    ]
     assert elsewhere == []

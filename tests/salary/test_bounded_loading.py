@@ -46,8 +46,15 @@ print(json.dumps({"peak": peak_kib * 1024, "ready": served.state is not None, "r
 
 def load_in_a_worker(any_store_uri: str) -> dict:
     """Peak memory, readiness and reason of a fresh process that creates the app on the store."""
-    result = subprocess.run([sys.executable, "-c", WORKER, any_store_uri], cwd=REPO, capture_output=True, text=True,
-                            timeout=120, env=os.environ, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", WORKER, any_store_uri],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ,
+        check=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -82,7 +89,9 @@ def assert_refused_within_memory(any_store_uri, line_model, good_peak, reason):
 def test_void_dtype_bomb_is_refused_before_numpy_allocates(any_store_uri, line_model, good_peak):
     assert len(VOID_BOMB) < 100
     open_store(any_store_uri).publish(VOID_BOMB, **version_facts())
-    assert_refused_within_memory(any_store_uri, line_model, good_peak, "dtype ('V268435456', False, True) is not allowed")
+    assert_refused_within_memory(
+        any_store_uri, line_model, good_peak, "dtype ('V268435456', False, True) is not allowed"
+    )
 
 
 def test_oversize_model_named_by_its_manifest_is_not_downloaded(any_store_uri, line_model, good_peak):
@@ -156,14 +165,22 @@ def requests_sent():
     client, sent = storage.Client(), []
 
     def record(response, *args, **kwargs):
-        sent.append((response.request.method, response.request.path_url.split("?")[0],
-                     response.request.headers.get("Range"), len(response.content)))
+        sent.append(
+            (
+                response.request.method,
+                response.request.path_url.split("?")[0],
+                response.request.headers.get("Range"),
+                len(response.content),
+            )
+        )
 
     client._http.hooks["response"].append(record)
     return client, sent
 
 
-def test_gcs_checks_the_size_from_metadata_then_downloads_at_most_cap_plus_one(gcs_store_uri, line_model, requests_sent):
+def test_gcs_checks_the_size_from_metadata_then_downloads_at_most_cap_plus_one(
+    gcs_store_uri, line_model, requests_sent
+):
     client, sent = requests_sent
     model_bytes = dump_model(line_model)
     version = open_store(gcs_store_uri).publish(model_bytes, **version_facts())["version"]

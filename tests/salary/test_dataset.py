@@ -45,17 +45,32 @@ def test_reads_values_exactly_and_ignores_blank_lines_and_column_order(tmp_path)
     [
         ("", "file is empty, expected header YearsExperience,Salary"),
         ("Years,Salary\n" + rows(10), "line 1: header 'Years,Salary' lacks column(s) YearsExperience"),
-        ("YearsExperience,Salary,YearsExperience\n" + "".join(f"{i},{40000 + i},{50 - i}\n" for i in range(10)),
-         "line 1: header 'YearsExperience,Salary,YearsExperience' has more than one YearsExperience column"),
-        ("Salary,YearsExperience, Salary\n" + rows(10).replace("\n", ",1\n"),
-         "line 1: header 'Salary,YearsExperience,Salary' has more than one Salary column"),
-        ("YearsExperience,Salary,yearsexperience\n" + rows(10).replace("\n", ",1\n"),
-         "line 1: header 'YearsExperience,Salary,yearsexperience' has more than one YearsExperience column"),
-        ("YearsExperience,Salary\n" + rows(3) + "abc,50000\n" + rows(6), "line 5, column YearsExperience: 'abc' is not a number"),
+        (
+            "YearsExperience,Salary,YearsExperience\n" + "".join(f"{i},{40000 + i},{50 - i}\n" for i in range(10)),
+            "line 1: header 'YearsExperience,Salary,YearsExperience' has more than one YearsExperience column",
+        ),
+        (
+            "Salary,YearsExperience, Salary\n" + rows(10).replace("\n", ",1\n"),
+            "line 1: header 'Salary,YearsExperience,Salary' has more than one Salary column",
+        ),
+        (
+            "YearsExperience,Salary,yearsexperience\n" + rows(10).replace("\n", ",1\n"),
+            "line 1: header 'YearsExperience,Salary,yearsexperience' has more than one YearsExperience column",
+        ),
+        (
+            "YearsExperience,Salary\n" + rows(3) + "abc,50000\n" + rows(6),
+            "line 5, column YearsExperience: 'abc' is not a number",
+        ),
         ("YearsExperience,Salary\n" + rows(10) + "2.0,nan\n", "line 12, column Salary: 'nan' is not finite"),
         ("YearsExperience,Salary\n" + rows(10) + "inf,5\n", "line 12, column YearsExperience: 'inf' is not finite"),
-        ("YearsExperience,Salary\n" + rows(10) + "61,50000\n", "line 12, column YearsExperience: 61 is outside [0, 60]"),
-        ("YearsExperience,Salary\n" + rows(10) + "-1,50000\n", "line 12, column YearsExperience: -1 is outside [0, 60]"),
+        (
+            "YearsExperience,Salary\n" + rows(10) + "61,50000\n",
+            "line 12, column YearsExperience: 61 is outside [0, 60]",
+        ),
+        (
+            "YearsExperience,Salary\n" + rows(10) + "-1,50000\n",
+            "line 12, column YearsExperience: -1 is outside [0, 60]",
+        ),
         ("YearsExperience,Salary\n" + rows(10) + "3,0\n", "line 12, column Salary: 0 is not positive"),
         ("YearsExperience,Salary\n" + rows(10) + "3\n", "line 12: expected 2 fields, found 1"),
         ("YearsExperience,Salary\n" + rows(9), "9 data rows, at least 10 are needed"),

@@ -19,14 +19,18 @@ _tables = itertools.count()
 SCHEMA = [
     bigquery.SchemaField("timestamp", "TIMESTAMP"),
     bigquery.SchemaField("severity", "STRING"),
-    bigquery.SchemaField("jsonPayload", "RECORD", fields=[
-        bigquery.SchemaField("event", "STRING"),
-        bigquery.SchemaField("message", "STRING"),
-        bigquery.SchemaField("route", "STRING"),
-        bigquery.SchemaField("model_version", "STRING"),
-        bigquery.SchemaField("years", "FLOAT", mode="REPEATED"),
-        bigquery.SchemaField("batch_size", "FLOAT"),
-    ]),
+    bigquery.SchemaField(
+        "jsonPayload",
+        "RECORD",
+        fields=[
+            bigquery.SchemaField("event", "STRING"),
+            bigquery.SchemaField("message", "STRING"),
+            bigquery.SchemaField("route", "STRING"),
+            bigquery.SchemaField("model_version", "STRING"),
+            bigquery.SchemaField("years", "FLOAT", mode="REPEATED"),
+            bigquery.SchemaField("batch_size", "FLOAT"),
+        ],
+    ),
 ]
 
 
@@ -42,9 +46,13 @@ def sink_table(emulator, lines: list[str], times: list[datetime]) -> str:
     """A fresh table of exported log entries holding these web-app lines; its bq:// URI."""
     from google.auth.credentials import AnonymousCredentials
 
-    client = bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(), client_options={"api_endpoint": emulator.url})
+    client = bigquery.Client(
+        project=PROJECT, credentials=AnonymousCredentials(), client_options={"api_endpoint": emulator.url}
+    )
     client.create_dataset("logs", exists_ok=True)
-    table = client.create_table(bigquery.Table(f"{PROJECT}.logs.run_googleapis_com_stdout_{next(_tables)}", schema=SCHEMA))
+    table = client.create_table(
+        bigquery.Table(f"{PROJECT}.logs.run_googleapis_com_stdout_{next(_tables)}", schema=SCHEMA)
+    )
     rows = []
     for line, at in zip(lines, times, strict=True):
         payload = json.loads(line)
@@ -56,7 +64,7 @@ def sink_table(emulator, lines: list[str], times: list[datetime]) -> str:
 
 def batches(years: np.ndarray, version: str, size: int = 20) -> list[str]:
     """The years as the web app logs batches of `size`."""
-    return [prediction_line(years[start:start + size].tolist(), version) for start in range(0, years.size, size)]
+    return [prediction_line(years[start : start + size].tolist(), version) for start in range(0, years.size, size)]
 
 
 def test_a_sink_table_gives_the_files_drift(emulator, store_uri, tmp_path, capsys):
@@ -99,8 +107,12 @@ def test_impact_from_a_table_equals_impact_from_the_file(emulator, store_uri, tm
     uri = sink_table(emulator, lines, [datetime.now(UTC)] * len(lines))
     log = tmp_path / "log"
     log.write_text("\n".join(lines) + "\n")
-    from_table = run_cli(capsys, "impact", candidate, "--against", against, "--store", store_uri, "--source", uri, "--json")
-    from_file = run_cli(capsys, "impact", candidate, "--against", against, "--store", store_uri, "--source", str(log), "--json")
+    from_table = run_cli(
+        capsys, "impact", candidate, "--against", against, "--store", store_uri, "--source", uri, "--json"
+    )
+    from_file = run_cli(
+        capsys, "impact", candidate, "--against", against, "--store", store_uri, "--source", str(log), "--json"
+    )
     assert from_table[0] == from_file[0] == 0, from_table[2]
     table_result, file_result = json.loads(from_table[1][0]), json.loads(from_file[1][0])
     # The same answers, counted per distinct value in BigQuery: only the mean's summation order differs.

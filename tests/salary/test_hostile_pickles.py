@@ -69,29 +69,51 @@ def test_what_training_writes_decodes_at_protocols_4_and_5():
 GOOD = fitted_pickle(5)
 
 
-@pytest.mark.parametrize("content, reason", [
-    (b"\x80\x01N.", r"has PROTO 1 at byte 0; only protocols 2 to 5"),
-    (b"N.", "does not start with a PROTO opcode"),
-    (GOOD + b"junk", "has a STOP at byte .* that does not end it with one value"),
-    (b"\x80\x05N" + b"q\x00" * 1100 + b".", "has more than 1024 opcodes"),
-    (b"\x80\x05" + b"(" * 9 + b"N" + b"t" * 9 + b".", "nests marks more than 8 deep"),
-    (b"\x80\x05" + b"N" * 70 + b".", "has more than 64 values in one container"),
-    (b"\x80\x05h\x07.", "gets memo index 7 at byte 2, which was never put"),
-    (b"\x80\x05}\x85.", "puts a dict inside a container"),
-    (b"\x80\x05}K\x01Ns.", r"has a dict key of type int at byte 6 \(only strings\)"),
-    (b"\x80\x05}(\x8c\x01aNK\x01u.", "sets items at byte .* without a value per key"),
-    (b"\x80\x05\x95" + struct.pack("<Q", 1 << 40) + b"N.", "has a frame of 1099511627776 bytes .* past the end"),
-    (b"\x80\x05X" + struct.pack("<I", 1 << 31) + b"abc.", "claims 2147483648 bytes past the end"),
-    (b"\x80\x05\x8a\x20" + bytes(32) + b".", "has an integer of 32 bytes"),
-    (b"\x80\x05cos\nsystem\n.", r"global os\.system is not allowed"),
-    (b"\x80\x05\x8c\x05numpy\x8c\x07ndarray\x93)R.", "calls numpy.ndarray, which is only an argument"),
-    (b"\x80\x05\x8c\x02os\x8c\x0bsystem\nfake\x93.", r"global os\.system\\nfake is not allowed"),
-    (b"\x80\x05NNb.", "has a BUILD at byte 4 on NoneType, which takes no state"),
-    (b"\x80\x05" + b"c_codecs\nencode\n" + b"\x8c\x03\xe2\x82\xac\x8c\x06latin1\x86R.", "outside latin1"),
-    (bytes(MAX_BYTES + 1), f"is not a pickle of at most {MAX_BYTES} bytes"),
-], ids=["protocol-1", "no-proto", "trailing", "opcodes", "marks", "stack", "memo-get", "dict-in-tuple", "int-key",
-        "odd-items", "frame", "string-claim", "long-int", "os-system", "call-ndarray", "newline-name", "build-none",
-        "latin1", "too-big"])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"\x80\x01N.", r"has PROTO 1 at byte 0; only protocols 2 to 5"),
+        (b"N.", "does not start with a PROTO opcode"),
+        (GOOD + b"junk", "has a STOP at byte .* that does not end it with one value"),
+        (b"\x80\x05N" + b"q\x00" * 1100 + b".", "has more than 1024 opcodes"),
+        (b"\x80\x05" + b"(" * 9 + b"N" + b"t" * 9 + b".", "nests marks more than 8 deep"),
+        (b"\x80\x05" + b"N" * 70 + b".", "has more than 64 values in one container"),
+        (b"\x80\x05h\x07.", "gets memo index 7 at byte 2, which was never put"),
+        (b"\x80\x05}\x85.", "puts a dict inside a container"),
+        (b"\x80\x05}K\x01Ns.", r"has a dict key of type int at byte 6 \(only strings\)"),
+        (b"\x80\x05}(\x8c\x01aNK\x01u.", "sets items at byte .* without a value per key"),
+        (b"\x80\x05\x95" + struct.pack("<Q", 1 << 40) + b"N.", "has a frame of 1099511627776 bytes .* past the end"),
+        (b"\x80\x05X" + struct.pack("<I", 1 << 31) + b"abc.", "claims 2147483648 bytes past the end"),
+        (b"\x80\x05\x8a\x20" + bytes(32) + b".", "has an integer of 32 bytes"),
+        (b"\x80\x05cos\nsystem\n.", r"global os\.system is not allowed"),
+        (b"\x80\x05\x8c\x05numpy\x8c\x07ndarray\x93)R.", "calls numpy.ndarray, which is only an argument"),
+        (b"\x80\x05\x8c\x02os\x8c\x0bsystem\nfake\x93.", r"global os\.system\\nfake is not allowed"),
+        (b"\x80\x05NNb.", "has a BUILD at byte 4 on NoneType, which takes no state"),
+        (b"\x80\x05" + b"c_codecs\nencode\n" + b"\x8c\x03\xe2\x82\xac\x8c\x06latin1\x86R.", "outside latin1"),
+        (bytes(MAX_BYTES + 1), f"is not a pickle of at most {MAX_BYTES} bytes"),
+    ],
+    ids=[
+        "protocol-1",
+        "no-proto",
+        "trailing",
+        "opcodes",
+        "marks",
+        "stack",
+        "memo-get",
+        "dict-in-tuple",
+        "int-key",
+        "odd-items",
+        "frame",
+        "string-claim",
+        "long-int",
+        "os-system",
+        "call-ndarray",
+        "newline-name",
+        "build-none",
+        "latin1",
+        "too-big",
+    ],
+)
 def test_each_bound_is_a_refusal_naming_it(content, reason):
     with pytest.raises(ModelRejected, match=reason) as refused:
         decode_model("v", content)
@@ -116,20 +138,27 @@ print(json.dumps(outcome))
 """
 
 
-@pytest.mark.parametrize("name, reason", [
-    ("memo-index-2**25", "has memo index 33554432 at byte 3, over the limit of 255"),
-    ("nested-tuple-key-200k", f"is not a pickle of at most {MAX_BYTES} bytes"),
-    ("nested-tuple-key-60k", "nests values more than 8 deep"),
-    ("colliding-int-keys-1mib", f"is not a pickle of at most {MAX_BYTES} bytes"),
-    ("colliding-int-keys-60k", "has more than 64 values in one container"),
-    ("valueerror-huge-int", r"opcode LONG4 \(b'\\x8b'\) at byte \d+ is not allowed"),
-    ("repr-bomb", "builds a value of more than 1024 values"),
-    ("long-unexpected-keys", r"unexpected \['0000"),
-], ids=lambda value: value if value in CRAFTED else "")
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("memo-index-2**25", "has memo index 33554432 at byte 3, over the limit of 255"),
+        ("nested-tuple-key-200k", f"is not a pickle of at most {MAX_BYTES} bytes"),
+        ("nested-tuple-key-60k", "nests values more than 8 deep"),
+        ("colliding-int-keys-1mib", f"is not a pickle of at most {MAX_BYTES} bytes"),
+        ("colliding-int-keys-60k", "has more than 64 values in one container"),
+        ("valueerror-huge-int", r"opcode LONG4 \(b'\\x8b'\) at byte \d+ is not allowed"),
+        ("repr-bomb", "builds a value of more than 1024 values"),
+        ("long-unexpected-keys", r"unexpected \['0000"),
+    ],
+    ids=lambda value: value if value in CRAFTED else "",
+)
 def test_the_crafted_pickles_are_refused_within_bounds_in_a_fresh_process(name, reason):
-    result = subprocess.run([sys.executable, "-c", DECODE_ONE, name], cwd=REPO, capture_output=True, text=True,
-                            timeout=120, env=os.environ)
-    assert result.returncode == 0, f"{name}: the decoding process ended with {result.returncode}: {result.stderr[-2000:]}"
+    result = subprocess.run(
+        [sys.executable, "-c", DECODE_ONE, name], cwd=REPO, capture_output=True, text=True, timeout=120, env=os.environ
+    )
+    assert result.returncode == 0, (
+        f"{name}: the decoding process ended with {result.returncode}: {result.stderr[-2000:]}"
+    )
     outcome = json.loads(result.stdout)
     print(f"{name}: {outcome['size']} bytes, {outcome['cpu'] * 1000:.1f} ms CPU, peak {outcome['peak'] / 1024:.0f} KiB")
     assert outcome["error"] == "ModelRejected", outcome
@@ -143,7 +172,11 @@ def test_the_memo_bomb_is_nine_bytes():
 
 def fuzz(count: int, seed: int) -> dict:
     """Decode `count` seeded mutants of good and hostile pickles; assert each case's outcome and bounds."""
-    seeds = [fitted_pickle(protocol) for protocol in (2, 3, 4, 5)] + [memo_bomb(), repr_bomb(5), CRAFTED["long-unexpected-keys"]()]
+    seeds = [fitted_pickle(protocol) for protocol in (2, 3, 4, 5)] + [
+        memo_bomb(),
+        repr_bomb(5),
+        CRAFTED["long-unexpected-keys"](),
+    ]
     counts = {"accepted": 0, "refused": 0}
     worst = {"cpu": 0.0, "peak": 0}
     tracemalloc.start()
@@ -156,7 +189,11 @@ def fuzz(count: int, seed: int) -> dict:
                 record = decode_model("v", content)
             except ModelRejected as exc:
                 message = str(exc)
-                assert DECODER_FAULT not in message and len(message) <= MAX_MESSAGE_CHARS, (index, content[:200], message)
+                assert DECODER_FAULT not in message and len(message) <= MAX_MESSAGE_CHARS, (
+                    index,
+                    content[:200],
+                    message,
+                )
                 counts["refused"] += 1
             else:
                 assert type(record) is LinearModel and math.isfinite(record.slope) and math.isfinite(record.intercept)
@@ -166,7 +203,9 @@ def fuzz(count: int, seed: int) -> dict:
             worst = {"cpu": max(worst["cpu"], cpu), "peak": max(worst["peak"], peak)}
     finally:
         tracemalloc.stop()
-    print(f"{count} mutants (seed {seed}): {counts}; worst {worst['cpu'] * 1000:.2f} ms CPU, {worst['peak'] / 1024:.0f} KiB")
+    print(
+        f"{count} mutants (seed {seed}): {counts}; worst {worst['cpu'] * 1000:.2f} ms CPU, {worst['peak'] / 1024:.0f} KiB"
+    )
     return counts
 
 

@@ -90,7 +90,9 @@ def test_racing_pointer_swaps_exactly_one_wins_each_round(any_store_uri, line_mo
     for round_number in range(50):
         when = T0 + timedelta(minutes=round_number)
         candidates = [
-            store.write_version(model_bytes + bytes([side]), now=when + timedelta(seconds=side), **version_facts())["version"]
+            store.write_version(model_bytes + bytes([side]), now=when + timedelta(seconds=side), **version_facts())[
+                "version"
+            ]
             for side in (0, 1)
         ]
         _, generation = store.read_pointer()
@@ -175,8 +177,16 @@ def test_a_refused_swap_records_nothing(any_store_uri, line_model):
         ("model.pkl", lambda b: b[:-5], "has .* bytes, the manifest says"),
         ("model.pkl", lambda b: b[:-1] + bytes([b[-1] ^ 1]), "sha256 .* does not match"),
         ("manifest.json", lambda b: b"{not json", "not valid JSON"),
-        ("manifest.json", lambda b: json.dumps({k: v for k, v in json.loads(b).items() if k != "sha256"}).encode(), "lacks sha256"),
-        ("manifest.json", lambda b: json.dumps({k: v for k, v in json.loads(b).items() if k not in ("sklearn", "metrics")}).encode(), "lacks sklearn, metrics"),
+        (
+            "manifest.json",
+            lambda b: json.dumps({k: v for k, v in json.loads(b).items() if k != "sha256"}).encode(),
+            "lacks sha256",
+        ),
+        (
+            "manifest.json",
+            lambda b: json.dumps({k: v for k, v in json.loads(b).items() if k not in ("sklearn", "metrics")}).encode(),
+            "lacks sklearn, metrics",
+        ),
     ],
 )
 def test_tampered_versions_are_refused_and_logged(any_store_uri, any_published, name, transform, reason, caplog):
@@ -188,7 +198,12 @@ def test_tampered_versions_are_refused_and_logged(any_store_uri, any_published, 
 
 def test_the_check_is_the_state_not_the_installed_scikit_learn(any_store_uri, any_published):
     # The reader needs no scikit-learn: a manifest naming another version is served when the state is readable.
-    tamper(any_store_uri, any_published["version"], "manifest.json", lambda b: json.dumps({**json.loads(b), "sklearn": "0.1.0"}).encode())
+    tamper(
+        any_store_uri,
+        any_published["version"],
+        "manifest.json",
+        lambda b: json.dumps({**json.loads(b), "sklearn": "0.1.0"}).encode(),
+    )
     assert open_store(any_store_uri).load().model.slope == pytest.approx(2000.0)
 
 
@@ -227,7 +242,10 @@ class Reduces:
     [
         (lambda marker: Reduces(os.system, f"touch {marker}"), "global posix.system is not allowed"),
         # The list of arguments is refused first: the reader reads no lists at all.
-        (lambda marker: Reduces(subprocess.call, ["touch", str(marker)]), r"opcode EMPTY_LIST \(b'\]'\) at byte \d+ is not allowed"),
+        (
+            lambda marker: Reduces(subprocess.call, ["touch", str(marker)]),
+            r"opcode EMPTY_LIST \(b'\]'\) at byte \d+ is not allowed",
+        ),
         (lambda marker: Reduces(eval, f"open({str(marker)!r}, 'w')"), "global builtins.eval is not allowed"),
     ],
 )
@@ -275,7 +293,6 @@ def test_attachment_names_cannot_shadow_the_protocol(any_store_uri, line_model, 
 def test_incomplete_version_is_not_listed(any_store_uri, any_published):
     raw_write(any_store_uri, "versions/20990101T000000Z-00000000/model.pkl", b"half-published")
     assert open_store(any_store_uri).versions() == [any_published["version"]]
-
 
 
 def test_oversized_or_odd_history_records_are_skipped_unread(any_store_uri, line_model):

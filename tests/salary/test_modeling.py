@@ -63,7 +63,7 @@ def test_split_refuses_fractions_outside_0_1(fraction):
 def moments_in_chunks(years, salary, size):
     total = MomentsAccumulator()
     for start in range(0, years.size, size):
-        total.add(years[start:start + size], salary[start:start + size])
+        total.add(years[start : start + size], salary[start : start + size])
     return total.result()
 
 
@@ -89,7 +89,9 @@ def test_closed_form_model_equals_sklearn_fit(name, years, salary, chunk):
     assert built.intercept_ == pytest.approx(reference.intercept_, rel=1e-9)
     assert built.singular_[0] == pytest.approx(reference.singular_[0], rel=1e-9)
     # The same state `fit` leaves, attribute by attribute and type by type.
-    assert {key: type(value) for key, value in vars(built).items()} == {key: type(value) for key, value in vars(reference).items()}
+    assert {key: type(value) for key, value in vars(built).items()} == {
+        key: type(value) for key, value in vars(reference).items()
+    }
     assert (built.n_features_in_, built.rank_, built.coef_.shape, built.coef_.dtype) == (1, 1, (1,), np.float64)
     # It pickles, decodes through the model store's allow-list, and predicts like the fitted one.
     loaded = as_estimator(decode_model("test", dump_model(built)))
@@ -109,7 +111,9 @@ def test_the_pickle_written_without_sklearn_is_the_one_sklearn_writes(name, year
 
 
 def test_all_years_equal_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"all 5 training rows have the same years of experience \(7\): no line can be fitted"):
+    with pytest.raises(
+        ValueError, match=r"all 5 training rows have the same years of experience \(7\): no line can be fitted"
+    ):
         fit_line(Moments.of(np.full(5, 7.0), np.arange(5.0)))
 
 

@@ -29,9 +29,9 @@ def test_svg_page_embeds_the_drawing_inline_and_escapes_text(line_model):
     assert "<?xml" not in page and "<!DOCTYPE svg" not in page
     assert "<title>R² &amp; &lt;friends&gt;</title>" in page and "<p>caption &lt;b&gt;</p>" in page
     # The embedded element is the SVG as drawn, whole.
-    embedded = page[page.index("<svg"):page.rindex("</svg>") + len("</svg>")]
+    embedded = page[page.index("<svg") : page.rindex("</svg>") + len("</svg>")]
     assert ElementTree.fromstring(embedded).tag == "{http://www.w3.org/2000/svg}svg"
-    assert embedded == svg[svg.index("<svg"):].rstrip()
+    assert embedded == svg[svg.index("<svg") :].rstrip()
 
 
 def test_large_data_is_drawn_as_a_bounded_sample(line_model):

@@ -21,8 +21,21 @@ def salary_models(capsys, *argv):
 
 def dry_run(tmp_path, data, store, *flags):
     """compile.py's dry run of `data` into `store`; the version it published."""
-    code = compile_py.main(["--output", str(tmp_path / "p.yaml"), "--data-uri", str(data), "--model-uri", str(store),
-                            "--local-root", str(tmp_path / "root"), "--git-commit", "c0ffee", *flags])
+    code = compile_py.main(
+        [
+            "--output",
+            str(tmp_path / "p.yaml"),
+            "--data-uri",
+            str(data),
+            "--model-uri",
+            str(store),
+            "--local-root",
+            str(tmp_path / "root"),
+            "--git-commit",
+            "c0ffee",
+            *flags,
+        ]
+    )
     assert code == 0
     return open_store(str(store)).latest_version()
 
@@ -89,17 +102,26 @@ def test_data_changed_by_one_cent_is_named(published_twice, capsys):
     finally:
         data.write_bytes(original)
     assert code == 1
-    assert out == f"data: sha256 of {data} is {hashlib.sha256(''.join(lines).encode()).hexdigest()}, the manifest's is {recorded}\n"
+    assert (
+        out
+        == f"data: sha256 of {data} is {hashlib.sha256(''.join(lines).encode()).hexdigest()}, the manifest's is {recorded}\n"
+    )
 
 
 @pytest.mark.slow
 def test_a_changed_parameter_in_a_copied_manifest_is_named(published_twice, tmp_path, capsys):
     _, _, store, first, _ = published_twice
-    copy = copy_version(store, first, tmp_path / "copy", edit=lambda manifest: manifest["source"]["parameters"].update(seed=43))
+    copy = copy_version(
+        store, first, tmp_path / "copy", edit=lambda manifest: manifest["source"]["parameters"].update(seed=43)
+    )
     code, out, _ = salary_models(capsys, "--store", str(tmp_path / "copy"), "reproduce", copy)
     recorded = open_store(str(store)).read_manifest(first)["sha256"]
     # Another seed splits the rows differently: a different line, so a different pickle.
-    assert code == 1 and out.startswith("model: sha256 of the rebuilt model.pkl is ") and out.endswith(f", the manifest's is {recorded}\n")
+    assert (
+        code == 1
+        and out.startswith("model: sha256 of the rebuilt model.pkl is ")
+        and out.endswith(f", the manifest's is {recorded}\n")
+    )
 
 
 @pytest.mark.slow
@@ -107,7 +129,11 @@ def test_a_tampered_model_is_named_before_any_rerun(published_twice, tmp_path, c
     _, _, store, first, _ = published_twice
     copy = copy_version(store, first, tmp_path / "copy", tamper=True)
     code, out, _ = salary_models(capsys, "--store", str(tmp_path / "copy"), "reproduce", copy)
-    assert code == 1 and out.startswith("model: the stored model.pkl is refused: model.pkl sha256 ") and "does not match the manifest" in out
+    assert (
+        code == 1
+        and out.startswith("model: the stored model.pkl is refused: model.pkl sha256 ")
+        and "does not match the manifest" in out
+    )
 
 
 @pytest.mark.slow
@@ -121,7 +147,10 @@ def test_a_version_on_a_gcs_store_reproduces(gcs_store_uri, tmp_path, capsys):
 def test_a_version_without_a_rebuild_record_cannot_be_checked(store_uri, published, capsys):
     code, out, err = salary_models(capsys, "--store", store_uri, "reproduce", published["version"])
     assert (code, out) == (2, "")
-    assert err == f"error: version {published['version']}'s manifest records no pipeline parameters (published before they were recorded)\n"
+    assert (
+        err
+        == f"error: version {published['version']}'s manifest records no pipeline parameters (published before they were recorded)\n"
+    )
 
 
 def test_an_unknown_version_cannot_be_checked(store_uri, published, capsys):
@@ -132,11 +161,22 @@ def test_an_unknown_version_cannot_be_checked(store_uri, published, capsys):
 def manifest_for(data, dependencies_sha256="", **parameters):
     """A manifest whose rebuild record names `data` and its sha256."""
     return {
-        "version": "v1", "sha256": "0" * 64, "metrics": {},
+        "version": "v1",
+        "sha256": "0" * 64,
+        "metrics": {},
         "data": {"uri": str(data), "sha256": hashlib.sha256(data.read_bytes()).hexdigest()},
-        "source": {"parameters": {"data_uri": str(data), "test_fraction": 0.2, "seed": 42, "min_r2": 0.8, "max_r2_drop": 0.01, "force": False,
-                                  **parameters},
-                   "dependencies_sha256": dependencies_sha256},
+        "source": {
+            "parameters": {
+                "data_uri": str(data),
+                "test_fraction": 0.2,
+                "seed": 42,
+                "min_r2": 0.8,
+                "max_r2_drop": 0.01,
+                "force": False,
+                **parameters,
+            },
+            "dependencies_sha256": dependencies_sha256,
+        },
     }
 
 
@@ -148,7 +188,8 @@ def test_a_changed_dependency_set_is_named(tmp_path, salary_csv):
     (tmp_path / "constraints.txt").write_text("numpy==2.4.7\n")
     found = reproduce.dependency_set_sha256(tmp_path)
     assert reproduce.input_difference(manifest_for(salary_csv, recorded), checkout=tmp_path) == (
-        f"dependencies: sha256 of requirements-components.txt + constraints.txt is {found}, the manifest's is {recorded}")
+        f"dependencies: sha256 of requirements-components.txt + constraints.txt is {found}, the manifest's is {recorded}"
+    )
     # A checkout without the files (an installed wheel) cannot check them.
     (tmp_path / "constraints.txt").unlink()
     with pytest.raises(CannotReproduce, match="reproduce runs from a checkout"):
@@ -163,11 +204,19 @@ def test_missing_data_cannot_be_checked(tmp_path, salary_csv):
 
 
 def test_outputs_are_compared_exactly_model_first():
-    recorded = {"sha256": "a" * 64, "metrics": {"r2": 0.9613754817423815, "champion_version": "v0", "champion_r2": 0.95}}
+    recorded = {
+        "sha256": "a" * 64,
+        "metrics": {"r2": 0.9613754817423815, "champion_version": "v0", "champion_r2": 0.95},
+    }
     assert reproduce.output_difference(recorded, json.loads(json.dumps(recorded))) == ""
-    assert reproduce.output_difference(recorded, {**recorded, "sha256": "b" * 64}).startswith("model: sha256 of the rebuilt model.pkl is bbbb")
+    assert reproduce.output_difference(recorded, {**recorded, "sha256": "b" * 64}).startswith(
+        "model: sha256 of the rebuilt model.pkl is bbbb"
+    )
     nudged = {**recorded, "metrics": {**recorded["metrics"], "r2": 0.9613754817423816}}
-    assert reproduce.output_difference(recorded, nudged) == "metrics: r2 of the rebuild is 0.9613754817423816, the manifest's is 0.9613754817423815"
+    assert (
+        reproduce.output_difference(recorded, nudged)
+        == "metrics: r2 of the rebuild is 0.9613754817423816, the manifest's is 0.9613754817423815"
+    )
     # A champion that could not be read is left out of the comparison (a note says so), nothing else is.
     unjudged = {**recorded, "metrics": {"r2": 0.9613754817423815}}
     assert reproduce.output_difference(recorded, unjudged, skip_champion=True) == ""
@@ -175,26 +224,46 @@ def test_outputs_are_compared_exactly_model_first():
 
 
 def test_the_image_reference_and_its_digest():
-    assert reproduce.image_digest("europe-west1-docker.pkg.dev/p/r/salary-components@sha256:" + "ab" * 32) == "sha256:" + "ab" * 32
+    assert (
+        reproduce.image_digest("europe-west1-docker.pkg.dev/p/r/salary-components@sha256:" + "ab" * 32)
+        == "sha256:" + "ab" * 32
+    )
     assert reproduce.image_digest("europe-west1-docker.pkg.dev/p/r/salary-components:b123") == ""
     assert reproduce.image_digest("localhost:5000/salary-components:dev") == ""
 
 
 def test_the_container_rerun_asks_for_the_recorded_image():
     command = reproduce.rerun_command({"seed": 42}, "/tmp/root", "container", "salary-components@sha256:" + "ab" * 32)
-    assert command[1:] == ["-m", "pipeline_def.rerun", "--arguments", '{"seed": 42}', "--local-root", "/tmp/root",
-                           "--runner", "container", "--image", "salary-components@sha256:" + "ab" * 32]
+    assert command[1:] == [
+        "-m",
+        "pipeline_def.rerun",
+        "--arguments",
+        '{"seed": 42}',
+        "--local-root",
+        "/tmp/root",
+        "--runner",
+        "container",
+        "--image",
+        "salary-components@sha256:" + "ab" * 32,
+    ]
 
 
 def test_the_recorded_image_must_be_here_with_its_digest():
     digest = "sha256:" + "ab" * 32
     image = "europe-west1-docker.pkg.dev/p/r/salary-components@" + digest
-    inspected = {"Id": "sha256:" + "cd" * 32, "RepoDigests": ["europe-west1-docker.pkg.dev/p/r/salary-components@" + digest]}
+    inspected = {
+        "Id": "sha256:" + "cd" * 32,
+        "RepoDigests": ["europe-west1-docker.pkg.dev/p/r/salary-components@" + digest],
+    }
     assert rerun.image_difference(image, digest, inspected) == ""
     assert rerun.image_difference(image, digest, None) == f"image: {image} is not on this machine"
-    other = {"Id": "sha256:" + "cd" * 32, "RepoDigests": ["europe-west1-docker.pkg.dev/p/r/salary-components@sha256:" + "ef" * 32]}
+    other = {
+        "Id": "sha256:" + "cd" * 32,
+        "RepoDigests": ["europe-west1-docker.pkg.dev/p/r/salary-components@sha256:" + "ef" * 32],
+    }
     assert rerun.image_difference(image, digest, other) == (
-        f"image: {image} here has digests sha256:{'ef' * 32}, the manifest's is {digest}")
+        f"image: {image} here has digests sha256:{'ef' * 32}, the manifest's is {digest}"
+    )
     # A tag recorded without a digest: being here is all that can be checked.
     assert rerun.image_difference("salary-components:dev", "", {"Id": "sha256:" + "cd" * 32, "RepoDigests": []}) == ""
     assert rerun.image_difference("", "", None) == "image: the manifest records no components image to run"

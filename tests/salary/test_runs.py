@@ -7,23 +7,43 @@ import pytest
 
 from salary import cli, runs
 
-PARAMETERS = {"data_uri": "/data/salary.csv", "test_fraction": 0.2, "seed": 42, "min_r2": 0.8, "max_r2_drop": 0.01, "force": False,
-              "model_uri": "/store", "git_commit": "c0ffee"}
+PARAMETERS = {
+    "data_uri": "/data/salary.csv",
+    "test_fraction": 0.2,
+    "seed": 42,
+    "min_r2": 0.8,
+    "max_r2_drop": 0.01,
+    "force": False,
+    "model_uri": "/store",
+    "git_commit": "c0ffee",
+}
 
 
 def record(run, seed=42, r2=0.96, champion=None, version="20261206T182607Z-61c42190"):
     metrics = {"r2": r2, "rmse": 7311.8, "mae": 5385.8, "n_test": 34}
     if champion:
         metrics.update({"champion_version": champion, "champion_r2": 0.95})
-    return runs.run_record(run, {**PARAMETERS, "seed": seed}, metrics, version, True, now=datetime(2026, 12, 6, 18, 26, 7, tzinfo=UTC))
+    return runs.run_record(
+        run, {**PARAMETERS, "seed": seed}, metrics, version, True, now=datetime(2026, 12, 6, 18, 26, 7, tzinfo=UTC)
+    )
 
 
 def test_a_record_keeps_the_rebuild_parameters_and_every_number():
     assert record("run-1", champion="20261201T000000Z-aaaaaaaa") == {
-        "run": "run-1", "at": "2026-12-06T18:26:07Z",
+        "run": "run-1",
+        "at": "2026-12-06T18:26:07Z",
         # model_uri and git_commit say where and from what, not how: they are not compared.
-        "params": {"data_uri": "/data/salary.csv", "test_fraction": 0.2, "seed": 42, "min_r2": 0.8, "max_r2_drop": 0.01, "force": "false",
-                   "store_version": "20261206T182607Z-61c42190", "published": "true", "champion_version": "20261201T000000Z-aaaaaaaa"},
+        "params": {
+            "data_uri": "/data/salary.csv",
+            "test_fraction": 0.2,
+            "seed": 42,
+            "min_r2": 0.8,
+            "max_r2_drop": 0.01,
+            "force": "false",
+            "store_version": "20261206T182607Z-61c42190",
+            "published": "true",
+            "champion_version": "20261201T000000Z-aaaaaaaa",
+        },
         "metrics": {"r2": 0.96, "rmse": 7311.8, "mae": 5385.8, "n_test": 34, "champion_r2": 0.95},
     }
 
@@ -67,7 +87,15 @@ def test_runs_table_and_json(tmp_path, capsys):
     code, out, _ = salary_models(capsys, "runs", "--local-root", str(tmp_path))
     lines = out.splitlines()
     assert code == 0 and lines[0].split() == ["run", "at", "version", "r2", "rmse", "mae", "champion_r2"]
-    assert lines[1].split() == ["run-1", "2026-12-06T18:26:07", "20261206T182607Z-61c42190", "0.96", "7311.8", "5385.8", "-"]
+    assert lines[1].split() == [
+        "run-1",
+        "2026-12-06T18:26:07",
+        "20261206T182607Z-61c42190",
+        "0.96",
+        "7311.8",
+        "5385.8",
+        "-",
+    ]
     assert lines[2].split()[-1] == "0.95"
     code, out, _ = salary_models(capsys, "runs", "--local-root", str(tmp_path), "--json")
     assert code == 0 and [item["run"] for item in json.loads(out)] == ["run-1", "run-2"]

@@ -28,7 +28,9 @@ def one_line_error(code, err):
     return code == 1 and err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
 
 
-@pytest.mark.parametrize("command", [["rollback", "--to", "{v1}", "--reason", "r"], ["pin", "{v1}", "--reason", "r"], ["unpin"]])
+@pytest.mark.parametrize(
+    "command", [["rollback", "--to", "{v1}", "--reason", "r"], ["pin", "{v1}", "--reason", "r"], ["unpin"]]
+)
 def test_a_symlinked_history_folder_is_refused_and_nothing_is_written_outside(folder_store, capsys, command):
     uri, v1, v2, outside = folder_store
     history = Path(uri, "history")
@@ -40,7 +42,9 @@ def test_a_symlinked_history_folder_is_refused_and_nothing_is_written_outside(fo
     if command == ["unpin"]:
         raw_write(uri, "pin.json", json.dumps({"version": v2, "reason": "x", "at": "", "actor": "a"}).encode())
     code, _, err = salary_models(capsys, "--store", uri, *[part.format(v1=v1) for part in command])
-    assert one_line_error(code, err) and "history: is a symbolic link or not a folder; the store follows no symlink" in err
+    assert (
+        one_line_error(code, err) and "history: is a symbolic link or not a folder; the store follows no symlink" in err
+    )
     assert sorted(path.name for path in outside.iterdir()) == before
 
 
@@ -89,10 +93,15 @@ def damage(uri, v1, v2, kind):
     """Damage a store the way a broken or hostile writer would."""
     manifest_key = f"versions/{v2}/manifest.json"
     if kind == "metrics as a list":
-        raw_write(uri, manifest_key, json.dumps({**json.loads(raw_read(uri, manifest_key)), "metrics": [1, 2]}).encode())
+        raw_write(
+            uri, manifest_key, json.dumps({**json.loads(raw_read(uri, manifest_key)), "metrics": [1, 2]}).encode()
+        )
     elif kind == "history record without at":
-        raw_write(uri, "history/99990101T000000.000000Z-00000000.json",
-                  json.dumps({"action": "rollback", "from": v2, "to": v1, "reason": "", "actor": "a"}).encode())
+        raw_write(
+            uri,
+            "history/99990101T000000.000000Z-00000000.json",
+            json.dumps({"action": "rollback", "from": v2, "to": v1, "reason": "", "actor": "a"}).encode(),
+        )
     elif kind == "nested latest.json":
         raw_write(uri, "latest.json", NESTED)
     elif kind == "nested manifest":
@@ -105,10 +114,27 @@ def damage(uri, v1, v2, kind):
         raw_write(uri, "latest.json", b'{"vers')
 
 
-DAMAGE = ["metrics as a list", "history record without at", "nested latest.json", "nested manifest", "nested history record",
-          "nested pin", "truncated latest.json"]
-COMMANDS = [["list"], ["list", "--history"], ["verify"], ["verify", "--all"], ["show", "{v2}"], ["rollback", "--to", "{v1}", "--reason", "r"],
-            ["pin", "{v1}", "--reason", "r"], ["unpin"], ["prune", "--keep", "1"], ["repair"]]
+DAMAGE = [
+    "metrics as a list",
+    "history record without at",
+    "nested latest.json",
+    "nested manifest",
+    "nested history record",
+    "nested pin",
+    "truncated latest.json",
+]
+COMMANDS = [
+    ["list"],
+    ["list", "--history"],
+    ["verify"],
+    ["verify", "--all"],
+    ["show", "{v2}"],
+    ["rollback", "--to", "{v1}", "--reason", "r"],
+    ["pin", "{v1}", "--reason", "r"],
+    ["unpin"],
+    ["prune", "--keep", "1"],
+    ["repair"],
+]
 
 
 @pytest.mark.parametrize("kind", DAMAGE)
@@ -119,7 +145,11 @@ def test_no_command_ends_in_a_traceback_on_a_damaged_store(any_store_uri, capsys
     for command in COMMANDS:
         code, _, err = salary_models(capsys, "--store", uri, *[part.format(v1=v1, v2=v2) for part in command])
         # verify says "refused" on stdout and exits 1; every other refusal is one "error:" line on stderr.
-        assert code in (0, 1) and "Traceback" not in err and err.count("\n") <= 1 and err[:7] in ("", "error: "), (command, code, err)
+        assert code in (0, 1) and "Traceback" not in err and err.count("\n") <= 1 and err[:7] in ("", "error: "), (
+            command,
+            code,
+            err,
+        )
 
 
 @pytest.mark.parametrize("pointer", [b'{"vers', b"", NESTED, b'{"version": ".hidden"}'])
@@ -145,7 +175,10 @@ def test_repair_skips_a_refused_version_and_rollback_works_on_an_unreadable_poin
     code, out, _ = salary_models(capsys, "--store", uri, "repair")
     assert code == 0 and latest(uri) == v1 and out.startswith(f"latest.json: {v2} -> {v1} (repaired: model.pkl has")
     raw_write(uri, "latest.json", b"{")
-    assert salary_models(capsys, "--store", uri, "rollback", "--to", v1, "--reason", "by hand")[0] == 0 and latest(uri) == v1
+    assert (
+        salary_models(capsys, "--store", uri, "rollback", "--to", v1, "--reason", "by hand")[0] == 0
+        and latest(uri) == v1
+    )
 
 
 def test_a_store_path_that_is_a_file_is_one_line(tmp_path, capsys):

@@ -24,8 +24,11 @@ def test_published_store_modes_follow_the_umask(tmp_path, line_model, umask, mas
     umask(mask)
     root = tmp_path / "store"
     open_store(str(root)).publish(
-        dump_model(line_model), metrics={"r2": 1.0, "rmse": 0.0, "mae": 0.0, "rows": 4},
-        data={"uri": "t.csv", "sha256": "0" * 64, "rows": 20}, source={}, attachments={"plot.svg": b"<svg/>"},
+        dump_model(line_model),
+        metrics={"r2": 1.0, "rmse": 0.0, "mae": 0.0, "rows": 4},
+        data={"uri": "t.csv", "sha256": "0" * 64, "rows": 20},
+        source={},
+        attachments={"plot.svg": b"<svg/>"},
     )
     files = [path for path in root.rglob("*") if path.is_file() and not path.name.startswith(".")]
     folders = [path for path in root.rglob("*") if path.is_dir()]

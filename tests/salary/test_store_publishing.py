@@ -21,7 +21,6 @@ def publish_at(store, model_bytes, when):
     return store.publish(model_bytes, now=when, **version_facts())
 
 
-
 class RacedBackend:
     """A backend on which another publisher swaps latest.json just before this one's first swap."""
 
@@ -44,7 +43,9 @@ def test_of_two_racing_same_second_publishes_the_one_not_made_latest_says_so(sto
     first = store.write_version(dump_model(line_model), now=T0, **version_facts())["version"]
     second = store.write_version(dump_model(line_model) + b"\0", now=T0, **version_facts())["version"]
     racing = ModelStore(RacedBackend(store.backend, lambda: store.point_latest_at(first)))
-    with pytest.raises(PointerConflict, match=f"{second} is stored but not made latest, because same-second version {first}"):
+    with pytest.raises(
+        PointerConflict, match=f"{second} is stored but not made latest, because same-second version {first}"
+    ):
         racing.point_latest_at(second)
     assert store.latest_version() == first
     assert [record["to"] for record in store.history()] == [first]

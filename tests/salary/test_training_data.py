@@ -35,9 +35,14 @@ def test_streamed_passes_equal_sklearn_on_the_same_rows(tmp_path, big_csv, chunk
     assert (summary.rows, summary.train.n, summary.n_test) == (12_000, int((~test).sum()), int(test.sum()))
     # The histogram of the years trained on, in the fixed 5-year bins, the top edge in the last bin.
     expected_counts = np.histogram(data.years[~test], bins=np.arange(0.0, 61.0, 5.0))[0].tolist()
-    assert summary.data_facts() == {"uri": big_csv, "rows": 12_000, "sha256": data.sha256,
-                                    "years_min": data.years[~test].min(), "years_max": data.years[~test].max(),
-                                    "years_histogram": {"edges": list(range(0, 61, 5)), "counts": expected_counts}}
+    assert summary.data_facts() == {
+        "uri": big_csv,
+        "rows": 12_000,
+        "sha256": data.sha256,
+        "years_min": data.years[~test].min(),
+        "years_max": data.years[~test].max(),
+        "years_histogram": {"edges": list(range(0, 61, 5)), "counts": expected_counts},
+    }
     assert read_summary(str(tmp_path)) == summary
     model = linear_regression(summary.train)
     assert model.coef_[0] == pytest.approx(fitted.coef_[0], rel=1e-9)
@@ -47,7 +52,8 @@ def test_streamed_passes_equal_sklearn_on_the_same_rows(tmp_path, big_csv, chunk
     scores = scores_from_sums(held_out.residuals[0], held_out.moments)
     assert scores == pytest.approx(expected, rel=1e-9)
     assert scores_from_sums(held_out.residuals[1], held_out.moments) == pytest.approx(
-        score(champion, data.years[test], data.salary[test]), rel=1e-9)
+        score(champion, data.years[test], data.salary[test]), rel=1e-9
+    )
     # The plot sample: the held-out rows with the smallest sample hash, whatever the chunking.
     hashes = row_hash(data.years[test], data.salary[test], 7 + SAMPLE_SALT)
     order = np.lexsort((data.salary[test], data.years[test], hashes))[:MAX_PLOT_ROWS]
@@ -65,8 +71,10 @@ def test_row_order_does_not_change_the_model(tmp_path, big_csv):
     assert (first.train.n, first.n_test) == (second.train.n, second.n_test)
     assert linear_regression(second.train).coef_[0] == pytest.approx(linear_regression(first.train).coef_[0], rel=1e-12)
     line = Line.of(linear_regression(first.train))
-    assert score_held_out(str(tmp_path / "a"), [line]).sample_years.tolist() == \
-        score_held_out(str(tmp_path / "b"), [line]).sample_years.tolist()
+    assert (
+        score_held_out(str(tmp_path / "a"), [line]).sample_years.tolist()
+        == score_held_out(str(tmp_path / "b"), [line]).sample_years.tolist()
+    )
 
 
 def test_shipped_data_metrics(tmp_path):
@@ -81,7 +89,9 @@ def test_shipped_data_metrics(tmp_path):
 def test_degenerate_and_unsplittable_data_are_clear_errors(tmp_path):
     same_years = tmp_path / "same.csv"
     write_salary_csv(str(same_years), np.full(50, 7.0), np.arange(1.0, 51.0))
-    with pytest.raises(DataValidationError, match=r"same.csv: all \d+ training rows have the same years of experience \(7\)"):
+    with pytest.raises(
+        DataValidationError, match=r"same.csv: all \d+ training rows have the same years of experience \(7\)"
+    ):
         summarize(str(same_years), 0.2, 1, str(tmp_path / "a"))
     few = tmp_path / "few.csv"
     write_salary_csv(str(few), np.arange(10.0), np.arange(1.0, 11.0))

@@ -24,7 +24,12 @@ def install_spatial(home: Path) -> None:
     import duckdb
     import duckdb_extension_spatial
 
-    bundled = next(Path(duckdb_extension_spatial.__file__).parent.glob(f"extensions/v{duckdb.__version__}/spatial.duckdb_extension"), None)
+    bundled = next(
+        Path(duckdb_extension_spatial.__file__).parent.glob(
+            f"extensions/v{duckdb.__version__}/spatial.duckdb_extension"
+        ),
+        None,
+    )
     if bundled is None:
         raise RuntimeError(f"duckdb-extension-spatial has no build for DuckDB {duckdb.__version__}")
     connection = duckdb.connect(config={"extension_directory": str(home / ".duckdb" / "extensions")})
@@ -48,11 +53,26 @@ class BigQueryEmulator:
         """Start the emulator and wait until it is ready."""
         self.home = tempfile.mkdtemp(prefix="bqemulator-")
         install_spatial(Path(self.home))
-        command = [str(Path(sys.executable).with_name("bqemulator")), "start", "--rest-host", "127.0.0.1",
-                   "--rest-port", str(self.port), "--grpc-host", "127.0.0.1", "--grpc-port", "0",
-                   "--project", self.project, "--ephemeral", "--log-level", "error"]
-        self.process = subprocess.Popen(command, env={**os.environ, "HOME": self.home},
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        command = [
+            str(Path(sys.executable).with_name("bqemulator")),
+            "start",
+            "--rest-host",
+            "127.0.0.1",
+            "--rest-port",
+            str(self.port),
+            "--grpc-host",
+            "127.0.0.1",
+            "--grpc-port",
+            "0",
+            "--project",
+            self.project,
+            "--ephemeral",
+            "--log-level",
+            "error",
+        ]
+        self.process = subprocess.Popen(
+            command, env={**os.environ, "HOME": self.home}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         try:
             wait_until_answering(self.process, f"{self.url}/readyz", "bqemulator", timeout, interval=0.1)
         except RuntimeError:
@@ -89,8 +109,9 @@ def load_csv(url: str, project: str, table: str, csv_path: str) -> None:
     client = bigquery.Client(project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": url})
     client.create_dataset(table.split(".")[1], exists_ok=True)
     schema = [bigquery.SchemaField("YearsExperience", "FLOAT64"), bigquery.SchemaField("Salary", "FLOAT64")]
-    config = bigquery.LoadJobConfig(source_format="CSV", skip_leading_rows=1, schema=schema,
-                                    write_disposition="WRITE_TRUNCATE")
+    config = bigquery.LoadJobConfig(
+        source_format="CSV", skip_leading_rows=1, schema=schema, write_disposition="WRITE_TRUNCATE"
+    )
     with open(csv_path, "rb") as handle:
         client.load_table_from_file(handle, table, job_config=config).result()
 
@@ -102,7 +123,9 @@ def main() -> None:
     parser.add_argument("--project", default="local")
     args = parser.parse_args()
     with running(args.project, args.port) as emulator:
-        print(f"bqemulator on {emulator.url} (BIGQUERY_EMULATOR_HOST={emulator.url}); project {args.project}", flush=True)
+        print(
+            f"bqemulator on {emulator.url} (BIGQUERY_EMULATOR_HOST={emulator.url}); project {args.project}", flush=True
+        )
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
 
 

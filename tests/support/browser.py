@@ -4,16 +4,31 @@ import os
 
 CHROMIUM = "/usr/bin/chromium"
 # Headless Chromium as root, offline: no sandbox (root), no GPU, none of its background fetches.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # Browser context options per mode. 200 % zoom on a 1280 px screen is a 640 px wide CSS viewport drawn at
 # twice the pixels, which is what the browser's zoom does to layout.
 MODES = {
     "desktop": {"viewport": {"width": 1280, "height": 800}},
-    "phone-390": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
-                  "has_touch": True},
-    "phone-375": {"viewport": {"width": 375, "height": 667}, "device_scale_factor": 2, "is_mobile": True,
-                  "has_touch": True},
+    "phone-390": {
+        "viewport": {"width": 390, "height": 844},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
+    "phone-375": {
+        "viewport": {"width": 375, "height": 667},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
     "zoom-200": {"viewport": {"width": 640, "height": 400}, "device_scale_factor": 2},
     "dark": {"viewport": {"width": 1280, "height": 800}, "color_scheme": "dark"},
 }

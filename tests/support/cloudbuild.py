@@ -9,8 +9,18 @@ from google.protobuf import json_format
 
 from tests.support import REPO
 
-BUILT_INS = {"PROJECT_ID": "my-proj", "PROJECT_NUMBER": "123456789", "BUILD_ID": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "LOCATION": "europe-west1"}
-TRIGGERED = {**BUILT_INS, "COMMIT_SHA": "abc1234def5678abc1234def5678abc1234def56", "SHORT_SHA": "abc1234", "BRANCH_NAME": "main"}
+BUILT_INS = {
+    "PROJECT_ID": "my-proj",
+    "PROJECT_NUMBER": "123456789",
+    "BUILD_ID": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+    "LOCATION": "europe-west1",
+}
+TRIGGERED = {
+    **BUILT_INS,
+    "COMMIT_SHA": "abc1234def5678abc1234def5678abc1234def56",
+    "SHORT_SHA": "abc1234",
+    "BRANCH_NAME": "main",
+}
 # What a trigger-less `gcloud builds submit` has: no commit.
 MANUAL = {**BUILT_INS, "COMMIT_SHA": "", "SHORT_SHA": "", "BRANCH_NAME": ""}
 VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Z_][A-Z0-9_]*)")
@@ -47,7 +57,9 @@ def steps(build) -> dict:
     return {step.id: step for step in build.steps}
 
 
-def run_script(step, values, tmp_path, program="docker", answers: str = "", replace: dict | None = None) -> list[list[str]]:
+def run_script(
+    step, values, tmp_path, program="docker", answers: str = "", replace: dict | None = None
+) -> list[list[str]]:
     """Run a bash step's script with the substitutions made and `program` replaced by a recorder; its calls.
 
     `answers` is shell code the recorder runs after recording (to print or fail like the real tool); `replace`
@@ -63,8 +75,13 @@ def run_script(step, values, tmp_path, program="docker", answers: str = "", repl
     script = substitute(step.args[1], values)
     for path, name in (replace or {}).items():
         script = script.replace(path, str(fake / name))
-    subprocess.run(["bash", "-c", script], env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}, check=True, timeout=60,
-                   cwd=REPO)
+    subprocess.run(
+        ["bash", "-c", script],
+        env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"},
+        check=True,
+        timeout=60,
+        cwd=REPO,
+    )
     if not log.exists():
         return []
     return [line.split("\0")[:-1] for line in log.read_text().splitlines()]

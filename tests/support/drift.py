@@ -24,7 +24,13 @@ def publish_line(store_uri: str, intercept: float, slope: float, margin: float =
     years = np.arange(0.0, 20.0)
     model = fit_salary_model(years, intercept + slope * years)
     trained = training_years()
-    data = {"uri": "salary.csv", "sha256": "0" * 64, "rows": 150, "years_min": float(trained.min()), "years_max": float(trained.max())}
+    data = {
+        "uri": "salary.csv",
+        "sha256": "0" * 64,
+        "rows": 150,
+        "years_min": float(trained.min()),
+        "years_max": float(trained.max()),
+    }
     if histogram:
         data["years_histogram"] = histogram_record(count_years(trained))
     facts = version_facts(metrics={"r2": 1.0, "rmse": 0.0, "mae": 0.0, "margin_95": margin}, data=data)
@@ -33,8 +39,18 @@ def publish_line(store_uri: str, intercept: float, slope: float, margin: float =
 
 def prediction_line(years, version: str, **extra) -> str:
     """A line as the web app writes it."""
-    return json.dumps({"severity": "INFO", "message": "prediction", "event": "prediction", "route": "api",
-                       "model_version": version, "years": list(years), "batch_size": len(years), **extra})
+    return json.dumps(
+        {
+            "severity": "INFO",
+            "message": "prediction",
+            "event": "prediction",
+            "route": "api",
+            "model_version": version,
+            "years": list(years),
+            "batch_size": len(years),
+            **extra,
+        }
+    )
 
 
 def run_cli(capsys, *argv) -> tuple[int, list[str], str]:

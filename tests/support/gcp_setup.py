@@ -23,7 +23,11 @@ EXPECTED_GRANTS = {
     ("service account salary-webapp@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountUser"),
     ("repository salary", BUILDER, "roles/artifactregistry.writer"),
     # smoke-target's `gcloud auth print-identity-token` as a user-specified build account needs getOpenIdToken on itself.
-    ("service account salary-builder@my-proj.iam.gserviceaccount.com", BUILDER, "roles/iam.serviceAccountOpenIdTokenCreator"),
+    (
+        "service account salary-builder@my-proj.iam.gserviceaccount.com",
+        BUILDER,
+        "roles/iam.serviceAccountOpenIdTokenCreator",
+    ),
     ("project my-proj", PIPELINE, "roles/aiplatform.user"),
     # Vertex AI requires storage.objects.get and .create on the pipeline root's bucket, not a folder of it.
     ("bucket gs://my-proj-salary-pipeline-root", PIPELINE, "roles/storage.objectUser"),
@@ -59,7 +63,10 @@ def run_setup(tmp_path, *args, gcloud_exit=1, failing=None, fail_times=0):
         )
         (fake / tool).chmod(0o755)
     result = subprocess.run(
-        ["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=60,
+        ["bash", str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}", "GCP_SETUP_BACKOFF": "0"},
     )
     calls = [shlex.split(line) for line in log.read_text().splitlines()] if log.exists() else []

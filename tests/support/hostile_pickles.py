@@ -32,7 +32,9 @@ def nested_key(size: int) -> bytes:
 def colliding_keys(size: int) -> bytes:
     """A dict of about `size` bytes of integer keys that all hash to 0: building it took quadratic time."""
     entry = 14  # LONG1, its length, 11 bytes of integer, NONE
-    keys = b"".join(b"\x8a\x0b" + (k * HASH_MODULUS).to_bytes(11, "little", signed=True) + b"N" for k in range(1, size // entry))
+    keys = b"".join(
+        b"\x8a\x0b" + (k * HASH_MODULUS).to_bytes(11, "little", signed=True) + b"N" for k in range(1, size // entry)
+    )
     return b"\x80\x05}(" + keys + b"u."
 
 
@@ -87,16 +89,16 @@ def mutants(seeds: list[bytes], count: int, seed: int):
             elif kind == 1:
                 data[at:at] = bytes([rng.choice(interesting)])
             elif kind == 2:
-                del data[at:at + rng.randint(1, 8)]
+                del data[at : at + rng.randint(1, 8)]
             elif kind == 3:
-                piece = data[at:at + rng.randint(1, 32)]
+                piece = data[at : at + rng.randint(1, 32)]
                 data[at:at] = piece * rng.randint(1, 64)
             elif kind == 4:
                 other = rng.choice(seeds)
                 start = rng.randrange(len(other))
-                data[at:at] = other[start:start + rng.randint(1, 64)]
+                data[at:at] = other[start : start + rng.randint(1, 64)]
             elif kind == 5:
-                data[at:at + 4] = struct.pack("<I", rng.choice([2**25, 2**31 - 1, 2**32 - 1, rng.randrange(2**32)]))
+                data[at : at + 4] = struct.pack("<I", rng.choice([2**25, 2**31 - 1, 2**32 - 1, rng.randrange(2**32)]))
             else:
                 del data[at:]
         yield bytes(data)

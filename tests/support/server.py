@@ -12,7 +12,14 @@ import urllib.request
 from scripts.local_process import free_port
 from tests.support import REPO
 
-GUNICORN = [sys.executable, "-m", "gunicorn", "--config", str(REPO / "webapp" / "gunicorn.conf.py"), "webapp:create_app()"]
+GUNICORN = [
+    sys.executable,
+    "-m",
+    "gunicorn",
+    "--config",
+    str(REPO / "webapp" / "gunicorn.conf.py"),
+    "webapp:create_app()",
+]
 
 
 def server_env(env: dict, port: int) -> dict:
@@ -30,7 +37,12 @@ def gunicorn(env: dict, timeout: float = 30.0, output: list | None = None):
     port = free_port()
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
-            GUNICORN, cwd=REPO, env=server_env(env, port), stdout=log, stderr=subprocess.STDOUT, text=True,
+            GUNICORN,
+            cwd=REPO,
+            env=server_env(env, port),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -55,8 +67,13 @@ def gunicorn(env: dict, timeout: float = 30.0, output: list | None = None):
                 output.extend(log.read().splitlines())
 
 
-def fetch(url: str, body: bytes | None = None, content_type: str | None = None, method: str | None = None,
-          headers: dict | None = None):
+def fetch(
+    url: str,
+    body: bytes | None = None,
+    content_type: str | None = None,
+    method: str | None = None,
+    headers: dict | None = None,
+):
     """Send a request; return (status, response headers, body text) whatever the status."""
     headers = {**({"Content-Type": content_type} if content_type else {}), **(headers or {})}
     req = urllib.request.Request(url, data=body, headers=headers, method=method)

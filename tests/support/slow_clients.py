@@ -32,9 +32,11 @@ class Latency:
         """One line: count, p50, p99, max, failures."""
         if not self.seconds:
             return f"0 ok, {self.failures} failed"
-        return (f"{len(self.seconds)} ok, p50 {statistics.median(self.seconds) * 1000:.1f} ms, "
-                f"p99 {self.quantile(0.99) * 1000:.1f} ms, max {max(self.seconds) * 1000:.1f} ms, "
-                f"{self.failures} failed")
+        return (
+            f"{len(self.seconds)} ok, p50 {statistics.median(self.seconds) * 1000:.1f} ms, "
+            f"p99 {self.quantile(0.99) * 1000:.1f} ms, max {max(self.seconds) * 1000:.1f} ms, "
+            f"{self.failures} failed"
+        )
 
 
 def _slow_request(index: int) -> tuple[bytes, bytes]:
@@ -49,8 +51,14 @@ def trickling_body(index: int) -> tuple[bytes, bytes]:
     return PREDICT_HEAD + b"Content-Length: 100000\r\n\r\n", b" " * 100_000
 
 
-def hold_slow_connections(port: int, count: int, seconds: float, stop: threading.Event | None = None,
-                          requests: Callable[[int], tuple[bytes, bytes]] = _slow_request, drip_seconds: float = DRIP_SECONDS) -> int:
+def hold_slow_connections(
+    port: int,
+    count: int,
+    seconds: float,
+    stop: threading.Event | None = None,
+    requests: Callable[[int], tuple[bytes, bytes]] = _slow_request,
+    drip_seconds: float = DRIP_SECONDS,
+) -> int:
     """Keep `count` connections dripping a request one byte at a time for `seconds`; reopen any the server closes.
 
     Returns how many connections were opened in all (more than `count` when the server cut some off).
@@ -96,8 +104,10 @@ def measure_latency(port: int, seconds: float, timeout: float = 5.0) -> dict[str
     results = {"healthz": Latency(), "predict": Latency()}
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        for name, method, path, body in (("healthz", "GET", "/healthz", None),
-                                         ("predict", "POST", "/api/predict", PREDICT_BODY)):
+        for name, method, path, body in (
+            ("healthz", "GET", "/healthz", None),
+            ("predict", "POST", "/api/predict", PREDICT_BODY),
+        ):
             started = time.monotonic()
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
             try:

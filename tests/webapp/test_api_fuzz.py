@@ -12,16 +12,27 @@ from webapp.openapi import openapi_document
 
 LIMIT = 1024 * 1024
 DOCUMENT = openapi_document(max_batch=10_000, max_body_bytes=LIMIT)
-REQUEST_SCHEMA = Draft202012Validator({
-    **DOCUMENT["paths"]["/api/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"],
-    "components": DOCUMENT["components"],
-})
+REQUEST_SCHEMA = Draft202012Validator(
+    {
+        **DOCUMENT["paths"]["/api/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"],
+        "components": DOCUMENT["components"],
+    }
+)
 
 printable = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
-scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=10**300, max_value=10**400)
-           | st.floats() | st.text(max_size=20))
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5)
-                           | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=15)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=10**300, max_value=10**400)
+    | st.floats()
+    | st.text(max_size=20)
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=15,
+)
 
 
 def weighted(*choices):
@@ -30,13 +41,22 @@ def weighted(*choices):
 
 
 valid_years = st.floats(0, 60) | st.integers(0, 60)
-years = weighted(valid_years, valid_years, valid_years, st.floats(), st.integers(-100, 100),
-                 st.sampled_from([0, 60, 60.000001, -0.0, -1e-300, 5e-324, 1e308]), json_values)
-shaped = weighted(st.fixed_dictionaries({"years_experience": years}),
-                  st.fixed_dictionaries({"instances": st.lists(years, max_size=30)}),
-                  st.fixed_dictionaries({"instances": st.lists(valid_years, min_size=1, max_size=30)}),
-                  st.dictionaries(st.sampled_from(["years_experience", "instances", "years", ""]), years, max_size=3),
-                  json_values)
+years = weighted(
+    valid_years,
+    valid_years,
+    valid_years,
+    st.floats(),
+    st.integers(-100, 100),
+    st.sampled_from([0, 60, 60.000001, -0.0, -1e-300, 5e-324, 1e308]),
+    json_values,
+)
+shaped = weighted(
+    st.fixed_dictionaries({"years_experience": years}),
+    st.fixed_dictionaries({"instances": st.lists(years, max_size=30)}),
+    st.fixed_dictionaries({"instances": st.lists(valid_years, min_size=1, max_size=30)}),
+    st.dictionaries(st.sampled_from(["years_experience", "instances", "years", ""]), years, max_size=3),
+    json_values,
+)
 
 
 @st.composite
@@ -54,12 +74,26 @@ def bodies(draw) -> bytes:
 
 
 json_types = st.sampled_from(["application/json", "application/json; charset=utf-8", "Application/JSON"])
-content_types = weighted(json_types, json_types, json_types, json_types, st.none(), printable, st.sampled_from([
-    "text/plain",
-    "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/problem+json", "",
-]))
-extra_headers = st.dictionaries(st.sampled_from(["Accept", "Accept-Encoding", "X-Forwarded-For", "Cookie", "Origin"]),
-                                printable, max_size=3)
+content_types = weighted(
+    json_types,
+    json_types,
+    json_types,
+    json_types,
+    st.none(),
+    printable,
+    st.sampled_from(
+        [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/problem+json",
+            "",
+        ]
+    ),
+)
+extra_headers = st.dictionaries(
+    st.sampled_from(["Accept", "Accept-Encoding", "X-Forwarded-For", "Cookie", "Origin"]), printable, max_size=3
+)
 
 
 def _reject(token):
@@ -79,8 +113,11 @@ def expected_status(body: bytes, content_type) -> int:
     return 200 if REQUEST_SCHEMA.is_valid(parsed) else 400
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(body=bodies(), content_type=content_types, headers=extra_headers)
 def test_generated_requests_get_only_documented_answers(client, body, content_type, headers):
     if content_type is not None:

@@ -39,7 +39,10 @@ def page(browser):
     page = context.new_page()
     page.problems = []
     page.on("dialog", lambda dialog: (page.problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-    page.on("console", lambda message: page.problems.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: page.problems.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     try:
         yield page
     finally:
@@ -64,10 +67,23 @@ def served(tmp_path_factory):
     scores = score(model, rows.years[test], rows.salary[test])
     store_uri = str(folder / "store" / "salary")
     manifest = open_store(store_uri).publish(
-        dump_model(model), metrics={**scores, "n_train": int((~test).sum()), "n_test": int(test.sum()), "margin_95": margin_95(scores["rmse"])},
-        data={"uri": str(csv), "sha256": rows.sha256, "rows": rows.rows, **training_range(Moments.of(rows.years[~test], rows.salary[~test]))},
+        dump_model(model),
+        metrics={
+            **scores,
+            "n_train": int((~test).sum()),
+            "n_test": int(test.sum()),
+            "margin_95": margin_95(scores["rmse"]),
+        },
+        data={
+            "uri": str(csv),
+            "sha256": rows.sha256,
+            "rows": rows.rows,
+            **training_range(Moments.of(rows.years[~test], rows.salary[~test])),
+        },
         source={},
-        attachments={"plot.svg": fit_plot_svg(rows.years, rows.salary, model, title="Fit").encode()},  # as export publishes it
+        attachments={
+            "plot.svg": fit_plot_svg(rows.years, rows.salary, model, title="Fit").encode()
+        },  # as export publishes it
     )
     with gunicorn({"MODEL_URI": store_uri}) as base:
         yield base, model, manifest
@@ -201,7 +217,8 @@ def test_focus_ring_and_input_border_contrast_at_least_3_to_1(browser, served, m
         while page.evaluate("document.activeElement.id") != "years":
             page.keyboard.press("Tab")
         style = page.locator("#years").evaluate(
-            "input => { const s = getComputedStyle(input); return [s.outlineColor, s.outlineStyle, s.borderTopColor]; }")
+            "input => { const s = getComputedStyle(input); return [s.outlineColor, s.outlineStyle, s.borderTopColor]; }"
+        )
         card = page.locator(".card").evaluate("card => getComputedStyle(card).backgroundColor")
         outline, outline_style, border = style
         assert outline_style == "solid"

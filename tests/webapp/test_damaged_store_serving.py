@@ -30,20 +30,28 @@ def app_checks(caplog) -> int:
     return sum(1 for record in caplog.records if record.name == "webapp.model" and record.levelno >= logging.ERROR)
 
 
-@pytest.mark.parametrize("pointer, reason", [
-    (b'{"version": "2026', "is not valid JSON"),
-    (b"", "is not valid JSON"),
-    (NESTED, "is not valid JSON"),
-    (b'{"version": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "nests deeper than 16 levels"),
-    (b'{"version": ".hidden"}', "names an invalid version '.hidden'"),
-])
-def test_a_restart_with_an_unreadable_pointer_serves_the_last_good_version_from_history(make_app, two_versions, pointer, reason):
+@pytest.mark.parametrize(
+    "pointer, reason",
+    [
+        (b'{"version": "2026', "is not valid JSON"),
+        (b"", "is not valid JSON"),
+        (NESTED, "is not valid JSON"),
+        (b'{"version": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "nests deeper than 16 levels"),
+        (b'{"version": ".hidden"}', "names an invalid version '.hidden'"),
+    ],
+)
+def test_a_restart_with_an_unreadable_pointer_serves_the_last_good_version_from_history(
+    make_app, two_versions, pointer, reason
+):
     store_uri, v1, v2 = two_versions
     raw_write(store_uri, "latest.json", pointer)
     client = make_app(MODEL_URI=store_uri, MODEL_POLL_SECONDS=0).test_client()
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json["model_version"] == v2 and ready.json["latest_version"] is None
-    assert ready.json["why"] == f"latest.json {reason}; {v2} is the most recent version that was latest before it and passes"
+    assert (
+        ready.json["why"]
+        == f"latest.json {reason}; {v2} is the most recent version that was latest before it and passes"
+    )
     assert store_uri not in ready.text and served_version(client) == v2
 
 
@@ -95,7 +103,9 @@ def test_a_failing_check_moves_the_next_check_on_instead_of_running_per_request(
     assert app.extensions["salary_model"]._next_check > time.monotonic() + 30
 
 
-def test_an_unexpected_error_in_a_check_moves_the_next_check_on_too(make_app, store_uri, published, monkeypatch, caplog):
+def test_an_unexpected_error_in_a_check_moves_the_next_check_on_too(
+    make_app, store_uri, published, monkeypatch, caplog
+):
     app = make_app(MODEL_URI=store_uri, MODEL_POLL_SECONDS=0.05)
     served = app.extensions["salary_model"]
     served.stop()

@@ -28,14 +28,17 @@ def post(client, body: bytes, content_type: str):
     return client.post("/api/predict", data=body, content_type=content_type)
 
 
-@pytest.mark.parametrize("body", [
-    b'{"years_experience": 5}',
-    b'{"years_experience": 0}',
-    b'{"instances": [0, 2.5, 60, 7]}',
-    b'{"instances": [1.5]}',
-    # A batch the byte check cannot vouch for (escaped key) is checked value by value, same answer.
-    b'{"\\u0069nstances": [1, 2]}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"years_experience": 5}',
+        b'{"years_experience": 0}',
+        b'{"instances": [0, 2.5, 60, 7]}',
+        b'{"instances": [1.5]}',
+        # A batch the byte check cannot vouch for (escaped key) is checked value by value, same answer.
+        b'{"\\u0069nstances": [1, 2]}',
+    ],
+)
 def test_the_fast_path_answers_exactly_as_the_route_does(client, routed, body):
     fast, route = post(client, body, FAST), post(client, body, ROUTE)
     assert fast.status_code == route.status_code == 200
@@ -45,15 +48,18 @@ def test_the_fast_path_answers_exactly_as_the_route_does(client, routed, body):
     assert routed == ["/api/predict"]
 
 
-@pytest.mark.parametrize("body, status", [
-    (b'{"years_experience": "5"}', 400),
-    (b'{"years_experience": 61}', 400),
-    (b'{"instances": [1, true]}', 400),
-    (b'{"instances": []}', 400),
-    (b'{"years_experience": 5', 400),
-    (b'\xff\xfe{}', 400),
-    (b"[" * 100_000, 400),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b'{"years_experience": "5"}', 400),
+        (b'{"years_experience": 61}', 400),
+        (b'{"instances": [1, true]}', 400),
+        (b'{"instances": []}', 400),
+        (b'{"years_experience": 5', 400),
+        (b"\xff\xfe{}", 400),
+        (b"[" * 100_000, 400),
+    ],
+)
 def test_what_the_fast_path_does_not_answer_the_route_answers(client, routed, body, status):
     fast, route = post(client, body, FAST), post(client, body, ROUTE)
     assert fast.status_code == route.status_code == status
@@ -75,7 +81,9 @@ def call(app, environ):
 
 
 def test_a_body_shorter_than_its_length_is_a_framing_error(app):
-    environ = EnvironBuilder(path="/api/predict", method="POST", data=b'{"years_experience": 5}', content_type=FAST).get_environ()
+    environ = EnvironBuilder(
+        path="/api/predict", method="POST", data=b'{"years_experience": 5}', content_type=FAST
+    ).get_environ()
     environ["CONTENT_LENGTH"] = "100"
     status, body = call(app, environ)
     assert status.startswith("400") and b"malformed request body framing" in body
@@ -86,7 +94,9 @@ def test_a_body_that_never_arrives_is_a_timeout(app):
         def read(self, size=-1):
             raise TimeoutError("timed out")
 
-    environ = EnvironBuilder(path="/api/predict", method="POST", data=b'{"years_experience": 5}', content_type=FAST).get_environ()
+    environ = EnvironBuilder(
+        path="/api/predict", method="POST", data=b'{"years_experience": 5}', content_type=FAST
+    ).get_environ()
     environ["wsgi.input"] = Stalled()
     status, body = call(app, environ)
     assert status.startswith("408") and b"the request body was not received in time" in body
@@ -98,21 +108,24 @@ def test_the_fast_path_keeps_the_request_log_and_the_security_headers(app, clien
     assert '"message":"POST /api/predict 200"' in capfd.readouterr().out
 
 
-@pytest.mark.parametrize("raw, expected", [
-    (b'{"instances":[1,2.5,-0.0,1e3,4E-2]}', True),
-    (b' { "instances" : [ 1 ,\n 2 ] } ', True),
-    (b'{"instances":[]}', True),
-    (b'{"instances":[1,true]}', False),
-    (b'{"instances":[1,false]}', False),
-    (b'{"instances":[1,null]}', False),
-    (b'{"instances":[1,"2"]}', False),
-    (b'{"instances":[1,[2]]}', False),
-    (b'{"instances":[1,{"a":2}]}', False),
-    (b'{"instances":[1],"instances":[2]}', False),
-    (b'{"\\u0069nstances":[1]}', False),
-    (b'{"years_experience":5}', False),
-    (b"", False),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (b'{"instances":[1,2.5,-0.0,1e3,4E-2]}', True),
+        (b' { "instances" : [ 1 ,\n 2 ] } ', True),
+        (b'{"instances":[]}', True),
+        (b'{"instances":[1,true]}', False),
+        (b'{"instances":[1,false]}', False),
+        (b'{"instances":[1,null]}', False),
+        (b'{"instances":[1,"2"]}', False),
+        (b'{"instances":[1,[2]]}', False),
+        (b'{"instances":[1,{"a":2}]}', False),
+        (b'{"instances":[1],"instances":[2]}', False),
+        (b'{"\\u0069nstances":[1]}', False),
+        (b'{"years_experience":5}', False),
+        (b"", False),
+    ],
+)
 def test_only_numbers_reads_a_batch_of_numbers_off_its_bytes(raw, expected):
     assert only_numbers(raw) is expected
 

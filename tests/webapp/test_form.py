@@ -56,10 +56,17 @@ def test_the_form_is_a_get_and_a_result_has_its_own_address(client, published):
     assert "R²" not in result.text
 
 
-@pytest.mark.parametrize("typed, years, salary", [
-    ("2,5", "2.5 years", "$35,000"), ("2.5", "2.5 years", "$35,000"), (" 7,25 ", "7.25 years", "$44,500"),
-    (",5", "0.5 years", "$31,000"), ("1", "1 year", "$32,000"), ("60", "60 years", "$150,000"),
-])
+@pytest.mark.parametrize(
+    "typed, years, salary",
+    [
+        ("2,5", "2.5 years", "$35,000"),
+        ("2.5", "2.5 years", "$35,000"),
+        (" 7,25 ", "7.25 years", "$44,500"),
+        (",5", "0.5 years", "$31,000"),
+        ("1", "1 year", "$32,000"),
+        ("60", "60 years", "$150,000"),
+    ],
+)
 def test_a_decimal_comma_is_read_as_a_decimal(client, typed, years, salary):
     result = client.get("/", query_string={"years": typed})
     assert result.status_code == 200
@@ -67,20 +74,23 @@ def test_a_decimal_comma_is_read_as_a_decimal(client, typed, years, salary):
     assert f'value="{html.escape(typed)}"' in result.text  # what was typed stays as typed
 
 
-@pytest.mark.parametrize("typed, message", [
-    ("", "Enter your years of experience."),
-    ("5-", "“5-” is not a number: use digits with one decimal point or comma, like 5 or 7.5."),
-    ("abc", "“abc” is not a number"),
-    ("1,2,3", "“1,2,3” is not a number"),
-    ("2,5.0", "“2,5.0” is not a number"),
-    ("1_0", "“1_0” is not a number"),
-    ("1e1", "“1e1” is not a number"),
-    ("nan", "“nan” is not a number"),
-    ("٥", "“٥” is not a number"),
-    ("-1", "Years of experience must be between 0 and 60, got -1."),
-    ("60,5", "Years of experience must be between 0 and 60, got 60.5."),
-    ("1,500", "Years of experience must be between 0 and 60, got 1.5."[:0] or None),
-])
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("", "Enter your years of experience."),
+        ("5-", "“5-” is not a number: use digits with one decimal point or comma, like 5 or 7.5."),
+        ("abc", "“abc” is not a number"),
+        ("1,2,3", "“1,2,3” is not a number"),
+        ("2,5.0", "“2,5.0” is not a number"),
+        ("1_0", "“1_0” is not a number"),
+        ("1e1", "“1e1” is not a number"),
+        ("nan", "“nan” is not a number"),
+        ("٥", "“٥” is not a number"),
+        ("-1", "Years of experience must be between 0 and 60, got -1."),
+        ("60,5", "Years of experience must be between 0 and 60, got 60.5."),
+        ("1,500", "Years of experience must be between 0 and 60, got 1.5."[:0] or None),
+    ],
+)
 def test_unparsable_or_out_of_range_input_is_kept_and_explained_next_to_it(client, typed, message):
     result = client.get("/", query_string={"years": typed})
     if message is None:  # "1,500" is one and a half years (no thousands separator fits in 0–60)
@@ -121,13 +131,16 @@ def test_an_old_manifest_still_serves_without_range_or_note(client):
     assert "$150,000" in text and 'id="range"' not in text and 'id="outside"' not in text
 
 
-@pytest.mark.parametrize("manifest, expected", [
-    ({}, (None, None, None)),
-    ({"metrics": {"margin_95": 10.0}, "data": {"years_min": 1, "years_max": 2}}, (10.0, 1.0, 2.0)),
-    ({"metrics": {"margin_95": "10"}, "data": {"years_min": 3, "years_max": 2}}, (None, None, None)),
-    ({"metrics": {"margin_95": float("nan")}, "data": {"years_min": True, "years_max": 2}}, (None, None, None)),
-    ({"metrics": [], "data": None}, (None, None, None)),
-])
+@pytest.mark.parametrize(
+    "manifest, expected",
+    [
+        ({}, (None, None, None)),
+        ({"metrics": {"margin_95": 10.0}, "data": {"years_min": 1, "years_max": 2}}, (10.0, 1.0, 2.0)),
+        ({"metrics": {"margin_95": "10"}, "data": {"years_min": 3, "years_max": 2}}, (None, None, None)),
+        ({"metrics": {"margin_95": float("nan")}, "data": {"years_min": True, "years_max": 2}}, (None, None, None)),
+        ({"metrics": [], "data": None}, (None, None, None)),
+    ],
+)
 def test_answer_facts_from_any_manifest(manifest, expected):
     facts = facts_from_manifest(manifest)
     assert (facts.margin_95, facts.years_min, facts.years_max) == expected
@@ -135,8 +148,12 @@ def test_answer_facts_from_any_manifest(manifest, expected):
 
 def test_the_api_returns_the_range(ranged_client, ranged):
     single = ranged_client.post("/api/predict", json={"years_experience": 5}).json
-    assert single == {"salary": pytest.approx(40000.0), "model_version": ranged["version"], "margin_95": MARGIN,
-                      "salary_range": {"low": pytest.approx(40000.0 - MARGIN), "high": pytest.approx(40000.0 + MARGIN)}}
+    assert single == {
+        "salary": pytest.approx(40000.0),
+        "model_version": ranged["version"],
+        "margin_95": MARGIN,
+        "salary_range": {"low": pytest.approx(40000.0 - MARGIN), "high": pytest.approx(40000.0 + MARGIN)},
+    }
     batch = ranged_client.post("/api/predict", json={"instances": [1, 2]}).json
     assert batch["margin_95"] == MARGIN and batch["predictions"] == pytest.approx([32000.0, 34000.0])
     # Both answer as /openapi.json describes them.
@@ -188,8 +205,10 @@ def test_the_plot_alt_text_says_which_rows_it_shows(store_uri, line_model):
 
     years = np.arange(0.0, 20.0)
     open_store(store_uri).publish(
-        dump_model(line_model), metrics={"r2": 1.0, "rmse": 0.0, "mae": 0.0, "rows": 4},
-        data={"uri": "gs://bucket/salary.csv", "sha256": "0" * 64, "rows": 20}, source={},
+        dump_model(line_model),
+        metrics={"r2": 1.0, "rmse": 0.0, "mae": 0.0, "rows": 4},
+        data={"uri": "gs://bucket/salary.csv", "sha256": "0" * 64, "rows": 20},
+        source={},
         attachments={"plot.svg": fit_plot_svg(years, 30000.0 + 2000.0 * years, line_model).encode()},
     )
     page = create_app({"TESTING": True, "MODEL_URI": store_uri, "MODEL_POLL_SECONDS": 0}).test_client().get("/model")

@@ -38,8 +38,11 @@ def providers(flask_app):
 @pytest.mark.parametrize("value", VALUES, ids=range(len(VALUES)))
 def test_same_document_and_key_order_as_flask(providers, value):
     fast, standard = providers
-    expected = value if not any(isinstance(item, np.ndarray) for item in value.values()) else \
-        {key: item.tolist() if isinstance(item, np.ndarray) else float(item) for key, item in value.items()}
+    expected = (
+        value
+        if not any(isinstance(item, np.ndarray) for item in value.values())
+        else {key: item.tolist() if isinstance(item, np.ndarray) else float(item) for key, item in value.items()}
+    )
     assert json.loads(fast.dumps(value)) == json.loads(standard.dumps(expected))
     assert list(json.loads(fast.dumps(value))) == list(json.loads(standard.dumps(expected)))
 

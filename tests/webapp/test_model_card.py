@@ -22,8 +22,12 @@ START = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 def publish(store_uri, model, data, attachments=None, now=START, metrics=METRICS):
     return open_store(store_uri).publish(
-        dump_model(model), metrics=metrics, data=data, source={"git_commit": "a" * 40, "pipeline_run": "run-7"},
-        attachments=attachments, now=now,
+        dump_model(model),
+        metrics=metrics,
+        data=data,
+        source={"git_commit": "a" * 40, "pipeline_run": "run-7"},
+        attachments=attachments,
+        now=now,
     )
 
 
@@ -57,8 +61,12 @@ def test_card_shows_the_manifest_facts(store_uri, line_model, csv_data):
 
 def test_published_plot_is_served_as_is(store_uri, line_model):
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><rect style="fill: red" width="1" height="1"/></svg>'
-    publish(store_uri, line_model, {"uri": "gs://b/salary.csv", "sha256": "0" * 64, "rows": 1},
-            attachments={"plot.svg": svg})
+    publish(
+        store_uri,
+        line_model,
+        {"uri": "gs://b/salary.csv", "sha256": "0" * 64, "rows": 1},
+        attachments={"plot.svg": svg},
+    )
     client = client_for(store_uri)
     page = client.get("/model")
     assert '<img id="fit-plot" src="/model/plot.svg"' in page.text and "published with the model" in page.text
@@ -92,7 +100,9 @@ def test_a_store_writer_cannot_make_the_card_read_server_files(store_uri, line_m
 def test_every_manifest_value_shown_is_escaped_and_bounded(store_uri, line_model):
     hostile = "<script>alert(1)</script>" + "x" * 10_000
     open_store(store_uri).publish(
-        dump_model(line_model), metrics={**METRICS, "r2": hostile}, now=START,
+        dump_model(line_model),
+        metrics={**METRICS, "r2": hostile},
+        now=START,
         data={"uri": "gs://bucket/" + hostile, "sha256": hostile, "rows": hostile},
         source={"git_commit": hostile, "pipeline_run": hostile},
     )
@@ -114,17 +124,27 @@ def test_recent_versions_newest_first_at_most_ten(store_uri, line_model):
     versions = []
     for day in range(12):
         metrics = {**METRICS, "r2": 0.5 + day / 100}
-        versions.append(publish(store_uri, line_model, {"uri": "", "sha256": "0" * 64, "rows": 100 + day},
-                                now=START + timedelta(days=day), metrics=metrics)["version"])
+        versions.append(
+            publish(
+                store_uri,
+                line_model,
+                {"uri": "", "sha256": "0" * 64, "rows": 100 + day},
+                now=START + timedelta(days=day),
+                metrics=metrics,
+            )["version"]
+        )
     broken = Path(store_uri) / "versions" / versions[5] / "manifest.json"
     broken.write_text(json.dumps({**json.loads(broken.read_text()), "version": "other"}))
     page = client_for(store_uri).get("/model").text
-    table = page[page.index('<table id="versions">'):]
+    table = page[page.index('<table id="versions">') :]
     rows = re.findall(r"<tr[^>]*>\s*<th scope=\"row\"><code>([^<]+)</code>", table)
     assert rows == versions[:1:-1]
     assert "The newest 10 versions" in table and "0.6100" in table and "111" in table
-    assert re.search(rf"{versions[-1]}</code>\s*<span class=\"pills\"><span class=\"pill\">serving</span>"
-                     r"<span class=\"pill quiet\">latest</span>", table)
+    assert re.search(
+        rf"{versions[-1]}</code>\s*<span class=\"pills\"><span class=\"pill\">serving</span>"
+        r"<span class=\"pill quiet\">latest</span>",
+        table,
+    )
     assert "its manifest is missing or invalid" in table and "&#39;other&#39;" not in table
 
 
@@ -144,24 +164,33 @@ def test_card_with_an_unreadable_store():
 
 def test_a_view_reads_the_store_once_when_nothing_changed(store_uri, line_model, monkeypatch):
     for day in range(12):
-        publish(store_uri, line_model, {"uri": "d.csv", "sha256": "0" * 64, "rows": 20}, now=START + timedelta(days=day),
-                attachments={"plot.svg": b"<svg/>"})
+        publish(
+            store_uri,
+            line_model,
+            {"uri": "d.csv", "sha256": "0" * 64, "rows": 20},
+            now=START + timedelta(days=day),
+            attachments={"plot.svg": b"<svg/>"},
+        )
     client = client_for(store_uri)
     client.get("/model")
     calls = []
     for name in ("read", "keys"):
         original = getattr(FolderBackend, name)
-        monkeypatch.setattr(FolderBackend, name, lambda self, key, _o=original, _n=name: calls.append((_n, key)) or _o(self, key))
+        monkeypatch.setattr(
+            FolderBackend, name, lambda self, key, _o=original, _n=name: calls.append((_n, key)) or _o(self, key)
+        )
     for _ in range(3):
         assert client.get("/model").status_code == 200
         assert client.get("/model/plot.svg").status_code == 200
     assert calls == [("keys", "versions/")] * 3
 
 
-def test_card_answers_from_its_cache_within_the_budget_while_storage_hangs(gcs_store_uri, fake_gcs, line_model,
-                                                                           monkeypatch):
-    version = publish(gcs_store_uri, line_model, {"uri": "d.csv", "sha256": "0" * 64, "rows": 20},
-                      attachments={"plot.svg": b"<svg/>"})["version"]
+def test_card_answers_from_its_cache_within_the_budget_while_storage_hangs(
+    gcs_store_uri, fake_gcs, line_model, monkeypatch
+):
+    version = publish(
+        gcs_store_uri, line_model, {"uri": "d.csv", "sha256": "0" * 64, "rows": 20}, attachments={"plot.svg": b"<svg/>"}
+    )["version"]
     host, port = fake_gcs.url.removeprefix("http://").split(":")
     with HangingProxy((host, int(port))) as proxy:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", proxy.url)
@@ -173,7 +202,10 @@ def test_card_answers_from_its_cache_within_the_budget_while_storage_hangs(gcs_s
         assert time.monotonic() - started < 3.0
         # Which of the two bounds ends the wait first (the card's 2 s or the client's own 2 s budget) is a race
         # under load; either way the card says the list comes from its cache.
-        assert re.search(r"The model store (did not answer within 2 s|cannot be read right now); the list below was read at", page.text)
+        assert re.search(
+            r"The model store (did not answer within 2 s|cannot be read right now); the list below was read at",
+            page.text,
+        )
         assert f"<code>{version}</code>" in page.text and "127.0.0.1" not in page.text
         assert client.get("/model/plot.svg").status_code == 200
 
@@ -192,7 +224,10 @@ def test_the_last_drift_check_is_shown_and_a_bad_record_is_not(store_uri, publis
     page = client.get("/model").get_data(as_text=True)
     tile = re.search(r'<li class="tile" id="drift">(.*?)</li>', page, flags=re.DOTALL).group(1)
     assert "Drift" in tile and "6 Dec 2026, 10:30 UTC: divergence 0.073" in tile
-    store.backend.replace(f"{DRIFT_PREFIX}{version}.json", b'{"divergence": "<script>", "drifted": true}',
-                          store.backend.read(f"{DRIFT_PREFIX}{version}.json")[1])
+    store.backend.replace(
+        f"{DRIFT_PREFIX}{version}.json",
+        b'{"divergence": "<script>", "drifted": true}',
+        store.backend.read(f"{DRIFT_PREFIX}{version}.json")[1],
+    )
     page = client.get("/model").get_data(as_text=True)
     assert 'id="drift"' not in page and "<script>" not in page

@@ -16,8 +16,12 @@ from webapp import create_app
 def test_storage_down_at_start_then_up(make_app, fake_gcs, monkeypatch):
     port = free_port()
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
-    app = make_app(MODEL_URI="gs://late-bucket/models", MODEL_POLL_SECONDS=0, MODEL_RETRY_CAP_SECONDS=0.5,
-                   MODEL_STORAGE_RETRY_SECONDS=0.3)
+    app = make_app(
+        MODEL_URI="gs://late-bucket/models",
+        MODEL_POLL_SECONDS=0,
+        MODEL_RETRY_CAP_SECONDS=0.5,
+        MODEL_STORAGE_RETRY_SECONDS=0.3,
+    )
     client = app.test_client()
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
@@ -54,7 +58,9 @@ def test_hot_reload_serves_new_versions_and_keeps_serving_through_a_bad_one(make
     time.sleep(0.3)
     assert served_version(client) == v2
     assert client.get("/readyz").json == {
-        "status": "ready", "model_version": v2, "latest_version": v3,
+        "status": "ready",
+        "model_version": v2,
+        "latest_version": v3,
         "why": f"the latest version {v3} failed verification; {v2} keeps serving",
     }
 
@@ -68,7 +74,10 @@ def test_poll_zero_turns_hot_reload_off(make_app, store_uri):
     assert served_version(client) == v1
 
 
-@pytest.mark.parametrize("variable, value", [("MODEL_POLL_SECONDS", "soon"), ("MODEL_POLL_SECONDS", "-1"), ("MODEL_RETRY_CAP_SECONDS", "inf")])
+@pytest.mark.parametrize(
+    "variable, value",
+    [("MODEL_POLL_SECONDS", "soon"), ("MODEL_POLL_SECONDS", "-1"), ("MODEL_RETRY_CAP_SECONDS", "inf")],
+)
 def test_bad_timing_settings_are_refused(monkeypatch, store_uri, variable, value):
     monkeypatch.setenv(variable, value)
     monkeypatch.setenv("MODEL_URI", store_uri)
@@ -89,6 +98,9 @@ def test_readyz_is_current_after_a_rollback_to_the_served_version(make_app, stor
     store.point_latest_at(v1)
     assert eventually(lambda: client.get("/readyz").json["latest_version"] == v1, timeout=5), client.get("/readyz").json
     assert client.get("/readyz").json == {
-        "status": "ready", "model_version": v1, "latest_version": v1, "why": "it is the version latest.json names",
+        "status": "ready",
+        "model_version": v1,
+        "latest_version": v1,
+        "why": "it is the version latest.json names",
     }
     assert served_version(client) == v1

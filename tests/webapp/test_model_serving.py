@@ -52,6 +52,7 @@ def test_a_missing_latest_version_falls_back_too_but_never_to_a_version_never_la
     assert ready.status_code == 503 and ready.json["reason"] == f"model version {v2} failed verification"
     assert never not in ready.text and client.post("/api/predict", json={"years_experience": 1}).status_code == 503
 
+
 def test_requests_drive_the_reload_when_the_timer_is_stopped(make_app, store_uri, monkeypatch):
     store = open_store(store_uri)
     v1 = store.publish(model_bytes(1000.0), **version_facts())["version"]
@@ -124,5 +125,7 @@ def test_missing_google_credentials_keep_the_server_up_but_not_ready(make_app, m
     client = make_app(MODEL_URI="gs://bucket/models", MODEL_STARTUP_SECONDS=5.0).test_client()
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
-    assert ready.status_code == 503 and ready.json["reason"] == "no Google credentials to read the model store; retrying"
+    assert (
+        ready.status_code == 503 and ready.json["reason"] == "no Google credentials to read the model store; retrying"
+    )
     assert "no-such-key" not in ready.text

@@ -44,17 +44,22 @@ def test_examples_match_their_schemas(document):
                     response_schema(document, status, media_type).validate(example)
 
 
-@pytest.mark.parametrize("body, content_type, status", [
-    ({"years_experience": 5}, "application/json", 200),
-    ({"instances": [0, 1.5, 60]}, "application/json", 200),
-    ({"years_experience": 61}, "application/json", 400),
-    ({"instances": []}, "application/json", 400),
-    ({"years_experience": 5}, "text/plain", 415),
-])
+@pytest.mark.parametrize(
+    "body, content_type, status",
+    [
+        ({"years_experience": 5}, "application/json", 200),
+        ({"instances": [0, 1.5, 60]}, "application/json", 200),
+        ({"years_experience": 61}, "application/json", 400),
+        ({"instances": []}, "application/json", 400),
+        ({"years_experience": 5}, "text/plain", 415),
+    ],
+)
 def test_responses_match_the_document(client, document, body, content_type, status):
     request_valid = Draft202012Validator(
-        {**document["paths"]["/api/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"],
-         "components": document["components"]}
+        {
+            **document["paths"]["/api/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"],
+            "components": document["components"],
+        }
     ).is_valid(body)
     response = client.post("/api/predict", data=json.dumps(body), content_type=content_type)
     assert response.status_code == status
@@ -64,7 +69,10 @@ def test_responses_match_the_document(client, document, body, content_type, stat
 
 
 def test_no_model_answer_matches_the_document(tmp_path, document):
-    response = create_app({"TESTING": True, "MODEL_URI": str(tmp_path / "empty")}).test_client().post(
-        "/api/predict", json={"years_experience": 5})
+    response = (
+        create_app({"TESTING": True, "MODEL_URI": str(tmp_path / "empty")})
+        .test_client()
+        .post("/api/predict", json={"years_experience": 5})
+    )
     assert response.status_code == 503
     response_schema(document, 503, response.mimetype).validate(response.json)

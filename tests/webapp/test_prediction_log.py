@@ -18,7 +18,11 @@ def logged(capfd):
     """The prediction lines written to stdout so far (request lines left out)."""
 
     def lines():
-        return [record for record in map(json.loads, capfd.readouterr().out.splitlines()) if record.get("event") == "prediction"]
+        return [
+            record
+            for record in map(json.loads, capfd.readouterr().out.splitlines())
+            if record.get("event") == "prediction"
+        ]
 
     return lines
 
@@ -26,8 +30,13 @@ def logged(capfd):
 @pytest.fixture
 def logging_app(make_app, store_uri, published):
     """The app serving the published model with every prediction logged, and Vertex's routes on."""
-    return make_app(MODEL_URI=store_uri, MODEL_POLL_SECONDS=0, PREDICTION_LOG_RATE=1.0, PREDICTION_LOG_SEED=1,
-                    AIP_PREDICT_ROUTE="/vertex/predict")
+    return make_app(
+        MODEL_URI=store_uri,
+        MODEL_POLL_SECONDS=0,
+        PREDICTION_LOG_RATE=1.0,
+        PREDICTION_LOG_SEED=1,
+        AIP_PREDICT_ROUTE="/vertex/predict",
+    )
 
 
 def test_every_route_logs_the_years_asked(logging_app, published, logged):
@@ -38,14 +47,42 @@ def test_every_route_logs_the_years_asked(logging_app, published, logged):
     assert client.post("/vertex/predict", json={"instances": [[6], [8]]}).status_code == 200
     version = published["version"]
     assert logged() == [
-        {"severity": "INFO", "message": "prediction", "event": "prediction", "route": "form", "model_version": version,
-         "years": [7.5], "batch_size": 1},
-        {"severity": "INFO", "message": "prediction", "event": "prediction", "route": "api", "model_version": version,
-         "years": [3.0], "batch_size": 1},
-        {"severity": "INFO", "message": "prediction", "event": "prediction", "route": "api", "model_version": version,
-         "years": [1.0, 2.5, 4.0], "batch_size": 3},
-        {"severity": "INFO", "message": "prediction", "event": "prediction", "route": "vertex", "model_version": version,
-         "years": [6.0, 8.0], "batch_size": 2},
+        {
+            "severity": "INFO",
+            "message": "prediction",
+            "event": "prediction",
+            "route": "form",
+            "model_version": version,
+            "years": [7.5],
+            "batch_size": 1,
+        },
+        {
+            "severity": "INFO",
+            "message": "prediction",
+            "event": "prediction",
+            "route": "api",
+            "model_version": version,
+            "years": [3.0],
+            "batch_size": 1,
+        },
+        {
+            "severity": "INFO",
+            "message": "prediction",
+            "event": "prediction",
+            "route": "api",
+            "model_version": version,
+            "years": [1.0, 2.5, 4.0],
+            "batch_size": 3,
+        },
+        {
+            "severity": "INFO",
+            "message": "prediction",
+            "event": "prediction",
+            "route": "vertex",
+            "model_version": version,
+            "years": [6.0, 8.0],
+            "batch_size": 2,
+        },
     ]
 
 

@@ -25,8 +25,13 @@ def fitted_models():
     rng = np.random.default_rng(11)
     years = rng.uniform(0.0, 60.0, 200)
     yield fit_salary_model(*make_rows(500, 20261127))
-    for slope, intercept, noise in [(2900.0, 38000.0, 4000.0), (-1234.567, 1e6, 10.0), (1e-9, 3e-7, 1e-10),
-                                    (7.1e12, -4.4e13, 1e9), (0.1, 0.2, 0.0)]:
+    for slope, intercept, noise in [
+        (2900.0, 38000.0, 4000.0),
+        (-1234.567, 1e6, 10.0),
+        (1e-9, 3e-7, 1e-10),
+        (7.1e12, -4.4e13, 1e9),
+        (0.1, 0.2, 0.0),
+    ]:
         yield fit_salary_model(years, intercept + slope * years + rng.normal(0.0, noise, years.size))
     yield LinearRegression(fit_intercept=False).fit(years.reshape(-1, 1), 3.3 * years)
 
@@ -50,7 +55,7 @@ def test_the_decoded_record_predicts_what_predict_does_within_one_ulp(estimator)
     # Short requests take the pure-Python path: check it on its own.
     picks = np.random.default_rng(3).choice(years.size, 2_000, replace=False)
     for start in range(0, picks.size, NUMPY_FROM_ROWS - 1):
-        chunk = picks[start:start + NUMPY_FROM_ROWS - 1]
+        chunk = picks[start : start + NUMPY_FROM_ROWS - 1]
         assert within_one_ulp(predictor.predict(years[chunk].tolist()), expected[chunk])
         assert within_one_ulp(predictor.predict(years[chunk]), expected[chunk])
 

@@ -38,8 +38,10 @@ def client_with_plot(store_uri, line_model):
     years = np.arange(0.0, 20.0)
     svg = fit_plot_svg(years, 30000.0 + 2000.0 * years, line_model).encode()
     open_store(store_uri).publish(
-        dump_model(line_model), metrics={"r2": 1.0, "rmse": 0.0, "mae": 0.0, "rows": 4},
-        data={"uri": "gs://bucket/salary.csv", "sha256": "0" * 64, "rows": 20}, source={},
+        dump_model(line_model),
+        metrics={"r2": 1.0, "rmse": 0.0, "mae": 0.0, "rows": 4},
+        data={"uri": "gs://bucket/salary.csv", "sha256": "0" * 64, "rows": 20},
+        source={},
         attachments={"plot.svg": svg},
     )
     return create_app({"TESTING": True, "MODEL_URI": store_uri}).test_client()

@@ -22,8 +22,12 @@ def test_gunicorn_serves_predictions_and_errors(store_uri, published):
         assert json.loads(body)["predictions"] == pytest.approx([32000.0, 34000.0])
         status, content_type, body = request(f"{base}/api/predict", b'{"years_experience": NaN}', "application/json")
         assert status == 400 and content_type == "application/problem+json"
-        assert json.loads(body) == {"type": "about:blank", "title": "Bad Request", "status": 400,
-                                    "detail": "NaN is not a valid JSON number"}
+        assert json.loads(body) == {
+            "type": "about:blank",
+            "title": "Bad Request",
+            "status": 400,
+            "detail": "NaN is not a valid JSON number",
+        }
         status, content_type, _ = request(f"{base}/api/predict", b"5", "text/plain")
         assert status == 415 and content_type == "application/problem+json"
         status, _, body = request(f"{base}/api/predict", b"[" + b"1," * 600_000 + b"1]", "application/json")

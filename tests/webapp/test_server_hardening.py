@@ -36,7 +36,7 @@ def raw_exchange(base: str, data: bytes) -> tuple[int, dict, bytes]:
 
 def chunked(body: bytes, size: int = 65536) -> bytes:
     """A body in chunked framing."""
-    parts = [b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size]) for i in range(0, len(body), size)]
+    parts = [b"%x\r\n%s\r\n" % (len(body[i : i + size]), body[i : i + size]) for i in range(0, len(body), size)]
     return b"".join(parts) + b"0\r\n\r\n"
 
 
@@ -57,8 +57,12 @@ def test_framing_faults_are_problems_and_never_tracebacks(store_uri, published):
             status, headers, body = raw_exchange(base, PREDICT + b"Content-Length: %d\r\n\r\n" % len(data) + data)
             assert status == 400 and json.loads(body)["detail"] == "malformed JSON: the body must be encoded as UTF-8"
         data = b'{"years_experience": 5}'
-        status, _, body = raw_exchange(base, PREDICT.replace(b"json\r\n", b"json; charset=utf-16\r\n")
-                                       + b"Content-Length: %d\r\n\r\n" % len(data) + data)
+        status, _, body = raw_exchange(
+            base,
+            PREDICT.replace(b"json\r\n", b"json; charset=utf-16\r\n")
+            + b"Content-Length: %d\r\n\r\n" % len(data)
+            + data,
+        )
         assert status == 415 and json.loads(body)["detail"] == "JSON must be encoded as UTF-8"
     assert not any("Traceback" in line or "[ERROR]" in line for line in output), output
 
@@ -87,8 +91,12 @@ def test_fifty_slow_clients_do_not_stall_health_checks_or_predictions(store_uri,
 
 def vertex_env(store_uri: str, version: str) -> dict:
     """The server as Vertex AI runs it (webapp/vertex.py), next to the store's own routes."""
-    return {"MODEL_URI": store_uri, "AIP_PREDICT_ROUTE": VERTEX_PREDICT, "AIP_HEALTH_ROUTE": "/vertex/health",
-            "AIP_STORAGE_URI": str(Path(store_uri) / "versions" / version)}
+    return {
+        "MODEL_URI": store_uri,
+        "AIP_PREDICT_ROUTE": VERTEX_PREDICT,
+        "AIP_HEALTH_ROUTE": "/vertex/health",
+        "AIP_STORAGE_URI": str(Path(store_uri) / "versions" / version),
+    }
 
 
 @pytest.mark.slow
@@ -149,8 +157,10 @@ def test_a_body_trickling_a_byte_a_second_gets_408_by_the_deadline_on_every_rout
     }
     results: dict[str, tuple] = {}
     with gunicorn(vertex_env(store_uri, published["version"])) as base:
-        threads = [threading.Thread(target=lambda name=name, head=head: results.__setitem__(name, trickle(base, head, body)))
-                   for name, head in cases.items()]
+        threads = [
+            threading.Thread(target=lambda name=name, head=head: results.__setitem__(name, trickle(base, head, body)))
+            for name, head in cases.items()
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -194,9 +204,14 @@ def test_a_socket_read_ends_by_its_deadline_however_the_body_reader_splits_it():
         assert request.unreader.sock is server and server.gettimeout() is None
 
 
-@pytest.mark.parametrize("message", [
-    "Invalid request from ip=203.0.113.7: bad", "peer 2001:db8::1 reset", "from [::ffff:10.0.0.1]:443",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Invalid request from ip=203.0.113.7: bad",
+        "peer 2001:db8::1 reset",
+        "from [::ffff:10.0.0.1]:443",
+    ],
+)
 def test_log_lines_lose_their_addresses(message):
     import logging
 

@@ -21,10 +21,16 @@ def copied_version(tmp_path, store_uri, published):
 
 @pytest.fixture
 def vertex_client(copied_version):
-    app = create_app({
-        "TESTING": True, "MODEL_URI": "/nonexistent", "MODEL_POLL_SECONDS": 0,
-        "AIP_PREDICT_ROUTE": PREDICT, "AIP_HEALTH_ROUTE": HEALTH, "AIP_STORAGE_URI": copied_version,
-    })
+    app = create_app(
+        {
+            "TESTING": True,
+            "MODEL_URI": "/nonexistent",
+            "MODEL_POLL_SECONDS": 0,
+            "AIP_PREDICT_ROUTE": PREDICT,
+            "AIP_HEALTH_ROUTE": HEALTH,
+            "AIP_STORAGE_URI": copied_version,
+        }
+    )
     return app.test_client()
 
 
@@ -42,14 +48,17 @@ def test_health_route_names_the_copied_version(vertex_client, published):
     assert response.get_json()["model_version"] == published["version"]
 
 
-@pytest.mark.parametrize("body, detail", [
-    ({"instances": [[1, 2]]}, "instances[0] must be a number or a list of one number"),
-    ({"instances": [["5"]]}, "instances[0] must be a number"),
-    ({"instances": [61]}, "instances[0] must be between 0 and 60"),
-    ({"instances": []}, "instances must not be empty"),
-    ({"years_experience": 5}, 'an "instances" list'),
-    ({"instances": [5], "extra": 1}, "unknown field(s): extra"),
-])
+@pytest.mark.parametrize(
+    "body, detail",
+    [
+        ({"instances": [[1, 2]]}, "instances[0] must be a number or a list of one number"),
+        ({"instances": [["5"]]}, "instances[0] must be a number"),
+        ({"instances": [61]}, "instances[0] must be between 0 and 60"),
+        ({"instances": []}, "instances must not be empty"),
+        ({"years_experience": 5}, 'an "instances" list'),
+        ({"instances": [5], "extra": 1}, "unknown field(s): extra"),
+    ],
+)
 def test_bad_vertex_requests_are_problems(vertex_client, body, detail):
     response = vertex_client.post(PREDICT, json=body)
     assert response.status_code == 400
@@ -61,8 +70,15 @@ def test_without_aip_routes_there_is_no_vertex_route(client):
 
 
 def test_a_version_folder_without_a_model_is_not_ready(tmp_path):
-    app = create_app({"TESTING": True, "MODEL_POLL_SECONDS": 0, "AIP_PREDICT_ROUTE": PREDICT,
-                      "AIP_HEALTH_ROUTE": HEALTH, "AIP_STORAGE_URI": str(tmp_path)})
+    app = create_app(
+        {
+            "TESTING": True,
+            "MODEL_POLL_SECONDS": 0,
+            "AIP_PREDICT_ROUTE": PREDICT,
+            "AIP_HEALTH_ROUTE": HEALTH,
+            "AIP_STORAGE_URI": str(tmp_path),
+        }
+    )
     client = app.test_client()
     assert client.get(HEALTH).status_code == 503
     assert client.post(PREDICT, json={"instances": [5]}).status_code == 503

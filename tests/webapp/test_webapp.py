@@ -9,8 +9,11 @@ from webapp import create_app
 
 
 def post_json(client, body):
-    return client.post("/api/predict", data=body if isinstance(body, (bytes, str)) else json.dumps(body),
-                       content_type="application/json")
+    return client.post(
+        "/api/predict",
+        data=body if isinstance(body, (bytes, str)) else json.dumps(body),
+        content_type="application/json",
+    )
 
 
 def assert_problem(response, status, detail=None):
@@ -87,8 +90,9 @@ def test_wrong_content_type_is_415(client, content_type):
 
 
 def test_body_over_1_mib_is_413(client):
-    assert_problem(post_json(client, b" " * (1024 * 1024 + 1)), 413,
-                   "request body is larger than the limit of 1048576 bytes")
+    assert_problem(
+        post_json(client, b" " * (1024 * 1024 + 1)), 413, "request body is larger than the limit of 1048576 bytes"
+    )
 
 
 def test_http_errors_are_problems(client):
@@ -98,7 +102,9 @@ def test_http_errors_are_problems(client):
     assert "not found" in assert_problem(client.get("/api/nope"), 404)
     assert "not found" in assert_problem(client.get("/nope"), 404)
     assert_problem(client.delete("/"), 405)
-    assert_problem(client.post("/", data=b"a" * (1024 * 1024 + 1), content_type="application/x-www-form-urlencoded"), 405)
+    assert_problem(
+        client.post("/", data=b"a" * (1024 * 1024 + 1), content_type="application/x-www-form-urlencoded"), 405
+    )
     # Even a browser asking for HTML gets JSON problems from the JSON API.
     assert_problem(client.get("/api/nope", headers={"Accept": "text/html"}), 404)
 
@@ -111,9 +117,12 @@ def test_browsers_get_an_error_page_outside_the_api(client):
 
 def test_health_and_readiness(client, published):
     assert client.get("/healthz").json == {"status": "ok"}
-    assert client.get("/readyz").json == {"status": "ready", "model_version": published["version"],
-                                          "latest_version": published["version"],
-                                          "why": "it is the version latest.json names"}
+    assert client.get("/readyz").json == {
+        "status": "ready",
+        "model_version": published["version"],
+        "latest_version": published["version"],
+        "why": "it is the version latest.json names",
+    }
 
 
 def test_no_model_yet_still_starts(store_uri):
@@ -148,7 +157,7 @@ def test_model_uri_comes_from_the_environment(monkeypatch, store_uri, published)
     "body, message",
     [
         ('{"instances": [1, 2, 1e999]}', "instances[2] must be a finite number"),
-        ('{"instances": [1, 1%s]}' % ('0' * 311), "instances[1] is out of range [0, 60]"),
+        ('{"instances": [1, 1%s]}' % ("0" * 311), "instances[1] is out of range [0, 60]"),
         ('{"instances": [0, 60, 60.5]}', "instances[2] must be between 0 and 60, got 60.5"),
         ('{"instances": [3, NaN]}', "NaN is not a valid JSON number"),
         ('{"instances": [3, null]}', "instances[1] must be a number, got null"),
@@ -171,12 +180,15 @@ def test_batch_values_are_predicted_exactly(client):
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
 def test_json_must_be_utf8(client, encoding):
-    response = client.post("/api/predict", data='{"years_experience": 5}'.encode(encoding),
-                           content_type="application/json")
+    response = client.post(
+        "/api/predict", data='{"years_experience": 5}'.encode(encoding), content_type="application/json"
+    )
     # Without a byte order mark, UTF-16-LE of ASCII is valid UTF-8 (with NULs), so JSON refuses it instead.
     assert assert_problem(response, 400).startswith("malformed JSON")
 
 
 def test_a_charset_other_than_utf8_is_415(client):
-    response = client.post("/api/predict", data=b'{"years_experience": 5}', content_type="application/json; charset=latin-1")
+    response = client.post(
+        "/api/predict", data=b'{"years_experience": 5}', content_type="application/json; charset=latin-1"
+    )
     assert assert_problem(response, 415) == "JSON must be encoded as UTF-8"
