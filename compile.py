@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-dry-run", action="store_true", help="only compile the spec")
     parser.add_argument(
+        "--publish-to-gcs",
+        action="store_true",
+        help="let the local dry run publish to a gs:// --model-uri (refused without it: it would change the cloud store)",
+    )
+    parser.add_argument(
         "--verbose", action="store_true", help="also show kfp.local's full output (always in the dry run's log file)"
     )
     parser.add_argument(
@@ -196,8 +201,20 @@ def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
         given = [f"--{name.replace('_', '-')}" for name in CLOUD_ONLY if getattr(args, name)]
         if given:
             parser.error(f"{', '.join(given)} only apply with --submit")
-        if args.dry_run and args.no_dry_run:
-            parser.error("--dry-run and --no-dry-run contradict each other")
+        if args.dry_run:
+            # The local run publishes a real model: a flag called --dry-run must not let it.
+            parser.error(
+                "--dry-run only applies with --submit (it prints the Vertex AI request); "
+                "to compile without running or publishing anything, use --no-dry-run"
+            )
+        local_publish = args.pipeline == "training" and not args.no_dry_run
+        if local_publish and (args.model_uri or "").startswith("gs://") and not args.publish_to_gcs:
+            parser.error(
+                f"the local dry run would publish to the cloud store {args.model_uri}; "
+                "add --publish-to-gcs to mean it, or use a folder --model-uri"
+            )
+        if args.publish_to_gcs and not (local_publish and (args.model_uri or "").startswith("gs://")):
+            parser.error("--publish-to-gcs only applies to a local training run with a gs:// --model-uri")
         return
     missing = [f"--{name.replace('_', '-')}" for name in CLOUD_ONLY[:4] if not getattr(args, name)]
     if missing:
@@ -206,6 +223,8 @@ def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error("--schedule-timezone only applies with --schedule")
     if args.no_dry_run:
         parser.error("--no-dry-run does not apply with --submit (the local dry run never runs then)")
+    if args.publish_to_gcs:
+        parser.error("--publish-to-gcs does not apply with --submit (the Vertex AI run publishes to --model-uri)")
     if args.runner != "subprocess":
         parser.error("--runner applies to the local dry run, which does not run with --submit")
     if args.registry_model and not args.serving_image:

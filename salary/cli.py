@@ -34,10 +34,16 @@ def _reason(text: str) -> str:
     return text.strip()
 
 
+VERSION_WORDS = ("latest", "pinned")
+VERSION_HELP = "a version name, or `latest` or `pinned` for the version latest.json or the pin names"
+
+
 def _version(text: str) -> str:
-    """argparse type: a version name by the store's one rule, so nothing the readers refuse is ever written."""
-    if not is_version_name(text):
-        raise argparse.ArgumentTypeError(f"must be a version name like 20260101T000000Z-0123abcd, got {text!r}")
+    """argparse type: a version name by the store's one rule (or latest, pinned), so nothing the readers refuse is ever written."""
+    if not is_version_name(text) and text not in VERSION_WORDS:
+        raise argparse.ArgumentTypeError(
+            f"must be a version name like 20260101T000000Z-0123abcd, latest or pinned, got {text!r}"
+        )
     return text
 
 
@@ -81,22 +87,27 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"model store: a folder or gs://bucket/prefix (default: $MODEL_URI, else {defaults.LOCAL_MODEL_STORE})",
     )
     parser = argparse.ArgumentParser(prog="salary-models", description=__doc__, parents=[store])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    listing = commands.add_parser("list", parents=[store], help="versions, newest first; which is latest and pinned")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, **options) -> argparse.ArgumentParser:
+        """A subcommand whose help is its description too: `salary-models COMMAND --help` says what it does."""
+        return subparsers.add_parser(name, description=options["help"], **options)
+
+    listing = command("list", parents=[store], help="versions, newest first; which is latest and pinned")
     listing.add_argument(
         "--history", action="store_true", help="instead: every change of latest.json and the pin, oldest first"
     )
-    show = commands.add_parser("show", parents=[store], help="a version's manifest")
-    show.add_argument("version", type=_version)
-    verify = commands.add_parser(
-        "verify", parents=[store], help="every check the web app makes before serving (default: latest)"
-    )
+    listing.add_argument("--json", action="store_true", help="print the records as JSON")
+    show = command("show", parents=[store], help="a version's manifest, as JSON")
+    show.add_argument("version", type=_version, help=VERSION_HELP)
+    verify = command("verify", parents=[store], help="every check the web app makes before serving (default: latest)")
     which = verify.add_mutually_exclusive_group()
-    which.add_argument("version", nargs="?", type=_version)
+    which.add_argument("version", nargs="?", type=_version, help=VERSION_HELP + " (default: latest)")
     which.add_argument("--all", action="store_true", help="every stored version")
-    rollback = commands.add_parser("rollback", parents=[store], help="verify a version, then make latest.json name it")
-    rollback.add_argument("--to", required=True, metavar="VERSION", type=_version)
-    rollback.add_argument("--reason", required=True, type=_reason)
+    verify.add_argument("--json", action="store_true", help="print one record per version as JSON")
+    rollback = command("rollback", parents=[store], help="verify a version, then make latest.json name it")
+    rollback.add_argument("--to", required=True, metavar="VERSION", type=_version, help=VERSION_HELP)
+    rollback.add_argument("--reason", required=True, type=_reason, help="why, one line, kept in the history")
     rollback.add_argument(
         "--source", help="first show the impact of the change on the predictions logged here (see impact)"
     )
@@ -110,58 +121,70 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", type=_duration, metavar="DURATION", help="only predictions logged this recently (exports and tables)"
     )
     logged.add_argument("--json", action="store_true", help="print the result as JSON")
-    check = commands.add_parser(
+    check = command(
         "drift",
         parents=[store, logged],
         help="compare the years asked of a version with the years it was trained on (exit 1 on drift)",
     )
-    check.add_argument("--version", help="the version whose predictions to check (default: latest)")
+    check.add_argument(
+        "--version",
+        type=_version,
+        help="the version whose predictions to check: " + VERSION_HELP + " (default: latest)",
+    )
     check.add_argument(
         "--threshold",
         type=_threshold,
         default=drift.THRESHOLD,
-        help=f"Jensen-Shannon divergence above which it is drift (default {drift.THRESHOLD:g}, see docs/watching.md)",
+        help=f"Jensen-Shannon divergence above which it is drift (default: {drift.THRESHOLD:g}, see docs/watching.md)",
     )
     check.add_argument("--plot", type=_svg_path, metavar="FILE.svg", help="draw both histograms into this SVG file")
     check.add_argument("--record", action="store_true", help="keep the result in the store for the model card")
-    change = commands.add_parser(
+    change = command(
         "impact",
         parents=[store, logged],
         help="how the answers to the logged predictions change if CANDIDATE replaces the served version",
     )
-    change.add_argument("candidate", metavar="CANDIDATE")
-    change.add_argument("--against", metavar="VERSION", help="the version it would replace (default: latest)")
-    pin = commands.add_parser(
+    change.add_argument("candidate", metavar="CANDIDATE", type=_version, help="the version to compare: " + VERSION_HELP)
+    change.add_argument(
+        "--against", metavar="VERSION", type=_version, help="the version it would replace (default: latest)"
+    )
+    pin = command(
         "pin", parents=[store], help="serve VERSION and keep it latest: publishing stores but does not move latest.json"
     )
-    pin.add_argument("version", type=_version)
-    pin.add_argument("--reason", required=True, type=_reason)
-    repair = commands.add_parser(
+    pin.add_argument("version", type=_version, help=VERSION_HELP)
+    pin.add_argument("--reason", required=True, type=_reason, help="why, one line, kept in the history")
+    repair = command(
         "repair", parents=[store], help="point an unreadable or refused latest.json where the web app falls back"
     )
-    repair.add_argument("--reason", default="repaired", type=_reason)
-    unpin = commands.add_parser("unpin", parents=[store], help="let publishing move latest.json again")
-    unpin.add_argument("--reason", default="unpinned", type=_reason)
-    prune = commands.add_parser(
+    repair.add_argument(
+        "--reason", default="repaired", type=_reason, help="why, one line, kept in the history (default: repaired)"
+    )
+    unpin = command("unpin", parents=[store], help="let publishing move latest.json again")
+    unpin.add_argument(
+        "--reason", default="unpinned", type=_reason, help="why, one line, kept in the history (default: unpinned)"
+    )
+    prune = command(
         "prune", parents=[store], help="delete old versions (never the latest, pinned or rolled-back-to ones)"
     )
     prune.add_argument("--keep", required=True, type=_keep, metavar="N", help="newest versions to keep")
     prune.add_argument("--yes", action="store_true", help="delete; without it, only print what would be deleted")
-    rebuild = commands.add_parser(
+    rebuild = command(
         "reproduce",
         parents=[store],
         help="check a version's recorded inputs, re-run its training into a scratch store, compare: MATCH or the first difference",
     )
-    rebuild.add_argument("version")
+    rebuild.add_argument("version", type=_version, help=VERSION_HELP)
     rebuild.add_argument(
         "--runner",
         choices=("subprocess", "container"),
         default="subprocess",
-        help="re-run the tasks in this environment, or each inside the recorded components image",
+        help="re-run the tasks in this environment, or each inside the recorded components image (default: subprocess)",
     )
-    listing_runs = commands.add_parser("runs", help="the dry runs recorded under the local root, oldest first")
+    listing_runs = command("runs", help="the dry runs recorded under the local root, oldest first")
     listing_runs.add_argument(
-        "--local-root", default=defaults.LOCAL_ROOT, help="the dry run's local root (compile.py --local-root)"
+        "--local-root",
+        default=defaults.LOCAL_ROOT,
+        help=f"the dry run's local root (compile.py --local-root; default: {defaults.LOCAL_ROOT})",
     )
     listing_runs.add_argument(
         "--compare",
@@ -198,29 +221,48 @@ def show_runs(local_root: str, compare: list[str] | None, as_json: bool) -> int:
     return 0
 
 
-def list_versions(store: ModelStore) -> int:
-    """One line per version, newest first; 1 (after the table) when latest.json cannot be read."""
+def list_versions(store: ModelStore, as_json: bool = False) -> int:
+    """One line (or JSON record) per version, newest first; 1 (after the table) when latest.json cannot be read."""
     latest, _, unreadable = operations.readable_pointer(store)
     refused = store.refusal(latest) if latest else None
     pinned = read_pin(store.backend, store.uri)
-    print(f"{'version':<26} {'created':<21} {'r2':>7} {'size':>7} {'rows':>7}  status")
+    records = []
+    if not as_json:
+        print(f"{'version':<26} {'created':<21} {'r2':>7} {'size':>7} {'rows':>7}  status")
     for version in reversed(store.versions()):
         marks = []
         if version == latest:
             marks.append("latest" + (f" (fails verification: {refused})" if refused else ""))
         if version == pinned.version:
             marks.append(f"pinned by {pinned.actor} at {pinned.at}: {pinned.reason}")
+        record = {"version": version, "latest": version == latest, "pinned": version == pinned.version}
         try:
             manifest = store.read_manifest(version)
         except ModelRejected as exc:
-            print(f"{version:<26} unreadable: {exc.reason}  {', '.join(marks)}".rstrip())
+            records.append(record | {"unreadable": exc.reason})
+            if not as_json:
+                print(f"{version:<26} unreadable: {exc.reason}  {', '.join(marks)}".rstrip())
+            continue
+        records.append(
+            record
+            | {
+                "created_at": manifest["created_at"],
+                "r2": manifest["metrics"].get("r2"),
+                "size_bytes": manifest["size_bytes"],
+                "rows": manifest["data"].get("rows"),
+                "latest_refused": refused if version == latest else None,
+            }
+        )
+        if as_json:
             continue
         r2, rows = manifest["metrics"].get("r2"), manifest["data"].get("rows")
         print(
             f"{version:<26} {str(manifest['created_at'])[:19] + 'Z':<21} {_number(r2, '.4f'):>7} "
             f"{manifest['size_bytes']:>7} {_number(rows, '.0f'):>7}  {', '.join(marks)}".rstrip()
         )
-    if pinned.version is not None:
+    if as_json:
+        print(json.dumps(records, indent=2, sort_keys=True))
+    elif pinned.version is not None:
         print(f"pinned to {pinned.version}: pipeline runs store new versions but do not make them latest")
     if unreadable:
         print(f"error: {unreadable}; `salary-models repair` points it where the web app falls back", file=sys.stderr)
@@ -233,8 +275,11 @@ def _number(value, spec: str) -> str:
     return format(value, spec) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
-def list_history(store: ModelStore) -> int:
-    """One line per history record, oldest first (invalid records are skipped, with a warning on stderr)."""
+def list_history(store: ModelStore, as_json: bool = False) -> int:
+    """One line (or JSON record) per history record, oldest first (invalid records are skipped, with a warning on stderr)."""
+    if as_json:
+        print(json.dumps(store.history(), indent=2, sort_keys=True))
+        return 0
     for record in store.history():
         print(
             f"{record['at']}  {record['action']:<8} {record['from'] or '-'} -> {record['to'] or '-'}  "
@@ -243,21 +288,26 @@ def list_history(store: ModelStore) -> int:
     return 0
 
 
-def verify(store: ModelStore, versions: list[str]) -> int:
+def verify(store: ModelStore, versions: list[str], as_json: bool = False) -> int:
     """Load each version exactly as the web app does; 1 when any is refused."""
-    failed = 0
+    records = []
     for version in versions:
         reason = store.refusal(version)
-        print(f"ok       {version}" if reason is None else f"refused  {version}: {reason}")
-        failed += reason is not None
-    return 1 if failed else 0
+        records.append({"version": version, "ok": reason is None, "refused": reason})
+        if not as_json:
+            print(f"ok       {version}" if reason is None else f"refused  {version}: {reason}")
+    if as_json:
+        print(json.dumps(records, indent=2, sort_keys=True))
+    return 1 if any(record["refused"] for record in records) else 0
 
 
 def prune(store: ModelStore, keep: int, yes: bool) -> int:
     """Print (or, with --yes, delete) the versions beyond the newest `keep`, minus the protected ones."""
-    doomed = operations.prune_plan(store, keep)
+    doomed, kept = operations.prune_plan(store, keep)
+    for version, why in sorted(kept.items(), reverse=True):
+        print(f"keep {version}: {why}")
     if not doomed:
-        print("nothing to prune")
+        print(f"nothing to prune: {len(kept)} version{'s' if len(kept) != 1 else ''}, all kept")
         return 0
     for version in doomed:
         if yes:
@@ -367,8 +417,12 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "runs":
         return show_runs(args.local_root, args.compare, args.json)
     store = open_store(getattr(args, "store", None) or os.environ.get("MODEL_URI") or defaults.LOCAL_MODEL_STORE)
+    operations.check_exists(store)
+    for name in ("version", "to", "candidate", "against"):
+        if getattr(args, name, None):
+            setattr(args, name, operations.resolve_version(store, getattr(args, name)))
     if args.command == "list":
-        return (list_history if args.history else list_versions)(store)
+        return (list_history if args.history else list_versions)(store, args.json)
     if args.command == "show":
         print(json.dumps(store.read_manifest(args.version), indent=2, sort_keys=True))
         return 0
@@ -379,7 +433,7 @@ def run(args: argparse.Namespace) -> int:
         print(outcome.difference or "MATCH")
         return 1 if outcome.difference else 0
     if args.command == "verify":
-        return verify(store, store.versions() if args.all else [args.version or store.latest_version()])
+        return verify(store, store.versions() if args.all else [args.version or store.latest_version()], args.json)
     if args.command == "drift":
         return check_drift(store, args)
     if args.command == "impact":

@@ -20,6 +20,6 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 
-"$BIN/python" compile.py --model-uri "$MODEL_URI"
+"$BIN/python" compile.py --model-uri "$MODEL_URI" --publish-to-gcs
 echo "serving ${MODEL_URI} on http://127.0.0.1:${PORT:-8080} (STORAGE_EMULATOR_HOST=${STORAGE_EMULATOR_HOST})"
 MODEL_URI="$MODEL_URI" "$BIN/gunicorn" --config webapp/gunicorn.conf.py 'webapp:create_app()'

@@ -263,9 +263,9 @@ class ModelStore:
             raise
 
     def refusal(self, version: str) -> str | None:
-        """Why `version` fails the web app's verification (load), or None when it passes."""
+        """Why `version` fails the web app's verification (load), or None when it passes; the caller reports it (once)."""
         try:
-            self.load(version)
+            self._load_verified(version)
         except ModelRejected as exc:
             return exc.reason
         return None

@@ -65,26 +65,50 @@ def unpin(store: ModelStore, reason: str, actor: str | None = None) -> dict:
 
 def protected_versions(store) -> dict[str, str]:
     """Versions prune must keep whatever their age, each with why: latest, pinned, chosen by hand."""
-    kept: dict[str, str] = {}
-    for record in read_history(store.backend):
-        if record.get("action") in CHOSEN_BY_HAND and isinstance(record.get("to"), str):
-            kept[record["to"]] = f"{record['action']} target"
-    pinned = read_pin(store.backend, store.uri).version
-    if pinned:
-        kept[pinned] = "pinned"
+    reasons: dict[str, list[str]] = {}
     latest, _ = store.read_pointer()
     if latest:
-        kept[latest] = "latest"
-    return kept
+        reasons.setdefault(latest, []).append("latest")
+    pinned = read_pin(store.backend, store.uri).version
+    if pinned:
+        reasons.setdefault(pinned, []).append("pinned")
+    for record in read_history(store.backend):
+        if record.get("action") in CHOSEN_BY_HAND and isinstance(record.get("to"), str):
+            why = reasons.setdefault(record["to"], [])
+            if f"{record['action']} target" not in why:
+                why.append(f"{record['action']} target")
+    return {version: ", ".join(why) for version, why in reasons.items()}
 
 
-def prune_plan(store: ModelStore, keep: int) -> list[str]:
-    """Versions prune would delete, oldest first: all but the newest `keep` and the protected ones."""
+def prune_plan(store: ModelStore, keep: int) -> tuple[list[str], dict[str, str]]:
+    """(versions prune would delete, oldest first; every version it keeps, with why): all but the newest `keep`
+    and the protected ones go."""
     if keep < 1:
         raise ValueError("keep must be at least 1")
     versions = store.versions()
     protected = protected_versions(store)
-    return [version for version in versions[: max(len(versions) - keep, 0)] if version not in protected]
+    cut = max(len(versions) - keep, 0)
+    kept = {version: f"one of the newest {keep}" for version in versions[cut:]}
+    kept.update((version, why) for version, why in protected.items() if version in versions[:cut])
+    return [version for version in versions[:cut] if version not in protected], kept
+
+
+def check_exists(store: ModelStore) -> None:
+    """StoreError unless something is stored at the store's URI: a mistyped --store is not an empty store."""
+    if not store.backend.keys(""):
+        raise StoreError(f"no model store at {store.uri}: nothing is stored there (check --store or $MODEL_URI)")
+
+
+def resolve_version(store: ModelStore, name: str) -> str:
+    """A version name, with `latest` and `pinned` standing for the versions latest.json and the pin name."""
+    if name == "latest":
+        return store.latest_version()
+    if name == "pinned":
+        pinned = read_pin(store.backend, store.uri).version
+        if pinned is None:
+            raise StoreError("the store is not pinned, so `pinned` names no version")
+        return pinned
+    return name
 
 
 def delete_version(store: ModelStore, version: str) -> None:

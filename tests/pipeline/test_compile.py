@@ -431,3 +431,38 @@ def _open_writer(fifo: Path):
         if exc.errno == errno.ENXIO:
             return None
         raise
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        ([], "--dry-run only applies with --submit"),
+        (["--model-uri", "gs://b/models/salary"], "--dry-run only applies with --submit"),
+    ],
+)
+def test_dry_run_without_submit_is_refused_in_one_line(flags, message, tmp_path, capsys):
+    # Before: the flag was accepted and ignored, and the local run published a real model.
+    store = tmp_path / "store"
+    with pytest.raises(SystemExit) as caught:
+        compile_py.main(["--dry-run", "--model-uri", str(store), "--local-root", str(tmp_path), *flags])
+    err = capsys.readouterr().err
+    assert caught.value.code == 2 and message in err and "--no-dry-run" in err.splitlines()[-1]
+    assert not store.exists() and not list(tmp_path.glob("*.yaml"))
+
+
+def test_a_local_run_publishes_to_gcs_only_when_asked(tmp_path, capsys):
+    with pytest.raises(SystemExit) as caught:
+        compile_py.main(["--model-uri", "gs://b/models/salary", "--local-root", str(tmp_path)])
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert caught.value.code == 2
+    assert "would publish to the cloud store gs://b/models/salary" in last and "--publish-to-gcs" in last
+    parser = compile_py.build_parser()
+    asked = parser.parse_args(["--model-uri", "gs://b/models/salary", "--publish-to-gcs"])
+    compile_py.check_cloud_flags(parser, asked)  # no exit: the choice is explicit
+    for flags in (["--publish-to-gcs"], ["--publish-to-gcs", "--model-uri", "gs://b/m", "--no-dry-run"]):
+        with pytest.raises(SystemExit) as caught:
+            compile_py.main(flags)
+        assert caught.value.code == 2 and "--publish-to-gcs only applies" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as caught:
+        compile_py.main([*SUBMIT, "--model-uri", "gs://b/m", "--publish-to-gcs"])
+    assert caught.value.code == 2 and "--publish-to-gcs does not apply with --submit" in capsys.readouterr().err

@@ -338,7 +338,7 @@ def test_cli_submit_reports_the_run_or_the_failure(tmp_path, capsys):
         (SUBMIT + ["--registry-model", "Salary"], "argument --registry-model: 'Salary' is not a model ID"),
         (SUBMIT + ["--registry-model", "salary"], "--registry-model requires --serving-image"),
         (["--serving-image", "salary-webapp:dev"], "--serving-image only apply with --submit"),
-        (["--dry-run", "--no-dry-run"], "contradict"),
+        (["--dry-run", "--no-dry-run"], "--dry-run only applies with --submit"),
         (SUBMIT + ["--no-dry-run"], "--no-dry-run does not apply with --submit"),
         (SUBMIT + ["--model-uri", "model-store/salary"], "--model-uri must be a gs:// prefix"),
         (

@@ -33,6 +33,7 @@ def dry_run(tmp_path, data, store, *flags):
             str(tmp_path / "root"),
             "--git-commit",
             "c0ffee",
+            *(["--publish-to-gcs"] if str(store).startswith("gs://") else []),
             *flags,
         ]
     )
@@ -56,7 +57,7 @@ def copy_version(store, version, target, edit=None, tamper=False):
     """A copy of `version` in a new folder store under a new name, its manifest edited by `edit`; the new name."""
     manifest = json.loads((store / "versions" / version / "manifest.json").read_text())
     model = (store / "versions" / version / "model.pkl").read_bytes()
-    name = version.replace("Z-", "Z-copy-")
+    name = version.rsplit("-", 1)[0] + "-c0ffee00"  # a valid version name that is not the original
     manifest["version"] = name
     if edit:
         edit(manifest)
