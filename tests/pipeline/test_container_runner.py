@@ -23,6 +23,7 @@ def test_a_store_the_containers_cannot_reach_is_refused_before_the_run(tmp_path,
             "container",
             "--model-uri",
             "gs://bucket/models/salary",
+            "--publish-to-gcs",
             "--local-root",
             str(tmp_path / "root"),
         ]
