@@ -13,7 +13,9 @@ except ConfigError as exc:
 
 # Vertex AI names the port in AIP_HTTP_PORT (custom container contract, webapp/vertex.py).
 port = int(settings["AIP_HTTP_PORT"] or settings["PORT"])
-refuse_busy_port(settings["HOST"], port)
+# Only when gunicorn is about to bind: not for --check-config, nor a test reading these settings.
+if "gunicorn" in sys.argv[0] and "--check-config" not in sys.argv:
+    refuse_busy_port(settings["HOST"], port)
 bind = f"{settings['HOST']}:{port}"
 workers = settings["WEB_CONCURRENCY"]
 # gevent: a connection costs a greenlet, not a worker, so slow clients cannot stall the server; sync and
