@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pipeline_def import PIPELINE_NAME, schedule, scoring, vertex
 from salary import defaults, experiments, registry, runs
+from salary.help_format import ShowDefaults
 
 DEFAULT_OUTPUT = "pipeline.yaml"
 
@@ -56,7 +57,7 @@ def _image(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of compile.py."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=ShowDefaults)
     parser.add_argument(
         "--pipeline", choices=("training", "scoring"), default="training", help="which pipeline (default: training)"
     )
@@ -284,11 +285,26 @@ def pipeline_arguments(args: argparse.Namespace) -> dict:
     }
 
 
+# Metrics in dollars, shown rounded to the dollar as the card shows them.
+MONEY_METRICS = ("rmse", "mae", "margin_95")
+
+
+def metric_value(name: str, value) -> str:
+    """One metric as a person reads it: dollars rounded with separators, counts with separators, scores to 4 digits."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if name in MONEY_METRICS:
+        return f"${value:,.0f}"
+    if isinstance(value, int) or (value == int(value) and abs(value) >= 1):
+        return f"{int(value):,}"
+    return f"{value:.4g}"
+
+
 def metrics_line(metrics: dict) -> str:
-    """The dry run's line of evaluation metrics: the scores first, four significant digits."""
+    """The local run's line of evaluation metrics: the scores first, counts and dollars with separators."""
     first = ("r2", "rmse", "mae", "n_train", "n_test")
     return "metrics: " + ", ".join(
-        f"{name}={value:.4g}" if isinstance(value, (int, float)) else f"{name}={value}"
+        f"{name}={metric_value(name, value)}"
         for name, value in sorted(
             metrics.items(), key=lambda item: (first.index(item[0]) if item[0] in first else len(first), item[0])
         )

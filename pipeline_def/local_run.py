@@ -61,10 +61,10 @@ def key_output(task: str, outputs: dict) -> str:
 
     if task == "load-data":
         facts = metadata("dataset")
-        return f"{int(facts.get('data', {}).get('rows', 0))} rows loaded"
+        return f"{int(facts.get('data', {}).get('rows', 0)):,} rows loaded"
     if task == "train-model":
         facts = metadata("model")
-        return f"trained on {int(facts.get('n_train', 0))} rows, {int(facts.get('n_test', 0))} held out"
+        return f"trained on {int(facts.get('n_train', 0)):,} rows, {int(facts.get('n_test', 0)):,} held out"
     if task == "evaluate-model":
         verdict = "blessed" if parameters.get("blessed") else "rejected"
         return f"r2 {metadata('metrics').get('r2', float('nan')):.4f}, {verdict}: {parameters.get('reason', '')}"
@@ -190,6 +190,9 @@ class Progress:
             self.error.setdefault(task, "its container ended without writing the task's outputs (see the log)")
         if status == "SUCCESS":
             detail = key_output(task, self.outputs(task))
+            if task == "report-run":
+                # report-run succeeding only means it reported: its column shows the run's verdict, not SUCCESS.
+                status = "DONE"
         else:
             detail = self.error.get(task, "see the log")
             # The first failure is the cause; the exit handler's group fails after it.

@@ -9,12 +9,13 @@ from salary import defaults
 from salary.batch import manifest_uri, resolve_model, score
 from salary.dataset import YEARS_COLUMN
 from salary.errors import DataValidationError, OutputError, StoreError
+from salary.help_format import ShowDefaults
 from salary.store.model_store import open_store
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of salary-score."""
-    parser = argparse.ArgumentParser(prog="salary-score", description=__doc__)
+    parser = argparse.ArgumentParser(prog="salary-score", description=__doc__, formatter_class=ShowDefaults)
     parser.add_argument(
         "--store",
         default=None,

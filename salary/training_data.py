@@ -6,6 +6,8 @@ rows and draws the plot sample. Memory stays bounded by the chunk size whatever 
 """
 
 import os
+import sys
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,9 +24,42 @@ SUMMARY_FILE = "summary.json"
 HELD_OUT_FILE = "held_out.f64"
 HELD_OUT_CHUNK_ROWS = 1 << 18
 BIGQUERY_SCHEME = "bq://"
+# A load quicker than this says nothing; a longer one shows its progress (100M rows take about a minute).
+PROGRESS_AFTER_SECONDS = 3.0
 
 
-def summarize(uri: str, test_fraction: float, seed: int, folder: str, chunk_bytes: int = CHUNK_BYTES) -> Summary:
+class RowProgress:
+    """One rewritten line of rows read and rows/s, once a load has run a few seconds, on a terminal only."""
+
+    def __init__(self, stream=None, clock=time.monotonic, after: float = PROGRESS_AFTER_SECONDS):
+        self.stream = sys.stderr if stream is None else stream
+        # A log file or a pipe gets no carriage-return line it would keep forever.
+        self.on = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.clock, self.after = clock, after
+        self.started = self.last = clock()
+        self.rows, self.shown = 0, False
+
+    def add(self, rows: int) -> None:
+        """Count `rows` more rows read; show the line at most once a second past the first few seconds."""
+        self.rows += rows
+        now = self.clock()
+        if not self.on or now - self.started < self.after or (self.shown and now - self.last < 1.0):
+            return
+        self.last, self.shown = now, True
+        rate = self.rows / (now - self.started)
+        self.stream.write(f"\rloading: {self.rows:,} rows read, {rate:,.0f} rows/s")
+        self.stream.flush()
+
+    def done(self) -> None:
+        """End the progress line, if one was shown."""
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def summarize(
+    uri: str, test_fraction: float, seed: int, folder: str, chunk_bytes: int = CHUNK_BYTES, progress=None
+) -> Summary:
     """Pass one into `folder`: validate, split, reduce; a bad source or split raises DataValidationError."""
     split_threshold(test_fraction)
     os.makedirs(folder, exist_ok=True)
@@ -33,7 +68,9 @@ def summarize(uri: str, test_fraction: float, seed: int, folder: str, chunk_byte
 
         summary = summarize_table(uri, test_fraction, seed)
     else:
-        summary = _summarize_csv(uri, test_fraction, seed, os.path.join(folder, HELD_OUT_FILE), chunk_bytes)
+        summary = _summarize_csv(
+            uri, test_fraction, seed, os.path.join(folder, HELD_OUT_FILE), chunk_bytes, progress or RowProgress()
+        )
     if summary.n_test == 0:
         raise DataValidationError(f"{uri}: test_fraction {test_fraction} holds out none of the {summary.rows} rows")
     try:
@@ -45,7 +82,9 @@ def summarize(uri: str, test_fraction: float, seed: int, folder: str, chunk_byte
     return summary
 
 
-def _summarize_csv(uri: str, test_fraction: float, seed: int, held_out_path: str, chunk_bytes: int) -> Summary:
+def _summarize_csv(
+    uri: str, test_fraction: float, seed: int, held_out_path: str, chunk_bytes: int, progress: RowProgress
+) -> Summary:
     """One streamed pass over the CSV."""
     scan = CsvScan(uri, chunk_bytes=chunk_bytes)
     threshold = split_threshold(test_fraction)
@@ -57,6 +96,8 @@ def _summarize_csv(uri: str, test_fraction: float, seed: int, held_out_path: str
             histogram += count_years(years[~test])
             n_test += int(test.sum())
             held_out.write(np.column_stack((years[test], salary[test])).tobytes())
+            progress.add(len(years))
+    progress.done()
     return Summary(
         uri, scan.rows, {"sha256": scan.sha256}, test_fraction, seed, train.result(), n_test, tuple(histogram.tolist())
     )

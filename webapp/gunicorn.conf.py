@@ -3,7 +3,7 @@
 import sys
 
 from webapp.config import ConfigError, read_environment
-from webapp.server_hooks import body_deadline, post_request  # noqa: F401  (gunicorn reads hooks by name)
+from webapp.server_hooks import body_deadline, post_request, refuse_busy_port, when_ready  # noqa: F401  (gunicorn reads hooks by name)
 
 try:
     settings = read_environment()
@@ -12,7 +12,11 @@ except ConfigError as exc:
     sys.exit(f"error: {exc}")
 
 # Vertex AI names the port in AIP_HTTP_PORT (custom container contract, webapp/vertex.py).
-bind = f"{settings['HOST']}:{settings['AIP_HTTP_PORT'] or settings['PORT']}"
+port = int(settings["AIP_HTTP_PORT"] or settings["PORT"])
+# Only when gunicorn is about to bind: not for --check-config, nor a test reading these settings.
+if "gunicorn" in sys.argv[0] and "--check-config" not in sys.argv:
+    refuse_busy_port(settings["HOST"], port)
+bind = f"{settings['HOST']}:{port}"
 workers = settings["WEB_CONCURRENCY"]
 # gevent: a connection costs a greenlet, not a worker, so slow clients cannot stall the server; sync and
 # gthread workers stopped answering /healthz under 50 slow connections (docs/performance.md, "Serving under slow clients").

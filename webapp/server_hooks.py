@@ -1,7 +1,10 @@
-"""gunicorn's side of serving: a deadline on reading a request body, and logs without client addresses."""
+"""gunicorn's side of serving: a deadline on reading a request body, the URL to open, logs without client addresses."""
 
+import errno
 import logging
+import os
 import re
+import socket
 import time
 
 # An IPv4 address, or an IPv6 one: eight groups, or fewer around a '::' (so times like 18:46:26 stay).
@@ -64,10 +67,63 @@ def post_request(worker, req, environ, resp) -> None:
         req.unreader.sock = sock._sock
 
 
+# Addresses every interface (or every IPv6 one) means; a browser opens the loopback one.
+_ANY = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+
+def open_urls(listeners) -> list[str]:
+    """The URL a person opens for each TCP socket the server listens on."""
+    urls = []
+    for listener in listeners:
+        address = listener.getsockname()
+        if isinstance(address, tuple):
+            host = _ANY.get(address[0], address[0])
+            urls.append(f"http://{f'[{host}]' if ':' in host else host}:{address[1]}/")
+    return urls
+
+
+def when_ready(server) -> None:
+    """Log the URL to open once the server listens: the server's own address, so the filter below keeps it."""
+    for url in open_urls(server.LISTENERS):
+        server.log.info("open %s", url, extra={SERVER_ADDRESS: True})
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether binding `host`:`port` as gunicorn does (SO_REUSEADDR) fails because something else holds it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+# Set once the first check ran: gunicorn re-reads its config file on HUP, while it holds the port itself.
+_first_start = [True]
+
+
+def refuse_busy_port(host: str, port: int) -> None:
+    """Stop with one line naming PORT= when the port is taken: gunicorn would retry for 5 s in 11 lines."""
+    first, _first_start[0] = _first_start[0], False
+    # Sockets handed over by a re-exec'd master (USR2) or by systemd are already bound.
+    if not first or os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS") or not port_in_use(host, port):
+        return
+    free = next((p for p in range(port + 1, min(port + 50, 65536)) if not port_in_use(host, p)), port + 1)
+    raise SystemExit(f"error: port {port} is in use; choose another with PORT={free} make demo")
+
+
+# A log record marked with this attribute names the server's own address, never a client's.
+SERVER_ADDRESS = "server_address"
+
+
 class NoClientAddresses(logging.Filter):
     """Blank out IP addresses in server log lines (gunicorn names the client of a malformed request)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, SERVER_ADDRESS, False):
+            return True
         message = record.getMessage()
         cleaned = ADDRESS.sub("[address]", message)
         if cleaned != message:

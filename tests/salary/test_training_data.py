@@ -1,5 +1,8 @@
 """The streamed passes over a CSV: the same split, model, scores and plot sample as scikit-learn on the rows in memory."""
 
+import io
+import re
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression
@@ -9,7 +12,7 @@ from salary.dataset import bundled_data_path, read_salary_csv, write_salary_csv
 from salary.errors import DataValidationError
 from salary.modeling import Line, linear_regression, score, scores_from_sums
 from salary.split import MAX_PLOT_ROWS, SAMPLE_SALT, held_out_mask, row_hash
-from salary.training_data import read_summary, score_held_out, summarize
+from salary.training_data import RowProgress, read_summary, score_held_out, summarize
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +100,44 @@ def test_degenerate_and_unsplittable_data_are_clear_errors(tmp_path):
     write_salary_csv(str(few), np.arange(10.0), np.arange(1.0, 11.0))
     with pytest.raises(DataValidationError, match=r"few.csv: test_fraction 0.001 holds out none of the 10 rows"):
         summarize(str(few), 0.001, 1, str(tmp_path / "b"))
+
+
+class _Stream(io.StringIO):
+    """A stream that says whether it is a terminal."""
+
+    def __init__(self, tty: bool):
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+class _Clock:
+    """Time that moves a fixed step each time it is read."""
+
+    def __init__(self, step: float):
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_a_long_load_on_a_terminal_shows_rows_read_and_rows_per_second(tmp_path, big_csv):
+    stream = _Stream(tty=True)
+    summarize(big_csv, 0.25, 7, str(tmp_path), chunk_bytes=4096, progress=RowProgress(stream, clock=_Clock(2.0)))
+    shown = stream.getvalue()
+    assert shown.endswith("\n") and shown.count("\n") == 1
+    last = shown.rstrip("\n").split("\r")[-1]
+    rows, rate = re.fullmatch(r"loading: ([\d,]+) rows read, ([\d,]+) rows/s", last).groups()
+    assert int(rows.replace(",", "")) == 12_000 and int(rate.replace(",", "")) > 0
+
+
+def test_a_load_shows_nothing_when_quick_or_not_on_a_terminal(tmp_path, big_csv):
+    quick, piped = _Stream(tty=True), _Stream(tty=False)
+    summarize(
+        big_csv, 0.25, 7, str(tmp_path / "a"), chunk_bytes=4096, progress=RowProgress(quick, clock=_Clock(0.0001))
+    )
+    summarize(big_csv, 0.25, 7, str(tmp_path / "b"), chunk_bytes=4096, progress=RowProgress(piped, clock=_Clock(2.0)))
+    assert quick.getvalue() == "" and piped.getvalue() == ""

@@ -1,6 +1,8 @@
 """Real HTTP requests to the production server (gunicorn) on loopback."""
 
 import json
+import re
+import socket
 import subprocess
 
 import pytest
@@ -68,3 +70,24 @@ def test_gunicorn_refuses_to_start_in_debug_mode(store_uri):
     result = subprocess.run(GUNICORN, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "debug mode is on" in result.stdout + result.stderr
+
+
+def test_gunicorn_logs_the_url_to_open(store_uri):
+    output: list[str] = []
+    with gunicorn({"MODEL_URI": store_uri}, output=output) as base:
+        pass
+    # The URL a person opens, whole: the filter that hides client addresses leaves the server's own.
+    assert any(line.endswith(f"open {base}/") for line in output), output
+
+
+def test_a_busy_port_is_one_line_naming_port(store_uri):
+    port = free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        env = server_env({"MODEL_URI": store_uri}, port)
+        result = subprocess.run(GUNICORN, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    lines = (result.stdout + result.stderr).splitlines()
+    assert len(lines) == 1, lines
+    assert re.fullmatch(rf"error: port {port} is in use; choose another with PORT=\d+ make demo", lines[0])
