@@ -86,15 +86,15 @@ def openapi_document(max_batch: int, max_body_bytes: int) -> dict:
                                             "value": {
                                                 "salary": 51861.29,
                                                 "model_version": "20261206T182717Z-61c42190",
-                                                "margin_95": 14331.17,
-                                                "salary_range": {"low": 37530.12, "high": 66192.46},
+                                                "margin_95": 8414.07,
+                                                "salary_range": {"low": 43447.21, "high": 60275.36},
                                             }
                                         },
                                         "batch": {
                                             "value": {
                                                 "predictions": [40337.88, 44659.16, 66265.54],
                                                 "model_version": "20261206T182717Z-61c42190",
-                                                "margin_95": 14331.17,
+                                                "margins_95": [7172.12, 7637.85, 9966.51],
                                             }
                                         },
                                     },
