@@ -286,7 +286,8 @@ def pipeline_arguments(args: argparse.Namespace) -> dict:
 
 
 # Metrics in dollars, shown rounded to the dollar as the card shows them.
-MONEY_METRICS = ("rmse", "mae", "margin_95")
+# The range line (range_*) is in dollars too: its intercept and floor in $, its slope in $ per year.
+MONEY_METRICS = ("rmse", "mae", "margin_95", "range_floor", "range_intercept", "range_slope")
 
 
 def metric_value(name: str, value) -> str:

@@ -22,7 +22,7 @@ def evaluate_model(
     """Score the model and the published champion on held-out rows, draw the fit plot, and decide."""
     from collections import namedtuple
 
-    from salary.modeling import Line, decide, margin_95, scores_from_sums
+    from salary.modeling import Line, decide, margin_95, range_model, scores_from_sums
     from salary.plotting import fit_plot_svg, svg_page
     from salary.store.model_store import latest_or_none, open_store
     from salary.training_data import score_held_out
@@ -36,6 +36,9 @@ def evaluate_model(
     for name, value in scores.items():
         metrics.log_metric(name, value)
     metrics.log_metric("margin_95", margin_95(scores["rmse"]))
+    # The range by years (salary.modeling.range_model); the server falls back to margin_95 where it is absent.
+    for name, value in (range_model(held_out.residuals[0], held_out.moments) or {}).items():
+        metrics.log_metric(name, value)
     metrics.log_metric("n_train", model.metadata["n_train"])
     metrics.log_metric("n_test", held_out.moments.n)
     champion_r2 = None

@@ -219,6 +219,7 @@ def score_table(summary: Summary, lines: list[Line]) -> HeldOut:
         parameters.update({f"coef{index}": line.coef, f"intercept{index}": line.intercept})
         residual = f"(y - (x * @coef{index} + @intercept{index}))"
         residual_sums += f", SUM({residual} * {residual}) AS squares{index}, SUM(ABS({residual})) AS abs{index}"
+        residual_sums += f", SUM(x * ABS({residual})) AS abs_x{index}"
     held_out = _hashed(table) + ", test AS (SELECT x, y, hp FROM hashed WHERE hs < @threshold)\n"
     row = run_query(bq, held_out + _moments_sql("test", residual_sums), **parameters)[0]
     sample = run_query(
@@ -233,7 +234,13 @@ def score_table(summary: Summary, lines: list[Line]) -> HeldOut:
             f"{summary.uri}: the table changed after it was loaded ({moments.n} held-out rows, {summary.n_test} before)"
         )
     residuals = [
-        Residuals(moments.n, float(row[f"squares{i}"] or 0.0), float(row[f"abs{i}"] or 0.0)) for i in range(len(lines))
+        Residuals(
+            moments.n,
+            float(row[f"squares{i}"] or 0.0),
+            float(row[f"abs{i}"] or 0.0),
+            float(row[f"abs_x{i}"] or 0.0),
+        )
+        for i in range(len(lines))
     ]
     return HeldOut(
         moments,

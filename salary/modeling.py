@@ -109,6 +109,35 @@ def margin_95(rmse: float) -> float:
     return Z_95 * rmse
 
 
+# The range's spread model: a least-squares line through the held-out |residual| against years, exact from the
+# streamed sums (Residuals.sum_abs, sum_abs_x and the held-out Moments). For a normal residual E|r| = σ·sqrt(2/π),
+# so σ(years) = sqrt(π/2)·(a + b·years). The line is clipped at a floor, a fraction of the mean |residual|, so a
+# steep slope never gives a zero or negative width at the ends of the years.
+SPREAD_FLOOR_FRACTION = 0.25
+# The manifest's metrics that hold the range by years.
+RANGE_KEYS = ("range_intercept", "range_slope", "range_floor")
+
+
+def range_model(residuals: Residuals, held_out: Moments) -> dict[str, float] | None:
+    """The per-years range's metrics (range_intercept, range_slope, range_floor) from the held-out sums.
+
+    None with fewer than 3 rows or a single year value: the constant range (margin_95) then stands alone.
+    """
+    n = residuals.n
+    if n < 3 or held_out.sxx <= 0 or held_out.n != n:
+        return None
+    mean_abs = residuals.sum_abs / n
+    slope = (residuals.sum_abs_x - n * held_out.mean_x * mean_abs) / held_out.sxx
+    intercept = mean_abs - slope * held_out.mean_x
+    return {"range_intercept": intercept, "range_slope": slope, "range_floor": SPREAD_FLOOR_FRACTION * mean_abs}
+
+
+def margin_at(model: Mapping[str, float], years: float) -> float:
+    """Half-width of the 95 % range at `years` under a range_model: 1.96·sqrt(π/2)·max(a + b·years, floor)."""
+    spread = max(model["range_intercept"] + model["range_slope"] * years, model["range_floor"])
+    return Z_95 * math.sqrt(math.pi / 2) * spread
+
+
 def decide(r2: float, min_r2: float, champion_r2: float | None, max_r2_drop: float, force: bool) -> tuple[bool, str]:
     """Whether the challenger may be published, and why: good enough, and not worse than the champion."""
     if r2 < min_r2:

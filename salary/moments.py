@@ -101,20 +101,28 @@ class Moments:
 
 @dataclass(frozen=True)
 class Residuals:
-    """Sums of a line's residuals on some rows: enough for RMSE and MAE."""
+    """Sums of a line's residuals on some rows: enough for RMSE, MAE and a line through |residual| by years."""
 
     n: int = 0
     sum_squares: float = 0.0
     sum_abs: float = 0.0
+    sum_abs_x: float = 0.0
 
     @classmethod
-    def of(cls, residual: np.ndarray) -> "Residuals":
-        """The sums of one chunk's residuals."""
-        return cls(int(residual.size), float(residual @ residual), float(np.abs(residual).sum()))
+    def of(cls, residual: np.ndarray, x: np.ndarray | None = None) -> "Residuals":
+        """The sums of one chunk's residuals; with the rows' years, also the sum of years × |residual|."""
+        absolute = np.abs(residual)
+        by_x = 0.0 if x is None else float(absolute @ x)
+        return cls(int(residual.size), float(residual @ residual), float(absolute.sum()), by_x)
 
     def merge(self, other: "Residuals") -> "Residuals":
         """The sums of both parts together."""
-        return Residuals(self.n + other.n, self.sum_squares + other.sum_squares, self.sum_abs + other.sum_abs)
+        return Residuals(
+            self.n + other.n,
+            self.sum_squares + other.sum_squares,
+            self.sum_abs + other.sum_abs,
+            self.sum_abs_x + other.sum_abs_x,
+        )
 
 
 class MomentsAccumulator:

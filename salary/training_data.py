@@ -121,7 +121,7 @@ def score_held_out(folder: str, lines: list[Line]) -> HeldOut:
         moments.add(years, salary)
         features = years.reshape(-1, 1)
         residuals = [
-            total.merge(Residuals.of(salary - line.predict(features)))
+            total.merge(Residuals.of(salary - line.predict(features), years))
             for total, line in zip(residuals, lines, strict=True)
         ]
         sample.add(years, salary)

@@ -3,20 +3,30 @@
 import math
 from dataclasses import dataclass
 
+from salary.modeling import RANGE_KEYS, margin_at
+
 
 @dataclass(frozen=True)
 class AnswerFacts:
-    """The range's half-width in dollars and the span of years trained on; None where the manifest lacks them."""
+    """The range's half-width in dollars, its model by years, and the span of years trained on; None where absent."""
 
     margin_95: float | None = None
     years_min: float | None = None
     years_max: float | None = None
+    spread: dict[str, float] | None = None
 
-    def salary_range(self, salary: float) -> tuple[float, float] | None:
-        """About 95 % of salaries at this prediction lie in this range; None when the margin is unknown."""
-        if self.margin_95 is None:
+    def margin(self, years: float) -> float | None:
+        """The 95 % range's half-width at `years`: by years where recorded, else the constant margin_95 (or None)."""
+        if self.spread is not None:
+            return margin_at(self.spread, years)
+        return self.margin_95
+
+    def salary_range(self, salary: float, years: float) -> tuple[float, float] | None:
+        """About 95 % of salaries at these years lie in this range around the prediction; None when unknown."""
+        margin = self.margin(years)
+        if margin is None:
             return None
-        return salary - self.margin_95, salary + self.margin_95
+        return salary - margin, salary + margin
 
     def outside_training(self, years: float) -> bool:
         """The years lie outside the span the model was trained on (extrapolation)."""
@@ -39,4 +49,14 @@ def facts_from_manifest(manifest: dict) -> AnswerFacts:
     low, high = _number(data.get("years_min")), _number(data.get("years_max"))
     if low is None or high is None or low > high:
         low = high = None
-    return AnswerFacts(_number(metrics.get("margin_95")), low, high)
+    return AnswerFacts(_number(metrics.get("margin_95")), low, high, _spread(metrics))
+
+
+def _spread(metrics: dict) -> dict[str, float] | None:
+    """The range-by-years metrics when all are finite numbers and the floor is positive, else None (old manifests)."""
+    values = {key: metrics.get(key) for key in RANGE_KEYS}
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values.values()):
+        return None
+    if values["range_floor"] <= 0:
+        return None
+    return {key: float(value) for key, value in values.items()}

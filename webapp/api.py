@@ -42,14 +42,19 @@ def answer(served: ServedModel, body: bytes, max_batch: int, log: PredictionLog)
     years, batch = parse_predict_body(parse_json(body), max_batch, raw=body)
     salaries, version = served.predict(years)
     log.record("api", years, version)
-    # The 95 % range is each prediction ± margin_95; a model published before it was recorded has none.
-    margin = served.answer_facts(version).margin_95
-    extra = {} if margin is None else {"margin_95": margin}
+    # The 95 % range is each prediction ± its margin: by years where the manifest records the range model, else
+    # the constant margin_95; a model published before either was recorded has none.
+    facts = served.answer_facts(version)
     if batch:
+        if facts.spread is not None:
+            return {"predictions": salaries, "model_version": version, "margins_95": [facts.margin(y) for y in years]}
+        extra = {} if facts.margin_95 is None else {"margin_95": facts.margin_95}
         return {"predictions": salaries, "model_version": version, **extra}
-    if margin is not None:
-        extra["salary_range"] = {"low": salaries[0] - margin, "high": salaries[0] + margin}
-    return {"salary": salaries[0], "model_version": version, **extra}
+    margin = facts.margin(years[0])
+    if margin is None:
+        return {"salary": salaries[0], "model_version": version}
+    low_high = {"low": salaries[0] - margin, "high": salaries[0] + margin}
+    return {"salary": salaries[0], "model_version": version, "margin_95": margin, "salary_range": low_high}
 
 
 @bp.post(PATH)

@@ -22,6 +22,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from salary.drift import read_drift
 from salary.errors import ModelRejected, StoreError
 from salary.store.model_store import PLOT_FILE, ModelStore
+from webapp.answers import AnswerFacts, facts_from_manifest
 from webapp.model import ServedModel, Serving, served_model
 from webapp.problems import problem
 
@@ -248,6 +249,13 @@ def svg_content_security_policy(svg: bytes) -> str:
     return f"default-src 'none'; {style_src}sandbox"
 
 
+def range_by_years(facts: AnswerFacts) -> list[tuple[float, float]] | None:
+    """The 95 % range's half-width at the first and last years trained on, when the manifest models it by years."""
+    if facts.spread is None or facts.years_min is None or facts.years_max is None:
+        return None
+    return [(years, facts.margin(years)) for years in (facts.years_min, facts.years_max)]
+
+
 @bp.get("")
 def card():
     """The model card of the served model, and the store's recent versions."""
@@ -265,6 +273,7 @@ def card():
             "intercept": model.intercept,
             "slope": model.slope,
             "drift": last_drift(served, state),
+            "range_by_years": range_by_years(facts_from_manifest(state.manifest)),
         }
     return render_template(
         "model.html", reason=served.reason, versions=versions, store_problem=store_problem, **context

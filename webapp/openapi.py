@@ -86,15 +86,15 @@ def openapi_document(max_batch: int, max_body_bytes: int) -> dict:
                                             "value": {
                                                 "salary": 51861.29,
                                                 "model_version": "20261206T182717Z-61c42190",
-                                                "margin_95": 14331.17,
-                                                "salary_range": {"low": 37530.12, "high": 66192.46},
+                                                "margin_95": 8414.07,
+                                                "salary_range": {"low": 43447.21, "high": 60275.36},
                                             }
                                         },
                                         "batch": {
                                             "value": {
                                                 "predictions": [40337.88, 44659.16, 66265.54],
                                                 "model_version": "20261206T182717Z-61c42190",
-                                                "margin_95": 14331.17,
+                                                "margins_95": [7172.12, 7637.85, 9966.51],
                                             }
                                         },
                                     },
@@ -151,8 +151,9 @@ def openapi_document(max_batch: int, max_body_bytes: int) -> dict:
                     "type": "number",
                     "minimum": 0,
                     "description": "Half-width of the 95 % range in dollars: about 95 % of the held-out salaries "
-                    "lay within this distance of the model's prediction (1.96 × the held-out "
-                    "RMSE). Absent for a model published before it was recorded.",
+                    "lay within this distance of the model's prediction. Grows with years where the model records "
+                    "its range by years (1.96 × √(π/2) × a line fitted to the held-out |residual|); else 1.96 × the "
+                    "held-out RMSE for everyone. Absent for a model published before it was recorded.",
                 },
                 "SingleResponse": {
                     "type": "object",
@@ -176,6 +177,12 @@ def openapi_document(max_batch: int, max_body_bytes: int) -> dict:
                         "predictions": {"type": "array", "items": {"type": "number"}},
                         "model_version": {"type": "string"},
                         "margin_95": {"$ref": "#/components/schemas/Margin"},
+                        "margins_95": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Margin"},
+                            "description": "Each prediction's margin, in order, when the model records its range by "
+                            "years (then margin_95 is absent).",
+                        },
                     },
                 },
                 "Problem": {

@@ -45,7 +45,7 @@ def index():
         years=years,
         salary=salaries[0],
         version=version,
-        salary_range=facts.salary_range(salaries[0]),
+        salary_range=facts.salary_range(salaries[0], years),
         facts=facts,
         outside=facts.outside_training(years),
     )

@@ -206,7 +206,9 @@ def test_pipeline_and_web_app_on_fake_gcs(engine, fake_gcs, tmp_path):
     from tests.support.storage import new_bucket
 
     store = new_bucket()
-    result = compile_run(tmp_path, "--runner", "container", "--image", COMPONENTS, "--model-uri", store, "--publish-to-gcs")
+    result = compile_run(
+        tmp_path, "--runner", "container", "--image", COMPONENTS, "--model-uri", store, "--publish-to-gcs"
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     version = open_store(store).latest_version()
     port = free_port()

@@ -5,6 +5,7 @@ import html
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from kfp.dsl import HTML, Artifact, Dataset, Metrics, Model
 from sklearn.linear_model import LinearRegression
@@ -13,7 +14,7 @@ from components import evaluate_model, export_model, load_data, train_model
 from salary.dataset import read_salary_csv
 from salary.errors import DataValidationError
 from salary.model_codec import decode_model
-from salary.modeling import as_estimator, score
+from salary.modeling import RANGE_KEYS, as_estimator, score
 from salary.split import held_out_mask
 from salary.store.model_store import open_store
 from tests.support import REPO
@@ -80,11 +81,17 @@ def test_train_and_evaluate(tmp_path, salary_csv):
         estimator.coef_[0]
     )
     assert facts["intercept"] == float(estimator.intercept_) == pytest.approx(reference.intercept_, rel=1e-9)
-    assert set(metrics.metadata) == {"r2", "rmse", "mae", "margin_95", "n_train", "n_test"}
+    assert set(metrics.metadata) == {"r2", "rmse", "mae", "margin_95", "n_train", "n_test", *RANGE_KEYS}
     assert metrics.metadata["n_test"] == int(test.sum())
     expected = score(reference, data.years[test], data.salary[test])
     assert {name: metrics.metadata[name] for name in expected} == pytest.approx(expected, rel=1e-9)
     assert metrics.metadata["margin_95"] == pytest.approx(1.96 * expected["rmse"])
+    # The range by years: the line numpy fits through the held-out |residual| against years.
+    residual = np.abs(data.salary[test] - reference.predict(data.years[test].reshape(-1, 1)))
+    slope, intercept = np.polyfit(data.years[test], residual, 1)
+    assert (metrics.metadata["range_slope"], metrics.metadata["range_intercept"]) == pytest.approx(
+        (slope, intercept), rel=1e-6
+    )
     assert decision.blessed is True and metrics.metadata["r2"] > 0.9
 
 

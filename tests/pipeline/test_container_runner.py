@@ -1,6 +1,5 @@
 """compile.py --runner container without an engine: refusals before the run and the checks after it."""
 
-import io
 import json
 import threading
 import time
@@ -11,6 +10,7 @@ import compile as compile_py
 from pipeline_def import containers
 from salary.modeling import dump_model
 from salary.store.model_store import open_store
+from tests.support.local_run import started_progress
 
 
 def test_a_store_the_containers_cannot_reach_is_refused_before_the_run(tmp_path, monkeypatch, capsys):
@@ -126,20 +126,9 @@ def test_podman_500_for_a_vanished_container_is_dockers_not_found(body, translat
     assert isinstance(caught.value, docker.errors.NotFound) is translated
 
 
-def _progress(root, container_log=None):
-    """A Progress over `root` whose run has started; (progress, terminal, the run's folder)."""
-    from pipeline_def.local_run import Progress
-
-    terminal = io.StringIO()
-    progress = Progress(io.StringIO(), terminal, verbose=False, root=root, container_log=container_log)
-    run = root / "salary-training-2026-11-27-00-00-00-000000"
-    run.mkdir()
-    return progress, terminal, run
-
-
 def test_a_task_reported_as_a_success_reads_its_outputs_from_where_kfp_local_writes_them(tmp_path):
     # The container was gone before kfp.local streamed its logs: no "Wrote executor output file" line to go by.
-    progress, terminal, run = _progress(tmp_path)
+    progress, terminal, run = started_progress(tmp_path)
     (run / "export-model").mkdir()
     (run / "export-model" / "executor_output.json").write_text(
         json.dumps({"parameterValues": {"published": True, "version": "20261127T000000Z-0000abcd"}})
@@ -152,7 +141,7 @@ def test_a_task_reported_as_a_success_reads_its_outputs_from_where_kfp_local_wri
 
 def test_a_task_that_logged_an_error_and_left_no_output_failed(tmp_path):
     # A container gone before its exit status was read: kfp.local reports SUCCESS; its error line says otherwise.
-    progress, terminal, _ = _progress(tmp_path)
+    progress, terminal, _ = started_progress(tmp_path)
     progress.write(
         "Executing task 'load-data'\nsalary.dataset.DataValidationError: Salary must be positive (row 12)\n"
         "Task 'load-data' finished with status SUCCESS\n"
@@ -168,7 +157,7 @@ def test_a_vanished_task_takes_its_reason_from_the_engines_log_file(tmp_path):
         "2026-11-27T22:43:40.1+00:00 stdout F Found image\n"
         "2026-11-27T22:43:40.2+00:00 stderr F salary.dataset.DataValidationError: Salary must be positive (row 12)\n"
     )
-    progress, terminal, _ = _progress(tmp_path, container_log)
+    progress, terminal, _ = started_progress(tmp_path, container_log)
     progress.write("Executing task 'load-data'\nTask 'load-data' finished with status SUCCESS\n")
     assert progress.failed == ("load-data", "DataValidationError: Salary must be positive (row 12)")
 
@@ -180,13 +169,13 @@ def test_a_reason_logged_in_pieces_is_put_back_together(tmp_path):
     records.insert(2, "2026-11-27T23:59:11.552+00:00 stdout F something else")
     container_log = tmp_path / "containers.log"
     container_log.write_text("\n".join(records + ["2026-11-27T23:59:11.559+00:00 stderr F ", ""]))
-    progress, _, _ = _progress(tmp_path, container_log)
+    progress, _, _ = started_progress(tmp_path, container_log)
     progress.write("Executing task 'load-data'\nTask 'load-data' finished with status SUCCESS\n")
     assert progress.failed == ("load-data", "DataValidationError: bad.csv: line 12, column Salary: -5 is not positive")
 
 
 def test_outputs_that_arrive_a_moment_late_are_a_success(tmp_path):
-    progress, terminal, run = _progress(tmp_path)
+    progress, terminal, run = started_progress(tmp_path)
 
     def write_later():
         time.sleep(0.3)
@@ -204,7 +193,7 @@ def test_a_vanished_task_without_a_logged_reason_still_fails(tmp_path, monkeypat
     from pipeline_def import local_run
 
     monkeypatch.setattr(local_run, "SETTLE_SECONDS", 0.2)
-    progress, terminal, _ = _progress(tmp_path)
+    progress, terminal, _ = started_progress(tmp_path)
     progress.write("Executing task 'report-run'\nTask 'report-run' finished with status SUCCESS\n")
     assert progress.failed == ("report-run", "its container ended without writing the task's outputs (see the log)")
     assert "report-run      FAILED" in terminal.getvalue()

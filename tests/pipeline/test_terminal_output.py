@@ -6,7 +6,7 @@ import pytest
 
 import compile as compile_py
 from salary import score_cli
-from tests.pipeline.test_container_runner import _progress
+from tests.support.local_run import started_progress
 
 
 def test_counts_get_separators_and_dollars_are_rounded_in_the_metrics_line():
@@ -30,7 +30,7 @@ def test_rows_loaded_and_trained_on_get_separators():
 
 @pytest.mark.parametrize("verdict", ["FAILED", "SUCCEEDED"])
 def test_the_runs_verdict_is_not_shown_as_report_runs_success(tmp_path, verdict):
-    progress, terminal, run = _progress(tmp_path)
+    progress, terminal, run = started_progress(tmp_path)
     (run / "report-run").mkdir()
     (run / "report-run" / "executor_output.json").write_text(json.dumps({"parameterValues": {"Output": verdict}}))
     progress.write("Executing task 'report-run'\nTask 'report-run' finished with status SUCCESS\n")

@@ -10,7 +10,7 @@ from google.cloud import bigquery
 from pipeline_def.local_run import TaskFailed, run_locally
 from salary.dataset import bundled_data_path, write_salary_csv
 from salary.errors import DataValidationError
-from salary.modeling import Line, linear_regression, scores_from_sums
+from salary.modeling import Line, linear_regression, range_model, scores_from_sums
 from salary.split import HASH_PRIME, held_out_mask, row_hash, row_hash_sql
 from salary.store.model_store import open_store
 from salary.training_data import score_held_out, summarize
@@ -94,6 +94,10 @@ def test_table_trains_like_the_csv_with_the_same_rows(emulator, tmp_path):
     for index in range(2):
         assert scores_from_sums(table_held_out.residuals[index], table_held_out.moments) == pytest.approx(
             scores_from_sums(csv_held_out.residuals[index], csv_held_out.moments), rel=1e-9
+        )
+        # The range's spread line from SUM(x * ABS(residual)) in SQL: the same as the CSV's streamed sums.
+        assert range_model(table_held_out.residuals[index], table_held_out.moments) == pytest.approx(
+            range_model(csv_held_out.residuals[index], csv_held_out.moments), rel=1e-9
         )
     assert table_held_out.sample_years.tolist() == csv_held_out.sample_years.tolist()
     assert table_held_out.sample_salary.tolist() == csv_held_out.sample_salary.tolist()

@@ -21,10 +21,12 @@ from salary.modeling import (
     linear_regression,
     linear_regression_pickle,
     margin_95,
+    margin_at,
+    range_model,
     score,
     training_range,
 )
-from salary.moments import Moments, MomentsAccumulator
+from salary.moments import Moments, MomentsAccumulator, Residuals
 from salary.split import HASH_PRIME, held_out_mask, row_hash, split_threshold
 
 PINNED_HASHES = [2019851612, 410889720, 1844820389, 805415500]
@@ -168,3 +170,59 @@ def test_margin_95_is_1_96_rmse():
 def test_training_range_of_training_rows():
     years = np.array([3.5, 0.5, 39.5, 12.0])
     assert training_range(Moments.of(years, 1000.0 * years + 1.0)) == {"years_min": 0.5, "years_max": 39.5}
+
+
+def heteroscedastic_rows(n, seed):
+    """Years 0–40 and salaries whose noise SD grows from $2,000 at 0 years to $14,000 at 40."""
+    rng = np.random.default_rng(seed)
+    years = rng.uniform(0.0, 40.0, n)
+    return years, 40_000.0 + 2_500.0 * years + rng.normal(0.0, 2_000.0 + 300.0 * years)
+
+
+# Each 10-year band holds about 25,000 fresh rows: the binomial SD of 95 % coverage there is 0.14 %, so ±1 % is
+# about seven SDs of sampling noise, while the constant range misses by several percent at both ends.
+COVERAGE_TOLERANCE = 0.01
+
+
+def test_range_by_years_covers_95_percent_in_every_band():
+    years, salary = heteroscedastic_rows(50_000, 1)
+    model = LinearRegression().fit(years.reshape(-1, 1), salary)
+    held_years, held_salary = heteroscedastic_rows(20_000, 2)
+    held_residual = held_salary - model.predict(held_years.reshape(-1, 1))
+    # Streamed in chunks, as pass two does: the merged sums give the same line as one pass.
+    sums = Residuals()
+    for part in np.array_split(np.arange(held_years.size), 7):
+        sums = sums.merge(Residuals.of(held_residual[part], held_years[part]))
+    spread = range_model(sums, Moments.of(held_years, held_salary))
+    assert spread == pytest.approx(
+        range_model(Residuals.of(held_residual, held_years), Moments.of(held_years, held_salary)), rel=1e-9
+    )
+    fresh_years, fresh_salary = heteroscedastic_rows(100_000, 3)
+    fresh_residual = np.abs(fresh_salary - model.predict(fresh_years.reshape(-1, 1)))
+    per_person = np.array([margin_at(spread, y) for y in fresh_years])
+    constant = margin_95(score(model, held_years, held_salary)["rmse"])
+    for low in range(0, 40, 10):
+        band = (fresh_years >= low) & (fresh_years < low + 10)
+        assert abs((fresh_residual[band] <= per_person[band]).mean() - 0.95) <= COVERAGE_TOLERANCE, low
+    constant_coverage = [
+        (fresh_residual[(fresh_years >= low) & (fresh_years < low + 10)] <= constant).mean() for low in range(0, 40, 10)
+    ]
+    assert max(abs(c - 0.95) for c in constant_coverage) > COVERAGE_TOLERANCE
+
+
+def test_range_model_needs_rows_and_spread_of_years():
+    assert (
+        range_model(Residuals.of(np.array([1.0, 2.0]), np.array([1.0, 2.0])), Moments.of(np.ones(2), np.ones(2)))
+        is None
+    )
+    flat = np.full(5, 3.0)
+    assert range_model(Residuals.of(np.ones(5), flat), Moments.of(flat, np.arange(5.0))) is None
+    # A steep fall never gives a negative width: the floor, a quarter of the mean |residual|, holds.
+    years = np.array([0.0, 1.0, 2.0, 3.0])
+    residual = np.array([40.0, 30.0, 20.0, 10.0])
+    spread = range_model(Residuals.of(residual, years), Moments.of(years, years))
+    assert (spread["range_intercept"], spread["range_slope"], spread["range_floor"]) == pytest.approx(
+        (40.0, -10.0, 6.25)
+    )
+    assert margin_at(spread, 10.0) == pytest.approx(1.96 * math.sqrt(math.pi / 2) * 6.25)
+    assert margin_at(spread, 1.0) == pytest.approx(1.96 * math.sqrt(math.pi / 2) * 30.0)

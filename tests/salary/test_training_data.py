@@ -10,7 +10,7 @@ from sklearn.linear_model import LinearRegression
 from salary.data.make_salary_csv import make_rows
 from salary.dataset import bundled_data_path, read_salary_csv, write_salary_csv
 from salary.errors import DataValidationError
-from salary.modeling import Line, linear_regression, score, scores_from_sums
+from salary.modeling import Line, linear_regression, range_model, score, scores_from_sums
 from salary.split import MAX_PLOT_ROWS, SAMPLE_SALT, held_out_mask, row_hash
 from salary.training_data import RowProgress, read_summary, score_held_out, summarize
 
@@ -57,6 +57,12 @@ def test_streamed_passes_equal_sklearn_on_the_same_rows(tmp_path, big_csv, chunk
     assert scores_from_sums(held_out.residuals[1], held_out.moments) == pytest.approx(
         score(champion, data.years[test], data.salary[test]), rel=1e-9
     )
+    # The range's spread line: least squares through |held-out residual| against years, as numpy fits it.
+    residual = data.salary[test] - fitted.predict(data.years[test].reshape(-1, 1))
+    slope, intercept = np.polyfit(data.years[test], np.abs(residual), 1)
+    spread = range_model(held_out.residuals[0], held_out.moments)
+    assert (spread["range_slope"], spread["range_intercept"]) == pytest.approx((slope, intercept), rel=1e-6)
+    assert spread["range_floor"] == pytest.approx(0.25 * np.abs(residual).mean(), rel=1e-9)
     # The plot sample: the held-out rows with the smallest sample hash, whatever the chunking.
     hashes = row_hash(data.years[test], data.salary[test], 7 + SAMPLE_SALT)
     order = np.lexsort((data.salary[test], data.years[test], hashes))[:MAX_PLOT_ROWS]

@@ -90,7 +90,8 @@ def served(tmp_path_factory):
 
 
 def predicted(model, years: float) -> str:
-    return currency(float(model.predict([[years]])[0]))
+    """The amount the form shows: to the nearest $100, as the range beside it is."""
+    return currency(round(float(model.predict([[years]])[0]), -2))
 
 
 def test_the_form_gives_a_shareable_result_that_back_and_reload_keep(page, served):

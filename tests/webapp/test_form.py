@@ -215,3 +215,87 @@ def test_the_plot_alt_text_says_which_rows_it_shows(store_uri, line_model):
     alt = html.unescape(re.search(r'<img id="fit-plot"[^>]*alt="([^"]+)"', page.text).group(1))
     # The published plot is drawn by evaluate_model from the held-out rows, not the training rows.
     assert "held-out rows" in alt and "training" not in alt.replace("not used in training", "")
+
+
+# The range by years: |residual| ≈ 1,000 + 100 × years, at least 500 (salary.modeling.range_model).
+SPREAD = {"range_intercept": 1000.0, "range_slope": 100.0, "range_floor": 500.0}
+SCALE = 1.96 * (3.141592653589793 / 2) ** 0.5
+
+
+@pytest.fixture
+def by_years_client(store_uri, line_model):
+    """A client of the app serving the line model published with its range by years; and the manifest."""
+    manifest = open_store(store_uri).publish(
+        dump_model(line_model),
+        metrics={"r2": 0.97, "rmse": 5419.0, "mae": 4000.0, "n_test": 4, "margin_95": MARGIN, **SPREAD},
+        data={"uri": "test.csv", "sha256": "0" * 64, "rows": 20, "years_min": 0.5, "years_max": 39.5},
+        source={},
+    )
+    app = create_app({"TESTING": True, "MODEL_URI": store_uri, "MODEL_POLL_SECONDS": 0})
+    return app.test_client(), manifest
+
+
+def test_the_range_grows_with_years_on_the_form_rounded_with_the_amount(by_years_client):
+    client, manifest = by_years_client
+    # 5.25 years: 30,000 + 2,000 × 5.25 = 40,500 ± 1.96·√(π/2)·1,525 = ± 3,746.1, to the nearest hundred.
+    text = words(client.get("/?years=5.25"))
+    assert "Likely between <strong>$36,800</strong> and <strong>$44,200</strong>" in text
+    assert '<strong id="salary">$40,500</strong>' in text  # 40,500 exactly; the amount rounds as the range does
+    text = words(client.get("/?years=7.33"))
+    assert '<strong id="salary">$44,700</strong>' in text and "$44,660" not in text
+    # 35 years: ± 1.96·√(π/2)·4,500, three times as wide as at 5 years.
+    text = words(client.get("/?years=35"))
+    low, high = 100_000 - SCALE * 4500, 100_000 + SCALE * 4500
+    assert (
+        f"Likely between <strong>${round(low, -2):,.0f}</strong> and <strong>${round(high, -2):,.0f}</strong>" in text
+    )
+
+
+def test_the_api_gives_each_answer_its_own_margin_at_full_precision(by_years_client):
+    client, manifest = by_years_client
+    single = client.post("/api/predict", json={"years_experience": 7.33}).json
+    margin = SCALE * (1000.0 + 100.0 * 7.33)
+    assert single == {
+        "salary": pytest.approx(44660.0),
+        "model_version": manifest["version"],
+        "margin_95": pytest.approx(margin, rel=1e-12),
+        "salary_range": {"low": pytest.approx(44660.0 - margin), "high": pytest.approx(44660.0 + margin)},
+    }
+    batch = client.post("/api/predict", json={"instances": [0, 20, 40]}).json
+    # At 0 years the line gives 1,000; the floor (500) never binds here, so every margin is on the line.
+    assert batch["margins_95"] == pytest.approx([SCALE * 1000.0, SCALE * 3000.0, SCALE * 5000.0], rel=1e-12)
+    assert "margin_95" not in batch
+    document = client.get("/openapi.json").json
+    for body in (single, batch):
+        response_schema(document, 200, "application/json").validate(body)
+    # The fast path (exact Content-Type) and Flask's route (with a charset) answer byte for byte alike.
+    for body in (b'{"years_experience": 7.33}', b'{"instances": [0, 20, 40]}'):
+        fast = client.post("/api/predict", data=body, content_type="application/json")
+        route = client.post("/api/predict", data=body, content_type="application/json; charset=utf-8")
+        assert fast.status_code == route.status_code == 200 and fast.data == route.data
+
+
+def test_the_card_shows_the_range_at_both_ends_of_the_years(by_years_client):
+    client, _ = by_years_client
+    text = words(client.get("/model"))
+    at_low, at_high = SCALE * (1000.0 + 50.0), SCALE * (1000.0 + 3950.0)
+    assert f"±${round(at_low, -2):,.0f} to ±${round(at_high, -2):,.0f}" in text
+    assert "at 0.5 to 39.5 years" in text
+
+
+@pytest.mark.parametrize(
+    "metrics, expected",
+    [
+        (SPREAD, SPREAD),
+        ({**SPREAD, "range_slope": -5.0}, {**SPREAD, "range_slope": -5.0}),
+        ({**SPREAD, "range_floor": 0.0}, None),
+        ({**SPREAD, "range_slope": "1"}, None),
+        ({**SPREAD, "range_intercept": float("inf")}, None),
+        ({"range_intercept": 1.0, "range_slope": 1.0}, None),
+        ({**SPREAD, "range_floor": True}, None),
+    ],
+)
+def test_the_range_by_years_is_read_only_when_whole(metrics, expected):
+    facts = facts_from_manifest({"metrics": {"margin_95": 10.0, **metrics}})
+    assert facts.spread == expected
+    assert facts.margin(0.0) == (10.0 if expected is None else pytest.approx(SCALE * max(1000.0, 500.0)))
