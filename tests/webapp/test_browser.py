@@ -283,7 +283,7 @@ def test_the_fit_plot_is_readable_in_light_and_dark(browser, served, mode):
         colours = page.evaluate(
             """() => ({
                 text: [...document.querySelectorAll('text')].map((t) => getComputedStyle(t).fill),
-                dots: [...document.querySelectorAll('[id^="PathCollection"] use, defs path')]
+                dots: [...document.querySelectorAll('[id^="PathCollection"] use')]
                     .map((d) => getComputedStyle(d).fill).filter((fill) => fill !== 'none'),
                 background: [...document.querySelectorAll('[id^="patch"] path')]
                     .map((p) => getComputedStyle(p).fill).filter((fill) => fill !== 'none'),
