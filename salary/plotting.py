@@ -8,6 +8,13 @@ import numpy as np
 # More points than this are drawn as an evenly spaced sample: the SVG keeps one element per point, so
 # a million-row data set would otherwise give a file of tens of megabytes and take seconds to write.
 MAX_PLOT_POINTS = 2000
+# Colours drawn as placeholders, then named as CSS variables that a <style> in the SVG sets for light and dark
+# (a browser applies the page's colour scheme inside an SVG image too): readable on either background.
+COLOURS = {"#010101": "ink", "#020202": "dot", "#030303": "line", "#040404": "residual"}
+PALETTE = (
+    "svg{--ink:#1d2330;--dot:#1a56db;--line:#b3261e;--residual:#5b6472}"
+    "@media (prefers-color-scheme:dark){svg{--ink:#e6e9ef;--dot:#8ab4ff;--line:#ff8a80;--residual:#a3acbb}}"
+)
 
 
 def fit_plot_svg(years: np.ndarray, salary: np.ndarray, model, title: str = "Salary vs. experience") -> str:
@@ -29,17 +36,26 @@ def fit_plot_svg(years: np.ndarray, salary: np.ndarray, model, title: str = "Sal
     buffer = io.StringIO()
     # A small page with large type, so a phone that shrinks it to 300 px still shows 9–10 px text;
     # text stays text (not glyph paths): a third of the size, and readable by tests.
-    style = {"font.size": 15, "axes.titlesize": 15, "legend.fontsize": 13, "svg.fonttype": "none"}
+    ink = "#010101"
+    style = {
+        "font.size": 15,
+        "axes.titlesize": 15,
+        "legend.fontsize": 13,
+        "svg.fonttype": "none",
+        **{name: ink for name in ("text.color", "axes.labelcolor", "axes.edgecolor", "xtick.color", "ytick.color")},
+        # Transparent: the page's own background shows through, light or dark.
+        **{name: "none" for name in ("figure.facecolor", "axes.facecolor", "savefig.facecolor", "legend.facecolor")},
+    }
     with matplotlib.rc_context(style):
         figure = Figure(figsize=(6.4, 4.8))
         fit, residuals = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-        fit.scatter(years, salary, s=18, color="#1a56db", alpha=0.7, label=label)
-        fit.plot(line_x, line_y, color="#b3261e", linewidth=2.5, label="fitted line")
+        fit.scatter(years, salary, s=18, color="#020202", alpha=0.7, label=label)
+        fit.plot(line_x, line_y, color="#030303", linewidth=2.5, label="fitted line")
         fit.set_ylabel("Salary")
         fit.set_title(title)
         fit.legend(loc="upper left")
-        residuals.scatter(years, salary - predicted, s=12, color="#5b6472")
-        residuals.axhline(0.0, color="#b3261e", linewidth=1.5)
+        residuals.scatter(years, salary - predicted, s=12, color="#040404")
+        residuals.axhline(0.0, color="#030303", linewidth=1.5)
         residuals.set_xlabel("Years of experience")
         residuals.set_ylabel("Residual")
         residuals.yaxis.set_major_locator(MaxNLocator(3))
@@ -48,7 +64,16 @@ def fit_plot_svg(years: np.ndarray, salary: np.ndarray, model, title: str = "Sal
             axes.grid(alpha=0.3)
         figure.tight_layout()
         figure.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
+    return themed(buffer.getvalue())
+
+
+def themed(svg: str) -> str:
+    """The plot's placeholder colours as CSS variables, set by a <style> for light and dark schemes."""
+    for placeholder, name in COLOURS.items():
+        svg = svg.replace(placeholder, f"var(--{name})")
+    # Into matplotlib's own <style>: one style element, so the CSP the card serves it under admits one hash for it.
+    opening = svg.index(">", svg.index("<style")) + 1
+    return f"{svg[:opening]}{PALETTE}{svg[opening:]}"
 
 
 def dollars(value: float, _position: int | None = None) -> str:

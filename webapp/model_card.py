@@ -23,7 +23,7 @@ from salary.drift import read_drift
 from salary.errors import ModelRejected, StoreError
 from salary.store.model_store import PLOT_FILE, ModelStore
 from webapp.answers import AnswerFacts, facts_from_manifest
-from webapp.model import ServedModel, Serving, served_model
+from webapp.model import AS_LATEST, ServedModel, Serving, served_model
 from webapp.problems import problem
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,8 @@ class CardCache:
         self.listed_at: float | None = None
         self.listing_problem = ""
         self.drifts: dict[str, tuple[float, dict | None]] = {}
+        # The last rollback or pin, per version latest.json named: a change of latest.json is what makes a new one.
+        self.changes: dict[str | None, dict | None] = {}
 
     def run(self, key: str, job: Callable[[], None], wait: float) -> bool:
         """Run `job` in the background (once, however many views ask); True if it finished within `wait`."""
@@ -180,6 +182,19 @@ class CardCache:
             self.drifts = {}
         self.drifts[version] = (time.monotonic(), record)
 
+    def read_change(self, store: ModelStore, latest: str | None) -> None:
+        """The store's last change of latest.json if it was a rollback or pin to `latest`; on an error none is cached."""
+        try:
+            records = store.history()
+        except StoreError as exc:
+            log.warning("model card: the store's history cannot be read: %s", exc)
+            return
+        last = records[-1] if records else None
+        wanted = last is not None and last["action"] in ("rollback", "pin") and last["to"] == latest
+        if len(self.changes) > MAX_CACHED_VERSIONS:
+            self.changes = {}
+        self.changes[latest] = shown(last) if wanted else None
+
 
 def card_cache() -> CardCache:
     """The current app's card cache."""
@@ -210,6 +225,25 @@ def last_drift(served: ServedModel, state: Serving) -> dict | None:
         if store is not None:
             cache.run(f"drift {state.version}", lambda: cache.read_drift(store, state.version), served.storage_seconds)
     return cache.drifts.get(state.version, (None, None))[1]
+
+
+def last_change(served: ServedModel, state: Serving) -> dict | None:
+    """The rollback or pin that made the version latest.json names latest, if that was the last change."""
+    cache = card_cache()
+    if state.latest not in cache.changes:
+        try:
+            store = served.store()
+        except StoreError:
+            return None
+        cache.run(f"history {state.latest}", lambda: cache.read_change(store, state.latest), served.storage_seconds)
+    return cache.changes.get(state.latest)
+
+
+def why_served(why: str) -> str:
+    """Why this version is served, in a visitor's words (the operator's reason stays in /readyz and the logs)."""
+    if why == AS_LATEST:
+        return "Served because it is the newest model that passed its checks."
+    return f"Served instead of the newest model, because {why}."
 
 
 def recent_versions(served: ServedModel) -> tuple[list[VersionRow], str]:
@@ -269,7 +303,8 @@ def card():
             "loaded": ShownModel(shown(state.version), shown_manifest(state.manifest)),
             "plot": find_plot(served, state),
             "latest": state.latest,
-            "why": state.why,
+            "why": why_served(state.why),
+            "change": last_change(served, state),
             "intercept": model.intercept,
             "slope": model.slope,
             "drift": last_drift(served, state),

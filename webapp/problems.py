@@ -6,6 +6,15 @@ from flask import Flask, Response, current_app, json, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 PROBLEM_JSON = "application/problem+json"
+# The pages' own words for the errors a visitor meets, in place of the framework's stock sentences.
+PAGE_WORDS = {
+    404: (
+        "Page not found",
+        "There is no page at this address. It may have been mistyped, or the link that led here is out of date.",
+    ),
+    405: ("Not allowed here", "This address cannot be used that way. Start again from the salary predictor."),
+    500: ("Something went wrong", "The salary predictor failed to answer. Please try again in a moment."),
+}
 
 
 def problem(status: int, detail: str, headers: tuple = ()) -> Response:
@@ -24,7 +33,10 @@ def http_error(exc: HTTPException):
     # Keep headers such as Allow (405); the body's type is ours to choose.
     headers = tuple((name, value) for name, value in exc.get_headers() if name.lower() != "content-type")
     if not request.path.startswith("/api/") and _prefers_html():
-        page = render_template("error.html", status=status, title=HTTPStatus(status).phrase, detail=detail)
+        title = HTTPStatus(status).phrase
+        if exc.description == type(exc).description and status in PAGE_WORDS:
+            title, detail = PAGE_WORDS[status]
+        page = render_template("error.html", status=status, title=title, detail=detail)
         return page, status, headers
     return problem(status, detail, headers)
 

@@ -60,7 +60,8 @@ def served(tmp_path_factory):
     rng = np.random.default_rng(7)
     years = np.round(rng.uniform(0.5, 39.5, 60), 1)
     csv = folder / "salary.csv"
-    write_salary_csv(str(csv), years, 38000 + 2900 * years + rng.normal(0, 5000, 60))
+    # Noise wide enough for a five-digit margin ("±$14,331"), the widest tile value a real model shows.
+    write_salary_csv(str(csv), years, 38000 + 2900 * years + rng.normal(0, 7300, 60))
     rows = read_salary_csv(str(csv))
     test = held_out_mask(rows.years, rows.salary, 0.2, 42)
     model = fit_salary_model(rows.years[~test], rows.salary[~test])
@@ -247,3 +248,53 @@ def test_axe_finds_no_violations(browser, served, mode):
     finally:
         context.close()
     assert found == {path: [] for path in PAGES}
+
+
+@pytest.mark.parametrize("width", [320, 375, 600, 900, 1024, 1280, 1600])
+def test_no_tile_and_no_page_overflows_at_any_width(browser, served, width):
+    base, _, manifest = served
+    assert manifest["metrics"]["margin_95"] >= 10_000  # the five-digit range that overflowed at 900–1280 px
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    try:
+        page = context.new_page()
+        for path in ("/model", "/?years=5"):
+            page.goto(f"{base}{path}")
+            page.wait_for_load_state("load")
+            # Every tile, and the page itself: content wider than its box is cut off or scrolls sideways.
+            overflowing = page.evaluate(
+                """() => [...document.querySelectorAll('.tile, .tile .value, main, body')]
+                    .filter((box) => box.scrollWidth > box.clientWidth)
+                    .map((box) => `${box.className || box.tagName}: ${box.scrollWidth} > ${box.clientWidth}`)"""
+            )
+            assert overflowing == [], (path, width)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("mode", ["desktop", "dark"])
+def test_the_fit_plot_is_readable_in_light_and_dark(browser, served, mode):
+    base, _, _ = served
+    context = browser.new_context(**MODES[mode])
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/model")
+        card = page.locator(".card").evaluate("card => getComputedStyle(card).backgroundColor")
+        # The SVG as its own document takes the same colour scheme as it does inside the card's <img>.
+        page.goto(f"{base}/model/plot.svg")
+        colours = page.evaluate(
+            """() => ({
+                text: [...document.querySelectorAll('text')].map((t) => getComputedStyle(t).fill),
+                dots: [...document.querySelectorAll('[id^="PathCollection"] use')]
+                    .map((d) => getComputedStyle(d).fill).filter((fill) => fill !== 'none'),
+                background: [...document.querySelectorAll('[id^="patch"] path')]
+                    .map((p) => getComputedStyle(p).fill).filter((fill) => fill !== 'none'),
+            })"""
+        )
+        assert colours["text"] and colours["dots"]
+        for fill in colours["text"]:
+            assert page.evaluate(CONTRAST, [fill, card]) >= 4.5, (mode, fill)
+        for fill in colours["dots"]:
+            assert page.evaluate(CONTRAST, [fill, card]) >= 3.0, (mode, fill)
+        assert colours["background"] == []  # no white panel: the card shows through
+    finally:
+        context.close()

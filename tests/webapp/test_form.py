@@ -2,6 +2,7 @@
 
 import html
 import re
+import xml.etree.ElementTree as ElementTree
 
 import pytest
 
@@ -190,6 +191,11 @@ def test_the_api_page_shows_copyable_examples(client):
     assert re.search(r'<a href="/api" aria-current="page">API</a>', page.text)
 
 
+def test_the_footer_leads_a_person_to_the_api_page_not_raw_json(client):
+    footer = client.get("/").text.split('<footer class="site">')[1]
+    assert 'href="/api"' in footer and "openapi.json" not in footer
+
+
 def test_the_readme_pictures_are_committed_and_small():
     pictures = re.findall(r"docs/screenshots/[\w-]+\.png", (REPO / "README.md").read_text())
     assert len(set(pictures)) >= 3
@@ -299,3 +305,22 @@ def test_the_range_by_years_is_read_only_when_whole(metrics, expected):
     facts = facts_from_manifest({"metrics": {"margin_95": 10.0, **metrics}})
     assert facts.spread == expected
     assert facts.margin(0.0) == (10.0 if expected is None else pytest.approx(SCALE * max(1000.0, 500.0)))
+
+
+@pytest.mark.parametrize("years", [5.0, 60.0])
+def test_the_answer_is_marked_on_a_small_plot_of_the_line_without_javascript(ranged_client, years):
+    page = ranged_client.get(f"/?years={years:g}").text
+    assert "<script" not in page
+    svg = ElementTree.fromstring(re.search(r'<svg id="answer-plot".*?</svg>', page, re.S).group(0))
+    shapes = {element.get("class"): element.attrib for element in svg}
+    fit, dot, bar, span = shapes["fit"], shapes["point"], shapes["range"], shapes["span"]
+    x1, y1, x2, y2 = (float(fit[name]) for name in ("x1", "y1", "x2", "y2"))
+    cx, cy = float(dot["cx"]), float(dot["cy"])
+    # On the model's line, at its own years, with the range bar through it; 0 years at the line's left end.
+    assert abs(cy - (y1 + (y2 - y1) * (cx - x1) / (x2 - x1))) < 0.2
+    assert abs((cx - x1) / (x2 - x1) - years / max(years * 1.05, 39.5 * 1.05)) < 0.002
+    assert float(bar["x1"]) == cx and float(bar["y2"]) < cy < float(bar["y1"])
+    assert abs((float(bar["y1"]) - cy) - (cy - float(bar["y2"]))) < 0.2  # the range is symmetric here
+    # The shaded years it learned from contain 5 years and not 60.
+    inside = float(span["x"]) <= cx <= float(span["x"]) + float(span["width"])
+    assert inside is (years == 5.0)

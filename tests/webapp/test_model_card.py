@@ -51,7 +51,9 @@ def test_card_shows_the_manifest_facts(store_uri, line_model, csv_data):
     assert "0.9123" in text and "$4,321" in text and "$3,210" in text
     assert "40 rows from <code>salary.csv</code>" in text and csv_data[0]["sha256"] in text
     assert str(Path(csv_data[0]["uri"]).parent) not in text  # no server path
-    assert "Served because it is the version latest.json names." in text
+    assert "Served because it is the newest model that passed its checks." in text
+    assert "latest.json" not in text  # operator words stay in /readyz
+    assert 'id="card-change"' not in text  # published, never rolled back or pinned
     assert "32 rows to train, 8 held out to score" in text
     assert '<span class="label">Tested on</span><span class="value">8</span>' in text
     assert f"scikit-learn {sklearn.__version__}" in text and manifest["sha256"] in text
@@ -231,3 +233,16 @@ def test_the_last_drift_check_is_shown_and_a_bad_record_is_not(store_uri, publis
     )
     page = client.get("/model").get_data(as_text=True)
     assert 'id="drift"' not in page and "<script>" not in page
+
+
+@pytest.mark.parametrize("action", ["rollback", "pin"])
+def test_card_says_when_and_why_a_version_was_rolled_back_or_pinned(store_uri, line_model, csv_data, action):
+    from salary.store import operations
+
+    old = publish(store_uri, line_model, csv_data[0])["version"]
+    new = publish(store_uri, line_model, csv_data[0], now=START + timedelta(hours=1))["version"]
+    getattr(operations, action)(open_store(store_uri), old, "the new one overpays juniors", actor="ops@test")
+    text = re.sub(r"\s+", " ", client_for(store_uri).get("/model").text)
+    done = "Rolled back" if action == "rollback" else "Pinned"
+    assert f"{done} to version <code>{old}</code> from <code>{new}</code> on " in text
+    assert "because: the new one overpays juniors." in text

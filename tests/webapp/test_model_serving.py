@@ -30,7 +30,7 @@ def test_a_restart_after_a_bad_publish_serves_the_last_good_latest_and_says_why(
     why = f"the latest version {v3} failed verification; {v2} is the most recent version that was latest before it and passes"
     assert client.get("/readyz").json == {"status": "ready", "model_version": v2, "latest_version": v3, "why": why}
     assert served_version(client) == v2
-    assert f"Served because {why}." in client.get("/model").text
+    assert f"Served instead of the newest model, because {why}." in client.get("/model").text
 
 
 def test_a_missing_latest_version_falls_back_too_but_never_to_a_version_never_latest(make_app, store_uri):

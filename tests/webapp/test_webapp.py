@@ -112,7 +112,9 @@ def test_http_errors_are_problems(client):
 def test_browsers_get_an_error_page_outside_the_api(client):
     page = client.get("/nope", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     assert page.status_code == 404 and page.mimetype == "text/html"
-    assert "<h1>Not Found</h1>" in page.text and "Back to the salary predictor" in page.text
+    assert "<h1>Page not found</h1>" in page.text and "Back to the salary predictor" in page.text
+    assert "There is no page at this address." in page.text
+    assert "requested URL" not in page.text  # not the framework's stock sentence
 
 
 def test_health_and_readiness(client, published):
