@@ -27,6 +27,7 @@ class DeadlineSocket:
     def __init__(self, sock, seconds: float, req):
         self._sock, self._req = sock, req
         self._deadline = time.monotonic() + seconds
+        self.expired = False
 
     def recv(self, size, *flags):
         """Receive as the socket does, by the deadline; past it the request's connection closes after its answer."""
@@ -43,6 +44,7 @@ class DeadlineSocket:
         except TimeoutError:
             # Where the next request would start is unknown: the 408 says "Connection: close" and ends it.
             self._req.must_close = True
+            self.expired = True
             raise
 
     def __getattr__(self, name):
@@ -60,11 +62,36 @@ def body_deadline(seconds: float):
     return pre_request
 
 
+# How long a connection cut off by the body deadline is drained after its 408, so the answer is not lost.
+LINGER_SECONDS = 2.0
+
+
 def post_request(worker, req, environ, resp) -> None:
     """Give the connection its own socket back, so a kept-alive one waits for its next request as before."""
     sock = getattr(req.unreader, "sock", None)
     if isinstance(sock, DeadlineSocket):
         req.unreader.sock = sock._sock
+        if sock.expired:
+            linger(sock._sock, LINGER_SECONDS)
+
+
+def linger(sock, seconds: float) -> None:
+    """Half-close, then read and drop what the client still sends, for at most `seconds`.
+
+    Closing a socket with unread bytes makes the kernel answer with a reset, which can destroy the 408 before
+    the client reads it (a trickling client is still sending); draining first lets the answer arrive.
+    """
+    until = time.monotonic() + seconds
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        while (remaining := until - time.monotonic()) > 0:
+            sock.settimeout(remaining)
+            if not sock.recv(65536):
+                return
+    except OSError:
+        return
+    finally:
+        sock.settimeout(None)
 
 
 # Addresses every interface (or every IPv6 one) means; a browser opens the loopback one.
