@@ -224,20 +224,26 @@ run gcloud services enable --project "$project" logging.googleapis.com monitorin
 exists gcloud logging metrics describe "$metric" --project "$project" ||
   run gcloud logging metrics create "$metric" --project "$project" \
     --description "Salary pipeline runs that ended FAILED (the exit handler's log line)" --log-filter "$failure_filter"
-# https://cloud.google.com/sdk/gcloud/reference/monitoring/policies/create: the policy as JSON; one failed run in 5 minutes alerts.
-policy=$(tr -d "\n" <<JSON
-{"displayName": "Salary pipeline run failed", "combiner": "OR",
- "conditions": [{"displayName": "A salary-training run ended FAILED",
-   "conditionThreshold": {"filter": "metric.type=\"logging.googleapis.com/user/$metric\" AND resource.type=\"ml_job\"",
+# alert_on NAME CONDITION METRIC RESOURCE_TYPE TEXT: an alert policy on a log-based metric, created once; one matching
+# line in 5 minutes alerts. The policy as JSON: https://cloud.google.com/sdk/gcloud/reference/monitoring/policies/create
+alert_on() {
+  local policy
+  policy=$(tr -d "\n" <<JSON
+{"displayName": "$1", "combiner": "OR",
+ "conditions": [{"displayName": "$2",
+   "conditionThreshold": {"filter": "metric.type=\"logging.googleapis.com/user/$3\" AND resource.type=\"$4\"",
      "comparison": "COMPARISON_GT", "thresholdValue": 0, "duration": "0s",
      "aggregations": [{"alignmentPeriod": "300s", "perSeriesAligner": "ALIGN_SUM"}]}}],
  "documentation": {"mimeType": "text/markdown",
-   "content": "A salary-training pipeline run failed. Its log line names the failed task and the reason; the served model is unchanged (see salary-models list)."}}
+   "content": "$5"}}
 JSON
 )
-# Monitoring answers 404 for a user metric created moments ago (for some minutes): retried for up to about 8 minutes.
-listed gcloud monitoring policies list --project "$project" --filter 'displayName="Salary pipeline run failed"' --format 'value(name)' ||
-  retry 6 15 gcloud monitoring policies create --project "$project" --policy "$policy" ${alert_channels:+--notification-channels "$alert_channels"}
+  # Monitoring answers 404 for a user metric created moments ago (for some minutes): retried for up to about 8 minutes.
+  listed gcloud monitoring policies list --project "$project" --filter "displayName=\"$1\"" --format 'value(name)' ||
+    retry 6 15 gcloud monitoring policies create --project "$project" --policy "$policy" ${alert_channels:+--notification-channels "$alert_channels"}
+}
+alert_on "Salary pipeline run failed" "A salary-training run ended FAILED" "$metric" ml_job \
+  "A salary-training pipeline run failed. Its log line names the failed task and the reason; the served model is unchanged (see salary-models list)."
 
 # ---- Watching the served model (issue 22): kept in this one function, so it merges apart from the rest. ----
 # The web app writes one JSON line per sampled prediction (PREDICTION_LOG_RATE, cloudbuild.yaml); a sink copies those
@@ -279,19 +285,8 @@ setup_watch() {
     run gcloud logging metrics create "$metric" --project "$project" \
       --description "Drift checks of the served salary model above their threshold (salary-models drift's warning line)" \
       --log-filter 'jsonPayload.event="model_drift" AND severity=WARNING'
-  local policy
-  policy=$(tr -d "\n" <<JSON
-{"displayName": "Salary model drift", "combiner": "OR",
- "conditions": [{"displayName": "The years asked drifted from the years trained on",
-   "conditionThreshold": {"filter": "metric.type=\"logging.googleapis.com/user/$metric\" AND resource.type=\"cloud_run_job\"",
-     "comparison": "COMPARISON_GT", "thresholdValue": 0, "duration": "0s",
-     "aggregations": [{"alignmentPeriod": "300s", "perSeriesAligner": "ALIGN_SUM"}]}}],
- "documentation": {"mimeType": "text/markdown",
-   "content": "The daily drift check found the served model's traffic far from its training data. See the model card and run salary-models impact before a rollback or a new version (docs/watching.md)."}}
-JSON
-)
-  listed gcloud monitoring policies list --project "$project" --filter 'displayName="Salary model drift"' --format 'value(name)' ||
-    retry 6 15 gcloud monitoring policies create --project "$project" --policy "$policy" ${alert_channels:+--notification-channels "$alert_channels"}
+  alert_on "Salary model drift" "The years asked drifted from the years trained on" "$metric" cloud_run_job \
+    "The daily drift check found the served model's traffic far from its training data. See the model card and run salary-models impact before a rollback or a new version (docs/watching.md)."
   echo "   drift check source: bq://$table" >&2
 }
 if $watch; then
