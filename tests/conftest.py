@@ -11,6 +11,17 @@ from salary.store.model_store import open_store
 from scripts.fake_gcs import running
 from tests.support.records import version_facts
 from webapp import create_app
+from webapp.model import ServedModel
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_bucket_metadata_threads():
+    """google-cloud-storage fetches each bucket's metadata in a thread of its own, for trace attributes only;
+    against a hanging or unreachable test server that thread outlives its test, drawing retry jitter from the
+    global `random` (which hypothesis's generated tests then see as flaky)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA", "true")
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -39,17 +50,12 @@ def any_store_uri(request, tmp_path):
 
 @pytest.fixture
 def make_app():
-    """A factory of test apps whose background model refresh is stopped afterwards."""
-    apps = []
+    """A factory of test apps (stop_model_checks ends their background refresh)."""
 
     def make(**config):
-        app = create_app({"TESTING": True, **config})
-        apps.append(app)
-        return app
+        return create_app({"TESTING": True, **config})
 
-    yield make
-    for app in apps:
-        app.extensions["salary_model"].stop()
+    return make
 
 
 @pytest.fixture
@@ -131,6 +137,28 @@ def rebuild_inputs():
         "image": "europe-west1-docker.pkg.dev/p/r/salary-components@sha256:" + "ab" * 32,
         "dependencies_sha256": "d" * 64,
     }
+
+
+@pytest.fixture(autouse=True)
+def stop_model_checks(monkeypatch):
+    """Each app a test starts stops checking its store when the test ends.
+
+    A thread left polling a store for the rest of the session draws on the global `random` (the storage
+    client's retry jitter), which makes hypothesis's generated tests fail as flaky.
+    """
+    started = []
+    start = ServedModel.start
+
+    def recording_start(served):
+        started.append(served)
+        start(served)
+
+    monkeypatch.setattr(ServedModel, "start", recording_start)
+    yield
+    for served in started:
+        served.stop(wait=0)
+    for served in started:
+        served.stop(wait=2)
 
 
 @pytest.fixture

@@ -258,11 +258,11 @@ class ServedModel:
         self._thread = threading.Thread(target=self._run, name="model-refresh", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """End the background refresh."""
+    def stop(self, wait: float = 10) -> None:
+        """End the background refresh, waiting up to `wait` seconds for a check under way."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=wait)
 
     def _run(self) -> None:
         """Check whenever due; with hot reload off, stop once a model is served."""

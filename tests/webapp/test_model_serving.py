@@ -129,3 +129,11 @@ def test_missing_google_credentials_keep_the_server_up_but_not_ready(make_app, m
         ready.status_code == 503 and ready.json["reason"] == "no Google credentials to read the model store; retrying"
     )
     assert "no-such-key" not in ready.text
+
+
+def test_stop_ends_the_checks_of_a_store_that_has_no_model_yet(make_app, tmp_path):
+    # Nothing published: the checks go on with backoff until stopped, and stop ends them.
+    served = make_app(MODEL_URI=str(tmp_path / "empty"), MODEL_POLL_SECONDS=0).extensions["salary_model"]
+    assert served._thread.is_alive()
+    served.stop(wait=5)
+    assert not served._thread.is_alive()
