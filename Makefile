@@ -31,18 +31,19 @@ $(STAMP): requirements-components.txt requirements-webapp.txt requirements-build
 tools: ## install shellcheck from Debian's packages when it is missing
 	@command -v shellcheck >/dev/null || { apt-get update -qq && apt-get install -y -qq shellcheck; }
 
-clean: ## remove .venv, the dry run's files, pipeline.yaml, model-store and caches
-	rm -rf $(VENV) .dry-run pipeline.yaml model-store .pytest_cache .hypothesis .containers
+# .dry-run is the local run's folder under its old name (issue 26), in checkouts from before.
+clean: ## remove .venv, the local run's files, pipeline.yaml, model-store and caches
+	rm -rf $(VENV) .local-run .dry-run pipeline.yaml model-store .pytest_cache .hypothesis .containers
 
 ##@ Tasks
 
-demo: compile serve ## train through the local dry run, then serve it on http://127.0.0.1:8080 (PORT)
+demo: compile serve ## train through the local run, then serve it on http://127.0.0.1:8080 (PORT)
 
 # The store on a local GCS API server (fake-gcs-server on 127.0.0.1:$(GCS_PORT)).
 demo-gcs: install ## the demo with the model store on a local GCS API server (GCS_PORT)
 	BIN=$(BIN) GCS_PORT=$(GCS_PORT) PORT=$(PORT) bash scripts/demo_gcs.sh
 
-compile: install ## python compile.py: compile the spec and dry run it (COMPILE_ARGS passes flags)
+compile: install ## python compile.py: compile the spec and run it locally (COMPILE_ARGS passes flags)
 	$(BIN)/python compile.py $(COMPILE_ARGS)
 
 serve: install ## the production server, gunicorn (honours MODEL_URI and PORT)

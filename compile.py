@@ -1,4 +1,4 @@
-"""Compile the salary training pipeline (or, with --pipeline scoring, the scoring one) to a Vertex AI Pipelines spec; dry-run it
+"""Compile the salary training pipeline (or, with --pipeline scoring, the scoring one) to a Vertex AI Pipelines spec; run it
 locally with kfp.local or submit it to Vertex AI."""
 
 import argparse
@@ -99,24 +99,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--git-commit", default=None, help="commit recorded in the manifest (default: git rev-parse HEAD)"
     )
     parser.add_argument(
-        "--local-root", default=defaults.LOCAL_ROOT, help="where the dry run keeps its artifacts and its runs file"
+        "--local-root", default=defaults.LOCAL_ROOT, help="where the local run keeps its artifacts and its runs file"
     )
-    parser.add_argument("--no-dry-run", action="store_true", help="only compile the spec")
+    parser.add_argument(
+        "--compile-only", action="store_true", help="only compile the spec: nothing runs, nothing is published"
+    )
+    # The flag's old name (issue 26: the local run publishes a real model, so it is not a dry run); still works.
+    parser.add_argument("--no-dry-run", dest="old_compile_only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--publish-to-gcs",
         action="store_true",
-        help="let the local dry run publish to a gs:// --model-uri (refused without it: it would change the cloud store)",
+        help="let the local run publish to a gs:// --model-uri (refused without it: it would change the cloud store)",
     )
     parser.add_argument(
-        "--verbose", action="store_true", help="also show kfp.local's full output (always in the dry run's log file)"
+        "--verbose", action="store_true", help="also show kfp.local's full output (always in the local run's log file)"
     )
     parser.add_argument(
         "--runner",
         choices=("subprocess", "container"),
         default="subprocess",
-        help="run the dry run's tasks in this environment, or each inside the components image (`make images` first)",
+        help="where the local run's tasks run: in this environment, or each inside the components image (`make images` first)",
     )
-    cloud = parser.add_argument_group("Vertex AI submission (the local dry run does not run)")
+    cloud = parser.add_argument_group("Vertex AI submission (the local run does not run)")
     cloud.add_argument(
         "--submit", action="store_true", help="submit the compiled spec to Vertex AI Pipelines (does not wait)"
     )
@@ -206,12 +210,12 @@ def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
             # The local run publishes a real model: a flag called --dry-run must not let it.
             parser.error(
                 "--dry-run only applies with --submit (it prints the Vertex AI request); "
-                "to compile without running or publishing anything, use --no-dry-run"
+                "to compile without running or publishing anything, use --compile-only"
             )
-        local_publish = args.pipeline == "training" and not args.no_dry_run
+        local_publish = args.pipeline == "training" and not args.compile_only
         if local_publish and (args.model_uri or "").startswith("gs://") and not args.publish_to_gcs:
             parser.error(
-                f"the local dry run would publish to the cloud store {args.model_uri}; "
+                f"the local run would publish to the cloud store {args.model_uri}; "
                 "add --publish-to-gcs to mean it, or use a folder --model-uri"
             )
         if args.publish_to_gcs and not (local_publish and (args.model_uri or "").startswith("gs://")):
@@ -222,12 +226,12 @@ def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error(f"--submit requires {', '.join(missing)}")
     if args.schedule_timezone and not args.schedule:
         parser.error("--schedule-timezone only applies with --schedule")
-    if args.no_dry_run:
-        parser.error("--no-dry-run does not apply with --submit (the local dry run never runs then)")
+    if args.compile_only:
+        parser.error("--compile-only does not apply with --submit (the local run never runs then)")
     if args.publish_to_gcs:
         parser.error("--publish-to-gcs does not apply with --submit (the Vertex AI run publishes to --model-uri)")
     if args.runner != "subprocess":
-        parser.error("--runner applies to the local dry run, which does not run with --submit")
+        parser.error("--runner applies to the local run, which does not run with --submit")
     if args.registry_model and not args.serving_image:
         parser.error(
             "--registry-model requires --serving-image (the web app image that serves the registered versions)"
@@ -263,7 +267,7 @@ def pipeline_arguments(args: argparse.Namespace) -> dict:
     """Pipeline parameter values from the command line."""
     model_uri = resolve_model_uri(args)
     if "://" not in model_uri:
-        # The dry run's tasks may run in another working directory; pin local paths down.
+        # The local run's tasks may run in another working directory; pin local paths down.
         model_uri = str(Path(model_uri).resolve())
     data_uri = args.data_uri
     if data_uri and "://" not in data_uri:
@@ -318,7 +322,7 @@ def compile_spec(image: str, output: str, pipeline: str = "training") -> None:
 
     from pipeline_def.pipeline import build_pipeline
 
-    # `--output build/pipeline.yaml` in a fresh clone: the folder is made, as the dry run's --local-root is.
+    # `--output build/pipeline.yaml` in a fresh clone: the folder is made, as the local run's --local-root is.
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     compiler.Compiler().compile(
         (scoring.build_scoring_pipeline if pipeline == "scoring" else build_pipeline)(image), output
@@ -371,9 +375,12 @@ def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Compile, then dry-run or submit; the exit code says whether a model was published or a run submitted."""
+    """Compile, then run locally or submit; the exit code says whether a model was published or a run submitted."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.old_compile_only:
+        print("note: --no-dry-run is now called --compile-only (the local run is not a dry run)", file=sys.stderr)
+        args.compile_only = True
     check_cloud_flags(parser, args)
     scoring.check_flags(parser, args)
     args.output = args.output or (scoring.SCORING_OUTPUT if args.pipeline == "scoring" else DEFAULT_OUTPUT)
@@ -389,9 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.submit:
         return submit_to_vertex(args, arguments)
-    if args.no_dry_run:
+    if args.compile_only:
         return 0
-    from pipeline_def.local_run import TaskFailed, run_locally
+    from pipeline_def.local_run import TaskFailed, load_progress_after, run_locally
 
     try:
         if args.pipeline == "scoring":
@@ -399,27 +406,33 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scored {scored['rows']} rows with model version {scored['version']} into {arguments['output_uri']}")
             return 0
         if args.runner == "container":
-            from pipeline_def.containers import container_dry_run
+            from pipeline_def.containers import container_local_run
 
-            outputs = container_dry_run(args.image, arguments, args.local_root, verbose=args.verbose)
+            outputs = container_local_run(args.image, arguments, args.local_root, verbose=args.verbose)
         else:
-            outputs = run_locally(args.image, arguments, args.local_root, verbose=args.verbose)
+            outputs = run_locally(
+                args.image,
+                arguments,
+                args.local_root,
+                verbose=args.verbose,
+                load_progress=load_progress_after(sys.stderr),
+            )
     except TaskFailed as exc:
         # The data is validated once, by load_data's own pass; its reason is the task's last error line.
         bad_data = "DataValidationError: "
         if exc.task == "load-data" and exc.reason.startswith(bad_data):
             print(f"error: bad training data: {exc.reason.removeprefix(bad_data)}", file=sys.stderr)
         else:
-            print(f"error: dry run failed: {exc}; full log: {exc.log_path}", file=sys.stderr)
+            print(f"error: local run failed: {exc}; full log: {exc.log_path}", file=sys.stderr)
         return 1
     except RuntimeError as exc:  # the container runner could not start, or its run did not do what it reported
-        print(f"error: dry run failed: {exc}", file=sys.stderr)
+        print(f"error: local run failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: the running tasks were stopped", file=sys.stderr)
         return 130
     print(metrics_line(outputs["metrics"]))
-    # Every finished dry run is recorded, published or not, as the Experiments step records a Vertex run.
+    # Every finished local run is recorded, published or not, as the Experiments step records a Vertex run.
     runs.append_run(
         args.local_root,
         runs.run_record(outputs["run"], arguments, outputs["metrics"], outputs["version"], outputs["published"]),

@@ -1,4 +1,4 @@
-"""compile.py timed: compile only, the dry run on the shipped data, and the dry run on generated data (CSV or BigQuery)."""
+"""compile.py timed: compile only, the local run on the shipped data, and the local run on generated data (CSV or BigQuery)."""
 
 import os
 import shutil
@@ -21,15 +21,15 @@ BYTES_PER_ROW = 16
 
 
 def compile_only(workdir: Path, round_number: int) -> Run:
-    """`python compile.py --no-dry-run`: import kfp and the pipeline, write the spec."""
+    """`python compile.py --compile-only`: import kfp and the pipeline, write the spec."""
     return run_measured(
-        [sys.executable, "compile.py", "--no-dry-run", "--output", str(workdir / "pipeline.yaml")],
+        [sys.executable, "compile.py", "--compile-only", "--output", str(workdir / "pipeline.yaml")],
         REPO,
         workdir / f"compile-{round_number}.log",
     )
 
 
-def dry_run(workdir: Path, name: str, data_uri: str | None = None) -> tuple[Run, str]:
+def local_run(workdir: Path, name: str, data_uri: str | None = None) -> tuple[Run, str]:
     """The whole pipeline through kfp.local into a fresh model store; returns the run and the store."""
     store = workdir / f"store-{name}" / "salary"
     command = [
@@ -40,16 +40,16 @@ def dry_run(workdir: Path, name: str, data_uri: str | None = None) -> tuple[Run,
         "--model-uri",
         str(store),
         "--local-root",
-        str(workdir / f"dry-run-{name}"),
+        str(workdir / f"local-run-{name}"),
     ]
     if data_uri:
         command += ["--data-uri", data_uri]
-    log = workdir / f"dry-run-{name}.log"
+    log = workdir / f"local-run-{name}.log"
     run = run_measured(command, REPO, log)
     if "published model version" not in log.read_text(errors="replace"):
-        raise RuntimeError(f"the dry run published no model; see {log}")
+        raise RuntimeError(f"the local run published no model; see {log}")
     # The run's artifacts (a large CSV's held-out rows) are not needed afterwards.
-    shutil.rmtree(workdir / f"dry-run-{name}", ignore_errors=True)
+    shutil.rmtree(workdir / f"local-run-{name}", ignore_errors=True)
     return run, str(store)
 
 
@@ -91,8 +91,8 @@ def write_csv(path: Path, rows: int) -> None:
             handle.write(block if count == BLOCK_ROWS else b"".join(block.splitlines(keepends=True)[:count]))
 
 
-def bigquery_dry_run(workdir: Path, rows: int) -> Run:
-    """The dry run on a BigQuery table of `rows` generated rows, in the emulator (tests/support/bq_emulator.py)."""
+def bigquery_local_run(workdir: Path, rows: int) -> Run:
+    """The local run on a BigQuery table of `rows` generated rows, in the emulator (tests/support/bq_emulator.py)."""
     from tests.support.bq_emulator import load_csv, running
 
     csv_path = generated_csv(workdir, rows)
@@ -102,7 +102,7 @@ def bigquery_dry_run(workdir: Path, rows: int) -> Run:
         previous = os.environ.get("BIGQUERY_EMULATOR_HOST")
         os.environ["BIGQUERY_EMULATOR_HOST"] = emulator.url
         try:
-            run, _ = dry_run(workdir, f"bq-{rows}", f"bq://{table}")
+            run, _ = local_run(workdir, f"bq-{rows}", f"bq://{table}")
         finally:
             if previous is None:
                 os.environ.pop("BIGQUERY_EMULATOR_HOST", None)

@@ -67,14 +67,14 @@ def render(result: dict, goals: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Publish a model with a dry run, measure, print the section."""
+    """Publish a model with a local run, measure, print the section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="salary-bench-") as tmp:
         workdir = Path(tmp)
-        _, model_uri = pipeline.dry_run(workdir, "model")
+        _, model_uri = pipeline.local_run(workdir, "model")
         goals: list[str] = []
         lines = render(measure(workdir, model_uri, args.rounds, args.seconds), goals)
     print("\n".join(goals + [""] + lines))

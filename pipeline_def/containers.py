@@ -1,4 +1,4 @@
-"""compile.py --runner container: the dry run with every task inside the components image (kfp.local's DockerRunner).
+"""compile.py --runner container: the local run with every task inside the components image (kfp.local's DockerRunner).
 
 The engine is the one `make images` found (scripts/engine.sh writes .containers/engine.env): docker, or
 podman through its Docker-compatible API, served here for the length of the run. The model store is
@@ -23,7 +23,7 @@ SERVICE_START_SECONDS = 30
 
 
 class ContainerRunError(RuntimeError):
-    """The containerised dry run cannot start or did not do what it reported; the message says why."""
+    """The containerised local run cannot start or did not do what it reported; the message says why."""
 
 
 def engine_settings() -> dict[str, str]:
@@ -166,7 +166,7 @@ def check_published(arguments: dict, outputs: dict) -> None:
             ) from None
 
 
-def container_dry_run(image: str, arguments: dict, local_root: str, verbose: bool = False) -> dict:
+def container_local_run(image: str, arguments: dict, local_root: str, verbose: bool = False) -> dict:
     """Run the whole pipeline with every task in `image`; returns its outputs, or raises TaskFailed or ContainerRunError."""
     import docker
 

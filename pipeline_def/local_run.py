@@ -1,4 +1,4 @@
-"""The kfp.local dry run: one line per task as it finishes, kfp.local's full output in a log file.
+"""The local run through kfp.local: one line per task as it finishes, kfp.local's full output in a log file.
 
 The pipeline's own outputs cannot come from inside its exit handler, so what the run decided is read from
 the tasks' ExecutorOutput files, where kfp.local puts them: `<pipeline root>/<run>/<task>/executor_output.json`.
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pipeline_def.pipeline import build_pipeline
+from salary.training_data import PROGRESS_AFTER_SECONDS, PROGRESS_ENV, progress_after
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 EXECUTING = re.compile(r"Executing task '([^']+)'")
@@ -29,10 +30,12 @@ CONTAINER_LOG_RECORD = re.compile(r"^\S+ (stdout|stderr) ([FP]) ?(.*)$")
 SETTLE_SECONDS = 3.0
 # The last line of a Python traceback: `module.SomeError: what went wrong`.
 ERROR = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?([A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)): (.+)$")
+# load_data's progress line (salary.training_data.RowProgress), passed on to the terminal when asked for.
+LOADING = re.compile(r"loading: [\d,]+ rows read, [\d,]+ rows/s")
 
 
 class TaskFailed(RuntimeError):
-    """A task of the dry run failed; the message names it and gives its one-line reason."""
+    """A task of the local run failed; the message names it and gives its one-line reason."""
 
     def __init__(self, task: str, reason: str, log_path: Path):
         super().__init__(f"task '{task}' failed: {reason}")
@@ -90,8 +93,18 @@ def key_output(task: str, outputs: dict) -> str:
 class Progress:
     """A stdout stand-in: everything goes to the log (and with verbose to the terminal); finished tasks get one line."""
 
-    def __init__(self, log: TextIO, terminal: TextIO, verbose: bool, root: Path, container_log: Path | None = None):
+    def __init__(
+        self,
+        log: TextIO,
+        terminal: TextIO,
+        verbose: bool,
+        root: Path,
+        container_log: Path | None = None,
+        live: TextIO | None = None,
+    ):
         self.log, self.terminal, self.verbose = log, terminal, verbose
+        # Where load_data's progress lines go, rewritten in place (compile.py's stderr, a terminal); None: nowhere.
+        self.live, self.live_open = None if verbose else live, False
         # The run's folder is the one kfp.local creates under the pipeline root once the run starts.
         self.root, self.before = root, set(os.listdir(root))
         self.container_log, self.container_log_read = container_log, 0
@@ -120,7 +133,11 @@ class Progress:
         return False
 
     def line(self, line: str) -> None:
-        if match := EXECUTING.search(line):
+        if self.live and LOADING.fullmatch(line.strip()):
+            self.live.write(f"\r{line.strip()}")
+            self.live.flush()
+            self.live_open = True
+        elif match := EXECUTING.search(line):
             self.current = match[1]
             self.started[self.current] = time.monotonic()
         elif match := FINISHED.search(line):
@@ -197,8 +214,16 @@ class Progress:
             detail = self.error.get(task, "see the log")
             # The first failure is the cause; the exit handler's group fails after it.
             self.failed = self.failed or (task, detail)
+        self.end_live_line()
         self.terminal.write(f"  {task:<15} {status:<8} {seconds:5.1f} s  {detail}\n")
         self.terminal.flush()
+
+    def end_live_line(self) -> None:
+        """Finish a shown progress line, so what follows starts on a line of its own."""
+        if self.live_open:
+            self.live.write("\n")
+            self.live.flush()
+            self.live_open = False
 
 
 def descendants(pid: int) -> list[int]:
@@ -246,6 +271,32 @@ def tasks_die_with_us():
             signal.signal(signum, handler)
 
 
+def load_progress_after(stream: TextIO | None = None) -> float | None:
+    """When the local run shows load_data's progress: after some seconds when `stream` (stderr) is a terminal, else never.
+
+    The seconds are PROGRESS_AFTER_SECONDS, or PROGRESS_ENV's value when our own environment sets it (the tests lower it).
+    """
+    stream = sys.stderr if stream is None else stream
+    if not getattr(stream, "isatty", lambda: False)():
+        return None
+    asked = progress_after(os.environ.get(PROGRESS_ENV))
+    return PROGRESS_AFTER_SECONDS if asked is None else asked
+
+
+@contextlib.contextmanager
+def load_progress_asked(seconds: float | None):
+    """PROGRESS_ENV for the task processes kfp.local starts (they inherit our environment): set, or unset for never."""
+    previous = os.environ.pop(PROGRESS_ENV, None)
+    if seconds is not None:
+        os.environ[PROGRESS_ENV] = str(seconds)
+    try:
+        yield
+    finally:
+        os.environ.pop(PROGRESS_ENV, None)
+        if previous is not None:
+            os.environ[PROGRESS_ENV] = previous
+
+
 def run_locally(
     image: str,
     arguments: dict,
@@ -254,10 +305,14 @@ def run_locally(
     verbose: bool = False,
     runner_options: dict | None = None,
     container_log: Path | None = None,
+    load_progress: float | None = None,
 ) -> dict:
-    """Run the whole training pipeline with kfp.local; prints a line per task, returns the pipeline's outputs and the log path."""
+    """Run the whole training pipeline with kfp.local; prints a line per task, returns the pipeline's outputs and the log path.
+
+    `load_progress`: show load_data's progress line on stderr after this many seconds (load_progress_after); None: never.
+    """
     progress = run_pipeline(
-        build_pipeline(image), arguments, local_root, runner, verbose, runner_options, container_log
+        build_pipeline(image), arguments, local_root, runner, verbose, runner_options, container_log, load_progress
     )
     evaluation, export = progress.outputs("evaluate-model"), progress.outputs("export-model").get("parameterValues", {})
     return {
@@ -280,6 +335,7 @@ def run_pipeline(
     verbose: bool = False,
     runner_options: dict | None = None,
     container_log: Path | None = None,
+    load_progress: float | None = None,
 ) -> "Progress":
     """Run a pipeline with kfp.local, a line per task as it finishes; returns the progress, which reads the tasks' outputs."""
     from kfp import local
@@ -287,11 +343,11 @@ def run_pipeline(
     root = Path(local_root).resolve()
     log_path = root / "logs" / f"{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    terminal = sys.stdout
-    print(f"dry run ({runner} runner), full log: {log_path}", file=terminal, flush=True)
+    terminal, live = sys.stdout, None if load_progress is None else sys.stderr
+    print(f"local run ({runner} runner), full log: {log_path}", file=terminal, flush=True)
     local.init(runner=make_runner(runner, runner_options), pipeline_root=str(root))
-    with open(log_path, "w") as log, tasks_die_with_us():
-        progress = Progress(log, terminal, verbose, root, container_log)
+    with open(log_path, "w") as log, tasks_die_with_us(), load_progress_asked(load_progress):
+        progress = Progress(log, terminal, verbose, root, container_log, live)
         progress.log_path = log_path
         try:
             with contextlib.redirect_stdout(progress), contextlib.redirect_stderr(progress), warnings.catch_warnings():
@@ -304,6 +360,8 @@ def run_pipeline(
             # ValueError: a later task found no outputs of a failed one that kfp.local counted as a success.
             task, reason = progress.failed or ("pipeline", str(exc).splitlines()[0])
             raise TaskFailed(task, reason, log_path) from None
+        finally:
+            progress.end_live_line()
     if progress.failed:
         # A last task kfp.local counted as a success although it left no outputs.
         raise TaskFailed(*progress.failed, log_path)

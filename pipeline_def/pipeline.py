@@ -100,7 +100,7 @@ def build_pipeline(image: str) -> Callable:
                 log_experiment_task.set_display_name("Log to Vertex AI Experiments")
                 log_experiment_task.set_container_image(image)
         # Pipeline outputs cannot come from inside an exit handler: the run's final state is its one output
-        # (the dry run reads the tasks' own outputs: pipeline_def/local_run.py).
+        # (the local run reads the tasks' own outputs: pipeline_def/local_run.py).
         return report_run_task.output
 
     return salary_training

@@ -1,4 +1,4 @@
-"""`python -m pipeline_def.rerun`: one dry run of given pipeline arguments, its outputs as the last stdout line (JSON).
+"""`python -m pipeline_def.rerun`: one local run of given pipeline arguments, its outputs as the last stdout line (JSON).
 
 `salary-models reproduce` runs it (the library sits below the pipeline, so it runs the pipeline as a command). With
 the container runner the recorded image is checked first: it must be here, and carry the recorded digest if one was.
@@ -58,12 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         # The tasks' progress lines go to stderr: stdout carries only the result.
         with contextlib.redirect_stdout(sys.stderr):
             if args.runner == "container":
-                from pipeline_def.containers import container_dry_run
+                from pipeline_def.containers import container_local_run
 
                 if difference := image_difference(args.image, image_digest(args.image), inspect_image(args.image)):
                     outputs = {"difference": difference}
                 else:
-                    outputs = container_dry_run(args.image, args.arguments, args.local_root)
+                    outputs = container_local_run(args.image, args.arguments, args.local_root)
             else:
                 outputs = run_locally(args.image or COMPONENTS_IMAGE, args.arguments, args.local_root)
     except (TaskFailed, RuntimeError) as exc:

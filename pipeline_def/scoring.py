@@ -1,5 +1,5 @@
 """The salary-scoring pipeline: resolve the store's verified model, then score a CSV or table with it; and the flags
-compile.py takes for it (`--pipeline scoring`), its arguments and its local dry run."""
+compile.py takes for it (`--pipeline scoring`), its arguments and its local run."""
 
 import argparse
 from collections.abc import Callable
@@ -81,7 +81,7 @@ def check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
 
 def pipeline_arguments(args: argparse.Namespace, model_uri: str) -> dict:
-    """The scoring pipeline's parameter values; local paths made absolute (the dry run's tasks run elsewhere)."""
+    """The scoring pipeline's parameter values; local paths made absolute (the local run's tasks run elsewhere)."""
 
     def pinned(uri: str) -> str:
         return uri if not uri or "://" in uri else str(Path(uri).resolve())

@@ -180,11 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="subprocess",
         help="re-run the tasks in this environment, or each inside the recorded components image (default: subprocess)",
     )
-    listing_runs = command("runs", help="the dry runs recorded under the local root, oldest first")
+    listing_runs = command("runs", help="the local runs recorded under the local root, oldest first")
     listing_runs.add_argument(
         "--local-root",
         default=defaults.LOCAL_ROOT,
-        help=f"the dry run's local root (compile.py --local-root; default: {defaults.LOCAL_ROOT})",
+        help=f"where the local runs keep their records (compile.py --local-root; default: {defaults.LOCAL_ROOT})",
     )
     listing_runs.add_argument(
         "--compare",

@@ -4,10 +4,10 @@ TEST_FRACTION = 0.2
 SEED = 42
 MIN_R2 = 0.8
 MAX_R2_DROP = 0.01
-# Relative to the repository root: where the dry run publishes and the web app looks by default.
+# Relative to the repository root: where the local run publishes and the web app looks by default.
 LOCAL_MODEL_STORE = "model-store/salary"
-# Relative to the working directory: where the dry run keeps its artifacts, logs and runs file (compile.py --local-root).
-LOCAL_ROOT = ".dry-run"
+# Relative to the working directory: where the local run keeps its artifacts, logs and runs file (compile.py --local-root).
+LOCAL_ROOT = ".local-run"
 # Inside a bucket: where Cloud Build's run publishes and the deployed web app reads (cloudbuild.yaml's _MODEL_STORE_PREFIX).
 MODEL_STORE_PREFIX = "models/salary"
 # What the spec names when compile.py is given no --image: the local tag of the components image

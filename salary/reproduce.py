@@ -134,7 +134,7 @@ def copy_version(source, target, version: str) -> None:
 
 
 def rerun_command(arguments: dict, local_root: str, runner: str, image: str) -> list[str]:
-    """The re-run: the dry run of `arguments` (pipeline_def.rerun prints its outputs as one JSON line)."""
+    """The re-run: the local run of `arguments` (pipeline_def.rerun prints its outputs as one JSON line)."""
     return [
         sys.executable,
         "-m",

@@ -1,6 +1,6 @@
 """One record per pipeline run: its parameters and metrics (the champion's too), for Vertex AI Experiments and the local runs file.
 
-A dry run appends its record to `<local root>/runs.jsonl`; a Vertex run with the `experiment` parameter set logs the
+A local run appends its record to `<local root>/runs.jsonl`; a Vertex run with the `experiment` parameter set logs the
 same record as an experiment run named after the pipeline job. `salary-models runs` lists and compares them.
 """
 
@@ -49,7 +49,7 @@ def append_run(local_root: str, record: dict) -> Path:
     path = Path(local_root) / RUNS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
-    # One write of one line to a file opened for appending: concurrent dry runs never interleave within a record.
+    # One write of one line to a file opened for appending: concurrent local runs never interleave within a record.
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)

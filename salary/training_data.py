@@ -5,6 +5,7 @@ held-out rows are kept as raw float64 pairs for pass two. Pass two (evaluate_mod
 rows and draws the plot sample. Memory stays bounded by the chunk size whatever the row count.
 """
 
+import math
 import os
 import sys
 import time
@@ -26,16 +27,32 @@ HELD_OUT_CHUNK_ROWS = 1 << 18
 BIGQUERY_SCHEME = "bq://"
 # A load quicker than this says nothing; a longer one shows its progress (100M rows take about a minute).
 PROGRESS_AFTER_SECONDS = 3.0
+# Set by compile.py's local run for its tasks, whose stderr is a pipe to kfp.local, when its own stderr is a terminal:
+# show the progress after this many seconds, as whole lines the local run passes on to that terminal.
+PROGRESS_ENV = "SALARY_LOAD_PROGRESS_AFTER"
+
+
+def progress_after(text: str | None) -> float | None:
+    """The seconds a PROGRESS_ENV value asks for; None when unset or not a finite, non-negative number."""
+    try:
+        seconds = float(text or "")
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 class RowProgress:
-    """One rewritten line of rows read and rows/s, once a load has run a few seconds, on a terminal only."""
+    """Rows read and rows/s once a load has run a few seconds: a rewritten line on a terminal, whole lines when
+    compile.py asked for them (PROGRESS_ENV), nothing on a log or a pipe otherwise."""
 
-    def __init__(self, stream=None, clock=time.monotonic, after: float = PROGRESS_AFTER_SECONDS):
+    def __init__(self, stream=None, clock=time.monotonic, after: float | None = None):
         self.stream = sys.stderr if stream is None else stream
+        asked = progress_after(os.environ.get(PROGRESS_ENV))
+        tty = bool(getattr(self.stream, "isatty", lambda: False)())
         # A log file or a pipe gets no carriage-return line it would keep forever.
-        self.on = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.clock, self.after = clock, after
+        self.on, self.lines = tty or asked is not None, not tty
+        self.after = after if after is not None else asked if asked is not None else PROGRESS_AFTER_SECONDS
+        self.clock = clock
         self.started = self.last = clock()
         self.rows, self.shown = 0, False
 
@@ -46,13 +63,14 @@ class RowProgress:
         if not self.on or now - self.started < self.after or (self.shown and now - self.last < 1.0):
             return
         self.last, self.shown = now, True
-        rate = self.rows / (now - self.started)
-        self.stream.write(f"\rloading: {self.rows:,} rows read, {rate:,.0f} rows/s")
+        rate = self.rows / max(now - self.started, 1e-9)
+        line = f"loading: {self.rows:,} rows read, {rate:,.0f} rows/s"
+        self.stream.write(f"{line}\n" if self.lines else f"\r{line}")
         self.stream.flush()
 
     def done(self) -> None:
-        """End the progress line, if one was shown."""
-        if self.shown:
+        """End the progress line, if one was shown on a terminal."""
+        if self.shown and not self.lines:
             self.stream.write("\n")
             self.stream.flush()
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the just-built images before anything is pushed (cloudbuild.yaml's run-images step): the components
-# image trains and publishes a model with the pipeline's own tasks (compile.py's dry run, inside the image),
+# image trains and publishes a model with the pipeline's own tasks (compile.py's local run, inside the image),
 # then the web app image serves it from a read-only mount as another user: /readyz and a prediction.
 # Usage, from the source root: bash scripts/check_images.sh COMPONENTS_IMAGE WEBAPP_IMAGE   (ENGINE=podman: podman)
 # The source folder is mounted at its own path, which in Cloud Build is the build's /workspace
@@ -22,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$engine" run --rm -v "$source:$source" -w "$source" "$components" \
-  python compile.py --output "$work/pipeline.yaml" --model-uri "$work/model-store/salary" --local-root "$work/dry-run" --git-commit ""
+  python compile.py --output "$work/pipeline.yaml" --model-uri "$work/model-store/salary" --local-root "$work/local-run" --git-commit ""
 
 container=$("$engine" run -d -v "$work/model-store:/srv/model-store:ro" "$webapp")
 probe='

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo-gcs: the whole product on a local GCS API server (fake-gcs-server on 127.0.0.1):
-# train through the dry run into gs://, then serve the web app from gs://.
+# train through the local run into gs://, then serve the web app from gs://.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

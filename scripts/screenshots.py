@@ -2,7 +2,7 @@
 
 python -m scripts.screenshots [--output docs/screenshots]
 
-Trains through the same dry run as `make demo`, into a temporary folder (never ./model-store), serves it
+Trains through the same local run as `make demo`, into a temporary folder (never ./model-store), serves it
 with gunicorn on a free loopback port, and saves small palette PNGs of the form with a result and of the
 model card.
 """
@@ -35,7 +35,7 @@ COLOURS = 64
 
 
 def train(folder: Path) -> str:
-    """Run the pipeline's dry run into a store under folder; return the store's URI."""
+    """Run the pipeline's local run into a store under folder; return the store's URI."""
     store = folder / "model-store" / "salary"
     subprocess.run(
         [
@@ -44,7 +44,7 @@ def train(folder: Path) -> str:
             "--output",
             str(folder / "pipeline.yaml"),
             "--local-root",
-            str(folder / "dry-run"),
+            str(folder / "local-run"),
             "--model-uri",
             str(store),
         ],

@@ -229,14 +229,14 @@ def test_pipeline_and_web_app_on_fake_gcs(engine, fake_gcs, tmp_path):
 
 def test_a_failing_task_in_a_container_fails_the_run(engine, tmp_path, bad_data_arguments):
     # Bad data fails the load task inside its container; the run stops there.
-    from pipeline_def.containers import container_dry_run
+    from pipeline_def.containers import container_local_run
     from pipeline_def.local_run import TaskFailed
 
     # With its reason, even when the engine removed the container before kfp.local read its logs.
     with pytest.raises(
         TaskFailed, match="task 'load-data' failed: DataValidationError: .*line 12, column Salary: -5 is not positive"
     ):
-        container_dry_run(COMPONENTS, bad_data_arguments, str(tmp_path / "root"))
+        container_local_run(COMPONENTS, bad_data_arguments, str(tmp_path / "root"))
     assert not list((tmp_path / "store").rglob("*.pkl"))
 
 

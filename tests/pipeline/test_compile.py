@@ -1,4 +1,4 @@
-"""compile.py: the spec it writes, its flags, and the kfp.local dry run end to end."""
+"""compile.py: the spec it writes, its flags, and the local run through kfp.local end to end."""
 
 import contextlib
 import errno
@@ -22,6 +22,7 @@ from salary.dataset import read_salary_csv
 from salary.histogram import count_years
 from salary.split import held_out_mask
 from salary.store.model_store import open_store
+from salary.training_data import PROGRESS_ENV
 from tests.support import REPO
 
 TASKS = {"load-data", "train-model", "evaluate-model", "export-model"}
@@ -33,7 +34,7 @@ def spec(tmp_path):
     output = tmp_path / "build" / "pipeline.yaml"
     assert (
         compile_py.main(
-            ["--output", str(output), "--image", "europe-docker.pkg.dev/p/r/components:abc", "--no-dry-run"]
+            ["--output", str(output), "--image", "europe-docker.pkg.dev/p/r/components:abc", "--compile-only"]
         )
         == 0
     )
@@ -145,7 +146,7 @@ def test_display_names_are_set(spec):
 )
 def test_bad_flags_exit_2(flag, capsys):
     with pytest.raises(SystemExit) as caught:
-        compile_py.main(flag + ["--no-dry-run"])
+        compile_py.main(flag + ["--compile-only"])
     assert caught.value.code == 2
     assert flag[0] in capsys.readouterr().err
 
@@ -209,10 +210,16 @@ def test_make_compile_prints_one_line_per_task_and_keeps_the_full_log(tmp_path, 
         capture_output=True,
         text=True,
         timeout=300,
+        # Even asked for at once, load-data's progress line stays off a pipe (CI's log keeps no rewritten lines).
+        env={**os.environ, PROGRESS_ENV: "0"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     printed = (result.stdout + result.stderr).splitlines()
     assert len(printed) <= 15, "\n".join(printed)
+    assert "loading:" not in result.stdout + result.stderr
+    # The local run publishes a model: nothing it prints calls it a dry run.
+    assert "dry run" not in (result.stdout + result.stderr).lower()
+    assert any(line.startswith(f"local run (subprocess runner), full log: {tmp_path / 'root'}") for line in printed)
     loaded = open_store(str(store)).load()
     assert printed[-1] == f"published model version {loaded.version} to {store}"
     assert any(line.startswith("metrics: ") and "r2=" in line for line in printed)
@@ -276,7 +283,7 @@ def test_failed_task_prints_its_reason_and_the_log_and_verbose_shows_everything(
     assert result.returncode == 1
     error = result.stderr.strip().splitlines()
     assert len(error) == 1 and error[0].startswith(
-        "error: dry run failed: task 'evaluate-model' failed: NotADirectoryError: "
+        "error: local run failed: task 'evaluate-model' failed: NotADirectoryError: "
     )
     log = Path(error[0].split("; full log: ")[1])
     assert log.is_file() and log.parent.parent == tmp_path / "root"
@@ -449,7 +456,7 @@ def test_dry_run_without_submit_is_refused_in_one_line(flags, message, tmp_path,
     with pytest.raises(SystemExit) as caught:
         compile_py.main(["--dry-run", "--model-uri", str(store), "--local-root", str(tmp_path), *flags])
     err = capsys.readouterr().err
-    assert caught.value.code == 2 and message in err and "--no-dry-run" in err.splitlines()[-1]
+    assert caught.value.code == 2 and message in err and "--compile-only" in err.splitlines()[-1]
     assert not store.exists() and not list(tmp_path.glob("*.yaml"))
 
 
@@ -462,7 +469,7 @@ def test_a_local_run_publishes_to_gcs_only_when_asked(tmp_path, capsys):
     parser = compile_py.build_parser()
     asked = parser.parse_args(["--model-uri", "gs://b/models/salary", "--publish-to-gcs"])
     compile_py.check_cloud_flags(parser, asked)  # no exit: the choice is explicit
-    for flags in (["--publish-to-gcs"], ["--publish-to-gcs", "--model-uri", "gs://b/m", "--no-dry-run"]):
+    for flags in (["--publish-to-gcs"], ["--publish-to-gcs", "--model-uri", "gs://b/m", "--compile-only"]):
         with pytest.raises(SystemExit) as caught:
             compile_py.main(flags)
         assert caught.value.code == 2 and "--publish-to-gcs only applies" in capsys.readouterr().err

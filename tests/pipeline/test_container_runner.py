@@ -31,7 +31,7 @@ def test_a_store_the_containers_cannot_reach_is_refused_before_the_run(tmp_path,
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "error: dry run failed: model store gs://bucket/models/salary is out of the containers' reach: they have no "
+        "error: local run failed: model store gs://bucket/models/salary is out of the containers' reach: they have no "
         "Google credentials here; use a folder, or a GCS emulator through STORAGE_EMULATOR_HOST"
     ]
     assert not (tmp_path / "root").exists()
@@ -56,7 +56,7 @@ def test_runner_container_does_not_apply_with_submit(capsys):
             ]
         )
     assert caught.value.code == 2
-    assert "--runner applies to the local dry run" in capsys.readouterr().err
+    assert "--runner applies to the local run" in capsys.readouterr().err
 
 
 def test_a_folder_store_is_mounted_at_the_same_path(tmp_path):

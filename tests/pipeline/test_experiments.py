@@ -217,7 +217,7 @@ def test_the_spec_passes_the_rebuild_record_and_runs_the_experiments_step_behind
     output = tmp_path / "pipeline.yaml"
     assert (
         compile_py.main(
-            ["--output", str(output), "--image", "europe-docker.pkg.dev/p/r/components:abc", "--no-dry-run"]
+            ["--output", str(output), "--image", "europe-docker.pkg.dev/p/r/components:abc", "--compile-only"]
         )
         == 0
     )

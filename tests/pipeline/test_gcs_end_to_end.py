@@ -1,4 +1,4 @@
-"""The GCS path end to end: dry run publishes to gs://, gunicorn serves from it and hot-reloads."""
+"""The GCS path end to end: local run publishes to gs://, gunicorn serves from it and hot-reloads."""
 
 import json
 import os
@@ -35,7 +35,7 @@ def wait_for(condition, timeout=15.0):
     return True
 
 
-def test_dry_run_to_gcs_then_served_and_hot_reloaded(tmp_path, gcs_store_uri, salary_csv):
+def test_local_run_to_gcs_then_served_and_hot_reloaded(tmp_path, gcs_store_uri, salary_csv):
     arguments = {
         "data_uri": str(salary_csv),
         "model_uri": gcs_store_uri,

@@ -46,7 +46,7 @@ def test_failure_reports(state, message, task, severity):
 
 
 @pytest.mark.slow
-def test_the_exit_handler_reports_failed_in_the_dry_run(tmp_path, bad_data_arguments):
+def test_the_exit_handler_reports_failed_in_the_local_run(tmp_path, bad_data_arguments):
     """Bad data fails load-data inside the exit handler; report-run still runs and logs state FAILED."""
     with pytest.raises(TaskFailed, match="load-data") as failed:
         run_locally("salary-components:test", bad_data_arguments, str(tmp_path / "root"))

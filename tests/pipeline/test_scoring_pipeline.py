@@ -1,4 +1,4 @@
-"""The salary-scoring pipeline: its components through .python_func, its compiled spec, its kfp.local dry run, and
+"""The salary-scoring pipeline: its components through .python_func, its compiled spec, its local run through kfp.local, and
 its Vertex AI request (only the calls to Google replaced)."""
 
 import json
@@ -95,7 +95,7 @@ def test_the_scoring_spec_has_its_two_tasks_on_the_image_and_training_stays_the_
             [
                 "--pipeline",
                 "scoring",
-                "--no-dry-run",
+                "--compile-only",
                 "--output",
                 str(spec),
                 "--image",
@@ -121,7 +121,7 @@ def test_the_scoring_spec_has_its_two_tasks_on_the_image_and_training_stays_the_
     }
     assert {executor["container"]["image"] for executor in document["deploymentSpec"]["executors"].values()} == {IMAGE}
     training = tmp_path / "training.yaml"
-    assert compile_py.main(["--no-dry-run", "--output", str(training)]) == 0
+    assert compile_py.main(["--compile-only", "--output", str(training)]) == 0
     assert yaml.safe_load(training.read_text())["pipelineInfo"]["name"] == "salary-training"
 
 
@@ -160,12 +160,12 @@ def test_the_scoring_spec_has_its_two_tasks_on_the_image_and_training_stays_the_
 )
 def test_scoring_flags_are_checked(argv, message, capsys):
     with pytest.raises(SystemExit) as exited:
-        compile_py.main(argv + ["--no-dry-run"] if "--submit" not in argv else argv)
+        compile_py.main(argv + ["--compile-only"] if "--submit" not in argv else argv)
     assert exited.value.code == 2 and message in capsys.readouterr().err
 
 
 @pytest.mark.slow
-def test_the_scoring_pipeline_dry_run_scores_through_kfp_local(tmp_path, store, hr_csv, capsys):
+def test_the_scoring_pipeline_local_run_scores_through_kfp_local(tmp_path, store, hr_csv, capsys):
     argv = [
         "--pipeline",
         "scoring",

@@ -310,7 +310,7 @@ def test_cli_submit_reports_the_run_or_the_failure(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "submitted pipeline run projects/my-proj/locations/europe-west1/pipelineJobs/salary-training-abc1234-" in out
-    assert "metrics:" not in out  # the local dry run does not run with --submit
+    assert "metrics:" not in out  # the local run does not run with --submit
 
     with (
         mock.patch.object(google.auth, "default", return_value=(AnonymousCredentials(), "my-proj")),
@@ -338,8 +338,8 @@ def test_cli_submit_reports_the_run_or_the_failure(tmp_path, capsys):
         (SUBMIT + ["--registry-model", "Salary"], "argument --registry-model: 'Salary' is not a model ID"),
         (SUBMIT + ["--registry-model", "salary"], "--registry-model requires --serving-image"),
         (["--serving-image", "salary-webapp:dev"], "--serving-image only apply with --submit"),
-        (["--dry-run", "--no-dry-run"], "--dry-run only applies with --submit"),
-        (SUBMIT + ["--no-dry-run"], "--no-dry-run does not apply with --submit"),
+        (["--dry-run", "--compile-only"], "--dry-run only applies with --submit"),
+        (SUBMIT + ["--compile-only"], "--compile-only does not apply with --submit"),
         (SUBMIT + ["--model-uri", "model-store/salary"], "--model-uri must be a gs:// prefix"),
         (
             SUBMIT + ["--model-uri", "gs://my-bucket/models/salary", "--data-uri", "data.csv"],

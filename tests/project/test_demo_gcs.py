@@ -1,4 +1,4 @@
-"""`make demo-gcs`'s script: fake-gcs-server, dry run into gs://, web app served from it."""
+"""`make demo-gcs`'s script: fake-gcs-server, local run into gs://, web app served from it."""
 
 import json
 import os

@@ -134,7 +134,7 @@ def same_model(version: str, documented: str) -> bool:
     return re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", documented) is not None and documented[-8:] == version[-8:]
 
 
-def test_the_readme_dry_run_lines_are_what_the_shipped_data_gives(shipped):
+def test_the_readme_local_run_lines_are_what_the_shipped_data_gives(shipped):
     from compile import metrics_line
     from pipeline_def.local_run import key_output
 

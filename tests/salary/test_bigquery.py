@@ -166,7 +166,7 @@ def test_missing_table_and_malformed_uri(emulator, tmp_path):
 
 @pytest.mark.slow
 def test_pipeline_trains_from_a_table_and_refuses_a_bad_one(emulator, tmp_path, salary_csv):
-    """The whole dry run through kfp.local on bq://: the same model as the CSV path; a bad table publishes nothing."""
+    """The whole local run through kfp.local on bq://: the same model as the CSV path; a bad table publishes nothing."""
     uri = table_from_csv(emulator, salary_csv)
     arguments = {
         "data_uri": uri,

@@ -1,4 +1,4 @@
-"""`salary-models reproduce`: a dry run's version rebuilt byte for byte, and each kind of difference named."""
+"""`salary-models reproduce`: a local run's version rebuilt byte for byte, and each kind of difference named."""
 
 import hashlib
 import json
@@ -19,8 +19,8 @@ def salary_models(capsys, *argv):
     return code, out, err
 
 
-def dry_run(tmp_path, data, store, *flags):
-    """compile.py's dry run of `data` into `store`; the version it published."""
+def local_run(tmp_path, data, store, *flags):
+    """compile.py's local run of `data` into `store`; the version it published."""
     code = compile_py.main(
         [
             "--output",
@@ -43,13 +43,13 @@ def dry_run(tmp_path, data, store, *flags):
 
 @pytest.fixture(scope="module")
 def published_twice(tmp_path_factory):
-    """Two dry runs of the same CSV into one folder store: the second has the first as its champion."""
+    """Two local runs of the same CSV into one folder store: the second has the first as its champion."""
     tmp = tmp_path_factory.mktemp("reproduce")
     data = tmp / "salary.csv"
     shutil.copy(reproduce.CHECKOUT / "salary" / "data" / "salary.csv", data)
     store = tmp / "store"
-    first = dry_run(tmp, data, store)
-    second = dry_run(tmp, data, store)
+    first = local_run(tmp, data, store)
+    second = local_run(tmp, data, store)
     return tmp, data, store, first, second
 
 
@@ -69,13 +69,13 @@ def copy_version(store, version, target, edit=None, tamper=False):
 
 
 @pytest.mark.slow
-def test_a_dry_runs_version_reproduces_and_is_recorded_as_a_run(published_twice, capsys):
+def test_a_local_runs_version_reproduces_and_is_recorded_as_a_run(published_twice, capsys):
     tmp, _, store, first, _ = published_twice
     manifest = open_store(str(store)).read_manifest(first)
     assert manifest["source"]["parameters"]["seed"] == 42 and manifest["source"]["image"] == "salary-components:dev"
     code, out, err = salary_models(capsys, "--store", str(store), "reproduce", first)
     assert (code, out, err) == (0, "MATCH\n", "")
-    # The dry run left its record, named as its manifest names the run.
+    # The local run left its record, named as its manifest names the run.
     recorded = runs.read_runs(str(tmp / "root"))
     assert [record["run"] for record in recorded] == [manifest["source"]["pipeline_run"], recorded[1]["run"]]
     assert recorded[0]["params"]["store_version"] == first and recorded[0]["metrics"]["r2"] == manifest["metrics"]["r2"]
@@ -139,7 +139,7 @@ def test_a_tampered_model_is_named_before_any_rerun(published_twice, tmp_path, c
 
 @pytest.mark.slow
 def test_a_version_on_a_gcs_store_reproduces(gcs_store_uri, tmp_path, capsys):
-    version = dry_run(tmp_path, reproduce.CHECKOUT / "salary" / "data" / "salary.csv", gcs_store_uri)
+    version = local_run(tmp_path, reproduce.CHECKOUT / "salary" / "data" / "salary.csv", gcs_store_uri)
     capsys.readouterr()
     code, out, err = salary_models(capsys, "--store", gcs_store_uri, "reproduce", version)
     assert (code, out, err) == (0, "MATCH\n", "")

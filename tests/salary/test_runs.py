@@ -1,4 +1,4 @@
-"""The runs file: one record per dry run, listed and compared by `salary-models runs`."""
+"""The runs file: one record per local run, listed and compared by `salary-models runs`."""
 
 import json
 from datetime import UTC, datetime

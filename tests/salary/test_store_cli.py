@@ -160,7 +160,7 @@ def test_pin_then_publish_stores_but_keeps_latest(any_store_uri, capsys):
 
 
 @pytest.mark.slow
-def test_dry_run_into_a_pinned_store_says_so(tmp_path, salary_csv, capsys):
+def test_local_run_into_a_pinned_store_says_so(tmp_path, salary_csv, capsys):
     import compile as compile_py
 
     store = str(tmp_path / "store")
