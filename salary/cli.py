@@ -403,8 +403,11 @@ def show_impact(
     print(
         f"median ${result.median:,.0f}, 95th percentile ${result.p95:,.0f}, max ${result.max:,.0f}; mean signed change ${result.mean_signed:+,.0f}"
     )
-    if result.margin_95 is not None:
-        print(f"moved by more than the current 95 % range (±${result.margin_95:,.0f}): {result.beyond_margin:.1%}")
+    if result.beyond_margin is not None:
+        span = f"±${result.margin_low:,.0f}"
+        if result.range_by_years:
+            span = f"{span} to ±${result.margin_high:,.0f} by years, each answer against its own"
+        print(f"moved by more than the current 95 % range ({span}): {result.beyond_margin:.1%}")
     print(f"{'years':<10} {'asked':>7} {'median':>10} {'max':>10}")
     for band in result.bands:
         print(

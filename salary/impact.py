@@ -1,11 +1,13 @@
 """The impact of a change: how every logged answer moves if one version replaced another, computed exactly (each
-version's line evaluated as the web app evaluates it) on the inputs read back by salary.drift."""
+version's line evaluated as the web app evaluates it) on the inputs read back by salary.drift, against the 95 % range the
+web app shows for each answer's years (salary.answers)."""
 
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from salary.answers import facts_from_manifest
 from salary.errors import DriftError
 from salary.histogram import BINS, EDGES, bin_index
 
@@ -23,7 +25,11 @@ class Band:
 
 @dataclass(frozen=True)
 class Impact:
-    """What serving `candidate` instead of `against` changes on the logged inputs, in dollars (absolute changes)."""
+    """What serving `candidate` instead of `against` changes on the logged inputs, in dollars (absolute changes).
+
+    `margin_low`..`margin_high` is the span of `against`'s 95 % range half-width over the logged years (one value for a
+    constant range); `beyond_margin` is the share of answers that moved by more than the half-width at their own years.
+    """
 
     candidate: str
     against: str
@@ -33,6 +39,9 @@ class Impact:
     max: float
     mean_signed: float
     margin_95: float | None
+    range_by_years: bool
+    margin_low: float | None
+    margin_high: float | None
     beyond_margin: float | None
     bands: list[Band]
 
@@ -63,10 +72,12 @@ def impact(candidate, against, years: np.ndarray, counts: np.ndarray | None = No
     change = new - old
     size = np.abs(change)
     order = np.argsort(size, kind="stable")
-    margin = against.manifest.get("metrics", {}).get("margin_95")
-    margin = (
-        float(margin) if isinstance(margin, (int, float)) and not isinstance(margin, bool) and margin >= 0 else None
-    )
+    facts = facts_from_manifest(against.manifest)
+    # The half-width the web app shows at each answer's years (by years, else the constant margin_95), evaluated once
+    # per distinct value of years.
+    distinct, where = np.unique(years, return_inverse=True)
+    margins = [facts.margin(float(value)) for value in distinct]
+    margin = None if None in margins else np.asarray(margins, dtype=np.float64)[where]
     total = int(counts.sum())
     bands = []
     index = bin_index(years)
@@ -91,7 +102,10 @@ def impact(candidate, against, years: np.ndarray, counts: np.ndarray | None = No
         _quantile(size[order], counts[order], 0.95),
         float(size.max()),
         float((change * counts).sum() / total),
-        margin,
+        facts.margin_95,
+        facts.spread is not None,
+        None if margin is None else float(margin.min()),
+        None if margin is None else float(margin.max()),
         None if margin is None else float(counts[size > margin].sum() / total),
         bands,
     )

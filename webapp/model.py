@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from salary.answers import AnswerFacts, facts_from_manifest
 from salary.errors import (
     MissingCredentials,
     ModelRejected,
@@ -20,7 +21,6 @@ from salary.errors import (
 from salary.store import operations
 from salary.store.model_store import LoadedModel, ModelStore, open_store
 from salary.store.version_folder import open_version_folder
-from webapp.answers import AnswerFacts, facts_from_manifest
 from webapp.predictor import Predictor, make_predictor
 
 log = logging.getLogger(__name__)

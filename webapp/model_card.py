@@ -19,10 +19,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 
+from salary.answers import AnswerFacts, facts_from_manifest
 from salary.drift import read_drift
 from salary.errors import ModelRejected, StoreError
 from salary.store.model_store import PLOT_FILE, ModelStore
-from webapp.answers import AnswerFacts, facts_from_manifest
 from webapp.model import AS_LATEST, ServedModel, Serving, served_model
 from webapp.problems import problem
 

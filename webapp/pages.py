@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, current_app, render_template, request
 
-from webapp.answers import AnswerFacts
+from salary.answers import AnswerFacts
 from webapp.model import ModelUnavailable, served_model
 from webapp.prediction_log import prediction_log
 from webapp.validation import InvalidInput, parse_years_text

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from salary import cli, drift
+from salary.answers import facts_from_manifest
 from salary.histogram import EDGES, count_years, js_divergence
 from salary.store.model_store import open_store
 from tests.support.drift import prediction_line, publish_line, run_cli, training_years
@@ -201,7 +202,9 @@ def test_impact_on_planted_logs_is_exact(store_uri, tmp_path, capsys):
     store = open_store(store_uri)
     served = [make_predictor(version, store.load(version).model).predict([40.0])[0] for version in (candidate, against)]
     assert result["max"] == abs(served[0] - served[1])
-    assert result["beyond_margin"] == 5 / 9 and result["margin_95"] == 2600.0
+    # A manifest from before the range by years: the constant margin_95 at every years.
+    assert result["beyond_margin"] == 5 / 9 and result["margin_95"] == 2600.0 and not result["range_by_years"]
+    assert result["margin_low"] == result["margin_high"] == 2600.0
     assert [(band["low"], band["count"]) for band in result["bands"]] == [
         (0, 1),
         (5, 1),
@@ -221,6 +224,37 @@ def test_impact_on_planted_logs_is_exact(store_uri, tmp_path, capsys):
     )
     assert code == 0 and out[0].startswith(f"{against} instead of {candidate}, on 9 logged predictions")
     assert out[-1].startswith("latest.json: ")
+
+
+def test_impact_compares_each_answer_with_the_range_at_its_years(store_uri, tmp_path, capsys):
+    # The web app's range: 1.96 * sqrt(pi / 2) * max(1000 - 20 * years, 300), narrowing with years here so that the
+    # constant margin_95 (2600) and the range by years disagree on the answers between 10 and 20 years.
+    spread = {"range_intercept": 1000.0, "range_slope": -20.0, "range_floor": 300.0}
+    against = publish_line(store_uri, 30000.0, 2000.0, margin=2600.0, range_metrics=spread)
+    candidate = publish_line(store_uri, 31000.0, 2100.0)
+    log = tmp_path / "planted.log"
+    # The answers move by 1000 + 100 * years: 1000, 1500, ..., 4000 and (twice) 5000.
+    log.write_text(prediction_line([0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 40.0], against) + "\n")
+    argv = ["impact", candidate, "--against", against, "--store", store_uri, "--source", str(log)]
+    code, out, err = run_cli(capsys, *argv, "--json")
+    assert code == 0, err
+    result = json.loads(out[0])
+    z = 1.96 * math.sqrt(math.pi / 2)
+    # Ranges at 0, 5, ..., 40 years: 2456, 2211, 1965, 1720, 1474, 1228, 983 and 737 (the floor): only the first two
+    # answers (1000 and 1500) stay inside; the constant 2600 would have kept five.
+    assert result["beyond_margin"] == 7 / 9 and result["range_by_years"] and result["margin_95"] == 2600.0
+    assert (result["margin_low"], result["margin_high"]) == pytest.approx((z * 300.0, z * 1000.0), rel=1e-12)
+    # The same range the web app shows for the version it serves.
+    served = store_range(store_uri, against)
+    assert [served.margin(years) for years in (0.0, 40.0)] == [result["margin_high"], result["margin_low"]]
+    code, out, _ = run_cli(capsys, *argv)
+    assert code == 0 and "moved by more than the current 95 % range (±$737 to ±$2,456 by years, " in out[2]
+    assert out[2].endswith(": 77.8%")
+
+
+def store_range(store_uri: str, version: str):
+    """The answer facts the web app reads from a version's manifest."""
+    return facts_from_manifest(open_store(store_uri).load(version).manifest)
 
 
 @pytest.mark.parametrize(

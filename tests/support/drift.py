@@ -19,8 +19,17 @@ def training_years() -> np.ndarray:
     return data.years[~held_out_mask(data.years, data.salary, 0.2, 42)]
 
 
-def publish_line(store_uri: str, intercept: float, slope: float, margin: float = 5000.0, histogram: bool = True) -> str:
-    """Publish salary = intercept + slope * years, trained (as far as the manifest says) on the shipped data's years."""
+def publish_line(
+    store_uri: str,
+    intercept: float,
+    slope: float,
+    margin: float = 5000.0,
+    histogram: bool = True,
+    range_metrics: dict | None = None,
+) -> str:
+    """Publish salary = intercept + slope * years, trained (as far as the manifest says) on the shipped data's years.
+
+    `range_metrics` (range_intercept, range_slope, range_floor) records a range by years beside margin_95."""
     years = np.arange(0.0, 20.0)
     model = fit_salary_model(years, intercept + slope * years)
     trained = training_years()
@@ -33,7 +42,8 @@ def publish_line(store_uri: str, intercept: float, slope: float, margin: float =
     }
     if histogram:
         data["years_histogram"] = histogram_record(count_years(trained))
-    facts = version_facts(metrics={"r2": 1.0, "rmse": 0.0, "mae": 0.0, "margin_95": margin}, data=data)
+    metrics = {"r2": 1.0, "rmse": 0.0, "mae": 0.0, "margin_95": margin, **(range_metrics or {})}
+    facts = version_facts(metrics=metrics, data=data)
     return open_store(store_uri).publish(dump_model(model), **facts)["version"]
 
 

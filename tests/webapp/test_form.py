@@ -6,12 +6,12 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
+from salary.answers import facts_from_manifest
 from salary.modeling import dump_model
 from salary.store.model_store import open_store
 from tests.support import REPO
 from tests.support.serving import response_schema
 from webapp import create_app
-from webapp.answers import facts_from_manifest
 
 MARGIN = 1.96 * 5419.0
 

@@ -1,4 +1,5 @@
-"""What the served model's manifest says about its answers: the 95 % range and the years it was trained on."""
+"""What a model's manifest says about its answers: the 95 % range (by years where recorded) and the years it was
+trained on; the web app shows them, `salary-models impact` compares with them."""
 
 import math
 from dataclasses import dataclass
