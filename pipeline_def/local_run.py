@@ -272,10 +272,8 @@ def tasks_die_with_us():
 
 
 def load_progress_after(stream: TextIO | None = None) -> float | None:
-    """When the local run shows load_data's progress: after some seconds when `stream` (stderr) is a terminal, else never.
-
-    The seconds are PROGRESS_AFTER_SECONDS, or PROGRESS_ENV's value when our own environment sets it (the tests lower it).
-    """
+    """Seconds after which the local run shows load_data's progress when `stream` (stderr) is a terminal; else None."""
+    # PROGRESS_ENV in our own environment replaces PROGRESS_AFTER_SECONDS (the tests lower it); a pipe never gets it.
     stream = sys.stderr if stream is None else stream
     if not getattr(stream, "isatty", lambda: False)():
         return None
@@ -307,10 +305,8 @@ def run_locally(
     container_log: Path | None = None,
     load_progress: float | None = None,
 ) -> dict:
-    """Run the whole training pipeline with kfp.local; prints a line per task, returns the pipeline's outputs and the log path.
-
-    `load_progress`: show load_data's progress line on stderr after this many seconds (load_progress_after); None: never.
-    """
+    """Run the whole training pipeline with kfp.local; prints a line per task, returns the pipeline's outputs and the log path."""
+    # load_progress: show load_data's progress line on stderr after this many seconds (load_progress_after); None: never.
     progress = run_pipeline(
         build_pipeline(image), arguments, local_root, runner, verbose, runner_options, container_log, load_progress
     )

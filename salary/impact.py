@@ -25,11 +25,7 @@ class Band:
 
 @dataclass(frozen=True)
 class Impact:
-    """What serving `candidate` instead of `against` changes on the logged inputs, in dollars (absolute changes).
-
-    `margin_low`..`margin_high` is the span of `against`'s 95 % range half-width over the logged years (one value for a
-    constant range); `beyond_margin` is the share of answers that moved by more than the half-width at their own years.
-    """
+    """What serving `candidate` instead of `against` changes on the logged inputs, in dollars (absolute changes)."""
 
     candidate: str
     against: str
@@ -39,6 +35,8 @@ class Impact:
     max: float
     mean_signed: float
     margin_95: float | None
+    # `against`'s 95 % range: whether it is by years, its half-width's span over the logged years (one value for a
+    # constant range), and the share of answers that moved by more than the half-width at their own years.
     range_by_years: bool
     margin_low: float | None
     margin_high: float | None

@@ -42,8 +42,7 @@ def progress_after(text: str | None) -> float | None:
 
 
 class RowProgress:
-    """Rows read and rows/s once a load has run a few seconds: a rewritten line on a terminal, whole lines when
-    compile.py asked for them (PROGRESS_ENV), nothing on a log or a pipe otherwise."""
+    """Rows read and rows/s after a few seconds: rewritten in place on a terminal, whole lines when PROGRESS_ENV asks."""
 
     def __init__(self, stream=None, clock=time.monotonic, after: float | None = None):
         self.stream = sys.stderr if stream is None else stream
