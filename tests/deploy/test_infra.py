@@ -66,6 +66,11 @@ def test_each_environment_loads_with_its_module_offline(offline, tmp_path):
     main.write_text(main.read_text().replace('  env                  = "dev"\n', '  env = "dev"\n  colour = "blue"\n'))
     code, output = terraform("get", "-no-color", chdir=main.parent)
     assert code == 1 and 'An argument named "colour" is not expected here' in output
+    # And so is a required one left out.
+    main = tmp_path / "infra" / "envs" / "prod" / "main.tf"
+    main.write_text(main.read_text().replace("  github_repo          = var.github_repo\n", ""))
+    code, output = terraform("get", "-no-color", chdir=main.parent)
+    assert code == 1 and 'The argument "github_repo" is required' in output
 
 
 def test_variables_have_descriptions_and_types_and_outputs_descriptions():
@@ -177,14 +182,14 @@ SCENARIOS = [
 def test_terraform_creates_what_the_setup_script_creates(tmp_path, env, overrides):
     """Parity, both ways, for the same inputs: roles, members and where; APIs, buckets, folders, accounts, metrics."""
     inputs = module_inputs(env, env_variables(env, **overrides))
-    terraform, script = created(inputs), from_script(dry_run(tmp_path, inputs))
+    planned, script = created(inputs), from_script(dry_run(tmp_path, inputs))
     flags = f"scripts/gcp_setup.sh --env {env} ({', '.join(f'{k}={v}' for k, v in overrides.items()) or 'defaults'})"
-    missing = sorted(script["grants"] - terraform["grants"])
+    missing = sorted(script["grants"] - planned["grants"])
     assert not missing, f"granted by {flags} but not by infra/ (add to grants.tf): {missing}"
-    extra = sorted(terraform["grants"] - script["grants"])
+    extra = sorted(planned["grants"] - script["grants"])
     assert not extra, f"granted by infra/ but not by {flags}: {extra}"
     for part in ("apis", "buckets", "folders", "accounts", "metrics", "alerts", "labels", "trigger"):
-        assert terraform[part] == script[part], f"{part} differ between infra/ and {flags}"
+        assert planned[part] == script[part], f"{part} differ between infra/ and {flags}"
 
 
 def test_lifecycle_and_cleanup_policies_match_the_scripts_files():

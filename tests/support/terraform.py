@@ -180,7 +180,10 @@ def created(inputs: dict) -> dict:
     }
     sink = resources["google_logging_project_sink"]["predictions"]["name"]
     # The sink's writer identity is Google's; the dry run names it after the sink.
-    members = {name: f"serviceAccount:{email}" for name, email in accounts.items()}
+    members = {
+        name: f"serviceAccount:{account_id}@{project}.iam.gserviceaccount.com"
+        for name, account_id in module["locals"]["accounts"].items()
+    }
     members |= {"sink_writer": f"serviceAccount:WRITER_IDENTITY_OF_{sink}", "promoter": inputs["promoter"]}
     datasets = {"training": inputs["bq_dataset"], "logs": resources["google_bigquery_dataset"]["logs"]["dataset_id"]}
 
@@ -195,6 +198,8 @@ def created(inputs: dict) -> dict:
             "dataset": lambda: f"dataset {project}.{datasets[target]}",
         }[kind]()
 
+    unknown = {identity for identities in module["locals"]["grants"].values() for identity in identities} - set(members)
+    assert not unknown, f"grants.tf names identities {sorted(unknown)}: give them a member in created()"
     grants = {
         (where(entry["on"]), members[identity], entry["role"])
         for feature, identities in module["locals"]["grants"].items()
