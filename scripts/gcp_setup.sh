@@ -222,7 +222,7 @@ grant_folder models "$webapp" roles/storage.objectViewer  # serve the published 
 
 # salary-models promote copies a version from the dev store into the prod store, run by a person or group.
 if [[ -n $promoter ]]; then
-  echo "== Promoter $promoter: models/ of the $env store ($([[ $env == dev ]] && echo "read" || echo "write"))" >&2
+  echo "== Promoter $promoter: promote models from the dev store to the prod store (this is $env)" >&2
   if [[ $env == dev ]]; then
     grant_folder models "$promoter" roles/storage.objectViewer  # read the versions it promotes, nothing else in dev
   else
@@ -282,7 +282,7 @@ setup_watch() {
   echo "== Watching: prediction logs -> BigQuery $project:$dataset, daily drift check, alert on drift" >&2
   run gcloud services enable --project "$project" bigquery.googleapis.com cloudscheduler.googleapis.com logging.googleapis.com monitoring.googleapis.com
   exists bq show --project_id "$project" "$project:$dataset" ||
-    run bq mk --project_id "$project" --location "$region" --dataset --label "env:$env" --description "Sampled prediction logs of the salary web app" "$project:$dataset"
+    run bq mk --project_id "$project" --location "$region" --dataset --label app:salary --label "env:$env" --description "Sampled prediction logs of the salary web app" "$project:$dataset"
   # Only the prediction lines of the web app's service; partitioned tables (one table, run_googleapis_com_stdout, a
   # timestamp partition per day: https://cloud.google.com/logging/docs/export/bigquery), so --since prunes partitions.
   exists gcloud logging sinks describe "$sink" --project "$project" ||
