@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # One-time Google Cloud set-up for the salary pipeline: APIs, the two buckets, the Artifact Registry
-# repository, three service accounts with least privilege, and the Cloud Build trigger on main.
+# repository, three service accounts with least privilege, and (dev) the Cloud Build trigger on main.
 #
 #   scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N
 #                        [--bucket B] [--pipeline-root-bucket B2] [--repository salary] [--bq-dataset D] [--alert-channels C1,C2] [--watch] [--dry-run]
+#                        [--env dev|prod] [--promoter MEMBER]
 #
+# --env: dev (the default) and prod are separate projects; each run labels its buckets and repository env=ENV, and only
+# dev gets the push trigger (prod deploys come from the release build). --promoter MEMBER (user:, group: or
+# serviceAccount:) may promote models from the dev store to the prod store: read in dev, write in prod.
 # --bq-dataset D lets the pipeline train on tables of the BigQuery dataset P:D (data_uri bq://P.D.TABLE):
 # it may read that dataset and run query jobs, nothing more.
 # --watch sets up watching the served model (docs/watching.md): prediction logs into BigQuery, a daily drift check, an alert.
@@ -13,19 +17,19 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,12s/^# \{0,1\}//p' "$0"
+  sed -n '2,17s/^# \{0,1\}//p' "$0"
 }
 
 fail_usage() {
   echo "gcp_setup.sh: $1" >&2
-  echo "usage: scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N [--bucket B] [--pipeline-root-bucket B2] [--repository NAME] [--bq-dataset D] [--alert-channels C1,C2] [--watch] [--dry-run]" >&2
+  echo "usage: scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N [--bucket B] [--pipeline-root-bucket B2] [--repository NAME] [--bq-dataset D] [--alert-channels C1,C2] [--watch] [--dry-run] [--env dev|prod] [--promoter MEMBER]" >&2
   exit 2
 }
 
-project="" region="" bucket="" pipeline_root_bucket="" repository="salary" github_owner="" github_repo="" bq_dataset="" alert_channels="" dry_run=false watch=false
+project="" region="" bucket="" pipeline_root_bucket="" repository="salary" github_owner="" github_repo="" bq_dataset="" alert_channels="" dry_run=false watch=false env=dev promoter=""
 while (($#)); do
   case "$1" in
-    --project | --region | --bucket | --pipeline-root-bucket | --repository | --github-owner | --github-repo | --bq-dataset | --alert-channels)
+    --project | --region | --bucket | --pipeline-root-bucket | --repository | --github-owner | --github-repo | --bq-dataset | --alert-channels | --env | --promoter)
       (($# >= 2)) || fail_usage "$1 needs a value"
       case "$1" in
         --project) project=$2 ;;
@@ -37,6 +41,8 @@ while (($#)); do
         --github-repo) github_repo=$2 ;;
         --alert-channels) alert_channels=$2 ;;
         --bq-dataset) bq_dataset=$2 ;;
+        --env) env=$2 ;;
+        --promoter) promoter=$2 ;;
       esac
       shift 2
       ;;
@@ -60,6 +66,9 @@ pipeline_root_bucket=${pipeline_root_bucket:-$bucket-pipeline-root}
   fail_usage "--pipeline-root-bucket $pipeline_root_bucket is not a bucket name of its own"
 [[ $repository =~ ^[a-z][a-z0-9-]{0,62}$ ]] || fail_usage "--repository $repository is not a repository name"
 [[ -z $bq_dataset || $bq_dataset =~ ^[A-Za-z0-9_]{1,1024}$ ]] || fail_usage "--bq-dataset $bq_dataset is not a dataset name"
+[[ $env == dev || $env == prod ]] || fail_usage "--env $env is not dev or prod"
+[[ -z $promoter || $promoter =~ ^(user|group|serviceAccount):[^[:space:],]+@[^[:space:],]+$ ]] ||
+  fail_usage "--promoter $promoter is not a member such as group:NAME@DOMAIN"
 
 builder="salary-builder@$project.iam.gserviceaccount.com"
 pipeline="salary-pipeline@$project.iam.gserviceaccount.com"
@@ -126,6 +135,7 @@ for name in "$bucket" "$pipeline_root_bucket"; do
   exists gcloud storage buckets describe "gs://$name" --project "$project" ||
     run gcloud storage buckets create "gs://$name" --project "$project" --location "$region" \
       --uniform-bucket-level-access --public-access-prevention
+  run gcloud storage buckets update "gs://$name" --update-labels "app=salary,env=$env"
 done
 for folder in data models; do
   exists gcloud storage managed-folders describe "gs://$bucket/$folder/" ||
@@ -140,7 +150,7 @@ run gcloud storage buckets update "gs://$pipeline_root_bucket" --lifecycle-file 
 echo "== Artifact Registry repository $repository in $region" >&2
 exists gcloud artifacts repositories describe "$repository" --project "$project" --location "$region" ||
   run gcloud artifacts repositories create "$repository" --project "$project" --location "$region" \
-    --repository-format docker --description "Salary pipeline images"
+    --repository-format docker --description "Salary pipeline images" --labels "app=salary,env=$env"
 # Every build pushes two images: keep the 10 most recent versions of each, delete the rest after 30 days
 # (https://cloud.google.com/artifact-registry/docs/repositories/cleanup-policy).
 run gcloud artifacts repositories set-cleanup-policies "$repository" --project "$project" --location "$region" \
@@ -160,7 +170,9 @@ grant_bucket() {
   retry 6 1 gcloud storage buckets add-iam-policy-binding "gs://$1" --member "serviceAccount:$2" --role "$3"
 }
 grant_folder() {
-  retry 6 1 gcloud storage managed-folders add-iam-policy-binding "gs://$bucket/$1/" --member "serviceAccount:$2" --role "$3"
+  local member=$2
+  [[ $member == *:* ]] || member="serviceAccount:$member"  # a person or group (--promoter) comes with its kind
+  retry 6 1 gcloud storage managed-folders add-iam-policy-binding "gs://$bucket/$1/" --member "$member" --role "$3"
 }
 grant_account() {
   retry 6 1 gcloud iam service-accounts add-iam-policy-binding "$1" --project "$project" \
@@ -208,12 +220,26 @@ fi
 echo "== Web app $webapp: read models/" >&2
 grant_folder models "$webapp" roles/storage.objectViewer  # serve the published models, read-only
 
-echo "== Cloud Build trigger salary-main: every push to main of github.com/$github_owner/$github_repo" >&2
-exists gcloud builds triggers describe salary-main --project "$project" ||
-  run gcloud builds triggers create github --project "$project" --name salary-main \
-    --repo-owner "$github_owner" --repo-name "$github_repo" --branch-pattern '^main$' \
-    --build-config cloudbuild.yaml --service-account "projects/$project/serviceAccounts/$builder" \
-    --substitutions "_REGION=$region,_REPOSITORY=$repository,_BUCKET=$bucket,_PIPELINE_ROOT_BUCKET=$pipeline_root_bucket,_PIPELINE_SA=$pipeline,_WEBAPP_SA=$webapp"
+# salary-models promote copies a version from the dev store into the prod store, run by a person or group.
+if [[ -n $promoter ]]; then
+  echo "== Promoter $promoter: promote models from the dev store to the prod store (this is $env)" >&2
+  if [[ $env == dev ]]; then
+    grant_folder models "$promoter" roles/storage.objectViewer  # read the versions it promotes, nothing else in dev
+  else
+    grant_folder models "$promoter" roles/storage.objectUser  # write promoted versions and swap latest.json in prod
+  fi
+fi
+
+if [[ $env == dev ]]; then
+  echo "== Cloud Build trigger salary-main: every push to main of github.com/$github_owner/$github_repo" >&2
+  exists gcloud builds triggers describe salary-main --project "$project" ||
+    run gcloud builds triggers create github --project "$project" --name salary-main \
+      --repo-owner "$github_owner" --repo-name "$github_repo" --branch-pattern '^main$' \
+      --build-config cloudbuild.yaml --service-account "projects/$project/serviceAccounts/$builder" \
+      --substitutions "_REGION=$region,_REPOSITORY=$repository,_BUCKET=$bucket,_PIPELINE_ROOT_BUCKET=$pipeline_root_bucket,_PIPELINE_SA=$pipeline,_WEBAPP_SA=$webapp"
+else
+  echo "== No push trigger in prod: its deploys come from the release build (cloudbuild-release.yaml)" >&2
+fi
 
 echo "== Failure alerts: a log-based metric counting failed runs, and an alert policy on it" >&2
 # The pipeline's exit handler (components/report_run.py) prints one JSON line per run; Cloud Logging
@@ -256,7 +282,7 @@ setup_watch() {
   echo "== Watching: prediction logs -> BigQuery $project:$dataset, daily drift check, alert on drift" >&2
   run gcloud services enable --project "$project" bigquery.googleapis.com cloudscheduler.googleapis.com logging.googleapis.com monitoring.googleapis.com
   exists bq show --project_id "$project" "$project:$dataset" ||
-    run bq mk --project_id "$project" --location "$region" --dataset --description "Sampled prediction logs of the salary web app" "$project:$dataset"
+    run bq mk --project_id "$project" --location "$region" --dataset --label app:salary --label "env:$env" --description "Sampled prediction logs of the salary web app" "$project:$dataset"
   # Only the prediction lines of the web app's service; partitioned tables (one table, run_googleapis_com_stdout, a
   # timestamp partition per day: https://cloud.google.com/logging/docs/export/bigquery), so --since prunes partitions.
   exists gcloud logging sinks describe "$sink" --project "$project" ||
@@ -294,4 +320,8 @@ if $watch; then
 fi
 # ---- end of watching ----
 
-echo "== Done. Push to main, or start a build by hand: gcloud builds triggers run salary-main --project $project --branch main" >&2
+if [[ $env == dev ]]; then
+  echo "== Done. Push to main, or start a build by hand: gcloud builds triggers run salary-main --project $project --branch main" >&2
+else
+  echo "== Done. Deploy to prod with a release build (docs/deploying.md)" >&2
+fi

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.support import REPO
-from tests.support.gcp_setup import ARGS, EXPECTED_GRANTS, PIPELINE, SCRIPT, WEBAPP, grants, option, run_setup
+from tests.support.gcp_setup import ARGS, EXPECTED_GRANTS, PIPELINE, PROMOTER, SCRIPT, WEBAPP, grants, option, run_setup
 
 
 def test_scripts_are_clean_under_shellcheck():
@@ -151,6 +151,9 @@ def test_bq_dataset_grants_reading_that_dataset_and_running_jobs_only(tmp_path):
         (ARGS + ["--colour"], "unknown argument --colour"),
         (ARGS + ["--bucket"], "--bucket needs a value"),
         (ARGS + ["--bq-dataset", "a.b"], "--bq-dataset a.b is not a dataset name"),
+        (ARGS + ["--env", "staging"], "--env staging is not dev or prod"),
+        (ARGS + ["--promoter", "alice@example.com"], "--promoter alice@example.com is not a member such as group:"),
+        (ARGS + ["--promoter", "allUsers"], "--promoter allUsers is not a member"),
     ],
 )
 def test_bad_arguments_exit_2_before_any_command(tmp_path, args, message):
@@ -231,10 +234,54 @@ def test_every_grant_has_its_reason_beside_it(tmp_path):
     calls = [line for line in lines if re.match(r"\s*grant_\w+ ", line)]
     unexplained = [line for line in calls if not re.search(r"\s# \S+( \S+){2,}$", line)]
     assert unexplained == [], "each grant needs a one-line reason: `grant_x ...  # why`"
-    # --bq-dataset and --watch turn on the only conditional grants, so every call in the script is sent.
-    result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--watch", "--dry-run")
-    sent = [line for line in result.stdout.splitlines() if "add-iam-policy-binding" in line or " GRANT" in line]
-    assert len(calls) == len(sent) == len(grants([shlex.split(line) for line in sent]))
+    # --bq-dataset, --watch and --promoter turn on the conditional grants; the promoter's differ by --env, so the
+    # calls in the script are those sent by a dev run and a prod run together.
+    granted = set()
+    for env in ("dev", "prod"):
+        flags = ["--bq-dataset", "hr_data", "--watch", "--promoter", PROMOTER, "--env", env, "--dry-run"]
+        result, _ = run_setup(tmp_path, *ARGS, *flags)
+        sent = [line for line in result.stdout.splitlines() if "add-iam-policy-binding" in line or " GRANT" in line]
+        assert len(sent) == len(grants([shlex.split(line) for line in sent]))
+        granted |= grants([shlex.split(line) for line in sent])
+    assert len(calls) == len(granted)
+
+
+def dry_run(tmp_path, *flags):
+    result, calls = run_setup(tmp_path, *ARGS, *flags, "--dry-run")
+    assert result.returncode == 0 and calls == [], result.stderr
+    return [shlex.split(line) for line in result.stdout.splitlines()]
+
+
+def test_env_labels_the_resources_and_only_dev_has_the_push_trigger(tmp_path):
+    dev, prod = dry_run(tmp_path), dry_run(tmp_path, "--env", "prod")
+    assert dev == dry_run(tmp_path, "--env", "dev")
+    for env, commands in (("dev", dev), ("prod", prod)):
+        labelled = {
+            command[4]
+            for command in commands
+            if "--update-labels" in command or command[1:3] == ["artifacts", "repositories"]
+        }
+        assert labelled >= {"gs://my-proj-salary", "gs://my-proj-salary-pipeline-root", "salary"}
+        labels = {
+            option(c, "--update-labels" if "--update-labels" in c else "--labels")
+            for c in commands
+            if "labels" in " ".join(c)
+        }
+        assert labels == {f"app=salary,env={env}"}
+        # The same accounts and grants in both projects: only the trigger differs.
+        assert grants(commands) == EXPECTED_GRANTS
+    assert any(command[1:4] == ["builds", "triggers", "create"] for command in dev)
+    assert not any(command[1:3] == ["builds", "triggers"] for command in prod)
+    assert [command for command in dev if command[1:3] != ["builds", "triggers"]] == [
+        [word.replace("env=prod", "env=dev") for word in command] for command in prod
+    ]
+
+
+def test_the_promoter_reads_the_dev_store_and_writes_the_prod_store_only(tmp_path):
+    for env, role in (("dev", "roles/storage.objectViewer"), ("prod", "roles/storage.objectUser")):
+        commands = dry_run(tmp_path, "--env", env, "--promoter", PROMOTER)
+        # Only the model store's folder: not data/, not the run artifacts, nothing on the project.
+        assert grants(commands) - EXPECTED_GRANTS == {("folder gs://my-proj-salary/models/", PROMOTER, role)}
 
 
 def test_the_docs_walk_the_first_deployment_and_says_how_to_verify_each_part(tmp_path):

@@ -30,7 +30,7 @@ def test_old_run_artifacts_and_images_expire(tmp_path):
 
     result, calls = run_setup(tmp_path, *ARGS)
     assert result.returncode == 0, result.stderr
-    lifecycle = next(call for call in calls if call[1:4] == ["storage", "buckets", "update"])
+    lifecycle = next(call for call in calls if "--lifecycle-file" in call)
     assert (
         lifecycle[4] == "gs://my-proj-salary-pipeline-root"
     )  # never the model store, whose history salary-models prunes

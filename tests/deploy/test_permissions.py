@@ -3,10 +3,11 @@
 import re
 import shlex
 
+import pytest
 import yaml
 
 from tests.support import REPO
-from tests.support.gcp_setup import ARGS, BUILDER, PIPELINE, WEBAPP, grants, run_setup
+from tests.support.gcp_setup import ARGS, BUILDER, PIPELINE, PROMOTER, WEBAPP, grants, run_setup
 
 PERMISSIONS = REPO / "docs" / "permissions.md"
 WATCH = "serviceAccount:salary-watch@my-proj.iam.gserviceaccount.com"
@@ -31,18 +32,28 @@ def permission_rows():
     return rows
 
 
-def test_the_permissions_table_and_the_script_grant_the_same_both_ways(tmp_path):
-    result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--watch", "--dry-run")
+@pytest.mark.parametrize("env, other", [("dev", "prod"), ("prod", "dev")])
+def test_the_permissions_table_and_the_script_grant_the_same_both_ways(tmp_path, env, other):
+    flags = ["--bq-dataset", "hr_data", "--watch", "--promoter", PROMOTER, "--env", env, "--dry-run"]
+    result, _ = run_setup(tmp_path, *ARGS, *flags)
     granted = grants([shlex.split(line) for line in result.stdout.splitlines()])
-    accounts = {"builder": BUILDER, "pipeline": PIPELINE, "webapp": WEBAPP, "watch": WATCH, "sink writer": SINK_WRITER}
+    accounts = {
+        "builder": BUILDER,
+        "pipeline": PIPELINE,
+        "webapp": WEBAPP,
+        "watch": WATCH,
+        "sink writer": SINK_WRITER,
+        "promoter": PROMOTER,
+    }
     rows = permission_rows()
+    # A row marked for the other environment is granted only in that project.
     needed = {
         (row["on"], accounts[row["identity"]], row["role"])
         for row in rows
-        if row["identity"] in accounts and row["role"] != "—"
+        if row["identity"] in accounts and row["role"] != "—" and f"`--env {other}`" not in row["step"]
     }
-    assert granted - needed == set(), "granted by scripts/gcp_setup.sh but not in docs/permissions.md"
-    assert needed - granted == set(), "in docs/permissions.md but not granted by scripts/gcp_setup.sh"
+    assert granted - needed == set(), f"granted by scripts/gcp_setup.sh --env {env} but not in docs/permissions.md"
+    assert needed - granted == set(), f"in docs/permissions.md but not granted by scripts/gcp_setup.sh --env {env}"
     assert all(row["documentation"].startswith("https://cloud.google.com/") for row in rows)
     assert all(row["needs"] for row in rows)
 

@@ -12,6 +12,8 @@ ARGS = ["--project", "my-proj", "--region", "europe-west1", "--github-owner", "o
 BUILDER = "serviceAccount:salary-builder@my-proj.iam.gserviceaccount.com"
 PIPELINE = "serviceAccount:salary-pipeline@my-proj.iam.gserviceaccount.com"
 WEBAPP = "serviceAccount:salary-webapp@my-proj.iam.gserviceaccount.com"
+# Who may promote models from the dev store to the prod store (--promoter): a group of people, not an account.
+PROMOTER = "group:salary-release@example.com"
 # Every grant the set-up makes, and nothing broader: (where, who, role). The builder needs nothing on the buckets
 # or the project itself (no roles/browser): PipelineJob.submit() only logs its failed bucket check.
 EXPECTED_GRANTS = {
