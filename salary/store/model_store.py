@@ -80,6 +80,11 @@ def sklearn_version() -> str:
     return metadata.version("scikit-learn")
 
 
+def is_attachment_name(name: str) -> bool:
+    """Whether `name` may be an attachment: a plain file name beside model.pkl and manifest.json, never a path."""
+    return bool(name) and name not in (MODEL_FILE, MANIFEST_FILE) and "/" not in name and not name.startswith(".")
+
+
 def make_version(model_bytes: bytes, now: datetime) -> str:
     """Time-sortable version name: UTC timestamp, then the model's hash prefix."""
     return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{hashlib.sha256(model_bytes).hexdigest()[:8]}"
@@ -143,7 +148,7 @@ class ModelStore:
         now = now or datetime.now(UTC)
         version = make_version(model_bytes, now)
         for name in attachments or {}:
-            if name in (MODEL_FILE, MANIFEST_FILE) or "/" in name or name.startswith("."):
+            if not is_attachment_name(name):
                 raise StoreError(f"invalid attachment name {name!r}")
         manifest = build_manifest(model_bytes, version, now, metrics, data, source, attachments)
         self.backend.create(f"versions/{version}/{MODEL_FILE}", model_bytes)
