@@ -304,7 +304,9 @@ def list_history(store: ModelStore, as_json: bool = False) -> int:
     for record in store.history():
         print(
             f"{record['at']}  {record['action']:<8} {record['from'] or '-'} -> {record['to'] or '-'}  "
-            f"by {record['actor']}" + (f": {record['reason']}" if record["reason"] else "")
+            f"by {record['actor']}"
+            + (f": {record['reason']}" if record["reason"] else "")
+            + (f" (from {record['source_store']})" if record.get("source_store") else "")
         )
     return 0
 

@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 HISTORY_PREFIX = "history/"
 # What every record holds, with its type; "from" and "to" are checked as version names (or null).
 RECORD_FIELDS = {"at": str, "action": str, "reason": str, "actor": str}
+# Where a promotion came from: the source store's URI and the version there.
+PROMOTION_FIELDS = {"source_store": str, "source_version": str}
 ACTIONS = ("publish", "rollback", "pin", "unpin", "recover", "promote")
 
 
@@ -79,7 +81,7 @@ def read_history(backend: Backend) -> list[dict]:
 
 def parse_record(content: bytes | None, key: str) -> dict:
     """One history record, checked for the shape record_change writes; DocumentRefused otherwise."""
-    record = check_fields(parse_document(content, key), key, RECORD_FIELDS)
+    record = check_fields(parse_document(content, key), key, RECORD_FIELDS, PROMOTION_FIELDS)
     if record["action"] not in ACTIONS:
         raise DocumentRefused(key, "has an unknown action")
     for field in ("from", "to"):

@@ -68,7 +68,7 @@ def test_promote_copies_every_object_verifies_and_moves_latest(stores, capsys):
     }
     assert "@" in record["actor"]
     history = salary_models(capsys, "--store", prod, "list", "--history")[1].splitlines()
-    assert history[-1].endswith(f"promote  {old} -> {version}  by {record['actor']}: QA passed")
+    assert history[-1].endswith(f"promote  {old} -> {version}  by {record['actor']}: QA passed (from {dev})")
     # The source store is only read.
     assert len(open_store(dev).history()) == 2 and latest(dev) == version
 
