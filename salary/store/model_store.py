@@ -296,6 +296,11 @@ class ModelStore:
     def _load_verified(self, version: str) -> LoadedModel:
         """Every check a model passes before it may be decoded, in order; nothing is read past the size cap."""
         manifest = self.read_manifest(version)
+        content = self.read_model(version, manifest)
+        return LoadedModel(version=version, manifest=manifest, model=decode_model(version, content))
+
+    def read_model(self, version: str, manifest: dict) -> bytes:
+        """model.pkl of a version, checked against its manifest: the size from metadata first, then size and sha256."""
         cap, claimed = self.max_model_bytes, manifest["size_bytes"]
         if type(claimed) is not int or not 0 < claimed <= cap:
             raise ModelRejected(version, f"the manifest gives {MODEL_FILE} {claimed!r} bytes; the limit is {cap}")
@@ -316,7 +321,7 @@ class ModelStore:
         digest = hashlib.sha256(content).hexdigest()
         if digest != manifest["sha256"]:
             raise ModelRejected(version, f"{MODEL_FILE} sha256 {digest} does not match the manifest")
-        return LoadedModel(version=version, manifest=manifest, model=decode_model(version, content))
+        return content
 
     def _read_bounded(self, version: str, name: str, limit: int) -> bytes | None:
         """An object of a version, never read past `limit` bytes; refusing it refuses the version."""

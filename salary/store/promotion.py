@@ -6,7 +6,6 @@ Then the objects go create-only, manifest last; the copy is read back and verifi
 swapped compare-and-set on the generation read first; a history record names the source store and version.
 """
 
-import hashlib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,6 @@ from salary.store.documents import parse_document
 from salary.store.history import record_change
 from salary.store.model_store import (
     MANIFEST_FILE,
-    MAX_ATTACHMENT_BYTES,
     MAX_DOCUMENT_BYTES,
     ModelStore,
     is_attachment_name,
@@ -71,29 +69,22 @@ def source_objects(source: ModelStore, version: str, target_uri: str) -> dict[st
             f"cannot promote {version} from {source.uri}: {why}; nothing was written to {target_uri}"
         )
 
+    prefix = f"versions/{version}/"
     try:
         check_verified(source, version)
+        manifest = source.read_manifest(version)
+        names = [key[len(prefix) :] for key in source.backend.keys(prefix)]
+        stray = [name for name in names if name not in (MODEL_FILE, MANIFEST_FILE) and not _described(manifest, name)]
+        if stray:
+            raise refused(f"{prefix}{stray[0]} is not described by the manifest, so it cannot be checked")
+        # Read again and checked in transit: these bytes, not those verification read, are the ones written.
+        objects = {MODEL_FILE: source.read_model(version, manifest)}
+        for name in sorted(manifest.get("attachments") or {}):
+            if not _described(manifest, name):
+                raise refused(f"the manifest describes attachment {name!r} in a way the store does not write")
+            objects[name] = source.read_attachment(version, name, manifest)
     except ModelRejected as exc:
         raise refused(exc.reason) from None
-    manifest = source.read_manifest(version)
-    prefix = f"versions/{version}/"
-    names = sorted(key[len(prefix) :] for key in source.backend.keys(prefix))
-    stray = [name for name in names if name != MODEL_FILE and name != MANIFEST_FILE and not _described(manifest, name)]
-    if stray:
-        raise refused(f"{prefix}{stray[0]} is not described by the manifest, so it cannot be checked")
-    attachments = sorted(manifest.get("attachments") or {})
-    objects = {}
-    for name in [MODEL_FILE, *attachments]:
-        if name != MODEL_FILE and not _described(manifest, name):
-            raise refused(f"the manifest describes attachment {name!r} in a way the store does not write")
-        expected = manifest if name == MODEL_FILE else manifest["attachments"][name]
-        limit = source.max_model_bytes if name == MODEL_FILE else MAX_ATTACHMENT_BYTES
-        content, _ = source.backend.read(prefix + name, max_bytes=limit)
-        # Checked in transit: these bytes, not those verification read, are the ones written.
-        why = _mismatch(content, expected)
-        if why:
-            raise refused(f"{name} {why}")
-        objects[name] = content
     content, _ = source.backend.read(prefix + MANIFEST_FILE, max_bytes=MAX_DOCUMENT_BYTES)
     if content is None or parse_document(content, MANIFEST_FILE) != manifest:
         raise refused(f"{MANIFEST_FILE} changed while it was read")
@@ -181,27 +172,10 @@ def _holds(store: ModelStore, key: str, content: bytes) -> bool:
 
 
 def _described(manifest: dict, name: str) -> bool:
-    """Whether the manifest gives `name` an attachment entry the store writes: a file name, its sha256 and size."""
+    """Whether the manifest gives `name` an attachment entry that can be checked: a plain file name and its sha256."""
     attachments = manifest.get("attachments")
     entry = attachments.get(name) if isinstance(attachments, dict) else None
-    return (
-        is_attachment_name(name)
-        and isinstance(entry, dict)
-        and isinstance(entry.get("sha256"), str)
-        and type(entry.get("size_bytes")) is int
-    )
-
-
-def _mismatch(content: bytes | None, expected: dict) -> str:
-    """Why `content` is not the object the manifest describes (its size and sha256), or empty."""
-    if content is None:
-        return "is missing"
-    if len(content) != expected["size_bytes"]:
-        return f"has {len(content)} bytes, the manifest says {expected['size_bytes']}"
-    digest = hashlib.sha256(content).hexdigest()
-    if digest != expected["sha256"]:
-        return f"sha256 {digest} does not match the manifest"
-    return ""
+    return is_attachment_name(name) and isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
 
 
 def _place(uri: str) -> str:

@@ -145,7 +145,7 @@ def damage_model(dev, version):
 def damage_plot(dev, version):
     # The web app's load never reads the plot: only the copy's own check in transit finds this.
     raw_write(dev, f"versions/{version}/plot.svg", PLOT.replace(b"svg", b"SVG"))
-    return "plot.svg sha256 "
+    return "attachment plot.svg is missing or does not match the manifest"
 
 
 def add_stray_object(dev, version):
@@ -236,6 +236,20 @@ def test_a_latest_moved_during_the_copy_wins_and_a_rerun_finishes(stores):
     rerun = promotion.plan_promotion(open_store(dev), open_store(prod), version)
     done = promotion.promote(rerun, "r")
     assert (done["copied"], done["previous"], latest(prod)) == ([], newer, version)
+
+
+def test_a_missing_source_version_is_named(tmp_path, capsys):
+    dev, prod = str(tmp_path / "typo"), str(tmp_path / "prod")
+    code, _, err = salary_models(capsys, "promote", "latest", "--from", dev, "--to", prod, "--reason", "r")
+    assert (code, err) == (1, f"error: no model published at {dev} yet\n")
+    code, _, err = salary_models(
+        capsys, "promote", "20260101T000000Z-0123abcd", "--from", dev, "--to", prod, "--reason", "r"
+    )
+    assert code == 1 and err == (
+        f"error: cannot promote 20260101T000000Z-0123abcd from {dev}: no such version in the store; "
+        f"nothing was written to {prod}\n"
+    )
+    assert not (tmp_path / "prod").exists()
 
 
 def test_a_store_is_not_promoted_into_itself(store_uri, capsys):
