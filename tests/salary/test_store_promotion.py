@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from salary.errors import PointerConflict
+from salary.errors import PointerConflict, PromotionRefused
 from salary.store import operations, promotion
-from salary.store.model_store import open_store
+from salary.store.model_store import ModelStore, open_store
 from tests.support.drift import prediction_line, publish_line
 from tests.support.hostile_pickles import memo_bomb
 from tests.support.records import T0, model_bytes, version_facts
@@ -236,6 +236,35 @@ def test_a_latest_moved_during_the_copy_wins_and_a_rerun_finishes(stores):
     rerun = promotion.plan_promotion(open_store(dev), open_store(prod), version)
     done = promotion.promote(rerun, "r")
     assert (done["copied"], done["previous"], latest(prod)) == ([], newer, version)
+
+
+class CorruptingBackend:
+    """A target whose writes of model.pkl land with the last bit flipped, as a broken disk or proxy would leave them."""
+
+    def __init__(self, backend):
+        self._backend = backend
+        self.uri = backend.uri
+
+    def create(self, key, data):
+        if key.endswith("/model.pkl"):
+            data = data[:-1] + bytes([data[-1] ^ 1])
+        return self._backend.create(key, data)
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+
+def test_a_copy_that_does_not_read_back_is_not_made_latest(stores):
+    dev, prod = stores
+    old = publish(prod, 1000, 0)
+    version = publish_with_plot(dev, 2000, 1)
+    target = ModelStore(CorruptingBackend(open_store(prod).backend))
+    plan = promotion.plan_promotion(open_store(dev), target, version)
+    with pytest.raises(
+        PromotionRefused, match="model.pkl does not read back as the source's bytes; latest.json was not"
+    ):
+        promotion.promote(plan, "r")
+    assert latest(prod) == old and [record["to"] for record in open_store(prod).history()] == [old]
 
 
 def test_a_missing_source_version_is_named(tmp_path, capsys):
