@@ -528,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     """Exit 0 when done, 1 when the store refused or failed (one line on stderr), 2 on bad usage.
 
     drift and impact: 1 means drift; a store or a source that cannot be read is 2, like bad usage.
+    promote --source: a log that cannot be read is 2, before anything is written.
     reproduce: 0 MATCH, 1 a difference, 2 when it could not check (bad usage, an unreadable store, version or input).
     """
     args = build_parser().parse_args(argv)
