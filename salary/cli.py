@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 from salary import defaults, drift, reproduce, runs
 from salary.errors import DriftError, ModelRejected, StoreError
-from salary.impact import impact
-from salary.store import operations
+from salary.impact import Impact, impact
+from salary.store import operations, promotion
 from salary.store.documents import is_version_name
-from salary.store.model_store import ModelStore, open_store
+from salary.store.model_store import LoadedModel, ModelStore, open_store
 from salary.store.pins import read_pin
 
 
@@ -180,6 +180,27 @@ def build_parser() -> argparse.ArgumentParser:
         default="subprocess",
         help="re-run the tasks in this environment, or each inside the recorded components image (default: subprocess)",
     )
+    promoting = command(
+        "promote",
+        help="copy a verified version to another store, create-only with sha256 checked, and make it latest there",
+    )
+    promoting.add_argument("version", type=_version, help=VERSION_HELP + " (in the --from store)")
+    promoting.add_argument(
+        "--from",
+        dest="from_store",
+        required=True,
+        metavar="STORE",
+        help="the store it is in: a folder or gs://bucket/prefix",
+    )
+    promoting.add_argument(
+        "--to", dest="to_store", required=True, metavar="STORE", help="the store to promote it to (its pin is obeyed)"
+    )
+    promoting.add_argument("--reason", required=True, type=_reason, help="why, one line, kept in the target's history")
+    promoting.add_argument(
+        "--source",
+        help="first show the impact on the predictions logged here of replacing the target's latest (see impact)",
+    )
+    promoting.add_argument("--json", action="store_true", help="print what was done as JSON")
     listing_runs = command("runs", help="the local runs recorded under the local root, oldest first")
     listing_runs.add_argument(
         "--local-root",
@@ -283,7 +304,9 @@ def list_history(store: ModelStore, as_json: bool = False) -> int:
     for record in store.history():
         print(
             f"{record['at']}  {record['action']:<8} {record['from'] or '-'} -> {record['to'] or '-'}  "
-            f"by {record['actor']}" + (f": {record['reason']}" if record["reason"] else "")
+            f"by {record['actor']}"
+            + (f": {record['reason']}" if record["reason"] else "")
+            + (f" (from {record['source_store']})" if record.get("source_store") else "")
         )
     return 0
 
@@ -385,18 +408,26 @@ def show_impact(
     store: ModelStore, candidate: str, against: str | None, source: str, since: datetime | None, as_json: bool
 ) -> None:
     """The change in the logged answers if `candidate` replaced `against` (default: latest)."""
-    old = store.load(against or store.latest_version())
-    new = store.load(candidate)
+    result = logged_impact(store.load(candidate), store.load(against or store.latest_version()), source, since)
+    if as_json:
+        print(json.dumps(result.as_dict(), sort_keys=True))
+    else:
+        print_impact(result)
+
+
+def logged_impact(new: LoadedModel, old: LoadedModel, source: str, since: datetime | None) -> Impact:
+    """How the answers to the predictions logged at `source` move if `new` replaced `old`."""
     if source.startswith("bq://"):
         from salary.bigquery import table_years
 
         years, counts = table_years(source, since or datetime(1970, 1, 1, tzinfo=UTC))
     else:
         years, counts = _logged(source, since).values(), None
-    result = impact(new, old, years, counts)
-    if as_json:
-        print(json.dumps(result.as_dict(), sort_keys=True))
-        return
+    return impact(new, old, years, counts)
+
+
+def print_impact(result: Impact) -> None:
+    """The impact report: the sizes of the change, then per band of years."""
     print(
         f"{result.candidate} instead of {result.against}, on {result.count} logged predictions (absolute change in the answer):"
     )
@@ -415,10 +446,45 @@ def show_impact(
         )
 
 
+def promote(args: argparse.Namespace) -> int:
+    """Promote a version between two stores; with --source, first the impact on the target's logged predictions."""
+    source, target = open_store(args.from_store), open_store(args.to_store)
+    plan = promotion.plan_promotion(source, target, operations.resolve_version(source, args.version))
+    change = None
+    if args.source and not plan.already_promoted:
+        try:
+            served = target.load(plan.previous) if plan.previous else None
+        except ModelRejected:
+            served = None
+        if served is None:
+            print(f"note: {target.uri} serves no verified version yet: no impact to show", file=sys.stderr)
+        else:
+            change = logged_impact(source.load(plan.version), served, args.source, None)
+            if not args.json:
+                print_impact(change)
+    done = promotion.promote(plan, args.reason)
+    if args.json:
+        print(json.dumps(done | {"impact": change and change.as_dict()}, indent=2, sort_keys=True))
+    elif done["record"] is None:
+        print(
+            f"{plan.version} is already promoted to {target.uri}: the same bytes are there and latest.json names it; "
+            "nothing written"
+        )
+    else:
+        copied = ", ".join(done["copied"]) or "nothing (the same bytes were there)"
+        print(
+            f"copied {plan.version} from {source.uri} to {target.uri}: {copied}; sha256 checked in transit and at the target"
+        )
+        print(f"latest.json: {plan.previous or '-'} -> {plan.version} (web apps follow within their poll interval)")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Carry out one command on the store."""
     if args.command == "runs":
         return show_runs(args.local_root, args.compare, args.json)
+    if args.command == "promote":
+        return promote(args)
     store = open_store(getattr(args, "store", None) or os.environ.get("MODEL_URI") or defaults.LOCAL_MODEL_STORE)
     operations.check_exists(store)
     for name in ("version", "to", "candidate", "against"):
@@ -465,6 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     """Exit 0 when done, 1 when the store refused or failed (one line on stderr), 2 on bad usage.
 
     drift and impact: 1 means drift; a store or a source that cannot be read is 2, like bad usage.
+    promote --source: a log that cannot be read is 2, before anything is written.
     reproduce: 0 MATCH, 1 a difference, 2 when it could not check (bad usage, an unreadable store, version or input).
     """
     args = build_parser().parse_args(argv)

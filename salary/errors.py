@@ -15,6 +15,7 @@ SalaryError
     ├── PointerConflict                      latest.json moved between read and swap
     ├── ObjectRefused                        an object over its size limit, or not a regular file
     ├── PointerHeld                          the store is pinned: stored, not made latest
+    ├── PromotionRefused                     a version not promoted: unverified source, pinned target, other bytes
     └── StoreUnavailable                     storage unreachable: retry sooner
         └── MissingCredentials               no Google credentials (yet)
 """
@@ -113,6 +114,10 @@ class PointerHeld(StoreError):
         )
         self.version = version
         self.pinned = pinned
+
+
+class PromotionRefused(StoreError):
+    """A version was not promoted to another store: the source fails verification, the target is pinned or holds other bytes."""
 
 
 class MissingCredentials(StoreUnavailable):

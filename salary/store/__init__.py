@@ -6,6 +6,7 @@
     history.py         the create-only record of every pointer change
     pins.py            the pin marker that holds a version in place
     operations.py      what an operator does by hand: rollback, pin, unpin, repair, prune
+    promotion.py       a verified version copied create-only to another store and made latest there
     version_folder.py  one version's folder as a store of its own (what Vertex AI serves from the registry)
 
 The errors are in salary/errors.py.

@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 HISTORY_PREFIX = "history/"
 # What every record holds, with its type; "from" and "to" are checked as version names (or null).
 RECORD_FIELDS = {"at": str, "action": str, "reason": str, "actor": str}
-ACTIONS = ("publish", "rollback", "pin", "unpin", "recover")
+# Where a promotion came from: the source store's URI and the version there.
+PROMOTION_FIELDS = {"source_store": str, "source_version": str}
+ACTIONS = ("publish", "rollback", "pin", "unpin", "recover", "promote")
 
 
 def default_actor() -> str:
@@ -36,12 +38,15 @@ def record_change(
     reason: str = "",
     actor: str | None = None,
     now: datetime | None = None,
+    details: dict | None = None,
 ) -> dict:
-    """Write one create-only history record; its key sorts by time."""
+    """Write one create-only history record (with `details`, such as where a promotion came from); its key sorts by time."""
     if action not in ACTIONS:
         raise ValueError(f"unknown history action {action!r}")
     now = (now or datetime.now(UTC)).astimezone(UTC)
+    # Details first: they never replace the fields every reader relies on.
     record = {
+        **(details or {}),
         "at": now.isoformat().replace("+00:00", "Z"),
         "action": action,
         "from": from_version,
@@ -76,7 +81,7 @@ def read_history(backend: Backend) -> list[dict]:
 
 def parse_record(content: bytes | None, key: str) -> dict:
     """One history record, checked for the shape record_change writes; DocumentRefused otherwise."""
-    record = check_fields(parse_document(content, key), key, RECORD_FIELDS)
+    record = check_fields(parse_document(content, key), key, RECORD_FIELDS, PROMOTION_FIELDS)
     if record["action"] not in ACTIONS:
         raise DocumentRefused(key, "has an unknown action")
     for field in ("from", "to"):

@@ -80,6 +80,11 @@ def sklearn_version() -> str:
     return metadata.version("scikit-learn")
 
 
+def is_attachment_name(name: str) -> bool:
+    """Whether `name` may be an attachment: a plain file name beside model.pkl and manifest.json, never a path."""
+    return bool(name) and name not in (MODEL_FILE, MANIFEST_FILE) and "/" not in name and not name.startswith(".")
+
+
 def make_version(model_bytes: bytes, now: datetime) -> str:
     """Time-sortable version name: UTC timestamp, then the model's hash prefix."""
     return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{hashlib.sha256(model_bytes).hexdigest()[:8]}"
@@ -143,7 +148,7 @@ class ModelStore:
         now = now or datetime.now(UTC)
         version = make_version(model_bytes, now)
         for name in attachments or {}:
-            if name in (MODEL_FILE, MANIFEST_FILE) or "/" in name or name.startswith("."):
+            if not is_attachment_name(name):
                 raise StoreError(f"invalid attachment name {name!r}")
         manifest = build_manifest(model_bytes, version, now, metrics, data, source, attachments)
         self.backend.create(f"versions/{version}/{MODEL_FILE}", model_bytes)
@@ -291,6 +296,11 @@ class ModelStore:
     def _load_verified(self, version: str) -> LoadedModel:
         """Every check a model passes before it may be decoded, in order; nothing is read past the size cap."""
         manifest = self.read_manifest(version)
+        content = self.read_model(version, manifest)
+        return LoadedModel(version=version, manifest=manifest, model=decode_model(version, content))
+
+    def read_model(self, version: str, manifest: dict) -> bytes:
+        """model.pkl of a version, checked against its manifest: the size from metadata first, then size and sha256."""
         cap, claimed = self.max_model_bytes, manifest["size_bytes"]
         if type(claimed) is not int or not 0 < claimed <= cap:
             raise ModelRejected(version, f"the manifest gives {MODEL_FILE} {claimed!r} bytes; the limit is {cap}")
@@ -311,7 +321,7 @@ class ModelStore:
         digest = hashlib.sha256(content).hexdigest()
         if digest != manifest["sha256"]:
             raise ModelRejected(version, f"{MODEL_FILE} sha256 {digest} does not match the manifest")
-        return LoadedModel(version=version, manifest=manifest, model=decode_model(version, content))
+        return content
 
     def _read_bounded(self, version: str, name: str, limit: int) -> bytes | None:
         """An object of a version, never read past `limit` bytes; refusing it refuses the version."""

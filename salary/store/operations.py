@@ -27,7 +27,7 @@ def rollback(store: ModelStore, to: str, reason: str, actor: str | None = None) 
     pin = read_pin(store.backend, store.uri)
     if pin.version is not None and pin.version != to:
         raise StoreError(f"the store is pinned to {pin.version} ({pin.reason}); unpin it first")
-    _verified(store, to)
+    check_verified(store, to)
     # The generation read before verifying: anything that moved latest.json since then wins over us.
     store.swap_pointer(to, generation)
     return record_change(store.backend, "rollback", current, to, reason, actor=actor)
@@ -35,7 +35,7 @@ def rollback(store: ModelStore, to: str, reason: str, actor: str | None = None) 
 
 def pin(store: ModelStore, version: str, reason: str, actor: str | None = None) -> dict:
     """Verify `version`, write the pin marker, then make latest.json name it; returns the history record."""
-    _verified(store, version)
+    check_verified(store, version)
     marker = read_pin(store.backend, store.uri)
     actor = actor or default_actor()
     write_pin(store.backend, version, reason, actor, marker.generation)
@@ -162,7 +162,7 @@ def fallback_versions(store: ModelStore, latest: str | None, limit: int) -> list
     return [version for version in store.previously_latest() if version != latest][:limit]
 
 
-def _verified(store: ModelStore, version: str) -> None:
+def check_verified(store: ModelStore, version: str) -> None:
     """ModelRejected unless `version` passes every check the web app makes."""
     if version not in store.versions():
         raise ModelRejected(version, "no such version in the store")

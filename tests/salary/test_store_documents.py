@@ -128,6 +128,9 @@ def test_a_hostile_manifest_refuses_its_version(any_store_uri, transform, reason
             {"at": "x", "action": "rollback", "from": None, "to": ".hidden", "reason": "", "actor": "a"}
         ).encode(),
         json.dumps({"at": "x", "action": "rollback", "from": None, "to": None, "reason": ["x"], "actor": "a"}).encode(),
+        json.dumps(
+            {"at": "x", "action": "promote", "from": None, "to": None, "reason": "", "actor": "a", "source_store": {}}
+        ).encode(),
     ],
 )
 def test_a_hostile_history_record_is_skipped_and_hides_no_other(any_store_uri, record, caplog):

@@ -34,3 +34,21 @@ def raw_read(store_uri: str, key: str) -> bytes:
         bucket, prefix = parse_gs_uri(store_uri)
         return storage.Client().bucket(bucket).blob(f"{prefix}/{key}").download_as_bytes()
     return (Path(store_uri) / key).read_bytes()
+
+
+def snapshot(store_uri: str) -> dict[str, tuple]:
+    """Everything under a store, hidden files and folders too: each object's bytes and generation (a folder entry's
+    inode and change time), to tell a store left untouched from one that was written to."""
+    if store_uri.startswith("gs://"):
+        bucket, prefix = parse_gs_uri(store_uri)
+        blobs = storage.Client().list_blobs(bucket, prefix=f"{prefix}/")
+        return {blob.name: (blob.download_as_bytes(), blob.generation) for blob in blobs}
+    root = Path(store_uri)
+    return {
+        path.relative_to(root).as_posix(): (
+            path.read_bytes() if path.is_file() else None,
+            path.stat().st_ino,
+            path.stat().st_mtime_ns,
+        )
+        for path in ([root] if root.exists() else []) + sorted(root.rglob("*"))
+    }
