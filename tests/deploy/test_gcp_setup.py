@@ -151,6 +151,8 @@ def test_bq_dataset_grants_reading_that_dataset_and_running_jobs_only(tmp_path):
         (ARGS + ["--colour"], "unknown argument --colour"),
         (ARGS + ["--bucket"], "--bucket needs a value"),
         (ARGS + ["--bq-dataset", "a.b"], "--bq-dataset a.b is not a dataset name"),
+        (ARGS + ["--release-from", "my-proj"], "--release-from my-proj is not a project ID other than --project"),
+        (ARGS + ["--release-from", "Dev"], "--release-from Dev is not a project ID"),
     ],
 )
 def test_bad_arguments_exit_2_before_any_command(tmp_path, args, message):
@@ -231,8 +233,10 @@ def test_every_grant_has_its_reason_beside_it(tmp_path):
     calls = [line for line in lines if re.match(r"\s*grant_\w+ ", line)]
     unexplained = [line for line in calls if not re.search(r"\s# \S+( \S+){2,}$", line)]
     assert unexplained == [], "each grant needs a one-line reason: `grant_x ...  # why`"
-    # --bq-dataset and --watch turn on the only conditional grants, so every call in the script is sent.
-    result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--watch", "--dry-run")
+    # --bq-dataset, --watch and --release-from turn on the only conditional grants, so every call in the script is sent.
+    result, _ = run_setup(
+        tmp_path, *ARGS, "--bq-dataset", "hr_data", "--watch", "--release-from", "my-dev", "--dry-run"
+    )
     sent = [line for line in result.stdout.splitlines() if "add-iam-policy-binding" in line or " GRANT" in line]
     assert len(calls) == len(sent) == len(grants([shlex.split(line) for line in sent]))
 

@@ -6,7 +6,7 @@ import shlex
 import yaml
 
 from tests.support import REPO
-from tests.support.gcp_setup import ARGS, BUILDER, PIPELINE, WEBAPP, grants, run_setup
+from tests.support.gcp_setup import ARGS, BUILDER, PIPELINE, RELEASE, WEBAPP, grants, run_setup
 
 PERMISSIONS = REPO / "docs" / "permissions.md"
 WATCH = "serviceAccount:salary-watch@my-proj.iam.gserviceaccount.com"
@@ -27,14 +27,24 @@ def permission_rows():
         row = dict(zip(header, cells, strict=True))
         row["role"] = row["role"].strip("`")
         row["on"] = re.sub(r"^(project|dataset) P\b", r"\1 my-proj", row["on"]).replace("my-proj.D", "my-proj.hr_data")
+        row["on"] = row["on"].replace("in project DEV", "in project my-dev")
         rows.append(row)
     return rows
 
 
 def test_the_permissions_table_and_the_script_grant_the_same_both_ways(tmp_path):
-    result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--watch", "--dry-run")
+    result, _ = run_setup(
+        tmp_path, *ARGS, "--bq-dataset", "hr_data", "--watch", "--release-from", "my-dev", "--dry-run"
+    )
     granted = grants([shlex.split(line) for line in result.stdout.splitlines()])
-    accounts = {"builder": BUILDER, "pipeline": PIPELINE, "webapp": WEBAPP, "watch": WATCH, "sink writer": SINK_WRITER}
+    accounts = {
+        "builder": BUILDER,
+        "pipeline": PIPELINE,
+        "webapp": WEBAPP,
+        "watch": WATCH,
+        "sink writer": SINK_WRITER,
+        "release": RELEASE,
+    }
     rows = permission_rows()
     needed = {
         (row["on"], accounts[row["identity"]], row["role"])
@@ -53,9 +63,24 @@ def test_every_build_step_task_and_setup_command_has_a_row(tmp_path):
     build = yaml.safe_load((REPO / "cloudbuild.yaml").read_text())
     missing = [step["id"] for step in build["steps"] if f"`{step['id']}`" not in steps]
     assert missing == []
+    # The release config runs as its own account: each of its steps has a row of that account.
+    released = " ".join(row["step"] for row in rows if row["identity"] == "release")
+    release = yaml.safe_load((REPO / "cloudbuild-release.yaml").read_text())
+    assert [step["id"] for step in release["steps"] if f"`{step['id']}`" not in released] == []
     tasks = re.findall(r'set_display_name\("([^"]+)"\)', (REPO / "pipeline_def" / "pipeline.py").read_text())
     assert len(tasks) >= 6 and [task for task in tasks if task not in steps] == []
-    result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--watch", "--alert-channels", "c", "--dry-run")
+    result, _ = run_setup(
+        tmp_path,
+        *ARGS,
+        "--bq-dataset",
+        "hr_data",
+        "--watch",
+        "--alert-channels",
+        "c",
+        "--release-from",
+        "my-dev",
+        "--dry-run",
+    )
     commands = {" ".join(shlex.split(line)[: 2 if line.startswith("bq") else 4]) for line in result.stdout.splitlines()}
     commands = {re.sub(r" (my-proj|--project)$", "", command) for command in commands}
     operator = " ".join(row["step"] for row in rows if row["identity"] == "operator")

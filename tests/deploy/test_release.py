@@ -2,6 +2,7 @@
 the interpreter recorded, compile.py run on the recorded arguments against a loopback template registry."""
 
 import json
+import shlex
 from unittest import mock
 
 import google.auth
@@ -14,6 +15,7 @@ from google.oauth2.credentials import Credentials
 import compile as compile_py
 from tests.support import REPO
 from tests.support.cloudbuild import RELEASED, VARIABLE, deploy_call, load_build, resolved, run_script, steps
+from tests.support.gcp_setup import ARGS, EXPECTED_GRANTS, RELEASE, grants, option, run_setup
 from tests.support.kfp_registry import FakeRegistry, multipart, routed_to, running
 
 DEV = "europe-west1-docker.pkg.dev/my-dev/salary"
@@ -222,3 +224,44 @@ def test_the_promoted_web_app_digest_is_deployed_with_no_traffic_on_prods_store(
     assert flags["service-account"] == "salary-webapp@my-prod.iam.gserviceaccount.com"
     assert flags["set-env-vars"] == "MODEL_URI=gs://my-prod-salary/models/salary,PREDICTION_LOG_RATE=1.0"
     assert "--no-traffic" in args and flags["tag"] == "candidate"
+
+
+RELEASE_GRANTS = {
+    ("project my-proj", RELEASE, "roles/logging.logWriter"),
+    ("project my-proj", RELEASE, "roles/aiplatform.user"),
+    ("project my-proj", RELEASE, "roles/run.developer"),
+    ("project my-proj", RELEASE, "roles/run.invoker"),
+    ("repository salary in project my-dev", RELEASE, "roles/artifactregistry.reader"),
+    ("repository salary", RELEASE, "roles/artifactregistry.writer"),
+    ("repository salary-pipelines", RELEASE, "roles/artifactregistry.writer"),
+    ("service account salary-pipeline@my-proj.iam.gserviceaccount.com", RELEASE, "roles/iam.serviceAccountUser"),
+    ("service account salary-webapp@my-proj.iam.gserviceaccount.com", RELEASE, "roles/iam.serviceAccountUser"),
+    (
+        "service account salary-release@my-proj.iam.gserviceaccount.com",
+        RELEASE,
+        "roles/iam.serviceAccountOpenIdTokenCreator",
+    ),
+}
+
+
+def test_setup_release_from_dev_makes_the_account_the_template_repository_and_the_tag_trigger(tmp_path):
+    result, _ = run_setup(tmp_path, *ARGS, "--release-from", "my-dev", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    commands = [shlex.split(line) for line in result.stdout.splitlines()]
+    # Exactly what the release steps need, and the rest of the set-up unchanged.
+    assert grants(commands) == EXPECTED_GRANTS | RELEASE_GRANTS
+    assert ["gcloud", "iam", "service-accounts", "create", "salary-release"] in [command[:5] for command in commands]
+    (templates,) = [command for command in commands if command[1:4] == ["artifacts", "repositories", "create"]][1:]
+    assert templates[4] == "salary-pipelines" and option(templates, "--repository-format") == "kfp"
+    trigger = next(command for command in commands if "salary-release" in command and "triggers" in command)
+    assert (
+        option(trigger, "--tag-pattern") == "^v.*$" and option(trigger, "--build-config") == "cloudbuild-release.yaml"
+    )
+    assert option(trigger, "--service-account") == f"projects/my-proj/serviceAccounts/{RELEASE.split(':', 1)[1]}"
+    substitutions = dict(pair.split("=", 1) for pair in option(trigger, "--substitutions").split(","))
+    assert substitutions["_DEV_PROJECT"] == "my-dev" and substitutions["_TEMPLATE_REPOSITORY"] == "salary-pipelines"
+    # Cloud Build refuses a trigger substitution the build file does not define.
+    assert set(substitutions) <= set(yaml.safe_load((REPO / "cloudbuild-release.yaml").read_text())["substitutions"])
+    # Without the flag nothing of it is made.
+    plain, _ = run_setup(tmp_path, *ARGS, "--dry-run")
+    assert "salary-release" not in plain.stdout and "salary-pipelines" not in plain.stdout
