@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline_def import PIPELINE_NAME, schedule, scoring, vertex
+from pipeline_def import PIPELINE_NAME, schedule, scoring, template, vertex
 from salary import defaults, experiments, registry, runs
 from salary.help_format import ShowDefaults
 
@@ -166,6 +166,30 @@ def build_parser() -> argparse.ArgumentParser:
         type=_image,
         help="with --registry-model: the web app image the registered versions are served by",
     )
+    cloud.add_argument(
+        "--template",
+        type=_checked(template.check_template),
+        metavar="URI",
+        help="with --submit: run (or --schedule) this uploaded template instead of compiling one, "
+        "https://REGION-kfp.pkg.dev/PROJECT/REPO/PIPELINE/(TAG|sha256:VERSION); a tag is resolved to its version first",
+    )
+    registry_group = parser.add_argument_group(
+        "Pipeline templates in Artifact Registry (the local run does not run)"
+    )
+    registry_group.add_argument(
+        "--upload-template",
+        type=_checked(template.check_repository),
+        metavar="REPOSITORY",
+        help="upload the compiled spec as a new template version to this Kubeflow pipelines repository, "
+        "https://REGION-kfp.pkg.dev/PROJECT/REPO",
+    )
+    registry_group.add_argument(
+        "--template-tags",
+        type=_checked(template.check_tags),
+        default=[],
+        metavar="TAGS",
+        help="with --upload-template: tags for the uploaded version, e.g. v1.2.3,latest (default: none)",
+    )
     scoring.add_arguments(parser)
     return parser
 
@@ -197,11 +221,22 @@ CLOUD_ONLY = (
     "schedule_timezone",
     "serving_image",
     "experiment",
+    "template",
 )
 
 
 def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Flags that only make sense together; parser.error (exit 2) otherwise."""
+    if args.template_tags and not args.upload_template:
+        parser.error("--template-tags only applies with --upload-template")
+    if args.upload_template and args.submit:
+        parser.error("--upload-template does not apply with --submit: upload first, then --submit --template URI")
+    if args.template and args.output:
+        parser.error("--output does not apply with --template (the template is the spec)")
+    if args.template and args.image != defaults.COMPONENTS_IMAGE:
+        parser.error(
+            "--image does not apply with --template (the template's spec names the image it was compiled with)"
+        )
     if not args.submit:
         given = [f"--{name.replace('_', '-')}" for name in CLOUD_ONLY if getattr(args, name)]
         if given:
@@ -212,7 +247,7 @@ def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
                 "--dry-run only applies with --submit (it prints the Vertex AI request); "
                 "to compile without running or publishing anything, use --compile-only"
             )
-        local_publish = args.pipeline == "training" and not args.compile_only
+        local_publish = args.pipeline == "training" and not args.compile_only and not args.upload_template
         if local_publish and (args.model_uri or "").startswith("gs://") and not args.publish_to_gcs:
             parser.error(
                 f"the local run would publish to the cloud store {args.model_uri}; "
@@ -245,6 +280,12 @@ def check_cloud_flags(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error(f"--model-uri must be a gs:// prefix with --submit, got {args.model_uri!r}")
     if args.data_uri and not args.data_uri.startswith(("gs://", "bq://")):
         parser.error(f"--data-uri must be empty (the shipped CSV), gs:// or bq:// with --submit, got {args.data_uri!r}")
+    expected = scoring.SCORING_PIPELINE_NAME if args.pipeline == "scoring" else PIPELINE_NAME
+    if args.template and template.parts(args.template)["package"] != expected:
+        parser.error(
+            f"--template is a template of {template.parts(args.template)['package']}, "
+            f"not of {expected} (--pipeline {args.pipeline})"
+        )
 
 
 def resolve_model_uri(args: argparse.Namespace) -> str:
@@ -329,26 +370,64 @@ def compile_spec(image: str, output: str, pipeline: str = "training") -> None:
     )
 
 
-def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:
-    """Build the PipelineJob from the compiled spec; print its request (--dry-run) or submit it."""
-    credentials, name = None, scoring.SCORING_PIPELINE_NAME if args.pipeline == "scoring" else PIPELINE_NAME
-    if args.dry_run:
-        from google.auth.credentials import AnonymousCredentials
+def upload_template(args: argparse.Namespace) -> int:
+    """Upload the compiled spec to the --upload-template repository; print the version's URI."""
+    import requests
+    from google.auth import exceptions as auth_exceptions
 
-        # Nothing is sent, so no real credentials are looked up.
-        credentials = AnonymousCredentials()
-    job = vertex.build_job(
-        args.output,
-        project=args.project,
-        region=args.region,
-        pipeline_root=args.pipeline_root,
-        parameter_values=arguments,
-        labels=args.labels,
-        enable_caching=False if args.no_cache else None,
-        git_commit=git_commit() if args.git_commit is None else args.git_commit,
-        credentials=credentials,
-        pipeline=name,
-    )
+    try:
+        package, version = template.upload(
+            args.output, args.upload_template, args.template_tags, template.default_credentials()
+        )
+    except (requests.RequestException, auth_exceptions.GoogleAuthError) as exc:
+        print(f"error: uploading the template failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    tags = f" (tags {', '.join(args.template_tags)})" if args.template_tags else ""
+    print(f"uploaded pipeline template {args.upload_template}/{package}/{version}{tags}")
+    return 0
+
+
+def template_path(args: argparse.Namespace):
+    """The spec to submit and the credentials to build the job with: the compiled file, or the template's version."""
+    if not args.template:
+        if args.dry_run:
+            from google.auth.credentials import AnonymousCredentials
+
+            # Nothing is sent, so no real credentials are looked up.
+            return args.output, AnonymousCredentials()
+        return args.output, None
+    # A template is read from Artifact Registry even by a dry run: the request holds its spec.
+    credentials = template.default_credentials()
+    return template.resolve(args.template, credentials), credentials
+
+
+def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:
+    """Build the PipelineJob from the compiled spec or template; print its request (--dry-run) or submit it."""
+    import urllib.error
+
+    import requests
+    from google.api_core import exceptions as api_exceptions
+    from google.auth import exceptions as auth_exceptions
+
+    name = scoring.SCORING_PIPELINE_NAME if args.pipeline == "scoring" else PIPELINE_NAME
+    try:
+        spec, credentials = template_path(args)
+        job = vertex.build_job(
+            spec,
+            project=args.project,
+            region=args.region,
+            pipeline_root=args.pipeline_root,
+            parameter_values=arguments,
+            labels=args.labels,
+            enable_caching=False if args.no_cache else None,
+            git_commit=git_commit() if args.git_commit is None else args.git_commit,
+            credentials=credentials,
+            pipeline=name,
+        )
+    except (requests.RequestException, urllib.error.URLError, auth_exceptions.GoogleAuthError) as exc:
+        # Only a template is read over the network here; a compiled file is local.
+        print(f"error: reading the template {args.template} failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
     if args.schedule:
         return schedule.schedule_job(
             job,
@@ -362,9 +441,6 @@ def submit_to_vertex(args: argparse.Namespace, arguments: dict) -> int:
     if args.dry_run:
         print(json.dumps(vertex.create_request(job, args.service_account), indent=2, sort_keys=True))
         return 0
-    from google.api_core import exceptions as api_exceptions
-    from google.auth import exceptions as auth_exceptions
-
     try:
         name = vertex.submit(job, args.service_account)
     except (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError) as exc:
@@ -383,17 +459,21 @@ def main(argv: list[str] | None = None) -> int:
         args.compile_only = True
     check_cloud_flags(parser, args)
     scoring.check_flags(parser, args)
-    args.output = args.output or (scoring.SCORING_OUTPUT if args.pipeline == "scoring" else DEFAULT_OUTPUT)
     arguments = (
         scoring.pipeline_arguments(args, resolve_model_uri(args))
         if args.pipeline == "scoring"
         else pipeline_arguments(args)
     )
+    if args.template:
+        return submit_to_vertex(args, arguments)
+    args.output = args.output or (scoring.SCORING_OUTPUT if args.pipeline == "scoring" else DEFAULT_OUTPUT)
     compile_spec(args.image, args.output, args.pipeline)
     # A dry-run submission keeps stdout for the request's JSON.
     print(
         f"compiled pipeline spec to {args.output} (image {args.image})", file=sys.stderr if args.dry_run else sys.stdout
     )
+    if args.upload_template:
+        return upload_template(args)
     if args.submit:
         return submit_to_vertex(args, arguments)
     if args.compile_only:

@@ -3,8 +3,8 @@
 # repository, three service accounts with least privilege, and (dev) the Cloud Build trigger on main.
 #
 #   scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N
-#                        [--bucket B] [--pipeline-root-bucket B2] [--repository salary] [--bq-dataset D] [--alert-channels C1,C2] [--watch] [--dry-run]
-#                        [--env dev|prod] [--promoter MEMBER]
+#                        [--bucket B] [--pipeline-root-bucket B2] [--repository salary] [--bq-dataset D] [--alert-channels C1,C2] [--watch]
+#                        [--env dev|prod] [--promoter MEMBER] [--release-from DEV] [--dry-run]
 #
 # --env: dev (the default) and prod are separate projects; each run labels its buckets and repository env=ENV, and only
 # dev gets the push trigger (prod deploys come from the release build). --promoter MEMBER (user:, group: or
@@ -12,24 +12,26 @@
 # --bq-dataset D lets the pipeline train on tables of the BigQuery dataset P:D (data_uri bq://P.D.TABLE):
 # it may read that dataset and run query jobs, nothing more.
 # --watch sets up watching the served model (docs/watching.md): prediction logs into BigQuery, a daily drift check, an alert.
+# --release-from DEV makes this the prod project, released to from the dev project DEV's images (docs/releasing.md):
+# the account salary-release, the Kubeflow pipelines repository for templates, and a trigger on tags v*.
 # --dry-run prints every command without running it (nothing is looked up either). Rerunning is safe:
 # what exists already is kept, and IAM bindings are added only once. docs/permissions.md lists every grant and why.
 set -euo pipefail
 
 usage() {
-  sed -n '2,17s/^# \{0,1\}//p' "$0"
+  sed -n '2,19s/^# \{0,1\}//p' "$0"
 }
 
 fail_usage() {
   echo "gcp_setup.sh: $1" >&2
-  echo "usage: scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N [--bucket B] [--pipeline-root-bucket B2] [--repository NAME] [--bq-dataset D] [--alert-channels C1,C2] [--watch] [--dry-run] [--env dev|prod] [--promoter MEMBER]" >&2
+  echo "usage: scripts/gcp_setup.sh --project P --region R --github-owner O --github-repo N [--bucket B] [--pipeline-root-bucket B2] [--repository NAME] [--bq-dataset D] [--alert-channels C1,C2] [--watch] [--dry-run] [--env dev|prod] [--promoter MEMBER] [--release-from DEV]" >&2
   exit 2
 }
 
-project="" region="" bucket="" pipeline_root_bucket="" repository="salary" github_owner="" github_repo="" bq_dataset="" alert_channels="" dry_run=false watch=false env=dev promoter=""
+project="" region="" bucket="" pipeline_root_bucket="" repository="salary" github_owner="" github_repo="" bq_dataset="" alert_channels="" dry_run=false watch=false env=dev promoter="" release_from=""
 while (($#)); do
   case "$1" in
-    --project | --region | --bucket | --pipeline-root-bucket | --repository | --github-owner | --github-repo | --bq-dataset | --alert-channels | --env | --promoter)
+    --project | --region | --bucket | --pipeline-root-bucket | --repository | --github-owner | --github-repo | --bq-dataset | --alert-channels | --env | --promoter | --release-from)
       (($# >= 2)) || fail_usage "$1 needs a value"
       case "$1" in
         --project) project=$2 ;;
@@ -43,6 +45,7 @@ while (($#)); do
         --bq-dataset) bq_dataset=$2 ;;
         --env) env=$2 ;;
         --promoter) promoter=$2 ;;
+        --release-from) release_from=$2 ;;
       esac
       shift 2
       ;;
@@ -69,6 +72,9 @@ pipeline_root_bucket=${pipeline_root_bucket:-$bucket-pipeline-root}
 [[ $env == dev || $env == prod ]] || fail_usage "--env $env is not dev or prod"
 [[ -z $promoter || $promoter =~ ^(user|group|serviceAccount):[^[:space:],]+@[^[:space:],]+$ ]] ||
   fail_usage "--promoter $promoter is not a member such as group:NAME@DOMAIN"
+[[ -z $release_from || ($release_from =~ ^[a-z][a-z0-9-]{4,28}[a-z0-9]$ && $release_from != "$project") ]] ||
+  fail_usage "--release-from $release_from is not a project ID other than --project"
+[[ -z $release_from || $env == prod ]] || fail_usage "--release-from needs --env prod (releases go to the prod project)"
 
 builder="salary-builder@$project.iam.gserviceaccount.com"
 pipeline="salary-pipeline@$project.iam.gserviceaccount.com"
@@ -320,8 +326,46 @@ if $watch; then
 fi
 # ---- end of watching ----
 
+# ---- Releases to prod (--release-from DEV): kept in this one function, so it merges apart from the rest. ----
+# This project is prod. cloudbuild-release.yaml runs here as salary-release on every tag v*: it copies the tagged
+# commit's images from DEV's Docker repository into this project's by digest, uploads the pipeline template to the
+# Kubeflow pipelines repository salary-pipelines, rolls the web app out as main's build does, and replaces the
+# schedule. The release account gets what main's builder gets for the rollout and the schedule, plus the registries.
+grant_repository_of() {
+  retry 6 1 gcloud artifacts repositories add-iam-policy-binding "$2" --project "$1" --location "$region" \
+    --member "serviceAccount:$3" --role "$4"
+}
+setup_release() {
+  local releaser="salary-release@$project.iam.gserviceaccount.com" templates="salary-pipelines"
+  echo "== Releases from $release_from: $releaser, the template repository $templates, the trigger salary-release" >&2
+  exists gcloud artifacts repositories describe "$templates" --project "$project" --location "$region" ||
+    run gcloud artifacts repositories create "$templates" --project "$project" --location "$region" \
+      --repository-format kfp --description "Salary pipeline templates" --labels "app=salary,env=$env"
+  exists gcloud iam service-accounts describe "$releaser" --project "$project" ||
+    run gcloud iam service-accounts create salary-release --project "$project" --display-name "Salary pipeline: release"
+  grant_project "$releaser" roles/logging.logWriter  # a build with its own service account must write its own logs
+  grant_repository_of "$release_from" "$repository" "$releaser" roles/artifactregistry.reader  # promote-images: read dev's images only
+  grant_repository "$releaser" roles/artifactregistry.writer  # promote-images: copy the images in, tag them with the release
+  grant_repository_of "$project" "$templates" "$releaser" roles/artifactregistry.writer  # upload-template; schedule-pipeline reads it
+  grant_project "$releaser" roles/aiplatform.user  # schedule-pipeline: create the schedule, delete the older ones
+  grant_account "$pipeline" "$releaser" roles/iam.serviceAccountUser  # schedule runs that execute as the pipeline account
+  grant_project "$releaser" roles/run.developer  # ensure-service, deploy-webapp, route-traffic
+  grant_account "$webapp" "$releaser" roles/iam.serviceAccountUser  # deploy the service that runs as the web app account
+  grant_account "$releaser" "$releaser" roles/iam.serviceAccountOpenIdTokenCreator  # smoke-target: an ID token, on itself only
+  grant_project "$releaser" roles/run.invoker  # smoke-webapp calls the candidate revision's tag URL
+  exists gcloud builds triggers describe salary-release --project "$project" ||
+    run gcloud builds triggers create github --project "$project" --name salary-release \
+      --repo-owner "$github_owner" --repo-name "$github_repo" --tag-pattern '^v.*$' \
+      --build-config cloudbuild-release.yaml --service-account "projects/$project/serviceAccounts/$releaser" \
+      --substitutions "_REGION=$region,_DEV_PROJECT=$release_from,_DEV_REPOSITORY=$repository,_REPOSITORY=$repository,_TEMPLATE_REPOSITORY=$templates,_BUCKET=$bucket,_PIPELINE_ROOT_BUCKET=$pipeline_root_bucket,_PIPELINE_SA=$pipeline,_WEBAPP_SA=$webapp"
+}
+if [[ -n $release_from ]]; then
+  setup_release
+fi
+# ---- end of releases ----
+
 if [[ $env == dev ]]; then
   echo "== Done. Push to main, or start a build by hand: gcloud builds triggers run salary-main --project $project --branch main" >&2
 else
-  echo "== Done. Deploy to prod with a release build (docs/deploying.md)" >&2
+  echo "== Done. Deploy to prod with a release build: push a tag v* (docs/releasing.md)" >&2
 fi

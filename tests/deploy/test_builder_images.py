@@ -1,4 +1,4 @@
-"""Every builder image in cloudbuild.yaml is pinned to a tag under a year old by its version scheme, or to a maintained tag."""
+"""Every builder image in both Cloud Build configs is pinned to a tag under a year old by its version scheme, or to a maintained tag."""
 
 import datetime
 import re
@@ -90,8 +90,9 @@ def stale_reason(image: str, today: datetime.date) -> str | None:
 
 
 def builder_images() -> list:
-    document = yaml.safe_load((REPO / "cloudbuild.yaml").read_text())
-    return sorted({step["name"] for step in document["steps"]})
+    """Every step image of both Cloud Build configs."""
+    configs = [yaml.safe_load((REPO / name).read_text()) for name in ("cloudbuild.yaml", "cloudbuild-release.yaml")]
+    return sorted({step["name"] for document in configs for step in document["steps"]})
 
 
 @pytest.mark.parametrize("image", builder_images())

@@ -15,6 +15,7 @@ from tests.support.cloudbuild import (
     MANUAL,
     TRIGGERED,
     VARIABLE,
+    deploy_call,
     load_build,
     resolved,
     run_script,
@@ -200,9 +201,7 @@ def test_schedule_is_replaced_on_this_builds_image_when_set(build, tmp_path, cap
 
 def test_web_app_is_deployed_from_its_image_and_reads_the_store_the_pipeline_writes(build, tmp_path):
     values = resolved(build, TRIGGERED)
-    step = steps(build)["deploy-webapp"]
-    assert step.entrypoint == "gcloud"
-    args = [substitute(arg, values) for arg in step.args]
+    args = deploy_call(build, values, tmp_path)
     assert args[:3] == ["run", "deploy", "salary-webapp"]
     flags = dict(arg[2:].split("=", 1) for arg in args[3:] if "=" in arg)
     webapp = next(image for image in built_images(build, values) if "/salary-webapp:" in image)
@@ -225,9 +224,8 @@ def test_web_app_is_deployed_from_its_image_and_reads_the_store_the_pipeline_wri
     assert "--no-traffic" in args and flags["tag"] == "candidate"
 
 
-def test_cloud_run_is_sized_to_the_server(build):
-    values = resolved(build, TRIGGERED)
-    args = [substitute(arg, values) for arg in steps(build)["deploy-webapp"].args]
+def test_cloud_run_is_sized_to_the_server(build, tmp_path):
+    args = deploy_call(build, resolved(build, TRIGGERED), tmp_path)
     flags = dict(arg[2:].split("=", 1) for arg in args[3:] if "=" in arg)
     conf: dict = {}
     exec((REPO / "webapp" / "gunicorn.conf.py").read_text(), conf)  # noqa: S102  (our own config file)

@@ -154,6 +154,9 @@ def test_bq_dataset_grants_reading_that_dataset_and_running_jobs_only(tmp_path):
         (ARGS + ["--env", "staging"], "--env staging is not dev or prod"),
         (ARGS + ["--promoter", "alice@example.com"], "--promoter alice@example.com is not a member such as group:"),
         (ARGS + ["--promoter", "allUsers"], "--promoter allUsers is not a member"),
+        (ARGS + ["--release-from", "my-proj"], "--release-from my-proj is not a project ID other than --project"),
+        (ARGS + ["--release-from", "Dev"], "--release-from Dev is not a project ID"),
+        (ARGS + ["--release-from", "my-dev"], "--release-from needs --env prod"),
     ],
 )
 def test_bad_arguments_exit_2_before_any_command(tmp_path, args, message):
@@ -234,11 +237,12 @@ def test_every_grant_has_its_reason_beside_it(tmp_path):
     calls = [line for line in lines if re.match(r"\s*grant_\w+ ", line)]
     unexplained = [line for line in calls if not re.search(r"\s# \S+( \S+){2,}$", line)]
     assert unexplained == [], "each grant needs a one-line reason: `grant_x ...  # why`"
-    # --bq-dataset, --watch and --promoter turn on the conditional grants; the promoter's differ by --env, so the
-    # calls in the script are those sent by a dev run and a prod run together.
+    # --bq-dataset, --watch, --promoter and --release-from (prod only) turn on the conditional grants; the promoter's
+    # differ by --env, so the calls in the script are those sent by a dev run and a prod run together.
     granted = set()
     for env in ("dev", "prod"):
         flags = ["--bq-dataset", "hr_data", "--watch", "--promoter", PROMOTER, "--env", env, "--dry-run"]
+        flags += ["--release-from", "my-dev"] if env == "prod" else []
         result, _ = run_setup(tmp_path, *ARGS, *flags)
         sent = [line for line in result.stdout.splitlines() if "add-iam-policy-binding" in line or " GRANT" in line]
         assert len(sent) == len(grants([shlex.split(line) for line in sent]))

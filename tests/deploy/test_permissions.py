@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from tests.support import REPO
-from tests.support.gcp_setup import ARGS, BUILDER, PIPELINE, PROMOTER, WEBAPP, grants, run_setup
+from tests.support.gcp_setup import ARGS, BUILDER, PIPELINE, PROMOTER, RELEASE, WEBAPP, grants, run_setup
 
 PERMISSIONS = REPO / "docs" / "permissions.md"
 WATCH = "serviceAccount:salary-watch@my-proj.iam.gserviceaccount.com"
@@ -28,6 +28,7 @@ def permission_rows():
         row = dict(zip(header, cells, strict=True))
         row["role"] = row["role"].strip("`")
         row["on"] = re.sub(r"^(project|dataset) P\b", r"\1 my-proj", row["on"]).replace("my-proj.D", "my-proj.hr_data")
+        row["on"] = row["on"].replace("in project DEV", "in project my-dev")
         rows.append(row)
     return rows
 
@@ -35,7 +36,9 @@ def permission_rows():
 @pytest.mark.parametrize("env, other", [("dev", "prod"), ("prod", "dev")])
 def test_the_permissions_table_and_the_script_grant_the_same_both_ways(tmp_path, env, other):
     flags = ["--bq-dataset", "hr_data", "--watch", "--promoter", PROMOTER, "--env", env, "--dry-run"]
-    result, _ = run_setup(tmp_path, *ARGS, *flags)
+    # Releases come into the prod project only.
+    release = ["--release-from", "my-dev"] if env == "prod" else []
+    result, _ = run_setup(tmp_path, *ARGS, *flags, *release)
     granted = grants([shlex.split(line) for line in result.stdout.splitlines()])
     accounts = {
         "builder": BUILDER,
@@ -44,13 +47,17 @@ def test_the_permissions_table_and_the_script_grant_the_same_both_ways(tmp_path,
         "watch": WATCH,
         "sink writer": SINK_WRITER,
         "promoter": PROMOTER,
+        "release": RELEASE,
     }
     rows = permission_rows()
     # A row marked for the other environment is granted only in that project.
     needed = {
         (row["on"], accounts[row["identity"]], row["role"])
         for row in rows
-        if row["identity"] in accounts and row["role"] != "—" and f"`--env {other}`" not in row["step"]
+        if row["identity"] in accounts
+        and row["role"] != "—"
+        and f"`--env {other}`" not in row["step"]
+        and (release or row["identity"] != "release")
     }
     assert granted - needed == set(), f"granted by scripts/gcp_setup.sh --env {env} but not in docs/permissions.md"
     assert needed - granted == set(), f"in docs/permissions.md but not granted by scripts/gcp_setup.sh --env {env}"
@@ -64,9 +71,26 @@ def test_every_build_step_task_and_setup_command_has_a_row(tmp_path):
     build = yaml.safe_load((REPO / "cloudbuild.yaml").read_text())
     missing = [step["id"] for step in build["steps"] if f"`{step['id']}`" not in steps]
     assert missing == []
+    # The release config runs as its own account: each of its steps has a row of that account.
+    released = " ".join(row["step"] for row in rows if row["identity"] == "release")
+    release = yaml.safe_load((REPO / "cloudbuild-release.yaml").read_text())
+    assert [step["id"] for step in release["steps"] if f"`{step['id']}`" not in released] == []
     tasks = re.findall(r'set_display_name\("([^"]+)"\)', (REPO / "pipeline_def" / "pipeline.py").read_text())
     assert len(tasks) >= 6 and [task for task in tasks if task not in steps] == []
-    result, _ = run_setup(tmp_path, *ARGS, "--bq-dataset", "hr_data", "--watch", "--alert-channels", "c", "--dry-run")
+    result, _ = run_setup(
+        tmp_path,
+        *ARGS,
+        "--bq-dataset",
+        "hr_data",
+        "--watch",
+        "--alert-channels",
+        "c",
+        "--env",
+        "prod",
+        "--release-from",
+        "my-dev",
+        "--dry-run",
+    )
     commands = {" ".join(shlex.split(line)[: 2 if line.startswith("bq") else 4]) for line in result.stdout.splitlines()}
     commands = {re.sub(r" (my-proj|--project)$", "", command) for command in commands}
     operator = " ".join(row["step"] for row in rows if row["identity"] == "operator")
@@ -77,8 +101,8 @@ def test_the_readme_role_lists_say_what_the_table_says():
     """The short per-account lists in the set-up walkthrough name the same roles as the table."""
     pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
     lines = [line.strip() for page in pages for line in page.read_text().splitlines()]
-    rows = [line for line in lines if re.match(r"\| `salary-(builder|pipeline|webapp)` \(", line)]
-    assert len(rows) == 3, "the set-up walkthrough's `| account | may |` table is gone"
+    rows = [line for line in lines if re.match(r"\| `salary-(builder|pipeline|webapp|release)` \(", line)]
+    assert len(rows) == 4, "the set-up walkthrough's or the release's `| account | may |` table is gone"
     table = permission_rows()
     for row in rows:
         identity = re.match(r"\| `salary-(\w+)`", row).group(1)

@@ -24,6 +24,7 @@ from salary.split import held_out_mask
 from salary.store.model_store import open_store
 from salary.training_data import PROGRESS_ENV
 from tests.support import REPO
+from tests.support.vertex import submit_argv
 
 TASKS = {"load-data", "train-model", "evaluate-model", "export-model"}
 
@@ -151,17 +152,7 @@ def test_bad_flags_exit_2(flag, capsys):
     assert flag[0] in capsys.readouterr().err
 
 
-SUBMIT = [
-    "--submit",
-    "--project",
-    "my-proj",
-    "--region",
-    "europe-west1",
-    "--pipeline-root",
-    "gs://my-bucket/root",
-    "--service-account",
-    "salary-pipeline@my-proj.iam.gserviceaccount.com",
-]
+SUBMIT = submit_argv()
 
 
 def test_checking_the_flags_changes_nothing_and_resolving_fills_in_the_store():

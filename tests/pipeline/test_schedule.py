@@ -13,29 +13,9 @@ from google.protobuf import json_format
 
 import compile as compile_py
 from pipeline_def import schedule
+from tests.support.vertex import MODEL_URI, PARENT, SA, submit_argv
 
-SA = "salary-pipeline@my-proj.iam.gserviceaccount.com"
-COMMIT = "abc1234def5678abc1234def5678abc1234def56"
-IMAGE = "europe-west1-docker.pkg.dev/my-proj/salary/salary-components:abc1234"
-SUBMIT = [
-    "--submit",
-    "--project",
-    "my-proj",
-    "--region",
-    "europe-west1",
-    "--pipeline-root",
-    "gs://my-bucket/pipeline-root",
-    "--service-account",
-    SA,
-    "--image",
-    IMAGE,
-    "--git-commit",
-    COMMIT,
-    "--no-cache",
-    "--model-uri",
-    "gs://my-bucket/models/salary",
-]
-PARENT = "projects/my-proj/locations/europe-west1"
+SUBMIT = submit_argv(no_cache=True, model_uri=MODEL_URI)
 NEW, OLD = f"{PARENT}/schedules/222", f"{PARENT}/schedules/111"
 
 

@@ -18,9 +18,7 @@ from salary.errors import ModelRejected
 from salary.modeling import dump_model, fit_salary_model
 from salary.store.model_store import open_store
 from tests.support.storage import raw_read, raw_write
-
-IMAGE = "europe-west1-docker.pkg.dev/my-proj/salary/salary-components:abc1234"
-SA = "salary-pipeline@my-proj.iam.gserviceaccount.com"
+from tests.support.vertex import IMAGE, MODEL_URI, submit_argv
 
 
 @pytest.fixture
@@ -142,17 +140,7 @@ def test_the_scoring_spec_has_its_two_tasks_on_the_image_and_training_stays_the_
                 "a.csv",
                 "--output-uri",
                 "gs://b/o.csv",
-                "--submit",
-                "--project",
-                "my-proj",
-                "--region",
-                "europe-west1",
-                "--pipeline-root",
-                "gs://my-bucket/root",
-                "--service-account",
-                SA,
-                "--model-uri",
-                "gs://my-bucket/models/salary",
+                *submit_argv(model_uri=MODEL_URI),
             ],
             "must be gs:// or bq://",
         ),
@@ -207,20 +195,7 @@ def test_the_scoring_pipeline_submission_request(tmp_path, capsys, fresh_aiplatf
             [
                 "--pipeline",
                 "scoring",
-                "--submit",
-                "--dry-run",
-                "--project",
-                "my-proj",
-                "--region",
-                "europe-west1",
-                "--pipeline-root",
-                "gs://my-bucket/root",
-                "--service-account",
-                SA,
-                "--image",
-                IMAGE,
-                "--git-commit",
-                "",
+                *submit_argv(git_commit="", dry_run=True),
                 "--output",
                 str(tmp_path / "s.yaml"),
                 "--input-uri",

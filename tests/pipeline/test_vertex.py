@@ -18,25 +18,9 @@ from google.protobuf import json_format
 
 import compile as compile_py
 from pipeline_def import vertex
+from tests.support.vertex import COMMIT, IMAGE, SA, submit_argv
 
-IMAGE = "europe-west1-docker.pkg.dev/my-proj/salary/salary-components:abc1234"
-SA = "salary-pipeline@my-proj.iam.gserviceaccount.com"
-COMMIT = "abc1234def5678abc1234def5678abc1234def56"
-SUBMIT = [
-    "--submit",
-    "--project",
-    "my-proj",
-    "--region",
-    "europe-west1",
-    "--pipeline-root",
-    "gs://my-bucket/pipeline-root",
-    "--service-account",
-    SA,
-    "--image",
-    IMAGE,
-    "--git-commit",
-    COMMIT,
-]
+SUBMIT = submit_argv()
 NOW = datetime(2026, 11, 27, 9, 30, 5, tzinfo=UTC)
 
 
@@ -350,10 +334,10 @@ def test_cli_submit_reports_the_run_or_the_failure(tmp_path, capsys):
             SUBMIT + ["--registry-model", "salary", "--serving-image", "x"],
             "--submit requires --model-uri, the gs:// model store the web app reads",
         ),
-        (SUBMIT[:6] + ["/local/root"] + SUBMIT[7:], "argument --pipeline-root: '/local/root' is not a gs://"),
-        (SUBMIT[:2] + ["My_Project"] + SUBMIT[3:], "argument --project"),
-        (SUBMIT[:4] + ["europe"] + SUBMIT[5:], "argument --region"),
-        (SUBMIT[:8] + ["someone@example.com"] + SUBMIT[9:], "argument --service-account"),
+        (submit_argv(pipeline_root="/local/root"), "argument --pipeline-root: '/local/root' is not a gs://"),
+        (submit_argv(project="My_Project"), "argument --project"),
+        (submit_argv(region="europe"), "argument --region"),
+        (submit_argv(service_account="someone@example.com"), "argument --service-account"),
         (SUBMIT + ["--labels", "Bad=1"], "argument --labels"),
     ],
 )

@@ -23,6 +23,8 @@ TRIGGERED = {
 }
 # What a trigger-less `gcloud builds submit` has: no commit.
 MANUAL = {**BUILT_INS, "COMMIT_SHA": "", "SHORT_SHA": "", "BRANCH_NAME": ""}
+# A release trigger's build: the prod project, a tag on a commit main's build already pushed images for.
+RELEASED = {**TRIGGERED, "PROJECT_ID": "my-prod", "BRANCH_NAME": "", "TAG_NAME": "v1.2.3"}
 VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Z_][A-Z0-9_]*)")
 
 
@@ -58,12 +60,14 @@ def steps(build) -> dict:
 
 
 def run_script(
-    step, values, tmp_path, program="docker", answers: str = "", replace: dict | None = None
+    step, values, tmp_path, program="docker", answers: str = "", replace: dict | None = None, env: dict | None = None
 ) -> list[list[str]]:
-    """Run a bash step's script with the substitutions made and `program` replaced by a recorder; its calls.
+    """Run a bash step (an inline `-c` script, or a script file and its arguments) with the substitutions made, its
+    `env` set and `program` replaced by a recorder; its calls.
 
     `answers` is shell code the recorder runs after recording (to print or fail like the real tool); `replace`
-    swaps absolute paths in the script (such as the test step's venv) for the recorder.
+    swaps absolute paths in an inline script (such as the test step's venv) for the recorder; `env` adds to the
+    step's own environment (WORKSPACE for scripts/rollout.sh, say).
     """
     log = tmp_path / f"{program}.log"
     log.unlink(missing_ok=True)
@@ -71,13 +75,19 @@ def run_script(
     fake.mkdir(exist_ok=True)
     (fake / program).write_text(f'#!/bin/bash\nprintf "%s\\0" "$@" >> "{log}"; printf "\\n" >> "{log}"\n{answers}\n')
     (fake / program).chmod(0o755)
-    assert step.entrypoint == "bash" and step.args[0] == "-c"
-    script = substitute(step.args[1], values)
-    for path, name in (replace or {}).items():
-        script = script.replace(path, str(fake / name))
+    assert step.entrypoint == "bash"
+    if step.args[0] == "-c":
+        script = substitute(step.args[1], values)
+        for path, name in (replace or {}).items():
+            script = script.replace(path, str(fake / name))
+        command = ["bash", "-c", script]
+    else:
+        assert (REPO / step.args[0]).is_file(), step.args[0]
+        command = ["bash", *(substitute(arg, values) for arg in step.args)]
+    step_env = dict(substitute(item, values).split("=", 1) for item in step.env)
     subprocess.run(
-        ["bash", "-c", script],
-        env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"},
+        command,
+        env={**os.environ, **step_env, **(env or {}), "PATH": f"{fake}:{os.environ['PATH']}"},
         check=True,
         timeout=60,
         cwd=REPO,
@@ -85,3 +95,15 @@ def run_script(
     if not log.exists():
         return []
     return [line.split("\0")[:-1] for line in log.read_text().splitlines()]
+
+
+def deploy_call(build, values, tmp_path, workspace: dict | None = None) -> list[str]:
+    """The `gcloud run deploy` arguments the deploy-webapp step runs; `workspace` holds files it reads (name: text)."""
+    folder = tmp_path / "workspace"
+    folder.mkdir(exist_ok=True)
+    for name, text in (workspace or {}).items():
+        (folder / name).write_text(text)
+    (call,) = run_script(
+        steps(build)["deploy-webapp"], values, tmp_path, program="gcloud", env={"WORKSPACE": str(folder)}
+    )
+    return call

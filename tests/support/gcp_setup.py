@@ -8,12 +8,14 @@ import subprocess
 from tests.support import REPO
 
 SCRIPT = REPO / "scripts" / "gcp_setup.sh"
-ARGS = ["--project", "my-proj", "--region", "europe-west1", "--github-owner", "octo", "--github-repo", "salary-repo"]
+PROJECT = "my-proj"
+ARGS = ["--project", PROJECT, "--region", "europe-west1", "--github-owner", "octo", "--github-repo", "salary-repo"]
 BUILDER = "serviceAccount:salary-builder@my-proj.iam.gserviceaccount.com"
 PIPELINE = "serviceAccount:salary-pipeline@my-proj.iam.gserviceaccount.com"
 WEBAPP = "serviceAccount:salary-webapp@my-proj.iam.gserviceaccount.com"
 # Who may promote models from the dev store to the prod store (--promoter): a group of people, not an account.
 PROMOTER = "group:salary-release@example.com"
+RELEASE = "serviceAccount:salary-release@my-proj.iam.gserviceaccount.com"
 # Every grant the set-up makes, and nothing broader: (where, who, role). The builder needs nothing on the buckets
 # or the project itself (no roles/browser): PipelineJob.submit() only logs its failed bucket check.
 EXPECTED_GRANTS = {
@@ -99,5 +101,9 @@ def grants(commands):
             ("storage", "buckets"): "bucket",
             ("storage", "managed-folders"): "folder",
         }[tuple(kind)]
-        found.add((f"{where} {target}", option(command, "--member"), option(command, "--role")))
+        if where == "repository" and option(command, "--project") != PROJECT:
+            where = f"repository {target} in project {option(command, '--project')}"
+        else:
+            where = f"{where} {target}"
+        found.add((where, option(command, "--member"), option(command, "--role")))
     return found
