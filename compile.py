@@ -173,9 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --submit: run (or --schedule) this uploaded template instead of compiling one, "
         "https://REGION-kfp.pkg.dev/PROJECT/REPO/PIPELINE/(TAG|sha256:VERSION); a tag is resolved to its version first",
     )
-    registry_group = parser.add_argument_group(
-        "Pipeline templates in Artifact Registry (the local run does not run)"
-    )
+    registry_group = parser.add_argument_group("Pipeline templates in Artifact Registry (the local run does not run)")
     registry_group.add_argument(
         "--upload-template",
         type=_checked(template.check_repository),

@@ -141,8 +141,8 @@ def test_each_kind_of_grant_has_its_resource():
         for entry in entries
     }
     assert kinds == set(GRANT_RESOURCES)
-    for kind, resource in GRANT_RESOURCES.items():
-        assert module["resource"][resource]["grant"]["for_each"] == f'${{local.grants_on["{kind}"]}}'
+    for kind, (resource, name) in GRANT_RESOURCES.items():
+        assert module["resource"][resource][name]["for_each"] == f'${{local.grants_on["{kind}"]}}'
 
 
 def from_script(commands):
@@ -166,7 +166,10 @@ def from_script(commands):
             if command[1:4] == ["monitoring", "policies", "create"]
         },
         "labels": dict(pair.split("=") for text in labels for pair in text.split(",")),
-        "trigger": any(command[1:4] == ["builds", "triggers", "create"] for command in commands),
+        "triggers": {
+            option(command, "--name") for command in commands if command[1:4] == ["builds", "triggers", "create"]
+        },
+        "repositories": {command[4] for command in commands if command[1:4] == ["artifacts", "repositories", "create"]},
     }
 
 
@@ -175,10 +178,16 @@ SCENARIOS = [
     {"bq_dataset": "hr_data", "watch": True, "promoter": PROMOTER, "alert_channels": ["projects/my-proj/x/7"]},
     {"watch": False, "promoter": PROMOTER},
 ]
+# Releases come into prod only: its instance alone has the variable.
+RELEASE = {"release_from": "my-dev", "promoter": PROMOTER}
 
 
-@pytest.mark.parametrize("env", sorted(ENVS))
-@pytest.mark.parametrize("overrides", SCENARIOS, ids=["defaults", "every-option", "no-watch"])
+@pytest.mark.parametrize(
+    "env, overrides",
+    [(env, overrides) for env in sorted(ENVS) for overrides in SCENARIOS] + [("prod", RELEASE)],
+    ids=[f"{env}-{name}" for env in sorted(ENVS) for name in ("defaults", "every-option", "no-watch")]
+    + ["prod-release"],
+)
 def test_terraform_creates_what_the_setup_script_creates(tmp_path, env, overrides):
     """Parity, both ways, for the same inputs: roles, members and where; APIs, buckets, folders, accounts, metrics."""
     inputs = module_inputs(env, env_variables(env, **overrides))
@@ -188,7 +197,7 @@ def test_terraform_creates_what_the_setup_script_creates(tmp_path, env, override
     assert not missing, f"granted by {flags} but not by infra/ (add to grants.tf): {missing}"
     extra = sorted(planned["grants"] - script["grants"])
     assert not extra, f"granted by infra/ but not by {flags}: {extra}"
-    for part in ("apis", "buckets", "folders", "accounts", "metrics", "alerts", "labels", "trigger"):
+    for part in ("apis", "buckets", "folders", "accounts", "metrics", "alerts", "labels", "triggers", "repositories"):
         assert planned[part] == script[part], f"{part} differ between infra/ and {flags}"
 
 

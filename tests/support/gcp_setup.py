@@ -14,7 +14,7 @@ BUILDER = "serviceAccount:salary-builder@my-proj.iam.gserviceaccount.com"
 PIPELINE = "serviceAccount:salary-pipeline@my-proj.iam.gserviceaccount.com"
 WEBAPP = "serviceAccount:salary-webapp@my-proj.iam.gserviceaccount.com"
 # Who may promote models from the dev store to the prod store (--promoter): a group of people, not an account.
-PROMOTER = "group:salary-release@example.com"
+PROMOTER = "group:salary-promoters@example.com"
 RELEASE = "serviceAccount:salary-release@my-proj.iam.gserviceaccount.com"
 # Every grant the set-up makes, and nothing broader: (where, who, role). The builder needs nothing on the buckets
 # or the project itself (no roles/browser): PipelineJob.submit() only logs its failed bucket check.

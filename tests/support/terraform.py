@@ -68,7 +68,10 @@ def evaluate(value, scope: dict):
 
 
 def expression(text: str, scope: dict):
-    """`a && b`, `x == "v"`, `x != "v"`, true/false and traversals: what the module's feature switches use."""
+    """`a && b`, `x == "v"`, `x != "v"`, `c ? 1 : 0`, true/false and traversals: what the module's switches use."""
+    chosen = re.fullmatch(r"(.+?)\s*\?\s*(\d+)\s*:\s*(\d+)", text)
+    if chosen:
+        return int(chosen[2]) if expression(chosen[1], scope) else int(chosen[3])
     if "&&" in text:
         return all(expression(part.strip(), scope) for part in text.split("&&"))
     compared = re.fullmatch(r"(" + TRAVERSAL + r")\s*(==|!=)\s*\"([^\"]*)\"", text)
@@ -141,6 +144,8 @@ def setup_flags(inputs: dict) -> list[str]:
         flags += ["--alert-channels", ",".join(inputs["alert_channels"])]
     if inputs["promoter"]:
         flags += ["--promoter", inputs["promoter"]]
+    if inputs["release_from"]:
+        flags += ["--release-from", inputs["release_from"]]
     return flags
 
 
@@ -153,12 +158,13 @@ def dry_run(tmp_path, inputs: dict) -> list[list[str]]:
 
 # Where each kind of `on` is granted, and the resource type of the module that grants it.
 GRANT_RESOURCES = {
-    "project": "google_project_iam_member",
-    "bucket": "google_storage_bucket_iam_member",
-    "folder": "google_storage_managed_folder_iam_member",
-    "account": "google_service_account_iam_member",
-    "repository": "google_artifact_registry_repository_iam_member",
-    "dataset": "google_bigquery_dataset_iam_member",
+    "project": ("google_project_iam_member", "grant"),
+    "bucket": ("google_storage_bucket_iam_member", "grant"),
+    "folder": ("google_storage_managed_folder_iam_member", "grant"),
+    "account": ("google_service_account_iam_member", "grant"),
+    "repository": ("google_artifact_registry_repository_iam_member", "grant"),
+    "dev_repository": ("google_artifact_registry_repository_iam_member", "dev_grant"),
+    "dataset": ("google_bigquery_dataset_iam_member", "grant"),
 }
 
 
@@ -187,6 +193,13 @@ def created(inputs: dict) -> dict:
     members |= {"sink_writer": f"serviceAccount:WRITER_IDENTITY_OF_{sink}", "promoter": inputs["promoter"]}
     datasets = {"training": inputs["bq_dataset"], "logs": resources["google_bigquery_dataset"]["logs"]["dataset_id"]}
 
+    repositories = {"templates": resources["google_artifact_registry_repository"]["templates"]["repository_id"]}
+    triggers = {
+        name: trigger["name"]
+        for name, trigger in resources["google_cloudbuild_trigger"].items()
+        if evaluate(trigger["count"], scope)
+    }
+
     def where(on: str) -> str:
         kind, _, target = on.partition(":")
         return {
@@ -194,7 +207,8 @@ def created(inputs: dict) -> dict:
             "bucket": lambda: f"bucket gs://{buckets[target]}",
             "folder": lambda: f"folder gs://{buckets['store']}/{target}/",
             "account": lambda: f"service account {accounts[target]}",
-            "repository": lambda: f"repository {inputs['repository']}",
+            "repository": lambda: f"repository {repositories.get(target, inputs['repository'])}",
+            "dev_repository": lambda: f"repository {inputs['repository']} in project {inputs['release_from']}",
             "dataset": lambda: f"dataset {project}.{datasets[target]}",
         }[kind]()
 
@@ -220,5 +234,10 @@ def created(inputs: dict) -> dict:
         "metrics": metrics,
         "alerts": {name for name, alert in module["locals"]["alerts"].items() if alert["metric"] in metrics},
         "labels": evaluate(module["locals"]["labels"], scope),
-        "trigger": inputs["env"] == "dev",
+        "triggers": set(triggers.values()),
+        "repositories": {
+            evaluate(repository["repository_id"], scope)
+            for repository in resources["google_artifact_registry_repository"].values()
+            if evaluate(repository.get("count", 1), scope)
+        },
     }

@@ -32,4 +32,5 @@ module "salary" {
   watch                = var.watch
   alert_channels       = var.alert_channels
   promoter             = var.promoter
+  release_from         = var.release_from
 }

@@ -42,3 +42,9 @@ variable "promoter" {
   type        = string
   default     = ""
 }
+
+variable "release_from" {
+  description = "The dev project whose images and commits releases promote to prod; empty: no release build."
+  type        = string
+  default     = ""
+}

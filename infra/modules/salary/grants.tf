@@ -10,6 +10,7 @@ locals {
     watch        = var.watch
     promote_from = var.promoter != "" && var.env == "dev"
     promote_to   = var.promoter != "" && var.env == "prod"
+    release      = var.release_from != ""
   }
 
   # The service accounts' IDs; salary-watch only with watch.
@@ -18,12 +19,14 @@ locals {
     pipeline = "salary-pipeline"
     webapp   = "salary-webapp"
     watch    = "salary-watch"
+    release  = "salary-release"
   }
   account_features = {
     builder  = "always"
     pipeline = "always"
     webapp   = "always"
     watch    = "watch"
+    release  = "release"
   }
 
   grants = {
@@ -78,6 +81,20 @@ locals {
         { role = "roles/storage.objectUser", on = "folder:models" }, # write promoted versions, swap latest.json in prod
       ]
     }
+    release = {
+      release = [
+        { role = "roles/logging.logWriter", on = "project" },                            # write its own build logs
+        { role = "roles/artifactregistry.reader", on = "dev_repository" },               # promote-images: read dev's images
+        { role = "roles/artifactregistry.writer", on = "repository" },                   # promote-images: copy them in, tag them
+        { role = "roles/artifactregistry.writer", on = "repository:templates" },         # upload-template; the schedule reads it
+        { role = "roles/aiplatform.user", on = "project" },                              # schedule-pipeline
+        { role = "roles/iam.serviceAccountUser", on = "account:pipeline" },              # scheduled runs execute as the pipeline account
+        { role = "roles/run.developer", on = "project" },                                # ensure-service, deploy-webapp, route-traffic
+        { role = "roles/iam.serviceAccountUser", on = "account:webapp" },                # the service runs as the web app account
+        { role = "roles/iam.serviceAccountOpenIdTokenCreator", on = "account:release" }, # smoke-target's ID token, on itself
+        { role = "roles/run.invoker", on = "project" },                                  # smoke-webapp calls the tag URL
+      ]
+    }
   }
 
   # Each identity as an IAM member: the accounts made below, the sink's writer identity, the promoter.
@@ -102,7 +119,7 @@ locals {
     ] if local.features[feature]
   ])
   grants_on = {
-    for kind in ["project", "bucket", "folder", "account", "repository", "dataset"] :
+    for kind in ["project", "bucket", "folder", "account", "repository", "dev_repository", "dataset"] :
     kind => { for grant in local.grant_list : grant.key => grant if grant.kind == kind }
   }
 
@@ -151,7 +168,17 @@ resource "google_artifact_registry_repository_iam_member" "grant" {
   for_each   = local.grants_on["repository"]
   project    = var.project
   location   = var.region
-  repository = google_artifact_registry_repository.images.name
+  repository = each.value.target == "templates" ? google_artifact_registry_repository.templates[0].name : google_artifact_registry_repository.images.name
+  role       = each.value.role
+  member     = local.members[each.value.identity]
+}
+
+# Granted in the dev project (release_from): the prod release account reads dev's images, nothing else there.
+resource "google_artifact_registry_repository_iam_member" "dev_grant" {
+  for_each   = local.grants_on["dev_repository"]
+  project    = var.release_from
+  location   = var.region
+  repository = var.repository
   role       = each.value.role
   member     = local.members[each.value.identity]
 }

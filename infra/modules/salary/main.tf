@@ -120,3 +120,44 @@ resource "google_cloudbuild_trigger" "main" {
   }
   depends_on = [google_project_service.api]
 }
+
+# Prod with releases: the Kubeflow pipelines repository the release build uploads templates to, and the trigger that
+# runs cloudbuild-release.yaml as salary-release on every tag v* (docs/releasing.md).
+resource "google_artifact_registry_repository" "templates" {
+  count         = var.release_from != "" ? 1 : 0
+  project       = var.project
+  location      = var.region
+  repository_id = "salary-pipelines"
+  format        = "KFP"
+  description   = "Salary pipeline templates"
+  labels        = local.labels
+  depends_on    = [google_project_service.api]
+}
+
+resource "google_cloudbuild_trigger" "release" {
+  count           = var.release_from != "" ? 1 : 0
+  project         = var.project
+  location        = "global"
+  name            = "salary-release"
+  filename        = "cloudbuild-release.yaml"
+  service_account = google_service_account.account["release"].id
+  github {
+    owner = var.github_owner
+    name  = var.github_repo
+    push {
+      tag = "^v.*$"
+    }
+  }
+  substitutions = {
+    _REGION               = var.region
+    _DEV_PROJECT          = var.release_from
+    _DEV_REPOSITORY       = var.repository
+    _REPOSITORY           = var.repository
+    _TEMPLATE_REPOSITORY  = google_artifact_registry_repository.templates[0].repository_id
+    _BUCKET               = var.bucket
+    _PIPELINE_ROOT_BUCKET = var.pipeline_root_bucket
+    _PIPELINE_SA          = google_service_account.account["pipeline"].email
+    _WEBAPP_SA            = google_service_account.account["webapp"].email
+  }
+  depends_on = [google_project_service.api]
+}

@@ -72,3 +72,13 @@ variable "promoter" {
     error_message = "promoter must be a member such as group:NAME@DOMAIN."
   }
 }
+
+variable "release_from" {
+  description = "Prod only: the dev project whose images releases are copied from (cloudbuild-release.yaml); empty: no releases."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.release_from == "" || can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.release_from))
+    error_message = "release_from must be a project ID."
+  }
+}
