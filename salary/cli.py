@@ -449,6 +449,7 @@ def print_impact(result: Impact) -> None:
 def promote(args: argparse.Namespace) -> int:
     """Promote a version between two stores; with --source, first the impact on the target's logged predictions."""
     source, target = open_store(args.from_store), open_store(args.to_store)
+    operations.check_exists(source, "--from")  # the target may be new: the first promotion into it makes it
     plan = promotion.plan_promotion(source, target, operations.resolve_version(source, args.version))
     change = None
     if args.source and not plan.already_promoted:

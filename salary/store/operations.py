@@ -93,10 +93,10 @@ def prune_plan(store: ModelStore, keep: int) -> tuple[list[str], dict[str, str]]
     return [version for version in versions[:cut] if version not in protected], kept
 
 
-def check_exists(store: ModelStore) -> None:
+def check_exists(store: ModelStore, named_by: str = "--store or $MODEL_URI") -> None:
     """StoreError unless something is stored at the store's URI: a mistyped --store is not an empty store."""
     if not store.backend.keys(""):
-        raise StoreError(f"no model store at {store.uri}: nothing is stored there (check --store or $MODEL_URI)")
+        raise StoreError(f"no model store at {store.uri}: nothing is stored there (check {named_by})")
 
 
 def resolve_version(store: ModelStore, name: str) -> str:

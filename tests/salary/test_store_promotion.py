@@ -267,10 +267,11 @@ def test_a_copy_that_does_not_read_back_is_not_made_latest(stores):
     assert latest(prod) == old and [record["to"] for record in open_store(prod).history()] == [old]
 
 
-def test_a_missing_source_version_is_named(tmp_path, capsys):
+def test_a_missing_source_store_or_version_is_named(tmp_path, capsys):
     dev, prod = str(tmp_path / "typo"), str(tmp_path / "prod")
     code, _, err = salary_models(capsys, "promote", "latest", "--from", dev, "--to", prod, "--reason", "r")
-    assert (code, err) == (1, f"error: no model published at {dev} yet\n")
+    assert (code, err) == (1, f"error: no model store at {dev}: nothing is stored there (check --from)\n")
+    publish(dev, 1000, 0)
     code, _, err = salary_models(
         capsys, "promote", "20260101T000000Z-0123abcd", "--from", dev, "--to", prod, "--reason", "r"
     )
