@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pipeline_def.pipeline import build_pipeline
+from salary.progress import is_terminal
 from salary.training_data import PROGRESS_AFTER_SECONDS, PROGRESS_ENV, progress_after
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -30,7 +31,7 @@ CONTAINER_LOG_RECORD = re.compile(r"^\S+ (stdout|stderr) ([FP]) ?(.*)$")
 SETTLE_SECONDS = 3.0
 # The last line of a Python traceback: `module.SomeError: what went wrong`.
 ERROR = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?([A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)): (.+)$")
-# load_data's progress line (salary.training_data.RowProgress), passed on to the terminal when asked for.
+# load_data's progress line (salary.training_data.LOADING_LINE), passed on to the terminal when asked for.
 LOADING = re.compile(r"loading: [\d,]+ rows read, [\d,]+ rows/s")
 
 
@@ -275,7 +276,7 @@ def load_progress_after(stream: TextIO | None = None) -> float | None:
     """Seconds after which the local run shows load_data's progress when `stream` (stderr) is a terminal; else None."""
     # PROGRESS_ENV in our own environment replaces PROGRESS_AFTER_SECONDS (the tests lower it); a pipe never gets it.
     stream = sys.stderr if stream is None else stream
-    if not getattr(stream, "isatty", lambda: False)():
+    if not is_terminal(stream):
         return None
     asked = progress_after(os.environ.get(PROGRESS_ENV))
     return PROGRESS_AFTER_SECONDS if asked is None else asked

@@ -8,7 +8,8 @@ from typing import TextIO
 from salary.dataset import YEARS_COLUMN
 from salary.errors import DataValidationError, OutputError
 from salary.outputs import CreateOnly
-from salary.scoring import CsvScoring, Progress, Rejects
+from salary.progress import RowProgress
+from salary.scoring import SCORED_LINE, CsvScoring, Rejects
 from salary.store.model_store import LoadedModel, ModelStore
 from salary.training_data import BIGQUERY_SCHEME
 
@@ -61,7 +62,7 @@ def score(
             outputs.append(CreateOnly(uri))
         rejects = Rejects() if rejects_uri else None
         scoring = CsvScoring(input_uri, loaded.model, column, rejects)
-        shown = Progress(progress)
+        shown = RowProgress(progress, SCORED_LINE)
         for chunk in scoring.chunks():
             outputs[0].write(chunk)
             if rejects is not None:
@@ -69,7 +70,7 @@ def score(
                     outputs[2].write(scoring.rejects_header.encode())
                 outputs[2].write(rejects.take().encode())
             shown.update(scoring.rows)
-        shown.update(scoring.rows, final=True)
+        shown.done(total=True)
         manifest = _manifest(
             loaded,
             {"uri": input_uri, "sha256": scoring.sha256},

@@ -8,8 +8,7 @@ names the line and column of a bad value.
 
 import csv
 import hashlib
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -18,6 +17,9 @@ import numpy as np
 from salary.dataset import CHUNK_BYTES, MAX_YEARS, MIN_YEARS, YEARS_COLUMN, cell_number, open_bytes, years_out_of_range
 from salary.errors import DataValidationError
 from salary.model_codec import LinearModel
+
+# The progress line of a long scoring run (salary.progress.RowProgress), on a terminal.
+SCORED_LINE = "{rows:,} rows scored, {rate:,.0f} rows/s"
 
 PREDICTION_COLUMN = "PredictedSalary"
 NEWLINE, COMMA = ord("\n"), ord(",")
@@ -235,23 +237,3 @@ def _blocks(stream: BinaryIO, size: int, digest) -> Iterator[bytes]:
     while block := stream.read(size):
         digest.update(block)
         yield block
-
-
-class Progress:
-    """Rows done and rows per second on a terminal, at most once a second; nothing when not a terminal."""
-
-    def __init__(self, stream, clock: Callable[[], float] = time.monotonic):
-        self.stream, self.clock = stream, clock
-        self.on = bool(getattr(stream, "isatty", lambda: False)())
-        self.start = self.last = clock()
-
-    def update(self, rows: int, final: bool = False) -> None:
-        """Show the count when a second has passed (or at the end)."""
-        if not self.on:
-            return
-        now = self.clock()
-        if final or now - self.last >= 1.0:
-            self.last = now
-            rate = rows / max(now - self.start, 1e-9)
-            self.stream.write(f"\r{rows:,} rows scored, {rate:,.0f} rows/s" + ("\n" if final else ""))
-            self.stream.flush()

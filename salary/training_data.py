@@ -18,6 +18,7 @@ from salary.errors import DataValidationError
 from salary.histogram import BINS, count_years
 from salary.modeling import Line, fit_line
 from salary.moments import MomentsAccumulator, Residuals
+from salary.progress import RowProgress
 from salary.split import MAX_PLOT_ROWS, SAMPLE_SALT, row_hash, split_threshold
 from salary.summary import HeldOut, Summary
 
@@ -30,6 +31,7 @@ PROGRESS_AFTER_SECONDS = 3.0
 # Set by compile.py's local run for its tasks, whose stderr is a pipe to kfp.local, when its own stderr is a terminal:
 # show the progress after this many seconds, as whole lines the local run passes on to that terminal.
 PROGRESS_ENV = "SALARY_LOAD_PROGRESS_AFTER"
+LOADING_LINE = "loading: {rows:,} rows read, {rate:,.0f} rows/s"
 
 
 def progress_after(text: str | None) -> float | None:
@@ -41,37 +43,13 @@ def progress_after(text: str | None) -> float | None:
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
-class RowProgress:
-    """Rows read and rows/s after a few seconds: rewritten in place on a terminal, whole lines when PROGRESS_ENV asks."""
-
-    def __init__(self, stream=None, clock=time.monotonic, after: float | None = None):
-        self.stream = sys.stderr if stream is None else stream
-        asked = progress_after(os.environ.get(PROGRESS_ENV))
-        tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        # A log file or a pipe gets no carriage-return line it would keep forever.
-        self.on, self.lines = tty or asked is not None, not tty
-        self.after = after if after is not None else asked if asked is not None else PROGRESS_AFTER_SECONDS
-        self.clock = clock
-        self.started = self.last = clock()
-        self.rows, self.shown = 0, False
-
-    def add(self, rows: int) -> None:
-        """Count `rows` more rows read; show the line at most once a second past the first few seconds."""
-        self.rows += rows
-        now = self.clock()
-        if not self.on or now - self.started < self.after or (self.shown and now - self.last < 1.0):
-            return
-        self.last, self.shown = now, True
-        rate = self.rows / max(now - self.started, 1e-9)
-        line = f"loading: {self.rows:,} rows read, {rate:,.0f} rows/s"
-        self.stream.write(f"{line}\n" if self.lines else f"\r{line}")
-        self.stream.flush()
-
-    def done(self) -> None:
-        """End the progress line, if one was shown on a terminal."""
-        if self.shown and not self.lines:
-            self.stream.write("\n")
-            self.stream.flush()
+def load_progress(stream=None, clock=time.monotonic, after: float | None = None) -> RowProgress:
+    """load_data's progress: on a terminal after PROGRESS_AFTER_SECONDS; as whole lines when PROGRESS_ENV asks."""
+    asked = progress_after(os.environ.get(PROGRESS_ENV))
+    seconds = after if after is not None else asked if asked is not None else PROGRESS_AFTER_SECONDS
+    return RowProgress(
+        sys.stderr if stream is None else stream, LOADING_LINE, seconds, lines=asked is not None, clock=clock
+    )
 
 
 def summarize(
@@ -86,7 +64,7 @@ def summarize(
         summary = summarize_table(uri, test_fraction, seed)
     else:
         summary = _summarize_csv(
-            uri, test_fraction, seed, os.path.join(folder, HELD_OUT_FILE), chunk_bytes, progress or RowProgress()
+            uri, test_fraction, seed, os.path.join(folder, HELD_OUT_FILE), chunk_bytes, progress or load_progress()
         )
     if summary.n_test == 0:
         raise DataValidationError(f"{uri}: test_fraction {test_fraction} holds out none of the {summary.rows} rows")

@@ -103,13 +103,13 @@ def test_load_progress_is_shown_only_when_stderr_is_a_terminal(monkeypatch):
 def test_a_task_asked_for_progress_writes_whole_lines_to_its_pipe(monkeypatch):
     piped = io.StringIO()
     monkeypatch.setenv(training_data.PROGRESS_ENV, "0")
-    progress = training_data.RowProgress(piped)
+    progress = training_data.load_progress(piped)
     progress.add(1000)
     progress.done()
     assert re.fullmatch(r"loading: 1,000 rows read, [\d,]+ rows/s\n", piped.getvalue())
     monkeypatch.delenv(training_data.PROGRESS_ENV)
     quiet = io.StringIO()
-    training_data.RowProgress(quiet, after=0).add(1000)
+    training_data.load_progress(quiet, after=0).add(1000)
     assert quiet.getvalue() == ""
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from salary import score_cli
 from salary.modeling import dump_model, fit_salary_model
-from salary.scoring import CsvScoring, Progress, Rejects
+from salary.progress import RowProgress
+from salary.scoring import SCORED_LINE, CsvScoring, Rejects
 from salary.store.model_store import open_store
 from tests.support.server import gunicorn, request
 from tests.support.storage import raw_read, raw_write
@@ -285,14 +286,15 @@ def test_progress_shows_on_a_terminal_only():
         def isatty(self):
             return True
 
-    ticks = iter([0.0, 0.5, 2.0, 4.0])
+    # Started at 0; updates at 0.5 (too soon), 2.0 (shown) and 2.5 (under a second later); the end at 4.0.
+    ticks = iter([0.0, 0.5, 2.0, 2.5, 4.0])
     terminal, pipe = Terminal(), io.StringIO()
-    shown, quiet = Progress(terminal, clock=lambda: next(ticks)), Progress(pipe)
+    shown, quiet = RowProgress(terminal, SCORED_LINE, clock=lambda: next(ticks)), RowProgress(pipe, SCORED_LINE)
     for progress in (shown, quiet):
         progress.update(10)
         progress.update(3000)
-    shown.update(4000, final=True)
-    quiet.update(4000, final=True)
+        progress.update(4000)
+        progress.done(total=True)
     assert (
         terminal.getvalue() == "\r3,000 rows scored, 1,500 rows/s\r4,000 rows scored, 1,000 rows/s\n"
         and pipe.getvalue() == ""

@@ -12,7 +12,7 @@ from salary.dataset import bundled_data_path, read_salary_csv, write_salary_csv
 from salary.errors import DataValidationError
 from salary.modeling import Line, linear_regression, range_model, score, scores_from_sums
 from salary.split import MAX_PLOT_ROWS, SAMPLE_SALT, held_out_mask, row_hash
-from salary.training_data import RowProgress, read_summary, score_held_out, summarize
+from salary.training_data import load_progress, read_summary, score_held_out, summarize
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +132,7 @@ class _Clock:
 
 def test_a_long_load_on_a_terminal_shows_rows_read_and_rows_per_second(tmp_path, big_csv):
     stream = _Stream(tty=True)
-    summarize(big_csv, 0.25, 7, str(tmp_path), chunk_bytes=4096, progress=RowProgress(stream, clock=_Clock(2.0)))
+    summarize(big_csv, 0.25, 7, str(tmp_path), chunk_bytes=4096, progress=load_progress(stream, clock=_Clock(2.0)))
     shown = stream.getvalue()
     assert shown.endswith("\n") and shown.count("\n") == 1
     last = shown.rstrip("\n").split("\r")[-1]
@@ -143,7 +143,7 @@ def test_a_long_load_on_a_terminal_shows_rows_read_and_rows_per_second(tmp_path,
 def test_a_load_shows_nothing_when_quick_or_not_on_a_terminal(tmp_path, big_csv):
     quick, piped = _Stream(tty=True), _Stream(tty=False)
     summarize(
-        big_csv, 0.25, 7, str(tmp_path / "a"), chunk_bytes=4096, progress=RowProgress(quick, clock=_Clock(0.0001))
+        big_csv, 0.25, 7, str(tmp_path / "a"), chunk_bytes=4096, progress=load_progress(quick, clock=_Clock(0.0001))
     )
-    summarize(big_csv, 0.25, 7, str(tmp_path / "b"), chunk_bytes=4096, progress=RowProgress(piped, clock=_Clock(2.0)))
+    summarize(big_csv, 0.25, 7, str(tmp_path / "b"), chunk_bytes=4096, progress=load_progress(piped, clock=_Clock(2.0)))
     assert quick.getvalue() == "" and piped.getvalue() == ""
