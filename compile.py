@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--compile-only", action="store_true", help="only compile the spec: nothing runs, nothing is published"
     )
-    # The flag's old name (issue 26: the local run publishes a real model, so it is not a dry run); still works.
+    # The flag's old name, still accepted: the local run publishes a real model, so it is not a dry run.
     parser.add_argument("--no-dry-run", dest="old_compile_only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--publish-to-gcs",

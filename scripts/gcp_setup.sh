@@ -184,10 +184,12 @@ grant_account() {
   retry 6 1 gcloud iam service-accounts add-iam-policy-binding "$1" --project "$project" \
     --member "serviceAccount:$2" --role "$3"
 }
-grant_repository() {
-  retry 6 1 gcloud artifacts repositories add-iam-policy-binding "$repository" --project "$project" --location "$region" \
-    --member "serviceAccount:$1" --role "$2"
+# A repository of any project (PROJECT REPOSITORY ACCOUNT ROLE); grant_repository: this project's image repository.
+grant_repository_of() {
+  retry 6 1 gcloud artifacts repositories add-iam-policy-binding "$2" --project "$1" --location "$region" \
+    --member "serviceAccount:$3" --role "$4"
 }
+grant_repository() { grant_repository_of "$project" "$repository" "$1" "$2"; }
 # bq add-iam-policy-binding does not take datasets: BigQuery's GRANT ... ON SCHEMA (a dataset) does
 # (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-control-language).
 grant_dataset() {
@@ -277,7 +279,7 @@ JSON
 alert_on "Salary pipeline run failed" "A salary-training run ended FAILED" "$metric" ml_job \
   "A salary-training pipeline run failed. Its log line names the failed task and the reason; the served model is unchanged (see salary-models list)."
 
-# ---- Watching the served model (issue 22): kept in this one function, so it merges apart from the rest. ----
+# ---- Watching the served model (--watch). ----
 # The web app writes one JSON line per sampled prediction (PREDICTION_LOG_RATE, cloudbuild.yaml); a sink copies those
 # lines into a BigQuery dataset; the Cloud Run job salary-drift (deployed by cloudbuild.yaml on the components image)
 # runs `salary-models drift` on the sink's table daily, records the result for the model card and, on drift, prints one
@@ -326,15 +328,11 @@ if $watch; then
 fi
 # ---- end of watching ----
 
-# ---- Releases to prod (--release-from DEV): kept in this one function, so it merges apart from the rest. ----
+# ---- Releases to prod (--env prod --release-from DEV). ----
 # This project is prod. cloudbuild-release.yaml runs here as salary-release on every tag v*: it copies the tagged
 # commit's images from DEV's Docker repository into this project's by digest, uploads the pipeline template to the
 # Kubeflow pipelines repository salary-pipelines, rolls the web app out as main's build does, and replaces the
 # schedule. The release account gets what main's builder gets for the rollout and the schedule, plus the registries.
-grant_repository_of() {
-  retry 6 1 gcloud artifacts repositories add-iam-policy-binding "$2" --project "$1" --location "$region" \
-    --member "serviceAccount:$3" --role "$4"
-}
 setup_release() {
   local releaser="salary-release@$project.iam.gserviceaccount.com" templates="salary-pipelines"
   echo "== Releases from $release_from: $releaser, the template repository $templates, the trigger salary-release" >&2
