@@ -13,7 +13,7 @@ from google.protobuf import json_format
 
 import compile as compile_py
 from pipeline_def import schedule
-from tests.support.vertex import MODEL_URI, PARENT, SA, submit_argv
+from tests.support.vertex import MODEL_URI, PARENT, SA, no_credential_lookup, submit_argv
 
 SUBMIT = submit_argv(no_cache=True, model_uri=MODEL_URI)
 NEW, OLD = f"{PARENT}/schedules/222", f"{PARENT}/schedules/111"
@@ -25,11 +25,8 @@ def isolated(fresh_aiplatform_config):
 
 
 def dry_run_request(tmp_path, capsys, *extra):
-    def no_network(*args, **kwargs):
-        raise AssertionError("the dry run looked up credentials")
-
     with (
-        mock.patch.object(google.auth, "default", side_effect=no_network),
+        no_credential_lookup(),
         mock.patch.object(ScheduleServiceClient, "create_schedule", autospec=True) as create,
     ):
         assert compile_py.main(SUBMIT + ["--dry-run", "--output", str(tmp_path / "p.yaml"), *extra]) == 0

@@ -4,7 +4,6 @@ its Vertex AI request (only the calls to Google replaced)."""
 import json
 from unittest import mock
 
-import google.auth
 import numpy as np
 import pytest
 import yaml
@@ -18,7 +17,7 @@ from salary.errors import ModelRejected
 from salary.modeling import dump_model, fit_salary_model
 from salary.store.model_store import open_store
 from tests.support.storage import raw_read, raw_write
-from tests.support.vertex import IMAGE, MODEL_URI, submit_argv
+from tests.support.vertex import IMAGE, MODEL_URI, no_credential_lookup, submit_argv
 
 
 @pytest.fixture
@@ -184,11 +183,8 @@ def test_the_scoring_pipeline_local_run_scores_through_kfp_local(tmp_path, store
 
 
 def test_the_scoring_pipeline_submission_request(tmp_path, capsys, fresh_aiplatform_config):
-    def no_network(*args, **kwargs):
-        raise AssertionError("the dry run looked up credentials")
-
     with (
-        mock.patch.object(google.auth, "default", side_effect=no_network),
+        no_credential_lookup(),
         mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True) as create,
     ):
         code = compile_py.main(

@@ -20,7 +20,7 @@ from kfp.registry import ApiAuth
 import compile as compile_py
 from pipeline_def import template
 from tests.support.kfp_registry import FakeRegistry, multipart, routed_to, running
-from tests.support.vertex import IMAGE, MODEL_URI, PARENT, SA, submit_argv
+from tests.support.vertex import IMAGE, MODEL_URI, PARENT, SA, created_job, submit_argv
 
 REPOSITORY = "https://europe-west1-kfp.pkg.dev/my-proj/salary-pipelines"
 TOKEN = "ya29.test-token"
@@ -29,13 +29,6 @@ TOKEN = "ya29.test-token"
 @pytest.fixture(autouse=True)
 def isolated(fresh_aiplatform_config):
     """Every test here starts from aiplatform's configuration as it was."""
-
-
-@pytest.fixture
-def spec(tmp_path):
-    output = tmp_path / "pipeline.yaml"
-    compile_py.compile_spec(IMAGE, str(output))
-    return output
 
 
 @pytest.fixture
@@ -103,19 +96,15 @@ def test_a_refused_upload_exits_1_with_the_reason(registry, tmp_path, capsys):
     assert err.startswith("error: uploading the template failed: 403 Client Error") and REPOSITORY in err
 
 
-def created(self, *, parent, pipeline_job, pipeline_job_id, timeout=None):
-    answer = PipelineJobProto(pipeline_job)
-    answer.name = f"{parent}/pipelineJobs/{pipeline_job_id}"
-    return answer
-
-
 def test_submit_from_a_tag_runs_the_version_it_names(registry, spec, tmp_path, capsys):
     package, version = registry.add(spec.read_bytes(), tags=["v1.2.3"])
     argv = submit_argv(image=None, model_uri=MODEL_URI, template=f"{REPOSITORY}/salary-training/v1.2.3")
     with (
         default_credentials(),
         mock.patch.object(gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", autospec=True),
-        mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True, side_effect=created) as create,
+        mock.patch.object(
+            PipelineServiceClient, "create_pipeline_job", autospec=True, side_effect=created_job
+        ) as create,
     ):
         assert compile_py.main(argv) == 0
     pinned = f"{REPOSITORY}/{package}/{version}"

@@ -18,7 +18,7 @@ from google.protobuf import json_format
 
 import compile as compile_py
 from pipeline_def import vertex
-from tests.support.vertex import COMMIT, IMAGE, SA, submit_argv
+from tests.support.vertex import COMMIT, IMAGE, SA, created_job, no_credential_lookup, submit_argv
 
 SUBMIT = submit_argv()
 NOW = datetime(2026, 11, 27, 9, 30, 5, tzinfo=UTC)
@@ -27,13 +27,6 @@ NOW = datetime(2026, 11, 27, 9, 30, 5, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def isolated(fresh_aiplatform_config):
     """Every test here starts from aiplatform's configuration as it was."""
-
-
-@pytest.fixture
-def spec(tmp_path):
-    output = tmp_path / "pipeline.yaml"
-    compile_py.compile_spec(IMAGE, str(output))
-    return output
 
 
 def build(spec, **overrides):
@@ -136,13 +129,10 @@ def test_submit_sends_exactly_the_dry_run_request(spec):
     job = build(spec)
     expected = vertex.create_request(job, SA)
 
-    def created(self, *, parent, pipeline_job, pipeline_job_id, timeout=None):
-        answer = PipelineJobProto(pipeline_job)
-        answer.name = f"{parent}/pipelineJobs/{pipeline_job_id}"
-        return answer
-
     with (
-        mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True, side_effect=created) as create,
+        mock.patch.object(
+            PipelineServiceClient, "create_pipeline_job", autospec=True, side_effect=created_job
+        ) as create,
         mock.patch.object(
             gcs_utils, "create_gcs_bucket_for_pipeline_artifacts_if_it_does_not_exist", autospec=True
         ) as bucket,
@@ -200,9 +190,7 @@ def test_submit_goes_ahead_when_the_builder_may_not_check_the_bucket(spec, denie
             PipelineServiceClient,
             "create_pipeline_job",
             autospec=True,
-            side_effect=lambda self, *, parent, pipeline_job, pipeline_job_id, timeout=None: PipelineJobProto(
-                name=f"{parent}/pipelineJobs/{pipeline_job_id}"
-            ),
+            side_effect=created_job,
         ) as create,
     ):
         name = vertex.submit(job, SA)
@@ -212,11 +200,8 @@ def test_submit_goes_ahead_when_the_builder_may_not_check_the_bucket(spec, denie
 
 
 def test_cli_dry_run_prints_the_request_and_touches_no_network(tmp_path, capsys):
-    def no_network(*args, **kwargs):
-        raise AssertionError("the dry run looked up credentials")
-
     with (
-        mock.patch.object(google.auth, "default", side_effect=no_network),
+        no_credential_lookup(),
         mock.patch.object(PipelineServiceClient, "create_pipeline_job", autospec=True) as create,
     ):
         code = compile_py.main(
@@ -282,9 +267,7 @@ def test_cli_submit_reports_the_run_or_the_failure(tmp_path, capsys):
             PipelineServiceClient,
             "create_pipeline_job",
             autospec=True,
-            side_effect=lambda self, *, parent, pipeline_job, pipeline_job_id, timeout=None: PipelineJobProto(
-                name=f"{parent}/pipelineJobs/{pipeline_job_id}"
-            ),
+            side_effect=created_job,
         ) as create,
     ):
         assert compile_py.main(args) == 0

@@ -1,4 +1,6 @@
-"""compile.py's Vertex AI submission arguments, written once for every test that submits."""
+"""compile.py's Vertex AI submission arguments and the stand-ins for its calls, written once for every test that submits."""
+
+from unittest import mock
 
 PROJECT = "my-proj"
 REGION = "europe-west1"
@@ -30,3 +32,22 @@ def submit_argv(**overrides) -> list[str]:
         if value is not True:
             argv.append(value)
     return argv
+
+
+def created_job(self, *, parent, pipeline_job, pipeline_job_id, timeout=None):
+    """PipelineServiceClient.create_pipeline_job's answer (its side_effect): the job sent, named as Vertex AI names it."""
+    from google.cloud.aiplatform_v1.types import PipelineJob
+
+    answer = PipelineJob(pipeline_job)
+    answer.name = f"{parent}/pipelineJobs/{pipeline_job_id}"
+    return answer
+
+
+def no_credential_lookup():
+    """google.auth.default failing the test: a dry run sends nothing, so it must not look credentials up."""
+    import google.auth
+
+    def looked_up(*args, **kwargs):
+        raise AssertionError("the dry run looked up credentials")
+
+    return mock.patch.object(google.auth, "default", side_effect=looked_up)
