@@ -24,6 +24,7 @@ from salary.split import held_out_mask
 from salary.store.model_store import open_store
 from salary.training_data import PROGRESS_ENV
 from tests.support import REPO
+from tests.support.local_run import local_run_argv
 from tests.support.vertex import submit_argv
 
 TASKS = {"load-data", "train-model", "evaluate-model", "export-model"}
@@ -256,14 +257,7 @@ def test_failed_task_prints_its_reason_and_the_log_and_verbose_shows_everything(
         [
             sys.executable,
             str(REPO / "compile.py"),
-            "--output",
-            str(tmp_path / "p.yaml"),
-            "--data-uri",
-            str(salary_csv),
-            "--model-uri",
-            str(blocker / "store"),
-            "--local-root",
-            str(tmp_path / "root"),
+            *local_run_argv(tmp_path, salary_csv, blocker / "store"),
             "--verbose",
         ],
         cwd=tmp_path,
@@ -289,14 +283,7 @@ def test_rejected_model_publishes_nothing(tmp_path, salary_csv, capsys):
     store = tmp_path / "store"
     code = compile_py.main(
         [
-            "--output",
-            str(tmp_path / "p.yaml"),
-            "--data-uri",
-            str(salary_csv),
-            "--model-uri",
-            str(store),
-            "--local-root",
-            str(tmp_path / "root"),
+            *local_run_argv(tmp_path, salary_csv, store),
             "--min-r2",
             "0.9999",
         ]
@@ -333,14 +320,7 @@ def test_good_data_is_validated_once_in_the_pipeline_not_before_it(tmp_path, sal
     monkeypatch.setattr(CsvScan, "chunks", refuse)
     code = compile_py.main(
         [
-            "--output",
-            str(tmp_path / "p.yaml"),
-            "--data-uri",
-            str(salary_csv),
-            "--model-uri",
-            str(tmp_path / "store"),
-            "--local-root",
-            str(tmp_path / "root"),
+            *local_run_argv(tmp_path, salary_csv, tmp_path / "store"),
         ]
     )
     assert code == 0 and open_store(str(tmp_path / "store")).latest_version()
@@ -377,14 +357,7 @@ def test_killed_compile_takes_its_running_task_with_it(tmp_path, salary_csv, sig
             [
                 sys.executable,
                 str(REPO / "compile.py"),
-                "--output",
-                str(tmp_path / "p.yaml"),
-                "--data-uri",
-                str(fifo),
-                "--model-uri",
-                str(store),
-                "--local-root",
-                str(tmp_path / "root"),
+                *local_run_argv(tmp_path, fifo, store),
             ],
             cwd=tmp_path,
             stdout=out,

@@ -17,7 +17,7 @@ from pipeline_def import local_run
 from salary import score_cli, training_data
 from salary.store.model_store import open_store
 from tests.support import REPO
-from tests.support.local_run import started_progress
+from tests.support.local_run import local_run_argv, started_progress
 
 
 def test_counts_get_separators_and_dollars_are_rounded_in_the_metrics_line():
@@ -160,14 +160,7 @@ def test_a_local_run_on_a_terminal_shows_load_datas_progress(tmp_path, salary_cs
         [
             sys.executable,
             "compile.py",
-            "--output",
-            str(tmp_path / "p.yaml"),
-            "--data-uri",
-            str(salary_csv),
-            "--model-uri",
-            str(store),
-            "--local-root",
-            str(tmp_path / "root"),
+            *local_run_argv(tmp_path, salary_csv, store),
         ],
         # The progress interval lowered from 3 s, so 40 rows show it.
         {**os.environ, training_data.PROGRESS_ENV: "0"},

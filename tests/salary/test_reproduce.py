@@ -11,6 +11,7 @@ from pipeline_def import rerun
 from salary import cli, reproduce, runs
 from salary.errors import CannotReproduce
 from salary.store.model_store import open_store
+from tests.support.local_run import local_run_argv
 
 
 def salary_models(capsys, *argv):
@@ -23,14 +24,7 @@ def local_run(tmp_path, data, store, *flags):
     """compile.py's local run of `data` into `store`; the version it published."""
     code = compile_py.main(
         [
-            "--output",
-            str(tmp_path / "p.yaml"),
-            "--data-uri",
-            str(data),
-            "--model-uri",
-            str(store),
-            "--local-root",
-            str(tmp_path / "root"),
+            *local_run_argv(tmp_path, data, store),
             "--git-commit",
             "c0ffee",
             *(["--publish-to-gcs"] if str(store).startswith("gs://") else []),

@@ -9,6 +9,7 @@ from salary import cli
 from salary.errors import PointerConflict, PointerHeld
 from salary.store import operations
 from salary.store.model_store import open_store
+from tests.support.local_run import local_run_argv
 from tests.support.records import T0, model_bytes, version_facts
 from tests.support.storage import raw_write
 from tests.support.store_cli import latest, publish, salary_models, tamper
@@ -168,14 +169,7 @@ def test_local_run_into_a_pinned_store_says_so(tmp_path, salary_csv, capsys):
     operations.pin(open_store(store), v1, "freeze")
     code = compile_py.main(
         [
-            "--output",
-            str(tmp_path / "p.yaml"),
-            "--data-uri",
-            str(salary_csv),
-            "--model-uri",
-            store,
-            "--local-root",
-            str(tmp_path / "root"),
+            *local_run_argv(tmp_path, salary_csv, store),
             "--min-r2",
             "0.5",
         ]
